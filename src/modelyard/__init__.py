@@ -1,0 +1,3 @@
+"""modelyard: one registry for an organisation's LLM providers, models, keys and prices."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,260 @@
+"""ORM tables of the registry.
+
+Invariants the database can hold live here: foreign keys with their cascades, check
+constraints, and partial unique indexes for "one default per owner", "one active provider",
+"one system default model" and "names unique per owner" (a plain unique index would let any
+number of system rows share a name, since NULL owners never collide).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from modelyard.db.types import JSONDoc, Money, UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _uuid_pk() -> Mapped[uuid.UUID]:
+    return mapped_column(primary_key=True, default=uuid.uuid4)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(UTCDateTime(), default=utcnow)
+
+
+def _user_ref(nullable: bool = True) -> Mapped[uuid.UUID | None]:
+    return mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=nullable)
+
+
+class RegistryState(Base):
+    """One row: the configuration generation, bumped by every committed registry change."""
+
+    __tablename__ = "registry_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'member')", name="role"),
+        CheckConstraint("status IN ('active', 'suspended')", name="status"),
+    )
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    email: Mapped[str] = mapped_column(String(320))
+    email_normalized: Mapped[str] = mapped_column(String(320), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSONDoc)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = _created()
+
+
+class Provider(Base):
+    __tablename__ = "providers"
+    __table_args__ = (
+        CheckConstraint(
+            "NOT is_active OR (enabled AND owner_user_id IS NULL)", name="active_is_system"
+        ),
+        CheckConstraint("timeout_ms > 0", name="timeout_positive"),
+        Index(
+            "uq_providers_system_name",
+            "name",
+            unique=True,
+            sqlite_where=text("owner_user_id IS NULL"),
+            postgresql_where=text("owner_user_id IS NULL"),
+        ),
+        Index(
+            "uq_providers_owner_name",
+            "owner_user_id",
+            "name",
+            unique=True,
+            sqlite_where=text("owner_user_id IS NOT NULL"),
+            postgresql_where=text("owner_user_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_providers_system_default",
+            "is_default",
+            unique=True,
+            sqlite_where=text("is_default AND owner_user_id IS NULL"),
+            postgresql_where=text("is_default AND owner_user_id IS NULL"),
+        ),
+        Index(
+            "uq_providers_owner_default",
+            "owner_user_id",
+            unique=True,
+            sqlite_where=text("is_default AND owner_user_id IS NOT NULL"),
+            postgresql_where=text("is_default AND owner_user_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_providers_active",
+            "is_active",
+            unique=True,
+            sqlite_where=text("is_active"),
+            postgresql_where=text("is_active"),
+        ),
+    )
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    owner_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    base_url: Mapped[str] = mapped_column(String(500))
+    api_key_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    api_key_hint: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    organization: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    custom_headers: Mapped[dict[str, str]] = mapped_column(JSONDoc, default=dict)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    timeout_ms: Mapped[int] = mapped_column(Integer, default=60_000)
+    max_parallel: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rpm_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tpm_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    config_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[uuid.UUID | None] = _user_ref()
+    updated_by: Mapped[uuid.UUID | None] = _user_ref()
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class Model(Base):
+    __tablename__ = "models"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "model_id"),
+        CheckConstraint("status IN ('ACTIVE', 'DEPRECATED')", name="status"),
+        CheckConstraint("NOT is_default OR status = 'ACTIVE'", name="default_is_active"),
+        Index(
+            "uq_models_system_default",
+            "is_default",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
+    )
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    provider_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("providers.id", ondelete="CASCADE"), index=True
+    )
+    model_id: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(200))
+    context_window: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_output_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    capabilities: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    config_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[uuid.UUID | None] = _user_ref()
+    updated_by: Mapped[uuid.UUID | None] = _user_ref()
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class ModelPrice(Base):
+    """One effective-dated price of a model; a change appends a row, nothing is overwritten."""
+
+    __tablename__ = "model_prices"
+    __table_args__ = (UniqueConstraint("model_id", "effective_from"),)
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    model_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    input_per_mtok: Mapped[Decimal] = mapped_column(Money())
+    output_per_mtok: Mapped[Decimal] = mapped_column(Money())
+    cached_input_per_mtok: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    credits_per_1k: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    effective_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[uuid.UUID | None] = _user_ref()
+    created_at: Mapped[datetime] = _created()
+
+
+class SystemSetting(Base):
+    __tablename__ = "system_settings"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSONDoc)
+    updated_by: Mapped[uuid.UUID | None] = _user_ref()
+    updated_at: Mapped[datetime] = _created()
+
+
+class UserPreference(Base):
+    __tablename__ = "user_preferences"
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    default_model_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("models.id", ondelete="SET NULL"), nullable=True
+    )
+    temperature: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    streaming: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = _created()
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained record of every configuration change."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_entity", "entity_type", "entity_id"),)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    actor_label: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[Any] = mapped_column(JSONDoc, nullable=True)
+    after: Mapped[Any] = mapped_column(JSONDoc, nullable=True)
+    config_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,35 @@
+"""Who is acting: a user (through an API key) or the operator at the CLI."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from modelyard.errors import Forbidden
+
+SCOPES = ("inference", "registry:read", "registry:write")
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: uuid.UUID | None
+    role: str
+    label: str
+    scopes: frozenset[str] = field(default_factory=lambda: frozenset(SCOPES))
+
+    @classmethod
+    def operator(cls, label: str = "cli") -> Actor:
+        """The person at the server's own shell: full rights, no user row."""
+        return cls(user_id=None, role="admin", label=label)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def require_admin(self, what: str) -> None:
+        if not self.is_admin:
+            raise Forbidden(f"only admins may {what}")
+
+    def require_scope(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise Forbidden(f"this API key lacks the {scope!r} scope")

@@ -1,0 +1,167 @@
+"""modelyard's own API keys: what callers present. Only a hash and a display prefix are kept."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+from pydantic import Field, field_validator
+from sqlalchemy import select, update
+
+from modelyard.db.tables import ApiKey, User
+from modelyard.errors import Conflict, Unauthenticated, ValidationFailed
+from modelyard.registry.actors import SCOPES, Actor
+from modelyard.registry.common import Spec, View, not_found, parse_id
+from modelyard.registry.tx import Database, Tx
+
+TOKEN_PREFIX = "myk_"  # noqa: S105 - a public marker, not a secret
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+class ApiKeyView(View):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    prefix: str
+    scopes: list[str]
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    created_at: datetime
+
+
+class NewApiKey(View):
+    """The one response that carries the plaintext key; it is never shown again."""
+
+    key: str
+    api_key: ApiKeyView
+
+
+class ApiKeyCreate(Spec):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[str] = Field(default_factory=lambda: list(SCOPES))
+    expires_at: datetime | None = None
+    user_id: uuid.UUID | None = None
+
+    @field_validator("scopes")
+    @classmethod
+    def _known_scopes(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(SCOPES))
+        if unknown:
+            raise ValueError(f"unknown scopes {unknown}; valid scopes are {list(SCOPES)}")
+        if not value:
+            raise ValueError("at least one scope is required")
+        return sorted(set(value))
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def snapshot(key: ApiKey) -> dict[str, object]:
+    return ApiKeyView.model_validate(key).model_dump(mode="json")
+
+
+class ApiKeys:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, actor: Actor, spec: ApiKeyCreate) -> NewApiKey:
+        owner = spec.user_id or actor.user_id
+        if owner is None:
+            raise ValidationFailed.at("user_id", "is required when no user is acting")
+        if owner != actor.user_id:
+            actor.require_admin("create keys for other users")
+        async with self.db.write(actor) as tx:
+            if spec.expires_at is not None and spec.expires_at <= tx.now:
+                raise ValidationFailed.at("expires_at", "must be in the future")
+            user = await tx.session.get(User, owner)
+            if user is None or user.deleted_at is not None:
+                raise not_found("user", owner)
+            token, key = await issue_key(tx, user.id, spec.name, spec.scopes, spec.expires_at)
+            return NewApiKey(key=token, api_key=ApiKeyView.model_validate(key))
+
+    async def list(self, actor: Actor, user_id: uuid.UUID | str | None = None) -> list[ApiKeyView]:
+        owner = parse_id(user_id, "user") if user_id else actor.user_id
+        if owner != actor.user_id:
+            actor.require_admin("list other users' keys")
+        async with self.db.read(actor) as tx:
+            query = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
+            if owner is not None:
+                query = query.where(ApiKey.user_id == owner)
+            return [ApiKeyView.model_validate(k) for k in await tx.session.scalars(query)]
+
+    async def revoke(self, actor: Actor, key_id: uuid.UUID | str) -> ApiKeyView:
+        kid = parse_id(key_id, "api_key")
+        async with self.db.write(actor) as tx:
+            key = await tx.session.get(ApiKey, kid)
+            if key is None or (key.user_id != actor.user_id and not actor.is_admin):
+                raise not_found("api_key", kid)
+            if key.revoked_at is not None:
+                raise Conflict(f"api key {kid} is already revoked", code="KEY_REVOKED")
+            before = snapshot(key)
+            key.revoked_at = tx.now
+            await tx.record("api_key.revoke", "api_key", kid, before=before, after=snapshot(key))
+            return ApiKeyView.model_validate(key)
+
+    async def authenticate(self, token: str) -> Actor:
+        """The actor behind a key, or UNAUTHENTICATED (never saying which check failed)."""
+        denied = Unauthenticated("invalid, expired or revoked API key")
+        if not token.startswith(TOKEN_PREFIX):
+            raise denied
+        probe = Actor(user_id=None, role="member", label="auth")
+        async with self.db.read(probe) as tx:
+            row = (
+                await tx.session.execute(
+                    select(ApiKey, User)
+                    .join(User, User.id == ApiKey.user_id)
+                    .where(ApiKey.key_hash == hash_token(token))
+                )
+            ).first()
+            if row is None:
+                raise denied
+            key, user = row.tuple()
+            usable = (
+                key.revoked_at is None
+                and (key.expires_at is None or key.expires_at > tx.now)
+                and user.deleted_at is None
+                and user.status == "active"
+            )
+            if not usable:
+                raise denied
+            now = tx.now
+            stale = key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY
+            actor = Actor(
+                user_id=user.id,
+                role=user.role,
+                label=f"user:{user.email}",
+                scopes=frozenset(key.scopes),
+            )
+        if stale:  # a bookkeeping write at most once a minute per key; not audited
+            async with self.db.write(probe) as tx:
+                await tx.session.execute(
+                    update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now)
+                )
+        return actor
+
+
+async def issue_key(
+    tx: Tx, user_id: uuid.UUID, name: str, scopes: list[str], expires_at: datetime | None
+) -> tuple[str, ApiKey]:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        name=name,
+        prefix=token[:12],
+        key_hash=hash_token(token),
+        scopes=scopes,
+        expires_at=expires_at,
+        created_at=tx.now,
+    )
+    tx.session.add(key)
+    await tx.session.flush()
+    await tx.record("api_key.create", "api_key", key.id, after=snapshot(key))
+    return token, key

@@ -1,0 +1,81 @@
+"""Small pieces every registry service uses: pages, id parsing, JSON snapshots."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from modelyard.errors import NotFound, ValidationFailed
+
+T = TypeVar("T")
+MAX_PAGE = 500
+
+
+class View(BaseModel):
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+
+class Spec(BaseModel):
+    """Input of a service call: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class PageRequest(BaseModel):
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+    offset: int = Field(default=0, ge=0)
+
+
+def parse_id(value: uuid.UUID | str, what: str) -> uuid.UUID:
+    """An id from the outside world; a malformed one is simply not found."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"{what} {value!r} not found", code=f"{what.upper()}_NOT_FOUND") from None
+
+
+def not_found(what: str, ident: object) -> NotFound:
+    return NotFound(f"{what} {ident} not found", code=f"{what.upper()}_NOT_FOUND")
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-native copy of a snapshot: Decimals, times and ids as strings, no floats."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime | uuid.UUID | float):
+        return value.isoformat() if isinstance(value, datetime) else str(value)
+    return value
+
+
+def validation_failed(exc: ValidationError, prefix: str = "") -> ValidationFailed:
+    """Turn pydantic's errors into one error naming the JSON path of each problem."""
+    errors = []
+    for err in exc.errors(include_url=False, include_input=False):
+        path = ".".join(str(p) for p in (*([prefix] if prefix else []), *err["loc"]))
+        errors.append({"path": path or "(body)", "message": err["msg"]})
+    summary = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5])
+    return ValidationFailed(summary, details={"errors": errors})
+
+
+def check(model: type[BaseModel], raw: Any, prefix: str = "") -> Any:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise validation_failed(exc, prefix) from None

@@ -1,0 +1,327 @@
+"""Provider instances: system-level (owner NULL, admins manage, everyone may use) and each
+user's own bring-your-own-key providers.
+
+Rules held here, inside one transaction each: names unique per owner; at most one default
+per owner (setting one unsets the previous); at most one active system provider, the
+fallback (activating a disabled one fails with PROVIDER_DISABLED; the active one cannot be
+disabled or deleted until another is activated); a member sees system providers and their
+own, and gets 404 for anyone else's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from sqlalchemy import Select, func, select
+
+from modelyard.db.tables import Provider
+from modelyard.errors import Conflict, Forbidden, ValidationFailed
+from modelyard.registry.actors import Actor
+from modelyard.registry.common import Page, PageRequest, Spec, check
+from modelyard.registry.lookup import provider_manageable, provider_visible
+from modelyard.registry.provider_kinds import (
+    base_url_for,
+    check_api_key,
+    check_headers,
+    kind_of,
+    typed_config,
+)
+from modelyard.registry.provider_views import ProviderView, snapshot, view
+from modelyard.registry.secrets import mask
+from modelyard.registry.tx import Database, Tx
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+Owner = Literal["system", "me"]
+
+
+class ProviderFields(Spec):
+    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    base_url: str | None = Field(default=None, max_length=500)
+    organization: str | None = Field(default=None, max_length=200)
+    custom_headers: dict[str, str] | None = None
+    config: dict[str, Any] | None = None
+    timeout_ms: int | None = Field(default=None, ge=100, le=600_000)
+    max_parallel: int | None = Field(default=None, ge=1, le=100_000)
+    rpm_limit: int | None = Field(default=None, ge=1)
+    tpm_limit: int | None = Field(default=None, ge=1)
+
+
+class ProviderCreate(ProviderFields):
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: str
+    api_key: SecretStr | None = None
+    enabled: bool = True
+    is_default: bool = False
+    owner: Owner | None = None
+
+
+class ProviderUpdate(ProviderFields):
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+
+
+class ProviderFilter(Spec):
+    owner: Literal["system", "mine", "all"] = "all"
+    kind: str | None = None
+    enabled: bool | None = None
+
+
+class Providers:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def list(
+        self, actor: Actor, page: PageRequest, filters: ProviderFilter | None = None
+    ) -> Page[ProviderView]:
+        query = visible_query(actor, filters or ProviderFilter())
+        async with self.db.read(actor) as tx:
+            total = await tx.session.scalar(select(func.count()).select_from(query.subquery()))
+            rows = await tx.session.scalars(
+                query.order_by(Provider.owner_user_id.is_not(None), Provider.name, Provider.id)
+                .limit(page.limit)
+                .offset(page.offset)
+            )
+            items = [view(p, actor) for p in rows]
+        return Page(items=items, total=total or 0, limit=page.limit, offset=page.offset)
+
+    async def get(self, actor: Actor, provider_id: uuid.UUID | str) -> ProviderView:
+        async with self.db.read(actor) as tx:
+            return view(await provider_visible(tx, provider_id), actor)
+
+    async def create(self, actor: Actor, raw: Any) -> ProviderView:
+        spec: ProviderCreate = check(ProviderCreate, raw)
+        owner_id = _owner_for(actor, spec.owner)
+        kind = kind_of(spec.kind)
+        config = typed_config(kind, spec.config or {})
+        api_key = spec.api_key.get_secret_value() if spec.api_key else None
+        check_api_key(kind, config, api_key, creating=True)
+        async with self.db.write(actor) as tx:
+            await _name_free(tx, owner_id, spec.name, None)
+            provider = Provider(
+                id=uuid.uuid4(),
+                owner_user_id=owner_id,
+                kind=kind.name,
+                name=spec.name,
+                display_name=spec.display_name or spec.name,
+                description=spec.description or "",
+                base_url=base_url_for(kind, spec.base_url),
+                organization=spec.organization,
+                custom_headers=check_headers(spec.custom_headers or {}),
+                config=config.model_dump(mode="json", exclude_none=True),
+                timeout_ms=spec.timeout_ms or 60_000,
+                max_parallel=spec.max_parallel,
+                rpm_limit=spec.rpm_limit,
+                tpm_limit=spec.tpm_limit,
+                enabled=spec.enabled,
+                is_default=False,
+                is_active=False,
+                config_version=1,
+                created_by=actor.user_id,
+                updated_by=actor.user_id,
+                created_at=tx.now,
+                updated_at=tx.now,
+            )
+            if api_key is not None:
+                _seal_key(tx, provider, api_key)
+            tx.session.add(provider)
+            await tx.session.flush()
+            await tx.record(
+                "provider.create",
+                "provider",
+                provider.id,
+                after=snapshot(provider),
+                config_version=1,
+            )
+            if spec.is_default:
+                await _make_default(tx, provider)
+            return view(provider, actor)
+
+    async def update(self, actor: Actor, provider_id: uuid.UUID | str, raw: Any) -> ProviderView:
+        spec: ProviderUpdate = check(ProviderUpdate, raw)
+        changes = spec.model_dump(exclude_unset=True)
+        if any(value is None for key, value in changes.items() if key != "organization"):
+            nulls = sorted(k for k, v in changes.items() if v is None and k != "organization")
+            raise ValidationFailed.at(nulls[0], "must not be null")
+        async with self.db.write(actor) as tx:
+            provider = await provider_manageable(tx, provider_id)
+            kind = kind_of(provider.kind)
+            if "name" in changes:
+                await _name_free(tx, provider.owner_user_id, changes["name"], provider.id)
+            if "config" in changes:
+                changes["config"] = typed_config(kind, changes["config"]).model_dump(
+                    mode="json", exclude_none=True
+                )
+            if "base_url" in changes:
+                changes["base_url"] = base_url_for(kind, changes["base_url"])
+            if "custom_headers" in changes:
+                check_headers(changes["custom_headers"])
+            return await _change(tx, provider, "provider.update", changes)
+
+    async def rotate_key(
+        self, actor: Actor, provider_id: uuid.UUID | str, api_key: str | None
+    ) -> ProviderView:
+        """Replace (or, where the kind allows, remove) the provider's API key."""
+        async with self.db.write(actor) as tx:
+            provider = await provider_manageable(tx, provider_id)
+            kind = kind_of(provider.kind)
+            check_api_key(kind, typed_config(kind, provider.config), api_key, creating=False)
+            if api_key is None and kind.requires_key(typed_config(kind, provider.config)):
+                raise ValidationFailed.at("api_key", f"is required for kind {kind.name!r}")
+            before = snapshot(provider)
+            if api_key is None:
+                provider.api_key_sealed = provider.api_key_hint = None
+            else:
+                _seal_key(tx, provider, api_key)
+            return await _change(tx, provider, "provider.rotate_key", {}, before=before)
+
+    async def set_enabled(
+        self, actor: Actor, provider_id: uuid.UUID | str, enabled: bool
+    ) -> ProviderView:
+        async with self.db.write(actor) as tx:
+            provider = await provider_manageable(tx, provider_id)
+            if not enabled and provider.is_active:
+                raise Conflict(
+                    "the active provider cannot be disabled; activate another first",
+                    code="PROVIDER_IS_ACTIVE",
+                )
+            changes: dict[str, Any] = {"enabled": enabled}
+            if not enabled:
+                changes["is_default"] = False
+            action = "provider.enable" if enabled else "provider.disable"
+            return await _change(tx, provider, action, changes)
+
+    async def set_default(self, actor: Actor, provider_id: uuid.UUID | str) -> ProviderView:
+        async with self.db.write(actor) as tx:
+            provider = await provider_manageable(tx, provider_id)
+            await _make_default(tx, provider)
+            return view(provider, actor)
+
+    async def activate(self, actor: Actor, provider_id: uuid.UUID | str) -> ProviderView:
+        async with self.db.write(actor) as tx:
+            provider = await provider_manageable(tx, provider_id)
+            if provider.owner_user_id is not None:
+                raise Conflict(
+                    "only system providers can be the active provider", code="PROVIDER_NOT_SYSTEM"
+                )
+            if not provider.enabled:
+                raise Conflict(
+                    f"provider {provider.name!r} is disabled; enable it first",
+                    code="PROVIDER_DISABLED",
+                )
+            if provider.is_active:
+                return view(provider, actor)
+            previous = await tx.session.scalar(select(Provider).where(Provider.is_active))
+            if previous is not None:
+                await _change(tx, previous, "provider.deactivate", {"is_active": False})
+            return await _change(tx, provider, "provider.activate", {"is_active": True})
+
+    async def delete(self, actor: Actor, provider_id: uuid.UUID | str) -> None:
+        async with self.db.write(actor) as tx:
+            provider = await provider_manageable(tx, provider_id)
+            if provider.is_active:
+                raise Conflict(
+                    "the active provider cannot be deleted; activate another first",
+                    code="PROVIDER_IS_ACTIVE",
+                )
+            before = snapshot(provider)
+            await tx.session.delete(provider)
+            await tx.record(
+                "provider.delete",
+                "provider",
+                provider.id,
+                before=before,
+                config_version=provider.config_version,
+            )
+
+
+def visible_query(actor: Actor, filters: ProviderFilter) -> Select[Provider]:
+    query = select(Provider)
+    if filters.owner == "system":
+        query = query.where(Provider.owner_user_id.is_(None))
+    elif filters.owner == "mine":
+        query = query.where(Provider.owner_user_id == actor.user_id)
+    elif not actor.is_admin:
+        query = query.where(
+            (Provider.owner_user_id.is_(None)) | (Provider.owner_user_id == actor.user_id)
+        )
+    if filters.kind is not None:
+        query = query.where(Provider.kind == kind_of(filters.kind).name)
+    if filters.enabled is not None:
+        query = query.where(Provider.enabled == filters.enabled)
+    return query
+
+
+def _owner_for(actor: Actor, owner: Owner | None) -> uuid.UUID | None:
+    if actor.is_admin:
+        if owner == "me" and actor.user_id is None:
+            raise ValidationFailed.at("owner", "the operator has no user; use 'system'")
+        return actor.user_id if owner == "me" else None
+    if owner == "system":
+        raise Forbidden("only admins create system providers")
+    return actor.user_id
+
+
+async def _name_free(
+    tx: Tx, owner_id: uuid.UUID | None, name: str, own_id: uuid.UUID | None
+) -> None:
+    owner_clause = (
+        Provider.owner_user_id.is_(None) if owner_id is None else Provider.owner_user_id == owner_id
+    )
+    found = await tx.session.scalar(select(Provider.id).where(owner_clause, Provider.name == name))
+    if found is not None and found != own_id:
+        scope = "system providers" if owner_id is None else "this owner's providers"
+        raise Conflict(
+            f"a provider named {name!r} already exists among {scope}",
+            code="NAME_TAKEN",
+            details={"name": name},
+        )
+
+
+def _seal_key(tx: Tx, provider: Provider, api_key: str) -> None:
+    provider.api_key_sealed = tx.keyring.seal(api_key, context=f"provider:{provider.id}")
+    provider.api_key_hint = mask(api_key)
+
+
+async def _make_default(tx: Tx, provider: Provider) -> None:
+    if not provider.enabled:
+        raise Conflict(
+            f"provider {provider.name!r} is disabled; enable it first", code="PROVIDER_DISABLED"
+        )
+    if provider.is_default:
+        return
+    owner_clause = (
+        Provider.owner_user_id.is_(None)
+        if provider.owner_user_id is None
+        else Provider.owner_user_id == provider.owner_user_id
+    )
+    previous = await tx.session.scalar(select(Provider).where(owner_clause, Provider.is_default))
+    if previous is not None:
+        await _change(tx, previous, "provider.unset_default", {"is_default": False})
+    await _change(tx, provider, "provider.set_default", {"is_default": True})
+
+
+async def _change(
+    tx: Tx,
+    provider: Provider,
+    action: str,
+    changes: dict[str, Any],
+    before: dict[str, Any] | None = None,
+) -> ProviderView:
+    before = before or snapshot(provider)
+    for field, value in changes.items():
+        setattr(provider, field, value)
+    provider.config_version += 1
+    provider.updated_at = tx.now
+    provider.updated_by = tx.actor.user_id
+    await tx.session.flush()
+    await tx.record(
+        action,
+        "provider",
+        provider.id,
+        before=before,
+        after=snapshot(provider),
+        config_version=provider.config_version,
+    )
+    return view(provider, tx.actor)

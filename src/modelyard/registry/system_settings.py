@@ -1,0 +1,220 @@
+"""System settings: key -> JSON value, every known key declared with a schema, default and help.
+
+Unknown keys are refused unless namespaced ``custom.``. Model references name a model as
+``provider-name/model-id`` and must point at an ACTIVE model of an enabled system provider.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from sqlalchemy import select
+
+from modelyard.db.tables import Model, Provider, SystemSetting
+from modelyard.errors import Conflict, NotFound, ValidationFailed
+from modelyard.registry.actors import Actor
+from modelyard.registry.common import View, jsonable, validation_failed
+from modelyard.registry.tx import Database, Tx
+
+CUSTOM_PREFIX = "custom."
+
+
+class RetryPolicy(BaseModel):
+    """How the gateway retries rate-limited and failed upstream calls."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_attempts: int = Field(default=4, ge=1, le=10)
+    base_delay_ms: int = Field(default=500, ge=0, le=600_000)
+    max_delay_ms: int = Field(default=8_000, ge=0, le=600_000)
+    jitter: bool = True
+    deadline_ms: int = Field(default=60_000, ge=1, le=3_600_000)
+    schedule_ms: list[int] | None = Field(
+        default=None, description="explicit delays; e.g. [30000, 60000, 90000, 120000]"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RetryPolicy:
+        if self.max_delay_ms < self.base_delay_ms:
+            raise ValueError("max_delay_ms must not be below base_delay_ms")
+        if self.schedule_ms is not None and any(d < 0 for d in self.schedule_ms):
+            raise ValueError("schedule_ms delays must not be negative")
+        return self
+
+
+ModelRef = str | None
+
+
+@dataclass(frozen=True)
+class SettingDef:
+    key: str
+    type: Any
+    default: Any
+    help: str
+    model_ref: bool = False
+
+    def adapter(self) -> TypeAdapter[Any]:
+        return TypeAdapter(self.type)
+
+
+KNOWN: dict[str, SettingDef] = {
+    d.key: d
+    for d in (
+        SettingDef(
+            "defaults.chat_model",
+            ModelRef,
+            None,
+            "Chat model used when a request names none (provider/model-id).",
+            True,
+        ),
+        SettingDef(
+            "defaults.embedding_model",
+            ModelRef,
+            None,
+            "Embedding model used when a request names none (provider/model-id).",
+            True,
+        ),
+        SettingDef(
+            "defaults.scenario_expansion_model",
+            ModelRef,
+            None,
+            "Model used for scenario expansion jobs (provider/model-id).",
+            True,
+        ),
+        SettingDef(
+            "gateway.retry",
+            RetryPolicy,
+            RetryPolicy().model_dump(),
+            "Retry schedule for rate-limited or failed upstream calls.",
+        ),
+        SettingDef(
+            "models.deprecated_policy",
+            Literal["warn", "reject"],
+            "warn",
+            "What a request for a DEPRECATED model gets: a warning header, or MODEL_DEPRECATED.",
+        ),
+        SettingDef(
+            "gateway.fallback_to_active_provider",
+            bool,
+            True,
+            "Try the active system provider last when every other choice fails.",
+        ),
+    )
+}
+
+
+class SettingView(View):
+    key: str
+    value: Any
+    default: Any
+    is_set: bool
+    help: str
+
+
+class SystemSettings:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def list(self, actor: Actor) -> list[SettingView]:
+        async with self.db.read(actor) as tx:
+            stored = {s.key: s.value for s in await tx.session.scalars(select(SystemSetting))}
+        keys = sorted(set(KNOWN) | set(stored))
+        return [_view(k, stored.get(k), k in stored) for k in keys]
+
+    async def get(self, actor: Actor, key: str) -> SettingView:
+        definition(key)
+        async with self.db.read(actor) as tx:
+            row = await tx.session.get(SystemSetting, key)
+        if row is None and key not in KNOWN:
+            raise NotFound(f"setting {key!r} is not set", code="SETTING_NOT_FOUND")
+        return _view(key, row.value if row else None, row is not None)
+
+    async def set(self, actor: Actor, key: str, value: Any) -> SettingView:
+        actor.require_admin("change system settings")
+        normalised = validate_value(key, value)
+        async with self.db.write(actor) as tx:
+            if KNOWN.get(key) and KNOWN[key].model_ref and normalised is not None:
+                await check_model_ref(tx, key, normalised)
+            row = await tx.session.get(SystemSetting, key)
+            before = row.value if row else None
+            if row is None:
+                row = SystemSetting(key=key, value=normalised, updated_at=tx.now)
+                tx.session.add(row)
+            row.value = normalised
+            row.updated_by = actor.user_id
+            row.updated_at = tx.now
+            await tx.record(
+                "setting.set", "setting", key, before=jsonable(before), after=jsonable(normalised)
+            )
+        return _view(key, normalised, True)
+
+    async def unset(self, actor: Actor, key: str) -> SettingView:
+        actor.require_admin("change system settings")
+        definition(key)
+        async with self.db.write(actor) as tx:
+            row = await tx.session.get(SystemSetting, key)
+            if row is None:
+                raise Conflict(f"setting {key!r} is not set", code="SETTING_NOT_SET")
+            before = row.value
+            await tx.session.delete(row)
+            await tx.record("setting.unset", "setting", key, before=jsonable(before))
+        return _view(key, None, False)
+
+
+def definition(key: str) -> SettingDef | None:
+    if key in KNOWN:
+        return KNOWN[key]
+    if key.startswith(CUSTOM_PREFIX) and len(key) > len(CUSTOM_PREFIX):
+        return None
+    raise ValidationFailed.at(
+        "key", f"{key!r} is not a known setting; known: {sorted(KNOWN)} (or use custom.<name>)"
+    )
+
+
+def validate_value(key: str, value: Any) -> Any:
+    found = definition(key)
+    if found is None:
+        return value
+    try:
+        parsed = found.adapter().validate_python(value, strict=False)
+    except ValidationError as exc:
+        raise validation_failed(exc, prefix=f"value[{key}]") from None
+    return found.adapter().dump_python(parsed, mode="json")
+
+
+async def check_model_ref(tx: Tx, key: str, ref: str) -> None:
+    provider_name, sep, model_id = ref.partition("/")
+    if not sep or not model_id:
+        raise ValidationFailed.at(f"value[{key}]", "must look like 'provider-name/model-id'")
+    row = (
+        await tx.session.execute(
+            select(Model, Provider)
+            .join(Provider, Provider.id == Model.provider_id)
+            .where(
+                Provider.owner_user_id.is_(None),
+                Provider.name == provider_name,
+                Model.model_id == model_id,
+            )
+        )
+    ).first()
+    if row is None:
+        raise ValidationFailed.at(f"value[{key}]", f"no system model {ref!r}")
+    if row[0].status != "ACTIVE":
+        raise Conflict(
+            f"model {ref!r} is deprecated and cannot be a default", code="MODEL_DEPRECATED"
+        )
+    if not row[1].enabled:
+        raise Conflict(f"provider {provider_name!r} is disabled", code="PROVIDER_DISABLED")
+
+
+def _view(key: str, value: Any, is_set: bool) -> SettingView:
+    found = KNOWN.get(key)
+    default = found.default if found else None
+    return SettingView(
+        key=key,
+        value=value if is_set else default,
+        default=default,
+        is_set=is_set,
+        help=found.help if found else "custom setting",
+    )
