@@ -16,14 +16,25 @@ from modelyard.registry.catalog_data import (
 )
 
 ALLOWED_CAPABILITIES = {
-    "text", "vision", "function_calling", "code", "long_context", "embedding", "json_mode",
+    "text",
+    "vision",
+    "function_calling",
+    "code",
+    "long_context",
+    "embedding",
+    "json_mode",
     "streaming",
 }
 ALLOWED_KINDS = {"openai", "anthropic", "gemini", "ollama", "openai_compatible"}
 # modelyard provider name -> genai-prices provider id
 GENAI_PROVIDER_IDS = {
-    "openai": "openai", "anthropic": "anthropic", "gemini": "google", "groq": "groq",
-    "deepseek": "deepseek", "mistral": "mistral", "together": "together",
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "gemini": "google",
+    "groq": "groq",
+    "deepseek": "deepseek",
+    "mistral": "mistral",
+    "together": "together",
     "openrouter": "openrouter",
 }
 # Providers whose prices depend on the time of day (peak/off-peak windows).

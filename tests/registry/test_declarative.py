@@ -36,8 +36,9 @@ def _without(*path: str, base: dict[str, Any] = EXAMPLE_OPENAI_CHAT) -> dict[str
     return raw
 
 
-def _with(path: tuple[str, ...], value: Any, base: dict[str, Any] = EXAMPLE_OPENAI_CHAT
-          ) -> dict[str, Any]:
+def _with(
+    path: tuple[str, ...], value: Any, base: dict[str, Any] = EXAMPLE_OPENAI_CHAT
+) -> dict[str, Any]:
     raw = copy.deepcopy(base)
     node = raw
     for key in path[:-1]:
@@ -96,17 +97,16 @@ def test_example_details() -> None:
         (("endpoint_path_template",), ("endpoint_path_template",), "Field required"),
     ],
 )
-def test_missing_required_parts(
-    path: tuple[str, ...], loc: tuple[str, ...], fragment: str
-) -> None:
+def test_missing_required_parts(path: tuple[str, ...], loc: tuple[str, ...], fragment: str) -> None:
     _one_error(_without(*path), loc, fragment)
 
 
 def test_gemini_messages_and_model_rules() -> None:
     no_contents = _without(*PAYLOAD, "contents", base=EXAMPLE_GEMINI)
     _one_error(no_contents, PAYLOAD, "payload_structure must contain 'messages'")
-    fixed_path = _with(("endpoint_path_template",), "/v1beta/models/gemini:generateContent",
-                       base=EXAMPLE_GEMINI)
+    fixed_path = _with(
+        ("endpoint_path_template",), "/v1beta/models/gemini:generateContent", base=EXAMPLE_GEMINI
+    )
     _one_error(fixed_path, PAYLOAD, "payload_structure must contain 'model'")
 
 
@@ -160,8 +160,9 @@ def test_gemini_messages_and_model_rules() -> None:
         ({"base_url": "https://x"}, ("base_url",), "Extra inputs are not permitted"),
     ],
 )
-def test_invalid_top_level_values(changes: dict[str, Any], loc: tuple[str, ...],
-                                  fragment: str) -> None:
+def test_invalid_top_level_values(
+    changes: dict[str, Any], loc: tuple[str, ...], fragment: str
+) -> None:
     _one_error(copy.deepcopy(EXAMPLE_OPENAI_CHAT) | changes, loc, fragment)
 
 
@@ -180,7 +181,8 @@ def test_credential_headers_are_rejected(name: str) -> None:
 )
 def test_header_auth_is_accepted(template: str, expected: tuple[str, str]) -> None:
     raw = copy.deepcopy(EXAMPLE_OPENAI_CHAT) | {
-        "auth_scheme": "header", "auth_header_template": template,
+        "auth_scheme": "header",
+        "auth_header_template": template,
         "additional_headers": {"anthropic-version": "2023-06-01"},
     }
     assert validate_declarative(raw).auth_header("k1") == expected
@@ -193,15 +195,20 @@ def test_header_auth_is_accepted(template: str, expected: tuple[str, str]) -> No
         ("x", {"source": "param:seed", "value": 1}, ("x", "value"), "only allowed with source"),
         ("x", {"source": "param:nope"}, ("x", "source"), "must be 'literal' or one of"),
         ("x", {"source": "seed"}, ("x", "source"), "must be 'literal' or one of"),
-        ("x", {"source": "param:seed", "transform": "gemini_contents"}, ("x", "transform"),
-         "only allowed with source 'param:messages'"),
+        (
+            "x",
+            {"source": "param:seed", "transform": "gemini_contents"},
+            ("x", "transform"),
+            "only allowed with source 'param:messages'",
+        ),
         ("x", {"source": "param:seed", "colour": 1}, ("x", "colour"), "Extra inputs"),
         ("a..b", {"source": "param:seed"}, (), "empty path segment"),
         ("stream.x", {"source": "param:seed"}, (), "overlap"),
     ],
 )
-def test_invalid_payload_fields(key: str, spec: dict[str, Any], loc_tail: tuple[str, ...],
-                                fragment: str) -> None:
+def test_invalid_payload_fields(
+    key: str, spec: dict[str, Any], loc_tail: tuple[str, ...], fragment: str
+) -> None:
     _one_error(_with((*PAYLOAD, key), spec), (*PAYLOAD, *loc_tail), fragment)
 
 
@@ -234,25 +241,37 @@ BAD_PATHS = ["", "a..b", ".a", "a.", "a[0", "a[x]", "a]0[", "a b", "a.[0]", "$.c
 def test_bad_path_syntax(path: str) -> None:
     with pytest.raises(ValueError, match="invalid JSON path"):
         parse_path(path)
-    _one_error(_with((*RULES, "text_content", "paths"), ["ok", path]),
-               (*RULES, "text_content", "paths", 1), "invalid JSON path")
+    _one_error(
+        _with((*RULES, "text_content", "paths"), ["ok", path]),
+        (*RULES, "text_content", "paths", 1),
+        "invalid JSON path",
+    )
 
 
 @pytest.mark.parametrize(
     ("where", "value", "loc_tail", "fragment"),
     [
         (("extraction_rules", "finish_reason"), "a..b", (), "invalid JSON path"),
-        (("extraction_rules", "usage_stats", "fields", "total_tokens"), "x[", (),
-         "invalid JSON path"),
-        (("extraction_rules", "usage_stats", "fields", "reasoning_tokens"), "x", ("[key]",),
-         "Input should be"),
+        (
+            ("extraction_rules", "usage_stats", "fields", "total_tokens"),
+            "x[",
+            (),
+            "invalid JSON path",
+        ),
+        (
+            ("extraction_rules", "usage_stats", "fields", "reasoning_tokens"),
+            "x",
+            ("[key]",),
+            "Input should be",
+        ),
         (("extraction_rules", "text_content", "paths"), [], (), "at least 1 item"),
         (("streaming", "delta_paths"), [], (), "at least 1 item"),
         (("streaming", "format"), "ndjson", (), "Input should be 'sse'"),
     ],
 )
-def test_invalid_extractor_values(where: tuple[str, ...], value: Any, loc_tail: tuple[str, ...],
-                                  fragment: str) -> None:
+def test_invalid_extractor_values(
+    where: tuple[str, ...], value: Any, loc_tail: tuple[str, ...], fragment: str
+) -> None:
     loc = ("response_extractor", *where, *loc_tail)
     _one_error(_with(("response_extractor", *where), value), loc, fragment)
 
@@ -304,7 +323,11 @@ def test_extract_accepts_parsed_paths_and_applies_example_rules() -> None:
     rules = DeclarativeConfig.model_validate(EXAMPLE_GEMINI).response_extractor.extraction_rules
     assert [extract(reply, p) for p in rules.text_content.paths] == ["Bonjour"]
     usage = {name: extract(reply, path) for name, path in rules.usage_stats.fields.items()}
-    assert usage == {"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": None,
-                     "cached_tokens": None}
+    assert usage == {
+        "prompt_tokens": 4,
+        "completion_tokens": 2,
+        "total_tokens": None,
+        "cached_tokens": None,
+    }
     assert rules.finish_reason is not None
     assert extract(reply, rules.finish_reason) == "STOP"

@@ -122,7 +122,7 @@ class ApiKeys:
             ).first()
             if row is None:
                 raise denied
-            key, user = row.tuple()
+            key, user = row[0], row[1]
             usable = (
                 key.revoked_at is None
                 and (key.expires_at is None or key.expires_at > tx.now)

@@ -1,0 +1,1 @@
+"""HTTP: the FastAPI app factory, auth dependencies, the admin REST routers."""

@@ -1,0 +1,46 @@
+"""The app factory. The registry is opened in the lifespan unless one is handed in (tests,
+in-process use); nothing is read from the environment here but through :class:`Settings`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from modelyard import __version__
+from modelyard.api import errors
+from modelyard.api.routers import audit, health, keys, models, providers, settings, users
+from modelyard.registry import Registry
+from modelyard.settings import Settings
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(config: Settings | None = None, *, registry: Registry | None = None) -> FastAPI:
+    config = config or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = registry is None
+        app.state.registry = registry or Registry.open(config)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.registry.close()
+
+    app = FastAPI(
+        title="modelyard",
+        version=__version__,
+        summary="One registry for LLM providers, models, keys and prices.",
+        lifespan=lifespan,
+    )
+    app.state.settings = config
+    if registry is not None:
+        app.state.registry = registry
+    errors.install(app)
+    app.include_router(health.router)
+    for module in (providers, models, settings, users, keys, audit):
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app

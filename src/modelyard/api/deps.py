@@ -1,0 +1,52 @@
+"""Request dependencies: the registry, and the actor behind the bearer key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from modelyard.errors import Unauthenticated
+from modelyard.registry import Registry
+from modelyard.registry.actors import Actor
+from modelyard.registry.common import PageRequest
+
+bearer = HTTPBearer(auto_error=False, description="a modelyard API key (myk_...)")
+
+
+def get_registry(request: Request) -> Registry:
+    registry: Registry = request.app.state.registry
+    return registry
+
+
+async def authenticated(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Actor:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
+    return await get_registry(request).keys.authenticate(credentials.credentials)
+
+
+async def reader(actor: Annotated[Actor, Depends(authenticated)]) -> Actor:
+    actor.require_scope("registry:read")
+    return actor
+
+
+async def writer(actor: Annotated[Actor, Depends(authenticated)]) -> Actor:
+    actor.require_scope("registry:write")
+    return actor
+
+
+def paging(
+    limit: Annotated[int, Query(ge=1, le=500, description="items per page")] = 50,
+    offset: Annotated[int, Query(ge=0, description="items to skip")] = 0,
+) -> PageRequest:
+    return PageRequest(limit=limit, offset=offset)
+
+
+RegistryDep = Annotated[Registry, Depends(get_registry)]
+Reader = Annotated[Actor, Depends(reader)]
+Writer = Annotated[Actor, Depends(writer)]
+Paging = Annotated[PageRequest, Depends(paging)]

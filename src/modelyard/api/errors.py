@@ -1,0 +1,72 @@
+"""One place that renders every failure as ``{"error": {"code", "message", "details"}}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from modelyard.api.responses import JSONBody
+from modelyard.errors import ModelyardError
+
+log = logging.getLogger("modelyard.api")
+
+HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_FAILED",
+    429: "RATE_LIMITED",
+}
+
+
+def error_response(status: int, code: str, message: str, details: object = None) -> JSONBody:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONBody(body, status_code=status, headers=headers)
+
+
+async def _domain(_: Request, exc: Exception) -> JSONBody:
+    assert isinstance(exc, ModelyardError)
+    if exc.status >= 500:
+        log.error("request failed: %s (%s)", exc.code, exc.message)
+    return error_response(exc.status, exc.code, exc.message, exc.details)
+
+
+async def _validation(_: Request, exc: Exception) -> JSONBody:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        if loc and loc[0] in {"body", "query", "path", "header"}:
+            where, loc = loc[0], loc[1:]
+        else:
+            where = "body"
+        errors.append({"path": ".".join(loc) or where, "in": where, "message": err.get("msg")})
+    summary = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5])
+    return error_response(422, "VALIDATION_FAILED", summary, {"errors": errors})
+
+
+async def _http(_: Request, exc: Exception) -> JSONBody:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+    return error_response(exc.status_code, code, str(exc.detail))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONBody:
+    log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    return error_response(500, "INTERNAL_ERROR", "an unexpected error occurred")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ModelyardError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

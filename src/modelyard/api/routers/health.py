@@ -1,0 +1,36 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from modelyard.api.deps import RegistryDep
+from modelyard.api.responses import JSONBody
+from modelyard.db.migrate import current_revision, head_revision
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", summary="Liveness: the process answers")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/health/ready", summary="Readiness: database reachable, schema at head")
+async def ready(registry: RegistryDep, request: Request) -> JSONBody:
+    checks: dict[str, object] = {}
+    try:
+        async with registry.db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+        revision = await current_revision(registry.db.engine)
+        head = head_revision()
+        checks["migrations"] = "ok" if revision == head else f"at {revision}, head is {head}"
+    except (SQLAlchemyError, OSError) as exc:
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    ok = all(v == "ok" for v in checks.values()) and len(checks) == 2
+    return JSONBody(
+        {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
+    )
