@@ -2,7 +2,8 @@
 
 * :class:`UTCDateTime` always returns timezone-aware UTC datetimes (SQLite drops the zone).
 * :class:`Money` keeps :class:`~decimal.Decimal` exact: ``NUMERIC`` on PostgreSQL, text on
-  SQLite (whose NUMERIC affinity would round-trip through a float).
+  SQLite (whose NUMERIC affinity would round-trip through a float); both read back in one
+  canonical form (``0.15``, never ``0.1500000000``).
 * :data:`JSONDoc` is ``JSONB`` on PostgreSQL and JSON text on SQLite.
 """
 
@@ -62,4 +63,11 @@ class Money(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return value if isinstance(value, Decimal) else Decimal(str(value))
+        return canonical(value if isinstance(value, Decimal) else Decimal(str(value)))
+
+
+def canonical(value: Decimal) -> Decimal:
+    """One form for equal amounts on every engine: no trailing zeros, no exponent."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return Decimal(format(value.normalize(), "f"))

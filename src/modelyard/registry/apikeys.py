@@ -7,7 +7,7 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
-from pydantic import Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator
 from sqlalchemy import select, update
 
 from modelyard.db.tables import ApiKey, User
@@ -42,7 +42,7 @@ class NewApiKey(View):
 class ApiKeyCreate(Spec):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[str] = Field(default_factory=lambda: list(SCOPES))
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = None
     user_id: uuid.UUID | None = None
 
     @field_validator("scopes")

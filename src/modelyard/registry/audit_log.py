@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import AwareDatetime
 from sqlalchemy import func, select
 
 from modelyard.db.tables import AuditEvent
@@ -34,8 +35,8 @@ class AuditFilter(Spec):
     entity_id: str | None = None
     action: str | None = None
     actor_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
 
 
 class AuditLog:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
 
 from modelyard.errors import NotFound, ValidationFailed
 
 T = TypeVar("T")
+
+# An exact amount, written in JSON as a plain decimal string ("0.0000001234", never "1.234E-7").
+Amount = Annotated[Decimal, PlainSerializer(lambda d: format(d, "f"), return_type=str,
+                                            when_used="json")]
 MAX_PAGE = 500
 
 
@@ -78,4 +82,7 @@ def check(model: type[BaseModel], raw: Any, prefix: str = "") -> Any:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise validation_failed(exc, prefix) from None
+        error = validation_failed(exc, prefix)
+    # Raised outside the handler so the error does not keep pydantic's (with the raw input,
+    # perhaps a secret) as its __context__.
+    raise error

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from modelyard.db.tables import Model, ModelPrice
-from modelyard.registry.common import View
+from modelyard.registry.common import Amount, View
 
 CAPABILITIES = (
     "text",
@@ -25,10 +24,10 @@ CAPABILITIES = (
 class PriceView(View):
     id: uuid.UUID
     model_id: uuid.UUID
-    input_per_mtok: Decimal
-    output_per_mtok: Decimal
-    cached_input_per_mtok: Decimal | None
-    credits_per_1k: Decimal | None
+    input_per_mtok: Amount
+    output_per_mtok: Amount
+    cached_input_per_mtok: Amount | None
+    credits_per_1k: Amount | None
     currency: str
     effective_from: datetime
     created_at: datetime

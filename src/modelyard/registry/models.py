@@ -10,7 +10,7 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, String, cast, func, select
 
 from modelyard.db.tables import Model, Provider
 from modelyard.errors import Conflict, ValidationFailed
@@ -220,6 +220,13 @@ def _visible(actor: Actor, filters: ModelFilter) -> Select[Model]:
     if filters.status is not None:
         query = query.where(Model.status == filters.status)
     if filters.capability is not None:
-        _capabilities([filters.capability])
-        query = query.where(Model.capabilities.contains([filters.capability]))
+        if filters.capability not in CAPABILITIES:
+            raise ValidationFailed.at(
+                "capability",
+                f"{filters.capability!r} is not a capability; valid: {list(CAPABILITIES)}",
+            )
+        # capabilities are a JSON array of known words: match one quoted element, the same
+        # way on SQLite (JSON text) and PostgreSQL (JSONB cast to text)
+        quoted = f'"{filters.capability}"'
+        query = query.where(cast(Model.capabilities, String).contains(quoted, autoescape=True))
     return query

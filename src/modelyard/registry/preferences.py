@@ -12,7 +12,7 @@ from pydantic import Field
 from modelyard.db.tables import UserPreference
 from modelyard.errors import Conflict, ValidationFailed
 from modelyard.registry.actors import Actor
-from modelyard.registry.common import Spec, View, check, jsonable
+from modelyard.registry.common import Amount, Spec, View, check, jsonable
 from modelyard.registry.lookup import model_visible
 from modelyard.registry.tx import Database, Tx
 
@@ -20,7 +20,7 @@ from modelyard.registry.tx import Database, Tx
 class PreferencesView(View):
     user_id: uuid.UUID
     default_model_id: uuid.UUID | None
-    temperature: Decimal | None
+    temperature: Amount | None
     streaming: bool
     updated_at: datetime | None
 
