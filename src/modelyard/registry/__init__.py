@@ -16,6 +16,7 @@ from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeys
 from modelyard.registry.audit_log import AuditLog
 from modelyard.registry.models import Models
+from modelyard.registry.overview import Overview
 from modelyard.registry.preferences import Preferences
 from modelyard.registry.prices import Prices
 from modelyard.registry.providers import Providers
@@ -37,6 +38,7 @@ class Registry:
         self.settings = SystemSettings(db)
         self.preferences = Preferences(db)
         self.audit = AuditLog(db)
+        self.overview = Overview(db)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = utcnow) -> Registry:

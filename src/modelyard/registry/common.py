@@ -14,8 +14,9 @@ from modelyard.errors import NotFound, ValidationFailed
 T = TypeVar("T")
 
 # An exact amount, written in JSON as a plain decimal string ("0.0000001234", never "1.234E-7").
-Amount = Annotated[Decimal, PlainSerializer(lambda d: format(d, "f"), return_type=str,
-                                            when_used="json")]
+Amount = Annotated[
+    Decimal, PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json")
+]
 MAX_PAGE = 500
 
 

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 from sqlalchemy import func, select
 
 from modelyard.db.tables import Model, ModelPrice
+from modelyard.db.types import canonical
 from modelyard.errors import Conflict, NotFound, ValidationFailed
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Spec, check, jsonable
@@ -44,6 +45,13 @@ class PriceSpec(Spec):
         if isinstance(value, float):
             raise ValueError('give prices as strings or integers (e.g. "2.50"), not floats')
         return value
+
+    @field_validator("input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "credits_per_1k")
+    @classmethod
+    def _canonical(cls, value: Decimal | None) -> Decimal | None:
+        """The one form the database reads back ("2.50" -> 2.5), so a price reads the same
+        when it is created as on every later read."""
+        return None if value is None else canonical(value)
 
     @field_validator("effective_from")
     @classmethod

@@ -4,8 +4,9 @@ user's own bring-your-own-key providers.
 Rules held here, inside one transaction each: names unique per owner; at most one default
 per owner (setting one unsets the previous); at most one active system provider, the
 fallback (activating a disabled one fails with PROVIDER_DISABLED; the active one cannot be
-disabled or deleted until another is activated); a member sees system providers and their
-own, and gets 404 for anyone else's.
+disabled or deleted until another is activated); a provider whose kind needs an API key
+may be created without one only disabled, and is not enabled until it has one; a member sees
+system providers and their own, and gets 404 for anyone else's.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from modelyard.registry.actors import Actor
 from modelyard.registry.common import Page, PageRequest, Spec, check
 from modelyard.registry.lookup import provider_manageable, provider_visible
 from modelyard.registry.provider_kinds import (
+    Kind,
     base_url_for,
     check_api_key,
     check_headers,
@@ -96,9 +98,13 @@ class Providers:
         kind = kind_of(spec.kind)
         config = typed_config(kind, spec.config or {})
         api_key = spec.api_key.get_secret_value() if spec.api_key else None
-        check_api_key(kind, config, api_key, creating=True)
+        # A disabled provider may wait for its key; enabling it checks again (set_enabled).
+        check_api_key(kind, config, api_key, creating=spec.enabled)
         async with self.db.write(actor) as tx:
             await _name_free(tx, owner_id, spec.name, None)
+            if spec.is_default:  # one event for the new provider: its creation, as default
+                _default_allowed(spec.name, spec.enabled)
+                await _unset_default(tx, owner_id)
             provider = Provider(
                 id=uuid.uuid4(),
                 owner_user_id=owner_id,
@@ -115,7 +121,7 @@ class Providers:
                 rpm_limit=spec.rpm_limit,
                 tpm_limit=spec.tpm_limit,
                 enabled=spec.enabled,
-                is_default=False,
+                is_default=spec.is_default,
                 is_active=False,
                 config_version=1,
                 created_by=actor.user_id,
@@ -134,8 +140,6 @@ class Providers:
                 after=snapshot(provider),
                 config_version=1,
             )
-            if spec.is_default:
-                await _make_default(tx, provider)
             return view(provider, actor)
 
     async def update(self, actor: Actor, provider_id: uuid.UUID | str, raw: Any) -> ProviderView:
@@ -186,6 +190,8 @@ class Providers:
                     "the active provider cannot be disabled; activate another first",
                     code="PROVIDER_IS_ACTIVE",
                 )
+            if enabled and provider.api_key_sealed is None:
+                _key_not_required(kind_of(provider.kind), provider.config)
             changes: dict[str, Any] = {"enabled": enabled}
             if not enabled:
                 changes["is_default"] = False
@@ -279,26 +285,37 @@ async def _name_free(
         )
 
 
+def _key_not_required(kind: Kind, config: dict[str, Any]) -> None:
+    if kind.requires_key(typed_config(kind, config)):
+        raise ValidationFailed.at(
+            "api_key", f"is required to enable a {kind.name!r} provider; set an api key first"
+        )
+
+
 def _seal_key(tx: Tx, provider: Provider, api_key: str) -> None:
     provider.api_key_sealed = tx.keyring.seal(api_key, context=f"provider:{provider.id}")
     provider.api_key_hint = mask(api_key)
 
 
-async def _make_default(tx: Tx, provider: Provider) -> None:
-    if not provider.enabled:
-        raise Conflict(
-            f"provider {provider.name!r} is disabled; enable it first", code="PROVIDER_DISABLED"
-        )
-    if provider.is_default:
-        return
+def _default_allowed(name: str, enabled: bool) -> None:
+    if not enabled:
+        raise Conflict(f"provider {name!r} is disabled; enable it first", code="PROVIDER_DISABLED")
+
+
+async def _unset_default(tx: Tx, owner_id: uuid.UUID | None) -> None:
     owner_clause = (
-        Provider.owner_user_id.is_(None)
-        if provider.owner_user_id is None
-        else Provider.owner_user_id == provider.owner_user_id
+        Provider.owner_user_id.is_(None) if owner_id is None else Provider.owner_user_id == owner_id
     )
     previous = await tx.session.scalar(select(Provider).where(owner_clause, Provider.is_default))
     if previous is not None:
         await _change(tx, previous, "provider.unset_default", {"is_default": False})
+
+
+async def _make_default(tx: Tx, provider: Provider) -> None:
+    _default_allowed(provider.name, provider.enabled)
+    if provider.is_default:
+        return
+    await _unset_default(tx, provider.owner_user_id)
     await _change(tx, provider, "provider.set_default", {"is_default": True})
 
 

@@ -8,12 +8,13 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, field_validator
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from modelyard.db.tables import Provider, User
 from modelyard.errors import Conflict, Forbidden
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Page, PageRequest, Spec, View, not_found, parse_id
+from modelyard.registry.provider_views import snapshot as provider_snapshot
 from modelyard.registry.tx import Database, Tx
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -135,25 +136,22 @@ class Users:
             before = snapshot(user)
             user.deleted_at = tx.now
             user.updated_at = tx.now
-            disabled = await tx.session.execute(
-                update(Provider)
-                .where(Provider.owner_user_id == uid, Provider.enabled)
-                .values(
-                    enabled=False,
-                    is_default=False,
-                    updated_at=tx.now,
-                    config_version=Provider.config_version + 1,
+            owned = (
+                await tx.session.scalars(
+                    select(Provider)
+                    .where(Provider.owner_user_id == uid, Provider.enabled)
+                    .order_by(Provider.name, Provider.id)
                 )
-                .returning(Provider.id)
-            )
-            ids = [str(i) for i in disabled.scalars()]
+            ).all()
             await tx.record(
                 "user.delete",
                 "user",
                 uid,
                 before=before,
-                after=snapshot(user) | {"disabled_providers": ids},
+                after=snapshot(user) | {"disabled_providers": [str(p.id) for p in owned]},
             )
+            for provider in owned:  # each disabled provider gets its own event
+                await _disable(tx, provider)
             return UserView.model_validate(user)
 
     async def restore(self, actor: Actor, user_id: uuid.UUID | str) -> UserView:
@@ -200,6 +198,24 @@ async def create_user(tx: Tx, spec: UserCreate) -> User:
     await tx.session.flush()
     await tx.record("user.create", "user", user.id, after=snapshot(user))
     return user
+
+
+async def _disable(tx: Tx, provider: Provider) -> None:
+    before = provider_snapshot(provider)
+    provider.enabled = False
+    provider.is_default = False
+    provider.config_version += 1
+    provider.updated_at = tx.now
+    provider.updated_by = tx.actor.user_id
+    await tx.session.flush()
+    await tx.record(
+        "provider.disable",
+        "provider",
+        provider.id,
+        before=before,
+        after=provider_snapshot(provider),
+        config_version=provider.config_version,
+    )
 
 
 async def _load(tx: Tx, uid: uuid.UUID) -> User:

@@ -1,0 +1,25 @@
+"""``modelyard seed``: load the built-in catalog of well-known providers, models and prices."""
+
+from __future__ import annotations
+
+from modelyard.registry.catalog import SeedReport, seed_catalog
+
+from ._common import ACTOR, JsonFlag, emit, run, table
+
+
+def seed(as_json: JsonFlag = False) -> None:
+    """Load the built-in catalog of well-known providers, models and prices.
+
+    Hosted providers are created disabled until they are given a key. Safe to run again:
+    only what is missing or repriced is added.
+    """
+    report: SeedReport = run(lambda r: seed_catalog(r, ACTOR))
+    emit(
+        report,
+        as_json,
+        lambda: table(
+            ("providers created", "models created", "prices added"),
+            [(report.providers_created, report.models_created, report.prices_added)],
+            title="catalog seeded",
+        ),
+    )

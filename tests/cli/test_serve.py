@@ -1,0 +1,74 @@
+"""`modelyard serve` as a real process: bootstraps, prints the admin key only the first time."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+STARTUP_TIMEOUT_S = 20
+TOKEN = re.compile(r"myk_[A-Za-z0-9_-]{20,}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def serve_once(tmp_path: Path, run: int) -> str:
+    """Start the server, wait until /health answers, stop it; return everything it printed."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "MODELYARD_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
+        "MODELYARD_MASTER_KEY_FILE": str(tmp_path / "serve.key"),
+        "MODELYARD_LOG_LEVEL": "warning",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("MODELYARD_MASTER_KEY", None)
+    log = tmp_path / f"serve-{run}.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "modelyard.cli", "serve", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT_S
+            while True:
+                assert process.poll() is None, log.read_text()
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, (
+                    f"not up in {STARTUP_TIMEOUT_S}s\n{log.read_text()}"
+                )
+                time.sleep(0.1)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    return log.read_text()
+
+
+def test_serve_prints_the_admin_key_on_first_start_only(tmp_path: Path) -> None:
+    first = serve_once(tmp_path, 1)
+    assert len(TOKEN.findall(first)) == 1, first
+    assert "Traceback" not in first
+    second = serve_once(tmp_path, 2)
+    assert TOKEN.search(second) is None, second
+    assert "Traceback" not in second

@@ -1,0 +1,63 @@
+"""`modelyard users` and `keys`: accounts, soft delete, purge, and keys shown once."""
+
+from __future__ import annotations
+
+from tests.cli.conftest import ADMIN_EMAIL, Cli
+
+
+def test_user_lifecycle(ready: Cli) -> None:
+    added = ready.json("users", "add", "--email=Bob@Example.com", "--display-name=Bob")
+    assert (added["role"], added["email_verified"]) == ("member", False)
+    assert "(EMAIL_TAKEN)" in ready.fails("users", "add", "--email=bob@example.com")
+    emails = [u["email"] for u in ready.json("users", "list")["items"]]
+    assert emails == [ADMIN_EMAIL, "Bob@Example.com"]
+    promoted = ready.json("users", "update", "bob@example.com", "--role=admin", "--verified")
+    assert (promoted["role"], promoted["email_verified"]) == ("admin", True)
+    assert ready.json("users", "delete", added["id"])["deleted_at"] is not None
+    assert ready.json("users", "list", "--deleted")["total"] == 1
+    assert "(USER_DELETED)" in ready.fails("users", "delete", "bob@example.com")
+    assert ready.json("users", "restore", "bob@example.com")["deleted_at"] is None
+    assert "Bob@Example.com" in ready.ok("users", "list").stdout
+
+
+def test_purge_asks_for_confirmation_unless_yes(ready: Cli) -> None:
+    ready.ok("users", "add", "--email=bob@example.com")
+    assert "aborted" in ready.fails("users", "purge", "bob@example.com", input="n\n")
+    assert ready.json("users", "list")["total"] == 2
+    ready.ok("users", "purge", "bob@example.com", input="y\n")
+    assert ready.json("users", "list")["total"] == 1
+    ready.ok("users", "add", "--email=carol@example.com")
+    assert ready.json("users", "purge", "carol@example.com", "--yes")["purged"]
+    assert "(USER_NOT_FOUND)" in ready.fails("users", "purge", "carol@example.com", "--yes")
+
+
+def test_the_last_admin_stays(ready: Cli) -> None:
+    assert "(LAST_ADMIN)" in ready.fails("users", "update", ADMIN_EMAIL, "--role=member")
+
+
+def test_keys_are_shown_once_and_revoked(ready: Cli) -> None:
+    ready.ok("users", "add", "--email=bob@example.com")
+    created = ready.ok(
+        "keys",
+        "create",
+        "--user=bob@example.com",
+        "--name=ci",
+        "--scope=inference",
+        "--expires=2099-01-01T00:00:00Z",
+    )
+    token = created.stdout.strip().splitlines()[-1]
+    assert token.startswith("myk_")
+    keys = ready.json("keys", "list", "--user=bob@example.com")
+    assert [(k["name"], k["scopes"]) for k in keys] == [("ci", ["inference"])]
+    assert token.startswith(keys[0]["prefix"])
+    assert len(ready.json("keys", "list")) == 2  # the admin's bootstrap key and this one
+    for args in (("keys", "list"), ("keys", "list", "--json"), ("audit", "list", "--json")):
+        assert token not in ready.ok(*args).output
+    revoked = ready.json("keys", "revoke", keys[0]["id"])
+    assert revoked["revoked_at"] is not None
+    assert "(KEY_REVOKED)" in ready.fails("keys", "revoke", keys[0]["id"])
+    as_json = ready.json("keys", "create", "--user=bob@example.com", "--name=two")
+    assert as_json["key"].startswith(as_json["api_key"]["prefix"])
+    assert "must be in the future" in ready.fails(
+        "keys", "create", "--user=bob@example.com", "--name=old", "--expires=2000-01-01T00:00Z"
+    )

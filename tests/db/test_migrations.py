@@ -1,0 +1,178 @@
+"""The migrations against the models, and the invariants the database itself holds."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from modelyard.db.engine import create_engine
+from modelyard.db.migrate import alembic_config, is_at_head, upgrade_to_head
+from modelyard.db.tables import AuditEvent, Base, Provider, User
+from modelyard.registry import Actor, Registry
+from tests.support import pg
+
+Row = tuple[str | None, str, bool, bool]  # owner slot, name, is_default, is_active
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_engine(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_database: str | None
+) -> AsyncIterator[AsyncEngine]:
+    """An engine on a database nobody has migrated yet."""
+    if request.param == "sqlite":
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+        yield engine
+        await engine.dispose()
+        return
+    if pg_database is None:  # the session fixture has already probed the server
+        pytest.skip("PostgreSQL not available")
+    name = f"modelyard_empty_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(host=pg.HOST, port=pg.PORT, user=pg.USER, database=pg.ADMIN_DB)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    engine = create_engine(pg.url_for(name))
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        await pg.drop_database(name)
+
+
+def _differences(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, Base.metadata))
+
+
+async def _differences_from_models(engine: AsyncEngine) -> list[Any]:
+    async with engine.connect() as conn:
+        return await conn.run_sync(_differences)
+
+
+async def _alembic(engine: AsyncEngine, step: Callable[[Config, str], None], target: str) -> None:
+    def run(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        step(config, target)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(run)
+
+
+async def _tables(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as conn:
+        return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+
+
+async def test_empty_database_upgraded_to_head_matches_the_models(
+    empty_engine: AsyncEngine,
+) -> None:
+    await upgrade_to_head(empty_engine)
+    assert await is_at_head(empty_engine)
+    assert await _differences_from_models(empty_engine) == []
+
+
+async def test_downgrade_to_base_then_upgrade_again_restores_the_schema(
+    empty_engine: AsyncEngine,
+) -> None:
+    await upgrade_to_head(empty_engine)
+    await _alembic(empty_engine, command.downgrade, "base")
+    assert await _tables(empty_engine) == {"alembic_version"}
+    await upgrade_to_head(empty_engine)
+    assert await is_at_head(empty_engine)
+    assert await _tables(empty_engine) == {*Base.metadata.tables, "alembic_version"}
+    assert await _differences_from_models(empty_engine) == []
+
+
+async def _audit_rows(registry: Registry) -> list[tuple[Any, ...]]:
+    async with registry.db.engine.connect() as conn:
+        return [tuple(r) for r in await conn.execute(select(AuditEvent.__table__))]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_events SET actor_label = 'forged'",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+    ],
+    ids=["update", "delete", "truncate"],
+)
+async def test_postgres_trigger_refuses_to_change_audit_events(
+    registry: Registry, admin: Actor, statement: str
+) -> None:
+    before = await _audit_rows(registry)
+    assert before, "bootstrap should have written audit events"
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with registry.db.engine.begin() as conn:
+            await conn.execute(text(statement))
+    assert await _audit_rows(registry) == before
+
+
+INDEX_CASES: dict[str, tuple[list[Row], bool]] = {
+    "two system providers with one name": ([(None, "x", False, False)] * 2, False),
+    "one owner with one name twice": ([("a", "x", False, False)] * 2, False),
+    "one name for two owners": ([("a", "x", False, False), ("b", "x", False, False)], True),
+    "one name for system and a user": ([(None, "x", False, False), ("a", "x", False, False)], True),
+    "two system defaults": ([(None, "x", True, False), (None, "y", True, False)], False),
+    "two defaults for one owner": ([("a", "x", True, False), ("a", "y", True, False)], False),
+    "one default per owner": (
+        [(None, "x", True, False), ("a", "y", True, False), ("b", "z", True, False)],
+        True,
+    ),
+    "two active providers": ([(None, "x", False, True), (None, "y", False, True)], False),
+}
+
+
+@pytest.mark.parametrize(("rows", "allowed"), INDEX_CASES.values(), ids=INDEX_CASES.keys())
+async def test_partial_unique_indexes_hold_in_the_database(
+    registry: Registry, rows: list[Row], allowed: bool
+) -> None:
+    owners = {"a": uuid.uuid4(), "b": uuid.uuid4()}
+    async with AsyncSession(registry.db.engine) as session, session.begin():
+        session.add_all(
+            User(id=uid, email=f"{slot}@example.com", email_normalized=f"{slot}@example.com")
+            for slot, uid in owners.items()
+        )
+
+    def provider(slot: str | None, name: str, is_default: bool, is_active: bool) -> Provider:
+        return Provider(
+            owner_user_id=owners[slot] if slot else None,
+            kind="ollama",
+            name=name,
+            display_name=name,
+            base_url="http://localhost:11434",
+            is_default=is_default,
+            is_active=is_active,
+        )
+
+    async def insert() -> None:
+        async with AsyncSession(registry.db.engine) as session, session.begin():
+            for row in rows:  # one statement per row: no batching hides which one failed
+                session.add(provider(*row))
+                await session.flush()
+
+    if allowed:
+        await insert()
+    else:
+        with pytest.raises(IntegrityError):
+            await insert()
+    async with registry.db.engine.connect() as conn:
+        stored = await conn.scalar(select(text("count(*)")).select_from(Provider.__table__))
+    assert stored == (len(rows) if allowed else 0)
