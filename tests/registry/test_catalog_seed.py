@@ -14,9 +14,9 @@ from modelyard.registry.actors import Actor
 from modelyard.registry.catalog import SeedReport, needs_api_key, seed_catalog
 from modelyard.registry.catalog_data import CatalogProvider, load_catalog
 from modelyard.registry.common import PageRequest
+from modelyard.registry.lookup import ProviderFilter
 from modelyard.registry.models import ModelFilter
 from modelyard.registry.provider_views import ProviderView
-from modelyard.registry.providers import ProviderFilter
 
 ALL = PageRequest(limit=500)
 

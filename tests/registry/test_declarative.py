@@ -8,14 +8,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from modelyard.jsonpath import extract, parse_path
 from modelyard.registry.declarative import (
-    EXAMPLE_GEMINI,
-    EXAMPLE_OPENAI_CHAT,
     DeclarativeConfig,
-    extract,
-    parse_path,
     validate_declarative,
 )
+from modelyard.registry.declarative_examples import EXAMPLE_GEMINI, EXAMPLE_OPENAI_CHAT
 
 PAYLOAD = ("request_builder", "payload_structure")
 RULES = ("response_extractor", "extraction_rules")

@@ -13,7 +13,7 @@ from modelyard.registry import Registry
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate
 from modelyard.registry.common import PageRequest
-from modelyard.registry.providers import ProviderFilter
+from modelyard.registry.lookup import ProviderFilter
 from modelyard.registry.users import UserCreate
 
 MAX_STATEMENTS = 4  # BEGIN (on SQLite) + at most 3 SELECTs

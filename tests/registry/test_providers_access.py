@@ -10,7 +10,7 @@ import pytest
 
 from modelyard.errors import NotFound
 from modelyard.registry import Actor, Registry
-from modelyard.registry.declarative import EXAMPLE_OPENAI_CHAT
+from modelyard.registry.declarative_examples import EXAMPLE_OPENAI_CHAT
 from tests.registry.helpers import ALL, TEST_KEY, fails, member, ollama, openai
 
 

@@ -11,8 +11,8 @@ from typing import TypeVar
 from modelyard.errors import NotFound
 from modelyard.registry import Registry
 from modelyard.registry.common import MAX_PAGE, Page, PageRequest
+from modelyard.registry.lookup import ProviderFilter
 from modelyard.registry.models import ModelFilter
-from modelyard.registry.providers import ProviderFilter
 from modelyard.registry.users import UserView
 
 from ._common import ACTOR

@@ -18,9 +18,9 @@ import typer
 from modelyard.errors import ValidationFailed
 from modelyard.registry import Registry
 from modelyard.registry.common import Page, PageRequest
+from modelyard.registry.lookup import ProviderFilter
 from modelyard.registry.provider_kinds import KINDS
 from modelyard.registry.provider_views import ProviderView
-from modelyard.registry.providers import ProviderFilter
 
 from ._common import ACTOR, JsonFlag, YesFlag, emit, fields, note, parse_json, run, table
 from ._refs import provider_id

@@ -17,9 +17,8 @@ conversation: ``payload_structure`` needs a ``messages`` key (or another key sou
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from functools import lru_cache
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -31,6 +30,8 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+
+from modelyard.jsonpath import parse_path
 
 AuthScheme = Literal["bearer", "header", "query", "none"]
 UsageField = Literal["prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens"]
@@ -60,61 +61,8 @@ CREDENTIAL_HEADERS = frozenset(
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _QUERY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
-_PATH_SEGMENT = re.compile(r"([^.\[\]\s]*)((?:\[[0-9]+\])*)")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _BAD_HEADER_VALUE = re.compile(r"[\r\n\x00]")
-
-
-@lru_cache(maxsize=1024)
-def parse_path(path: str) -> tuple[str | int, ...]:
-    """Split ``"choices[0].message.content"`` into ``("choices", 0, "message", "content")``.
-
-    Segments are separated by dots; ``[n]`` indexes a list; an all-digit segment
-    (``output.0.text``) is an index too. Raises :class:`ValueError` on bad syntax.
-    """
-    if not path or path.startswith("$"):
-        raise ValueError(f"invalid JSON path {path!r}: write e.g. 'choices[0].message.content'")
-    steps: list[str | int] = []
-    for position, segment in enumerate(path.split(".")):
-        match = _PATH_SEGMENT.fullmatch(segment)
-        if match is None:
-            raise ValueError(f"invalid JSON path {path!r}: bad segment {segment!r}")
-        key, indices = match.groups()
-        if key:
-            steps.append(int(key) if key.isascii() and key.isdigit() else key)
-        elif not indices or position > 0:
-            raise ValueError(f"invalid JSON path {path!r}: empty segment")
-        steps.extend(int(index) for index in re.findall(r"[0-9]+", indices))
-    return tuple(steps)
-
-
-def extract(document: Any, path: str | tuple[str | int, ...]) -> Any | None:
-    """The value at ``path`` in ``document``, or None if a step is missing or mistyped.
-
-    Never raises, not even for a malformed path. An integer step indexes a list or looks up
-    its decimal string in an object; a string step only looks up an object key.
-    """
-    try:
-        steps = parse_path(path) if isinstance(path, str) else path
-    except ValueError:
-        return None
-    current = document
-    for step in steps:
-        if isinstance(current, Mapping):
-            key = str(step) if isinstance(step, int) else step
-            if key not in current:
-                return None
-            current = current[key]
-        elif (
-            isinstance(current, Sequence)
-            and not isinstance(current, str | bytes | bytearray)
-            and isinstance(step, int)
-            and 0 <= step < len(current)
-        ):
-            current = current[step]
-        else:
-            return None
-    return current
 
 
 def _check_path(path: str) -> str:
@@ -336,99 +284,3 @@ class DeclarativeConfig(_Model):
 def validate_declarative(raw: object) -> DeclarativeConfig:
     """Validate a decoded JSON config; pydantic's ValidationError propagates unchanged."""
     return DeclarativeConfig.model_validate(raw)
-
-
-EXAMPLE_OPENAI_CHAT: dict[str, Any] = {
-    "auth_scheme": "bearer",
-    "endpoint_path_template": "/v1/chat/completions",
-    "request_builder": {
-        "version": "1.0",
-        "payload_structure": {
-            "model": {"source": "param:model_name", "required": True},
-            "messages": {
-                "source": "param:messages",
-                "required": True,
-                "transform": "openai_messages",
-            },
-            "stream": {"source": "param:stream", "default": False},
-            **{
-                name: {"source": f"param:{name}"}
-                for name in (
-                    "temperature",
-                    "max_tokens",
-                    "top_p",
-                    "stop",
-                    "tools",
-                    "tool_choice",
-                    "response_format",
-                    "seed",
-                    "user",
-                )
-            },
-        },
-    },
-    "response_extractor": {
-        "version": "1.0",
-        "extraction_rules": {
-            "text_content": {"type": "string", "paths": ["choices[0].message.content"]},
-            "usage_stats": {
-                "type": "object",
-                "fields": {
-                    "prompt_tokens": "usage.prompt_tokens",
-                    "completion_tokens": "usage.completion_tokens",
-                    "total_tokens": "usage.total_tokens",
-                    "cached_tokens": "usage.prompt_tokens_details.cached_tokens",
-                },
-            },
-            "finish_reason": "choices[0].finish_reason",
-            "error_message": "error.message",
-        },
-        "streaming": {
-            "format": "sse",
-            "delta_paths": ["choices[0].delta.content"],
-            "done_marker": "[DONE]",
-            "usage_paths": {
-                "prompt_tokens": "usage.prompt_tokens",
-                "completion_tokens": "usage.completion_tokens",
-            },
-        },
-    },
-}
-
-EXAMPLE_GEMINI: dict[str, Any] = {
-    "auth_scheme": "query",
-    "auth_header_template": "key",
-    "endpoint_path_template": "/v1beta/models/{model}:generateContent",
-    "request_builder": {
-        "version": "1.0",
-        "payload_structure": {
-            "contents": {
-                "source": "param:messages",
-                "required": True,
-                "transform": "gemini_contents",
-            },
-            "generationConfig.temperature": {"source": "param:temperature"},
-            "generationConfig.maxOutputTokens": {"source": "param:max_tokens"},
-            "generationConfig.topP": {"source": "param:top_p"},
-            "generationConfig.stopSequences": {"source": "param:stop"},
-            "generationConfig.seed": {"source": "param:seed"},
-        },
-    },
-    "response_extractor": {
-        "version": "1.0",
-        "extraction_rules": {
-            "text_content": {"type": "string", "paths": ["candidates[0].content.parts[0].text"]},
-            "usage_stats": {
-                "type": "object",
-                "fields": {
-                    "prompt_tokens": "usageMetadata.promptTokenCount",
-                    "completion_tokens": "usageMetadata.candidatesTokenCount",
-                    "total_tokens": "usageMetadata.totalTokenCount",
-                    "cached_tokens": "usageMetadata.cachedContentTokenCount",
-                },
-            },
-            "finish_reason": "candidates[0].finishReason",
-            "error_message": "error.message",
-        },
-    },
-}

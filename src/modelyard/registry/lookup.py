@@ -8,13 +8,15 @@ system providers and their models are managed by admins only (403 for members).
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from modelyard.db.tables import Model, Provider
 from modelyard.errors import Forbidden
 from modelyard.registry.actors import Actor
-from modelyard.registry.common import not_found, parse_id
+from modelyard.registry.common import Spec, not_found, parse_id
+from modelyard.registry.provider_kinds import kind_of
 from modelyard.registry.tx import Tx
 
 
@@ -56,3 +58,26 @@ async def model_manageable(tx: Tx, model_id: uuid.UUID | str) -> tuple[Model, Pr
     if provider.owner_user_id is None and not tx.actor.is_admin:
         raise Forbidden("only admins manage system providers and their models")
     return model, provider
+
+
+class ProviderFilter(Spec):
+    owner: Literal["system", "mine", "all"] = "all"
+    kind: str | None = None
+    enabled: bool | None = None
+
+
+def visible_query(actor: Actor, filters: ProviderFilter) -> Select[Provider]:
+    query = select(Provider)
+    if filters.owner == "system":
+        query = query.where(Provider.owner_user_id.is_(None))
+    elif filters.owner == "mine":
+        query = query.where(Provider.owner_user_id == actor.user_id)
+    elif not actor.is_admin:
+        query = query.where(
+            (Provider.owner_user_id.is_(None)) | (Provider.owner_user_id == actor.user_id)
+        )
+    if filters.kind is not None:
+        query = query.where(Provider.kind == kind_of(filters.kind).name)
+    if filters.enabled is not None:
+        query = query.where(Provider.enabled == filters.enabled)
+    return query

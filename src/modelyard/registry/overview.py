@@ -20,9 +20,9 @@ from sqlalchemy import Select, func, select
 
 from modelyard.db.tables import Model, ModelPrice, Provider
 from modelyard.registry.actors import Actor
+from modelyard.registry.lookup import ProviderFilter, visible_query
 from modelyard.registry.model_views import ModelView, PriceView
 from modelyard.registry.provider_views import ProviderView, view
-from modelyard.registry.providers import ProviderFilter, visible_query
 from modelyard.registry.tx import Database
 
 MODEL_FIELDS = tuple(f for f in ModelView.model_fields if f != "price")

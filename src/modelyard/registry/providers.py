@@ -15,15 +15,28 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 
 from modelyard.db.tables import Provider
 from modelyard.errors import Conflict, Forbidden, ValidationFailed
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Page, PageRequest, Spec, check
-from modelyard.registry.lookup import provider_manageable, provider_visible
+from modelyard.registry.lookup import (
+    ProviderFilter,
+    provider_manageable,
+    provider_visible,
+    visible_query,
+)
+from modelyard.registry.provider_changes import (
+    apply_change,
+    default_allowed,
+    key_not_required,
+    make_default,
+    name_free,
+    seal_key,
+    unset_default,
+)
 from modelyard.registry.provider_kinds import (
-    Kind,
     base_url_for,
     check_api_key,
     check_headers,
@@ -31,8 +44,7 @@ from modelyard.registry.provider_kinds import (
     typed_config,
 )
 from modelyard.registry.provider_views import ProviderView, snapshot, view
-from modelyard.registry.secrets import mask
-from modelyard.registry.tx import Database, Tx
+from modelyard.registry.tx import Database
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 Owner = Literal["system", "me"]
@@ -62,12 +74,6 @@ class ProviderCreate(ProviderFields):
 
 class ProviderUpdate(ProviderFields):
     name: str | None = Field(default=None, pattern=NAME_PATTERN)
-
-
-class ProviderFilter(Spec):
-    owner: Literal["system", "mine", "all"] = "all"
-    kind: str | None = None
-    enabled: bool | None = None
 
 
 class Providers:
@@ -101,10 +107,10 @@ class Providers:
         # A disabled provider may wait for its key; enabling it checks again (set_enabled).
         check_api_key(kind, config, api_key, creating=spec.enabled)
         async with self.db.write(actor) as tx:
-            await _name_free(tx, owner_id, spec.name, None)
+            await name_free(tx, owner_id, spec.name, None)
             if spec.is_default:  # one event for the new provider: its creation, as default
-                _default_allowed(spec.name, spec.enabled)
-                await _unset_default(tx, owner_id)
+                default_allowed(spec.name, spec.enabled)
+                await unset_default(tx, owner_id)
             provider = Provider(
                 id=uuid.uuid4(),
                 owner_user_id=owner_id,
@@ -130,7 +136,7 @@ class Providers:
                 updated_at=tx.now,
             )
             if api_key is not None:
-                _seal_key(tx, provider, api_key)
+                seal_key(tx, provider, api_key)
             tx.session.add(provider)
             await tx.session.flush()
             await tx.record(
@@ -152,7 +158,7 @@ class Providers:
             provider = await provider_manageable(tx, provider_id)
             kind = kind_of(provider.kind)
             if "name" in changes:
-                await _name_free(tx, provider.owner_user_id, changes["name"], provider.id)
+                await name_free(tx, provider.owner_user_id, changes["name"], provider.id)
             if "config" in changes:
                 changes["config"] = typed_config(kind, changes["config"]).model_dump(
                     mode="json", exclude_none=True
@@ -161,7 +167,7 @@ class Providers:
                 changes["base_url"] = base_url_for(kind, changes["base_url"])
             if "custom_headers" in changes:
                 check_headers(changes["custom_headers"])
-            return await _change(tx, provider, "provider.update", changes)
+            return await apply_change(tx, provider, "provider.update", changes)
 
     async def rotate_key(
         self, actor: Actor, provider_id: uuid.UUID | str, api_key: str | None
@@ -177,8 +183,8 @@ class Providers:
             if api_key is None:
                 provider.api_key_sealed = provider.api_key_hint = None
             else:
-                _seal_key(tx, provider, api_key)
-            return await _change(tx, provider, "provider.rotate_key", {}, before=before)
+                seal_key(tx, provider, api_key)
+            return await apply_change(tx, provider, "provider.rotate_key", {}, before=before)
 
     async def set_enabled(
         self, actor: Actor, provider_id: uuid.UUID | str, enabled: bool
@@ -191,17 +197,17 @@ class Providers:
                     code="PROVIDER_IS_ACTIVE",
                 )
             if enabled and provider.api_key_sealed is None:
-                _key_not_required(kind_of(provider.kind), provider.config)
+                key_not_required(kind_of(provider.kind), provider.config)
             changes: dict[str, Any] = {"enabled": enabled}
             if not enabled:
                 changes["is_default"] = False
             action = "provider.enable" if enabled else "provider.disable"
-            return await _change(tx, provider, action, changes)
+            return await apply_change(tx, provider, action, changes)
 
     async def set_default(self, actor: Actor, provider_id: uuid.UUID | str) -> ProviderView:
         async with self.db.write(actor) as tx:
             provider = await provider_manageable(tx, provider_id)
-            await _make_default(tx, provider)
+            await make_default(tx, provider)
             return view(provider, actor)
 
     async def activate(self, actor: Actor, provider_id: uuid.UUID | str) -> ProviderView:
@@ -220,8 +226,8 @@ class Providers:
                 return view(provider, actor)
             previous = await tx.session.scalar(select(Provider).where(Provider.is_active))
             if previous is not None:
-                await _change(tx, previous, "provider.deactivate", {"is_active": False})
-            return await _change(tx, provider, "provider.activate", {"is_active": True})
+                await apply_change(tx, previous, "provider.deactivate", {"is_active": False})
+            return await apply_change(tx, provider, "provider.activate", {"is_active": True})
 
     async def delete(self, actor: Actor, provider_id: uuid.UUID | str) -> None:
         async with self.db.write(actor) as tx:
@@ -242,23 +248,6 @@ class Providers:
             )
 
 
-def visible_query(actor: Actor, filters: ProviderFilter) -> Select[Provider]:
-    query = select(Provider)
-    if filters.owner == "system":
-        query = query.where(Provider.owner_user_id.is_(None))
-    elif filters.owner == "mine":
-        query = query.where(Provider.owner_user_id == actor.user_id)
-    elif not actor.is_admin:
-        query = query.where(
-            (Provider.owner_user_id.is_(None)) | (Provider.owner_user_id == actor.user_id)
-        )
-    if filters.kind is not None:
-        query = query.where(Provider.kind == kind_of(filters.kind).name)
-    if filters.enabled is not None:
-        query = query.where(Provider.enabled == filters.enabled)
-    return query
-
-
 def _owner_for(actor: Actor, owner: Owner | None) -> uuid.UUID | None:
     if actor.is_admin:
         if owner == "me" and actor.user_id is None:
@@ -267,78 +256,3 @@ def _owner_for(actor: Actor, owner: Owner | None) -> uuid.UUID | None:
     if owner == "system":
         raise Forbidden("only admins create system providers")
     return actor.user_id
-
-
-async def _name_free(
-    tx: Tx, owner_id: uuid.UUID | None, name: str, own_id: uuid.UUID | None
-) -> None:
-    owner_clause = (
-        Provider.owner_user_id.is_(None) if owner_id is None else Provider.owner_user_id == owner_id
-    )
-    found = await tx.session.scalar(select(Provider.id).where(owner_clause, Provider.name == name))
-    if found is not None and found != own_id:
-        scope = "system providers" if owner_id is None else "this owner's providers"
-        raise Conflict(
-            f"a provider named {name!r} already exists among {scope}",
-            code="NAME_TAKEN",
-            details={"name": name},
-        )
-
-
-def _key_not_required(kind: Kind, config: dict[str, Any]) -> None:
-    if kind.requires_key(typed_config(kind, config)):
-        raise ValidationFailed.at(
-            "api_key", f"is required to enable a {kind.name!r} provider; set an api key first"
-        )
-
-
-def _seal_key(tx: Tx, provider: Provider, api_key: str) -> None:
-    provider.api_key_sealed = tx.keyring.seal(api_key, context=f"provider:{provider.id}")
-    provider.api_key_hint = mask(api_key)
-
-
-def _default_allowed(name: str, enabled: bool) -> None:
-    if not enabled:
-        raise Conflict(f"provider {name!r} is disabled; enable it first", code="PROVIDER_DISABLED")
-
-
-async def _unset_default(tx: Tx, owner_id: uuid.UUID | None) -> None:
-    owner_clause = (
-        Provider.owner_user_id.is_(None) if owner_id is None else Provider.owner_user_id == owner_id
-    )
-    previous = await tx.session.scalar(select(Provider).where(owner_clause, Provider.is_default))
-    if previous is not None:
-        await _change(tx, previous, "provider.unset_default", {"is_default": False})
-
-
-async def _make_default(tx: Tx, provider: Provider) -> None:
-    _default_allowed(provider.name, provider.enabled)
-    if provider.is_default:
-        return
-    await _unset_default(tx, provider.owner_user_id)
-    await _change(tx, provider, "provider.set_default", {"is_default": True})
-
-
-async def _change(
-    tx: Tx,
-    provider: Provider,
-    action: str,
-    changes: dict[str, Any],
-    before: dict[str, Any] | None = None,
-) -> ProviderView:
-    before = before or snapshot(provider)
-    for field, value in changes.items():
-        setattr(provider, field, value)
-    provider.config_version += 1
-    provider.updated_at = tx.now
-    provider.updated_by = tx.actor.user_id
-    await tx.session.flush()
-    await tx.record(
-        action,
-        "provider",
-        provider.id,
-        before=before,
-        after=snapshot(provider),
-        config_version=provider.config_version,
-    )
-    return view(provider, tx.actor)

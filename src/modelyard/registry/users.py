@@ -14,7 +14,7 @@ from modelyard.db.tables import Provider, User
 from modelyard.errors import Conflict, Forbidden
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Page, PageRequest, Spec, View, not_found, parse_id
-from modelyard.registry.provider_views import snapshot as provider_snapshot
+from modelyard.registry.provider_changes import apply_change
 from modelyard.registry.tx import Database, Tx
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -151,7 +151,8 @@ class Users:
                 after=snapshot(user) | {"disabled_providers": [str(p.id) for p in owned]},
             )
             for provider in owned:  # each disabled provider gets its own event
-                await _disable(tx, provider)
+                changes = {"enabled": False, "is_default": False}
+                await apply_change(tx, provider, "provider.disable", changes)
             return UserView.model_validate(user)
 
     async def restore(self, actor: Actor, user_id: uuid.UUID | str) -> UserView:
@@ -198,24 +199,6 @@ async def create_user(tx: Tx, spec: UserCreate) -> User:
     await tx.session.flush()
     await tx.record("user.create", "user", user.id, after=snapshot(user))
     return user
-
-
-async def _disable(tx: Tx, provider: Provider) -> None:
-    before = provider_snapshot(provider)
-    provider.enabled = False
-    provider.is_default = False
-    provider.config_version += 1
-    provider.updated_at = tx.now
-    provider.updated_by = tx.actor.user_id
-    await tx.session.flush()
-    await tx.record(
-        "provider.disable",
-        "provider",
-        provider.id,
-        before=before,
-        after=provider_snapshot(provider),
-        config_version=provider.config_version,
-    )
 
 
 async def _load(tx: Tx, uid: uuid.UUID) -> User:

@@ -10,10 +10,11 @@ from pydantic import BaseModel, Field, SecretStr
 
 from modelyard.api.deps import Paging, Reader, RegistryDep, Writer
 from modelyard.registry.common import Page
+from modelyard.registry.lookup import ProviderFilter
 from modelyard.registry.model_views import ModelView
 from modelyard.registry.models import ModelFilter
 from modelyard.registry.provider_views import ProviderView
-from modelyard.registry.providers import ProviderCreate, ProviderFilter, ProviderUpdate
+from modelyard.registry.providers import ProviderCreate, ProviderUpdate
 
 router = APIRouter(prefix="/providers", tags=["providers"])
 
