@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 
 from modelyard.registry import Registry
@@ -16,7 +18,9 @@ from modelyard.registry.common import PageRequest
 from modelyard.registry.lookup import ProviderFilter
 from modelyard.registry.users import UserCreate
 
-MAX_STATEMENTS = 4  # BEGIN (on SQLite) + at most 3 SELECTs
+# the generation (read, then re-read under the rebuild lock), providers, models with their
+# prices in force, and the next price change
+MAX_REBUILD_SELECTS = 5
 
 
 @contextmanager
@@ -67,7 +71,7 @@ async def test_overview_lists_providers_with_their_models_and_current_prices(
     model = (await registry.models.list(admin, PageRequest(limit=500))).items[0]
     await registry.prices.set(admin, model.id, {"input_per_mtok": "9.99", "output_per_mtok": "1"})
 
-    overview = await registry.overview.list_with_models(admin)
+    overview = await registry.overview.typed(admin)
 
     assert [p.name for p in overview] == ["empty", "sys-0", "sys-1"]
     by_name = {p.name: p for p in overview}
@@ -95,31 +99,91 @@ async def test_overview_shows_a_member_system_providers_and_their_own_only(
     await registry.providers.create(admin, {"name": "private", "kind": "ollama", "owner": "me"})
     await _add_providers(registry, member, "mine", 1, 1)
 
-    overview = await registry.overview.list_with_models(member)
+    overview = await registry.overview.typed(member)
 
     assert [(p.name, p.scope, len(p.models)) for p in overview] == [
         ("sys-0", "system", 2),
         ("mine-0", "user", 1),
     ]
     assert overview[0].api_key is None
-    system_only = await registry.overview.list_with_models(admin, ProviderFilter(owner="system"))
+    system_only = await registry.overview.typed(admin, ProviderFilter(owner="system"))
     assert [p.name for p in system_only] == ["sys-0"]
 
 
-async def test_overview_issues_a_bounded_number_of_statements_whatever_the_size(
+async def test_overview_rebuild_issues_a_bounded_number_of_statements_whatever_the_size(
     registry: Registry, admin: Actor
 ) -> None:
     await _add_providers(registry, admin, "small", 1, 1)
     with count_statements(registry) as small:
-        assert len(await registry.overview.list_with_models(admin)) == 1
+        assert len(await registry.overview.typed(admin)) == 1
 
     await _add_providers(registry, admin, "large", 12, 4)
     with count_statements(registry) as large:
-        overview = await registry.overview.list_with_models(admin)
+        overview = await registry.overview.typed(admin)
     assert len(overview) == 13
     assert sum(len(p.models) for p in overview) == 49
 
     selects = [s for s in large if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) <= 3, selects
-    assert len(large) <= MAX_STATEMENTS, large
+    assert len(selects) <= MAX_REBUILD_SELECTS, selects
     assert len(large) == len(small)
+
+
+async def test_overview_served_again_without_a_change_only_checks_the_generation(
+    registry: Registry, admin: Actor
+) -> None:
+    await _add_providers(registry, admin, "sys", 3, 3)
+    first = await registry.overview.typed(admin)
+    with count_statements(registry) as warm:
+        again = await registry.overview.typed(admin)
+    assert again == first
+    selects = [s for s in warm if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1
+    assert "registry_state" in selects[0]
+
+
+async def test_overview_reflects_every_change_made_after_it_was_built(
+    registry: Registry, admin: Actor
+) -> None:
+    await _add_providers(registry, admin, "sys", 1, 1)
+    before = await registry.overview.typed(admin)
+    model_id = before[0].models[0].id
+
+    await registry.models.set_status(admin, model_id, "DEPRECATED")
+    await registry.providers.create(admin, {"name": "added", "kind": "ollama"})
+    after = await registry.overview.typed(admin)
+
+    assert [p.name for p in after] == ["added", "sys-0"]
+    assert after[1].models[0].status == "DEPRECATED"
+
+
+async def test_overview_shows_a_future_price_once_it_takes_effect(
+    registry: Registry, admin: Actor
+) -> None:
+    await _add_providers(registry, admin, "sys", 1, 1)
+    model = (await registry.overview.typed(admin))[0].models[0]
+    start = registry.db.clock()
+    later = start + timedelta(hours=1)
+    await registry.prices.set(
+        admin, model.id, {"input_per_mtok": "7", "output_per_mtok": "8", "effective_from": later}
+    )
+    now_view = (await registry.overview.typed(admin))[0].models[0]
+    assert now_view.price is not None
+    assert now_view.price.input_per_mtok == Decimal("0.05")
+
+    registry.db.clock = lambda: later + timedelta(seconds=1)
+    then_view = (await registry.overview.typed(admin))[0].models[0]
+    assert then_view.price is not None
+    assert then_view.price.input_per_mtok == Decimal("7")
+
+
+async def test_overview_json_matches_the_typed_views_for_admins_and_members(
+    registry: Registry, admin: Actor
+) -> None:
+    member = await _member(registry, admin)
+    await _add_providers(registry, admin, "sys", 2, 2)
+    await _add_providers(registry, member, "mine", 1, 1)
+    for actor in (admin, member):
+        typed = await registry.overview.typed(actor)
+        served = orjson.loads(await registry.overview.list_with_models_json(actor))
+        assert served == [p.model_dump(mode="json") for p in typed]
+        assert served == await registry.overview.list_with_models(actor)

@@ -10,7 +10,16 @@ from fastapi import FastAPI
 
 from modelyard import __version__
 from modelyard.api import errors
-from modelyard.api.routers import audit, health, keys, models, providers, settings, users
+from modelyard.api.routers import (
+    audit,
+    health,
+    keys,
+    models,
+    overview,
+    providers,
+    settings,
+    users,
+)
 from modelyard.registry import Registry
 from modelyard.settings import Settings
 
@@ -41,6 +50,6 @@ def create_app(config: Settings | None = None, *, registry: Registry | None = No
         app.state.registry = registry
     errors.install(app)
     app.include_router(health.router)
-    for module in (providers, models, settings, users, keys, audit):
+    for module in (providers, overview, models, settings, users, keys, audit):
         app.include_router(module.router, prefix=API_PREFIX)
     return app
