@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_BUSY_TIMEOUT_S = 30
+PG_CONNECT_TIMEOUT_S = 10  # an unreachable server is reported in seconds, not a minute
 
 
 def create_engine(database_url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
@@ -26,7 +27,12 @@ def create_engine(database_url: str, *, pool_size: int = 10, echo: bool = False)
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
-        database_url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        database_url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"timeout": PG_CONNECT_TIMEOUT_S},
     )
 
 
