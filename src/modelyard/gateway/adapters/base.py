@@ -1,0 +1,78 @@
+"""The adapter contract.
+
+The gateway speaks OpenAI's chat-completions format inside: an adapter receives the caller's
+request body as OpenAI defines it (with ``model`` already replaced by the upstream model id)
+and returns OpenAI-shaped responses, translating to and from its vendor's wire protocol.
+Each adapter maps its vendor's failures to :mod:`modelyard.gateway.errors` at its edge and
+knows nothing of the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a call goes: one provider instance and one of its models."""
+
+    provider_id: str
+    provider_name: str
+    kind: str
+    base_url: str
+    api_key: str | None
+    model_id: str
+    organization: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    timeout_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    body: dict[str, Any]  # an OpenAI ``chat.completion`` object
+    usage: Usage
+
+
+@dataclass(frozen=True)
+class EmbeddingResult:
+    body: dict[str, Any]  # an OpenAI embeddings ``list`` object
+    usage: Usage
+
+
+@dataclass
+class StreamChunk:
+    """One OpenAI ``chat.completion.chunk``; ``usage`` is set on the chunk that carries it."""
+
+    chunk: dict[str, Any]
+    usage: Usage | None = None
+
+
+class Adapter(Protocol):
+    async def chat(
+        self, http: aiohttp.ClientSession, target: Target, body: dict[str, Any]
+    ) -> ChatResult: ...
+
+    def stream(
+        self, http: aiohttp.ClientSession, target: Target, body: dict[str, Any]
+    ) -> AsyncIterator[StreamChunk]: ...
+
+    async def embed(
+        self, http: aiohttp.ClientSession, target: Target, body: dict[str, Any]
+    ) -> EmbeddingResult: ...
