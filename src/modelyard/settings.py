@@ -54,6 +54,27 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(
         default=10, ge=1, description="Connections kept in the PostgreSQL pool per process."
     )
+    redis_url: str | None = Field(
+        default=None,
+        description=(
+            "Redis URL (redis://127.0.0.1:6379/0). When set, rate limits and parallelism are "
+            "shared by every replica through Redis; otherwise they are kept in this process."
+        ),
+    )
+    redis_prefix: str = Field(
+        default="modelyard", description="Prefix of every Redis key modelyard writes."
+    )
+    usage_outbox: Path = Field(
+        default=Path("./modelyard-usage.outbox"),
+        description=(
+            "File where usage rows wait, durably, while the database is unreachable; they are "
+            "written to the database when it returns."
+        ),
+    )
+    refresh_interval_s: float = Field(
+        default=1.0, gt=0, le=60,
+        description="How often the gateway checks whether the registry changed (seconds).",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -1,2 +1,1 @@
-"""One module per wire protocol. :data:`ADAPTERS` maps a provider kind to its adapter; the
-core looks adapters up here and never branches on a kind's name."""
+"""One module per wire protocol; :mod:`modelyard.gateway.kinds` maps provider kinds to them."""

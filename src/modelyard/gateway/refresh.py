@@ -1,0 +1,81 @@
+"""Keeping the snapshot current: a background task checks the configuration generation every
+``interval_s`` and reloads when it moved. While the database is unreachable the last good
+snapshot keeps serving; a gateway started without a database reports not-ready and becomes
+ready by itself once the database answers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from modelyard.db.tables import RegistryState
+from modelyard.errors import ModelyardError
+from modelyard.gateway.snapshot import Snapshot, load
+from modelyard.registry.actors import Actor
+from modelyard.registry.tx import Database
+
+log = logging.getLogger("modelyard.gateway")
+
+
+class NotReady(ModelyardError):
+    status = 503
+    code = "NOT_READY"
+
+
+class SnapshotHolder:
+    def __init__(self, db: Database, interval_s: float = 1.0) -> None:
+        self.db = db
+        self.interval_s = interval_s
+        self._snapshot: Snapshot | None = None
+        self.database_ok = False
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self._snapshot is not None
+
+    def get(self) -> Snapshot:
+        if self._snapshot is None:
+            raise NotReady(
+                "the gateway has not loaded its configuration yet; the database is unreachable"
+            )
+        return self._snapshot
+
+    async def refresh(self) -> bool:
+        """Reload if the generation moved; True if a new snapshot was installed."""
+        try:
+            async with self.db.read(Actor.operator("gateway")) as tx:
+                generation = int(await tx.session.scalar(select(RegistryState.generation)) or 0)
+            if self._snapshot is not None and generation == self._snapshot.generation:
+                self.database_ok = True
+                return False
+            self._snapshot = await load(self.db)
+            self.database_ok = True
+            return True
+        except (SQLAlchemyError, OSError) as exc:
+            if self.database_ok:
+                log.warning(
+                    "database unreachable (%s); serving the last snapshot", type(exc).__name__
+                )
+            self.database_ok = False
+            return False
+
+    async def start(self) -> None:
+        await self.refresh()
+        self._task = asyncio.create_task(self._loop(), name="modelyard-snapshot-refresh")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            await self.refresh()

@@ -1,0 +1,162 @@
+"""Which provider and model serve a call.
+
+``model`` may name a catalog model id (``gpt-4o``), pin a provider (``provider/model-id``),
+or be omitted / ``default``: then the caller's preferred model, the caller's default
+provider, the system default for the purpose (``defaults.chat_model`` ...), the system
+default model, and finally the active system provider, in that order. The caller's own
+bring-your-own-key providers come before system providers serving the same model; disabled
+providers and models are never candidates; the active system provider is the last fallback.
+The result is an ordered list of candidates; the pipeline tries them in turn.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from modelyard.errors import Conflict, NotFound, ValidationFailed
+from modelyard.gateway.snapshot import ModelEntry, ProviderEntry, Snapshot
+
+DEFAULT_SETTING = {"chat": "defaults.chat_model", "embedding": "defaults.embedding_model"}
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    provider: ProviderEntry
+    model: ModelEntry
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    candidates: tuple[Candidate, ...]
+    warning: str | None = None
+
+
+class CapabilityMissing(ValidationFailed):
+    status = 400
+    code = "CAPABILITY_MISSING"
+
+
+def resolve(
+    snap: Snapshot, user: uuid.UUID, requested: str | None, purpose: str, needs: frozenset[str]
+) -> Resolution:
+    named = requested not in (None, "", "default")
+    if named:
+        assert requested is not None
+        chosen = _named(snap, user, requested)
+    else:
+        chosen = _defaults(snap, user, purpose, needs)
+    if not chosen:
+        what = f"model {requested!r}" if named else "a default model"
+        raise NotFound(
+            f"no usable provider serves {what}; check the model name, or "
+            "that its provider is enabled",
+            code="MODEL_NOT_FOUND",
+        )
+    warning = _lifecycle(snap, chosen[0].model)
+    missing = sorted(needs - chosen[0].model.capabilities)
+    if missing:
+        raise CapabilityMissing(
+            f"model {chosen[0].model.model_id!r} lacks the {', '.join(missing)} capability "
+            f"this request needs",
+            details={"missing": missing},
+        )
+    chosen = [c for c in chosen if needs <= c.model.capabilities]
+    return Resolution(tuple(_with_fallback(snap, chosen, needs)), warning)
+
+
+def usable(snap: Snapshot, user: uuid.UUID, provider: ProviderEntry) -> bool:
+    return provider.enabled and provider.usable and provider.owner in (None, user)
+
+
+def _order(snap: Snapshot, user: uuid.UUID, models: tuple[ModelEntry, ...]) -> list[Candidate]:
+    found = []
+    for model in models:
+        provider = snap.providers.get(model.provider_id)
+        if provider is not None and usable(snap, user, provider):
+            found.append(Candidate(provider, model))
+    found.sort(key=lambda c: c.provider.owner is None)  # own providers first, stable otherwise
+    return found
+
+
+def _named(snap: Snapshot, user: uuid.UUID, requested: str) -> list[Candidate]:
+    found = _order(snap, user, snap.by_model_id.get(requested, ()))
+    if found:
+        return found
+    provider_name, sep, model_id = requested.partition("/")
+    if not sep:
+        return []
+    for owner in (user, None):
+        provider = snap.provider_by_name(provider_name, owner)
+        if provider is not None and usable(snap, user, provider):
+            models = tuple(
+                m for m in snap.by_model_id.get(model_id, ()) if m.provider_id == provider.id
+            )
+            return [Candidate(provider, m) for m in models]
+    return []
+
+
+def _defaults(
+    snap: Snapshot, user: uuid.UUID, purpose: str, needs: frozenset[str]
+) -> list[Candidate]:
+    preference = snap.preferences.get(user)
+    if preference is not None and preference.default_model_id in snap.models:
+        found = _order(snap, user, (snap.models[preference.default_model_id],))
+        if found:
+            return found
+    own_default = next(
+        (
+            p
+            for p in snap.providers.values()
+            if p.owner == user and p.is_default and usable(snap, user, p)
+        ),
+        None,
+    )
+    if own_default is not None and (found := _first_model(snap, own_default, needs)):
+        return found
+    ref = snap.settings.get(DEFAULT_SETTING.get(purpose, ""))
+    if isinstance(ref, str) and (found := _named(snap, user, ref)):
+        return found
+    system_default = [m for m in snap.models.values() if m.is_default]
+    if system_default and (found := _order(snap, user, tuple(system_default))):
+        return found
+    active = next((p for p in snap.providers.values() if p.is_active), None)
+    if active is not None and usable(snap, user, active):
+        return _first_model(snap, active, needs)
+    return []
+
+
+def _first_model(snap: Snapshot, provider: ProviderEntry, needs: frozenset[str]) -> list[Candidate]:
+    models = sorted(
+        (
+            m
+            for m in snap.models.values()
+            if m.provider_id == provider.id and m.status == "ACTIVE" and needs <= m.capabilities
+        ),
+        key=lambda m: m.model_id,
+    )
+    return [Candidate(provider, models[0])] if models else []
+
+
+def _lifecycle(snap: Snapshot, model: ModelEntry) -> str | None:
+    if model.status != "DEPRECATED":
+        return None
+    if snap.settings.get("models.deprecated_policy") == "reject":
+        raise Conflict(f"model {model.model_id!r} is deprecated", code="MODEL_DEPRECATED")
+    return f"model {model.model_id!r} is deprecated"
+
+
+def _with_fallback(
+    snap: Snapshot, chosen: list[Candidate], needs: frozenset[str]
+) -> list[Candidate]:
+    """The active system provider serving the same model goes last: it is the fallback."""
+    if not snap.settings.get("gateway.fallback_to_active_provider", True) or not chosen:
+        return chosen
+    active = next((p for p in snap.providers.values() if p.is_active and p.enabled), None)
+    if active is None:
+        return chosen
+    others = [c for c in chosen if c.provider.id != active.id]
+    same = [
+        m for m in snap.by_model_id.get(chosen[0].model.model_id, ()) if m.provider_id == active.id
+    ]
+    return others + [Candidate(active, m) for m in same]

@@ -1,0 +1,246 @@
+"""The gateway's in-memory view of the registry: keys, users, providers (with their opened
+API keys), models, prices, settings and preferences — everything a request needs, so that
+serving one touches no database.
+
+A :class:`Snapshot` is immutable and built in one read transaction; :class:`SnapshotHolder`
+swaps in a new one when the registry's configuration generation moves (checked every
+``refresh_interval_s``, one tiny query), and keeps serving the last good one while the
+database is unreachable: a valid key never gets a 401 because the database is down.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from modelyard.db.tables import (
+    ApiKey,
+    Model,
+    ModelPrice,
+    Provider,
+    RegistryState,
+    SystemSetting,
+    User,
+    UserPreference,
+)
+from modelyard.errors import ModelyardError, Unauthenticated
+from modelyard.gateway.adapters.base import Target
+from modelyard.registry.actors import Actor
+from modelyard.registry.system_settings import KNOWN
+from modelyard.registry.tx import Database
+
+log = logging.getLogger("modelyard.gateway")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyEntry:
+    key_id: uuid.UUID
+    user_id: uuid.UUID
+    role: str
+    scopes: frozenset[str]
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEntry:
+    id: uuid.UUID
+    name: str
+    owner: uuid.UUID | None
+    kind: str
+    enabled: bool
+    is_default: bool
+    is_active: bool
+    base_url: str
+    api_key: str | None = field(repr=False)
+    usable: bool  # False when its sealed key could not be opened
+    organization: str | None
+    headers: dict[str, str]
+    config: dict[str, Any]
+    timeout_s: float
+    max_parallel: int | None
+    rpm_limit: int | None
+    tpm_limit: int | None
+
+    def target(self, model_id: str) -> Target:
+        return Target(
+            provider_id=str(self.id),
+            provider_name=self.name,
+            kind=self.kind,
+            base_url=self.base_url,
+            api_key=self.api_key,
+            model_id=model_id,
+            organization=self.organization,
+            headers=self.headers,
+            config=self.config,
+            timeout_s=self.timeout_s,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    id: uuid.UUID
+    provider_id: uuid.UUID
+    model_id: str
+    display_name: str
+    context_window: int | None
+    max_output_tokens: int | None
+    capabilities: frozenset[str]
+    status: str
+    is_default: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PriceEntry:
+    id: uuid.UUID
+    effective_from: datetime
+    input_per_mtok: Decimal
+    output_per_mtok: Decimal
+    cached_input_per_mtok: Decimal | None
+    credits_per_1k: Decimal | None
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Preference:
+    default_model_id: uuid.UUID | None
+    temperature: Decimal | None
+    streaming: bool
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    generation: int
+    keys: dict[str, KeyEntry]
+    providers: dict[uuid.UUID, ProviderEntry]
+    models: dict[uuid.UUID, ModelEntry]
+    by_model_id: dict[str, tuple[ModelEntry, ...]]
+    prices: dict[uuid.UUID, tuple[PriceEntry, ...]]
+    settings: dict[str, Any]
+    preferences: dict[uuid.UUID, Preference]
+
+    def authenticate(self, token: str, now: datetime) -> KeyEntry:
+        entry = self.keys.get(hashlib.sha256(token.encode()).hexdigest())
+        if entry is None or (entry.expires_at is not None and entry.expires_at <= now):
+            raise Unauthenticated("invalid, expired or revoked API key")
+        return entry
+
+    def price_at(self, model: uuid.UUID, when: datetime) -> PriceEntry | None:
+        rows = self.prices.get(model, ())
+        index = bisect.bisect_right([p.effective_from for p in rows], when)
+        return rows[index - 1] if index else None
+
+    def provider_by_name(self, name: str, owner: uuid.UUID | None) -> ProviderEntry | None:
+        for provider in self.providers.values():
+            if provider.name == name and provider.owner == owner:
+                return provider
+        return None
+
+
+async def load(db: Database) -> Snapshot:
+    """Read the whole registry in one transaction."""
+    async with db.read(Actor.operator("gateway")) as tx:
+        s = tx.session
+        generation = int(await s.scalar(select(RegistryState.generation)) or 0)
+        keys = await _keys(s, tx.now)
+        providers = {p.id: _provider(db, p) for p in await s.scalars(select(Provider))}
+        models = {m.id: _model(m) for m in await s.scalars(select(Model))}
+        prices: dict[uuid.UUID, list[PriceEntry]] = {}
+        for p in await s.scalars(select(ModelPrice).order_by(ModelPrice.effective_from)):
+            prices.setdefault(p.model_id, []).append(
+                PriceEntry(
+                    p.id,
+                    p.effective_from,
+                    p.input_per_mtok,
+                    p.output_per_mtok,
+                    p.cached_input_per_mtok,
+                    p.credits_per_1k,
+                    p.currency,
+                )
+            )
+        stored = {row.key: row.value for row in await s.scalars(select(SystemSetting))}
+        preferences = {
+            row.user_id: Preference(row.default_model_id, row.temperature, row.streaming)
+            for row in await s.scalars(select(UserPreference))
+        }
+    by_model_id: dict[str, list[ModelEntry]] = {}
+    for model in sorted(models.values(), key=lambda m: (m.created_at, str(m.id))):
+        by_model_id.setdefault(model.model_id, []).append(model)
+    settings = {key: definition.default for key, definition in KNOWN.items()} | stored
+    return Snapshot(
+        generation,
+        keys,
+        providers,
+        models,
+        {k: tuple(v) for k, v in by_model_id.items()},
+        {k: tuple(v) for k, v in prices.items()},
+        settings,
+        preferences,
+    )
+
+
+async def _keys(session: Any, now: datetime) -> dict[str, KeyEntry]:
+    rows = await session.execute(
+        select(ApiKey, User)
+        .join(User, User.id == ApiKey.user_id)
+        .where(ApiKey.revoked_at.is_(None), User.deleted_at.is_(None), User.status == "active")
+    )
+    return {
+        key.key_hash: KeyEntry(key.id, user.id, user.role, frozenset(key.scopes), key.expires_at)
+        for key, user in rows
+        if key.expires_at is None or key.expires_at > now
+    }
+
+
+def _provider(db: Database, row: Provider) -> ProviderEntry:
+    api_key, usable = None, True
+    if row.api_key_sealed is not None:
+        try:
+            if db.keyring is None:
+                raise Unauthenticated("no master key")  # handled just below
+            api_key = db.keyring.open(row.api_key_sealed, context=f"provider:{row.id}")
+        except ModelyardError:
+            usable = False
+            log.warning("provider %s is unusable: its API key cannot be opened", row.name)
+    return ProviderEntry(
+        id=row.id,
+        name=row.name,
+        owner=row.owner_user_id,
+        kind=row.kind,
+        enabled=row.enabled,
+        is_default=row.is_default,
+        is_active=row.is_active,
+        base_url=row.base_url,
+        api_key=api_key,
+        usable=usable,
+        organization=row.organization,
+        headers=dict(row.custom_headers),
+        config=dict(row.config),
+        timeout_s=row.timeout_ms / 1000,
+        max_parallel=row.max_parallel,
+        rpm_limit=row.rpm_limit,
+        tpm_limit=row.tpm_limit,
+    )
+
+
+def _model(row: Model) -> ModelEntry:
+    return ModelEntry(
+        row.id,
+        row.provider_id,
+        row.model_id,
+        row.display_name,
+        row.context_window,
+        row.max_output_tokens,
+        frozenset(row.capabilities),
+        row.status,
+        row.is_default,
+        row.created_at,
+    )
