@@ -1,0 +1,121 @@
+"""Prometheus metrics of the gateway, kept in process memory and rendered in the text format
+at ``/metrics``: requests, latency histograms, tokens, cost, retries, fallbacks and limit
+rejections, by provider and model. Recording is a few dict updates per call."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from decimal import Decimal
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+Labels = tuple[tuple[str, str], ...]
+
+
+def _labels(**values: str) -> Labels:
+    return tuple(sorted(values.items()))
+
+
+def _render_labels(labels: Labels, extra: str = "") -> str:
+    parts = [f'{k}="{_escape(v)}"' for k, v in labels]
+    if extra:
+        parts.append(extra)
+    return "{" + ",".join(parts) + "}" if parts else ""
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class _Histogram:
+    __slots__ = ("buckets", "count", "total")
+
+    def __init__(self) -> None:
+        self.buckets = [0] * len(LATENCY_BUCKETS)
+        self.count = 0
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        index = bisect.bisect_left(LATENCY_BUCKETS, seconds)
+        if index < len(self.buckets):
+            self.buckets[index] += 1
+        self.count += 1
+        self.total += seconds
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.requests: dict[Labels, int] = defaultdict(int)
+        self.latency: dict[Labels, _Histogram] = defaultdict(_Histogram)
+        self.tokens: dict[Labels, int] = defaultdict(int)
+        self.cost: dict[Labels, Decimal] = defaultdict(Decimal)
+        self.retries: dict[Labels, int] = defaultdict(int)
+        self.fallbacks: dict[Labels, int] = defaultdict(int)
+        self.rejections: dict[Labels, int] = defaultdict(int)
+
+    def call(
+        self,
+        *,
+        provider: str,
+        model: str,
+        operation: str,
+        status: str,
+        seconds: float,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cost: Decimal | None,
+        currency: str | None,
+        attempts: int,
+        fallbacks: int,
+    ) -> None:
+        where = _labels(provider=provider, model=model)
+        self.requests[
+            _labels(provider=provider, model=model, operation=operation, status=status)
+        ] += 1
+        self.latency[where].observe(seconds)
+        if prompt_tokens:
+            self.tokens[(*where, ("type", "prompt"))] += prompt_tokens
+        if completion_tokens:
+            self.tokens[(*where, ("type", "completion"))] += completion_tokens
+        if cost is not None and currency:
+            self.cost[(("currency", currency), *where)] += cost
+        if attempts > 1:
+            self.retries[where] += attempts - 1
+        if fallbacks:
+            self.fallbacks[where] += fallbacks
+
+    def rejected(self, reason: str) -> None:
+        self.rejections[_labels(reason=reason)] += 1
+
+    def render(self) -> str:
+        out: list[str] = []
+        self._counter(out, "modelyard_requests_total", "Gateway calls.", self.requests)
+        self._counter(out, "modelyard_tokens_total", "Tokens used.", self.tokens)
+        self._counter(
+            out, "modelyard_cost_total", "Cost computed from modelyard's prices.", self.cost
+        )
+        self._counter(out, "modelyard_retries_total", "Upstream retries.", self.retries)
+        self._counter(
+            out, "modelyard_fallbacks_total", "Calls moved to another provider.", self.fallbacks
+        )
+        self._counter(
+            out, "modelyard_limit_rejections_total", "Calls refused by a limit.", self.rejections
+        )
+        name = "modelyard_request_duration_seconds"
+        out += [f"# HELP {name} Gateway call latency.", f"# TYPE {name} histogram"]
+        for labels, hist in sorted(self.latency.items()):
+            running = 0
+            for bound, count in zip(LATENCY_BUCKETS, hist.buckets, strict=True):
+                running += count
+                le = _render_labels(labels, 'le="' + str(bound) + '"')
+                out.append(f"{name}_bucket{le} {running}")
+            le = _render_labels(labels, 'le="+Inf"')
+            out.append(f"{name}_bucket{le} {hist.count}")
+            out.append(f"{name}_sum{_render_labels(labels)} {hist.total}")
+            out.append(f"{name}_count{_render_labels(labels)} {hist.count}")
+        return "\n".join(out) + "\n"
+
+    @staticmethod
+    def _counter(out: list[str], name: str, help_: str, values: dict[Labels, object]) -> None:
+        out += [f"# HELP {name} {help_}", f"# TYPE {name} counter"]
+        out += [f"{name}{_render_labels(k)} {v}" for k, v in sorted(values.items())]
