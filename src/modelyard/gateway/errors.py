@@ -22,6 +22,7 @@ class UpstreamError(ModelyardError):
     code = "UPSTREAM_ERROR"
     retryable = False
     try_next_provider = True
+    attempts = 1  # how many tries led to this error (set by the retry loop)
 
     def __init__(
         self,

@@ -1,0 +1,35 @@
+"""Rate limits (rpm, tpm) and per-provider parallelism: one interface (``base.Limiter``), two
+backends: ``memory`` for one process, ``redis`` when replicas share them."""
+
+from __future__ import annotations
+
+from modelyard.gateway.limits.base import (
+    UNLIMITED,
+    Limiter,
+    LimitExceeded,
+    ProviderBusy,
+    Slot,
+    Window,
+)
+from modelyard.gateway.limits.memory import MemoryLimiter
+
+
+def make_limiter(redis_url: str | None, prefix: str) -> Limiter:
+    """Redis-backed limits under ``prefix`` when a URL is given, else in-process ones."""
+    if redis_url:
+        from modelyard.gateway.limits.redis import RedisLimiter  # noqa: PLC0415
+
+        return RedisLimiter.from_url(redis_url, prefix)
+    return MemoryLimiter()
+
+
+__all__ = [
+    "UNLIMITED",
+    "LimitExceeded",
+    "Limiter",
+    "MemoryLimiter",
+    "ProviderBusy",
+    "Slot",
+    "Window",
+    "make_limiter",
+]

@@ -1,0 +1,139 @@
+"""Limits kept in this process: right for one replica, and the fallback of the Redis backend.
+
+Every operation is O(1): a dict look-up and a few integer updates. A waiting caller costs one
+future in its key's queue; a slot is handed straight to the oldest waiter on release, so a
+newcomer never overtakes the queue. State lives per key for the life of the process (keys are
+providers, api keys and users: bounded by the registry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable
+
+from modelyard.gateway.limits.base import (
+    UNLIMITED,
+    WINDOW_S,
+    ProviderBusy,
+    Slot,
+    Window,
+    exceeded,
+)
+
+
+class _Queue:
+    __slots__ = ("active", "limit", "waiters")
+
+    def __init__(self, limit: int) -> None:
+        self.active = 0
+        self.limit = limit
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+    def admit(self) -> None:
+        """Hand free slots to the oldest waiters still waiting."""
+        while self.waiters and self.active < self.limit:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                self.active += 1
+                waiter.set_result(None)
+
+
+class _Counts:
+    __slots__ = ("requests", "start", "tokens")
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.requests = 0
+        self.tokens = 0
+
+    def roll(self, now: float) -> None:
+        if now - self.start >= WINDOW_S:
+            self.start = now
+            self.requests = 0
+            self.tokens = 0
+
+
+class MemorySlot(Slot):
+    __slots__ = ("_queue",)
+
+    def __init__(self, queue: _Queue) -> None:
+        super().__init__()
+        self._queue = queue
+
+    async def _release(self) -> None:
+        self._queue.active -= 1
+        self._queue.admit()
+
+
+class MemoryLimiter:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._queues: dict[str, _Queue] = {}
+        self._windows: dict[str, _Counts] = {}
+
+    async def acquire_slot(self, key: str, limit: int, timeout_s: float) -> Slot:
+        queue = self._queues.get(key)
+        if queue is None:
+            queue = self._queues[key] = _Queue(limit)
+        elif queue.limit != limit:
+            queue.limit = limit
+            queue.admit()
+        if queue.active < limit and not queue.waiters:
+            queue.active += 1
+            return MemorySlot(queue)
+        if timeout_s <= 0:
+            raise ProviderBusy(key, limit, timeout_s)
+        waiter = asyncio.get_running_loop().create_future()
+        queue.waiters.append(waiter)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await waiter
+        except TimeoutError:
+            if not waiter.done() or waiter.cancelled():
+                _forget(queue, waiter)
+                raise ProviderBusy(key, limit, timeout_s) from None
+            # granted as the time ran out: keep it
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                queue.active -= 1  # granted but cancelled: pass it on
+                queue.admit()
+            else:
+                _forget(queue, waiter)
+            raise
+        return MemorySlot(queue)
+
+    async def hit(self, key: str, *, rpm: int | None, tpm: int | None, tokens: int) -> Window:
+        if rpm is None and tpm is None:
+            return UNLIMITED
+        now = self._clock()
+        counts = self._windows.get(key)
+        if counts is None:
+            counts = self._windows[key] = _Counts(now)
+        else:
+            counts.roll(now)
+        reset = counts.start + WINDOW_S - now
+        if rpm is not None and counts.requests >= rpm:
+            raise exceeded(key, "rpm", rpm, reset, tokens)
+        if tpm is not None and counts.tokens + tokens > tpm:
+            raise exceeded(key, "tpm", tpm, reset, tokens)
+        counts.requests += 1
+        counts.tokens += tokens
+        return Window.left(rpm, counts.requests, tpm, counts.tokens, reset)
+
+    async def add_tokens(self, key: str, tokens: int) -> None:
+        counts = self._windows.get(key)
+        if counts is not None:
+            counts.roll(self._clock())
+            counts.tokens += tokens
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _forget(queue: _Queue, waiter: asyncio.Future[None]) -> None:
+    waiter.cancel()
+    with contextlib.suppress(ValueError):
+        queue.waiters.remove(waiter)

@@ -1,0 +1,299 @@
+"""Limits: the same behaviour from the memory backend and, against the real Redis, the Redis
+backend; then what only Redis does (replicas sharing limits, leases that expire)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from modelyard.gateway.limits import (
+    UNLIMITED,
+    Limiter,
+    LimitExceeded,
+    MemoryLimiter,
+    ProviderBusy,
+    Window,
+    make_limiter,
+)
+from modelyard.gateway.limits.redis import RedisLimiter
+
+P = "parallel:p1"
+K = "provider:p1"
+Factory = Callable[..., Limiter]
+
+
+class Clock:
+    now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def replicas(redis_url: str, redis_prefix: str) -> AsyncIterator[Callable[..., RedisLimiter]]:
+    """Build Redis limiters sharing this test's key prefix, as replicas would."""
+    made: list[RedisLimiter] = []
+
+    def replica(**options: Any) -> RedisLimiter:
+        made.append(RedisLimiter.from_url(redis_url, redis_prefix, **options))
+        return made[-1]
+
+    yield replica
+    for limiter in made:
+        await limiter.aclose()
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def make(request: pytest.FixtureRequest) -> Factory:
+    """Build limiters of one backend, with an optional injected clock."""
+    if request.param == "redis":
+        replica = request.getfixturevalue("replicas")
+        return lambda clock=None, **options: replica(clock=clock, **options)
+    return lambda clock=None: MemoryLimiter(clock) if clock else MemoryLimiter()
+
+
+async def arrived(limiter: Limiter, count: int) -> None:
+    """Wait until ``count`` callers queue for P (so the next one arrives after them)."""
+    for _ in range(500):
+        if isinstance(limiter, RedisLimiter):
+            queued = await limiter.redis.zcard(limiter.keys(P)[1][1])
+        else:
+            queued = len(limiter._queues[P].waiters)  # type: ignore[attr-defined]
+        if queued >= count:
+            return
+        await asyncio.sleep(0.002)
+    raise AssertionError(f"{count} callers never queued")
+
+
+async def test_no_more_than_limit_callers_hold_a_slot_at_once(make: Factory) -> None:
+    limiter = make()
+    inside = peak = 0
+
+    async def one() -> None:
+        nonlocal inside, peak
+        async with await limiter.acquire_slot(P, 3, 10):
+            inside += 1
+            peak = max(peak, inside)
+            await asyncio.sleep(0.005)
+            inside -= 1
+
+    await asyncio.gather(*(one() for _ in range(20)))
+    assert peak == 3
+
+
+async def admission_order(limiters: list[Limiter], count: int) -> list[int]:
+    """Hold P, queue ``count`` callers one after another (taking turns over ``limiters``),
+    free P, and return the order in which the callers got in."""
+    first = await limiters[0].acquire_slot(P, 1, 1)
+    order: list[int] = []
+
+    async def one(i: int) -> None:
+        async with await limiters[i % len(limiters)].acquire_slot(P, 1, 10):
+            order.append(i)
+            await asyncio.sleep(0.001)
+
+    tasks = []
+    for i in range(count):
+        tasks.append(asyncio.create_task(one(i)))
+        await arrived(limiters[0], i + 1)
+    await first.release()
+    await asyncio.gather(*tasks)
+    return order
+
+
+async def test_waiting_callers_are_admitted_in_arrival_order(make: Factory) -> None:
+    assert await admission_order([make()], 8) == list(range(8))
+
+
+@pytest.mark.parametrize("gives_up", ["timeout", "cancel"])
+async def test_a_waiter_that_gives_up_leaves_the_queue(make: Factory, gives_up: str) -> None:
+    limiter = make()
+    held = await limiter.acquire_slot(P, 1, 1)
+    if gives_up == "timeout":
+        with pytest.raises(ProviderBusy) as caught:
+            await limiter.acquire_slot(P, 1, 0.05)
+        assert (caught.value.status, caught.value.code) == (429, "PROVIDER_BUSY")
+        assert (caught.value.details["limit"], caught.value.details["scope"]) == (1, "parallel")
+        with pytest.raises(ProviderBusy):
+            await limiter.acquire_slot(P, 1, 0)
+    else:
+        waiter = asyncio.create_task(limiter.acquire_slot(P, 1, 10))
+        await arrived(limiter, 1)
+        waiter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiter
+    await held.release()
+    await (await limiter.acquire_slot(P, 1, 0.05)).release()
+
+
+async def test_the_slot_is_released_when_the_call_raises(make: Factory) -> None:
+    limiter = make()
+    with pytest.raises(RuntimeError):
+        async with await limiter.acquire_slot(P, 1, 1) as slot:
+            raise RuntimeError("upstream blew up")
+    assert not slot.held
+    await (await limiter.acquire_slot(P, 1, 0.05)).release()
+
+
+async def test_releasing_twice_frees_only_one_slot(make: Factory) -> None:
+    limiter = make()
+    first = await limiter.acquire_slot(P, 1, 1)
+    await first.release()
+    await first.release()
+    second = await limiter.acquire_slot(P, 1, 1)
+    with pytest.raises(ProviderBusy):
+        await limiter.acquire_slot(P, 1, 0.05)
+    await second.release()
+
+
+async def test_rpm_refuses_until_the_window_ends(make: Factory) -> None:
+    clock = Clock()
+    limiter = make(clock)
+    for remaining in (1, 0):
+        window = await limiter.hit(K, rpm=2, tpm=None, tokens=10)
+        assert (window.remaining_requests, window.remaining_tokens) == (remaining, None)
+    clock.now += 20
+    with pytest.raises(LimitExceeded) as caught:
+        await limiter.hit(K, rpm=2, tpm=None, tokens=10)
+    error = caught.value
+    assert (error.status, error.code, error.limit) == (429, "LIMIT_EXCEEDED", "rpm")
+    assert error.retry_after == pytest.approx(40)
+    assert error.details["scope"] == "provider"
+    assert (await limiter.hit("key:k1", rpm=2, tpm=None, tokens=10)).remaining_requests == 1
+    clock.now += 40
+    assert (await limiter.hit(K, rpm=2, tpm=None, tokens=10)).remaining_requests == 1
+
+
+async def test_tpm_counts_prompt_and_charged_completion_tokens(make: Factory) -> None:
+    clock = Clock()
+    limiter = make(clock)
+    window = await limiter.hit(K, rpm=None, tpm=100, tokens=40)
+    assert (window.remaining_tokens, window.remaining_requests) == (60, None)
+    await limiter.add_tokens(K, 50)
+    clock.now += 59
+    with pytest.raises(LimitExceeded) as caught:
+        await limiter.hit(K, rpm=None, tpm=100, tokens=20)
+    assert caught.value.limit == "tpm"
+    assert caught.value.retry_after == pytest.approx(1)
+    assert (await limiter.hit(K, rpm=None, tpm=100, tokens=10)).remaining_tokens == 0
+    clock.now += 1
+    assert (await limiter.hit(K, rpm=None, tpm=100, tokens=20)).remaining_tokens == 80
+
+
+async def test_a_request_over_the_whole_tpm_never_fits(make: Factory) -> None:
+    limiter = make(Clock())
+    with pytest.raises(LimitExceeded) as caught:
+        await limiter.hit(K, rpm=None, tpm=100, tokens=500)
+    assert caught.value.retry_after is None
+    assert "more than" in caught.value.message
+
+
+async def test_window_headers_report_limits_remaining_and_reset(make: Factory) -> None:
+    clock = Clock()
+    limiter = make(clock)
+    window = await limiter.hit(K, rpm=10, tpm=1000, tokens=100)
+    assert window.headers() == {
+        "x-ratelimit-limit-requests": "10",
+        "x-ratelimit-remaining-requests": "9",
+        "x-ratelimit-reset-requests": "1m0s",
+        "x-ratelimit-limit-tokens": "1000",
+        "x-ratelimit-remaining-tokens": "900",
+        "x-ratelimit-reset-tokens": "1m0s",
+    }
+    clock.now += 15.5
+    headers = (await limiter.hit(K, rpm=10, tpm=None, tokens=0)).headers()
+    assert headers["x-ratelimit-remaining-requests"] == "8"
+    assert headers["x-ratelimit-reset-requests"] == "44.5s"
+    assert "x-ratelimit-limit-tokens" not in headers
+    assert await limiter.hit(K, rpm=None, tpm=None, tokens=5) is UNLIMITED
+    assert UNLIMITED.headers() == {}
+
+
+def test_the_tightest_of_two_windows_wins_per_limit() -> None:
+    provider = Window(100, 50, 10_000, 9_000, 30.0)
+    api_key = Window(10, 2, None, None, 45.0)
+    assert provider.tightest(api_key) == Window(10, 2, 10_000, 9_000, 45.0)
+    assert Window(reset_s=0.25).headers() == {}
+    assert Window(1, 0, reset_s=0.25).headers()["x-ratelimit-reset-requests"] == "250ms"
+
+
+def test_make_limiter_picks_the_backend_from_the_url() -> None:
+    assert isinstance(make_limiter(None, "modelyard"), MemoryLimiter)
+    assert isinstance(make_limiter("redis://127.0.0.1:6379/0", "modelyard"), RedisLimiter)
+
+
+@pytest.mark.redis
+async def test_two_replicas_share_rate_limits_and_slots(
+    replicas: Callable[..., RedisLimiter], redis_prefix: str
+) -> None:
+    clock = Clock()
+    a, b = replicas(clock=clock), replicas(clock=clock)
+    await a.hit(K, rpm=2, tpm=None, tokens=1)
+    assert (await b.hit(K, rpm=2, tpm=None, tokens=1)).remaining_requests == 0
+    with pytest.raises(LimitExceeded):
+        await a.hit(K, rpm=2, tpm=None, tokens=1)
+    held = await a.acquire_slot(P, 1, 1)
+    with pytest.raises(ProviderBusy):
+        await b.acquire_slot(P, 1, 0.05)
+    await held.release()
+    await (await b.acquire_slot(P, 1, 0.05)).release()
+    ours = await a.redis.keys(f"{redis_prefix}:*")
+    assert ours
+    assert all(ttl > 0 for ttl in [await a.redis.pttl(k) for k in ours])
+
+
+@pytest.mark.redis
+async def test_waiters_on_two_replicas_are_admitted_in_ticket_order(
+    replicas: Callable[..., RedisLimiter],
+) -> None:
+    assert await admission_order([replicas(), replicas()], 6) == list(range(6))
+
+
+@pytest.mark.redis
+async def test_a_crashed_holders_lease_expires_and_frees_the_slot(
+    replicas: Callable[..., RedisLimiter],
+) -> None:
+    clock = Clock()
+    a, b = replicas(clock=clock, lease_s=30), replicas(clock=clock, lease_s=30)
+    crashed = await a.acquire_slot(P, 1, 1)
+    with pytest.raises(ProviderBusy):
+        await b.acquire_slot(P, 1, 0.05)
+    clock.now += 31
+    taken = await b.acquire_slot(P, 1, 0.05)
+    await crashed.release()
+    with pytest.raises(ProviderBusy):
+        await a.acquire_slot(P, 1, 0.05)
+    await taken.release()
+
+
+@pytest.mark.redis
+async def test_a_lease_is_renewed_while_its_holder_runs(
+    replicas: Callable[..., RedisLimiter],
+) -> None:
+    a = replicas(lease_s=0.2)
+    held = await a.acquire_slot(P, 1, 1)
+    await asyncio.sleep(0.5)
+    with pytest.raises(ProviderBusy):
+        await a.acquire_slot(P, 1, 0.05)
+    await held.release()
+    await (await a.acquire_slot(P, 1, 0.05)).release()
+
+
+async def test_unreachable_redis_falls_back_to_limits_in_this_replica(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    limiter = RedisLimiter.from_url("redis://127.0.0.1:1/0", "modelyard-test", clock=Clock())
+    async with contextlib.aclosing(limiter):
+        with caplog.at_level(logging.WARNING, logger="modelyard.gateway"):
+            assert (await limiter.hit(K, rpm=1, tpm=None, tokens=1)).remaining_requests == 0
+            with pytest.raises(LimitExceeded):
+                await limiter.hit(K, rpm=1, tpm=None, tokens=1)
+            async with await limiter.acquire_slot(P, 1, 1):
+                with pytest.raises(ProviderBusy):
+                    await limiter.acquire_slot(P, 1, 0.01)
+        assert "unreachable" in caplog.text
