@@ -62,10 +62,8 @@ async def events(content: aiohttp.StreamReader) -> AsyncIterator[tuple[str | Non
     event = _Event()
     buffer = b""
     skip_lf = False  # the last read ended in CR: an LF opening the next read ends no line
-    async for piece in content.iter_any():
-        if skip_lf and piece.startswith(LF):
-            piece = piece[1:]
-        buffer += piece
+    async for read in content.iter_any():
+        buffer += read[1:] if skip_lf and read.startswith(LF) else read
         cut = max(buffer.rfind(LF), buffer.rfind(CR))
         if cut < 0:
             skip_lf = False

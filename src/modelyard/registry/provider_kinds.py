@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -48,6 +48,26 @@ class OpenAICompatibleConfig(_KindConfig):
     embeddings_path: str = Field(default="/embeddings", pattern=r"^/")
 
 
+class FakeConfig(_KindConfig):
+    """The deterministic ``fake`` kind: replies, usage and failures for demos and tests."""
+
+    reply: str = Field(default="This is a fake reply.", description="the assistant's reply")
+    echo: bool = Field(default=False, description="reply with the last user message instead")
+    prompt_tokens: int | None = Field(
+        default=None, ge=0, description="reported prompt tokens; None estimates them"
+    )
+    completion_tokens: int | None = Field(
+        default=None, ge=0, description="reported completion tokens; None estimates them"
+    )
+    stream_chunks: int = Field(default=3, ge=1, description="content deltas a stream sends")
+    fail_with: Literal["rate_limited", "timeout", "unavailable", "auth", "bad_request"] | None = (
+        Field(default=None, description="the failure the first fail_times calls raise")
+    )
+    fail_times: int = Field(default=0, ge=0, description="calls that fail before one succeeds")
+    latency_ms: int = Field(default=0, ge=0, description="wait before answering")
+    embedding_dims: int = Field(default=8, ge=1, le=8192, description="floats per embedding")
+
+
 @dataclass(frozen=True)
 class Kind:
     name: str
@@ -70,6 +90,7 @@ KINDS: dict[str, Kind] = {
         Kind("ollama", "http://localhost:11434", False, OllamaConfig),
         Kind("openai_compatible", None, False, OpenAICompatibleConfig),
         Kind("declarative", None, False, DeclarativeConfig),
+        Kind("fake", "http://fake.invalid", False, FakeConfig),
     )
 }
 
