@@ -72,7 +72,9 @@ class Settings(BaseSettings):
         ),
     )
     refresh_interval_s: float = Field(
-        default=1.0, gt=0, le=60,
+        default=1.0,
+        gt=0,
+        le=60,
         description="How often the gateway checks whether the registry changed (seconds).",
     )
 

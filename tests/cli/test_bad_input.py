@@ -41,7 +41,8 @@ def state(cli: Cli) -> list[Any]:
     [
         pytest.param(
             ["providers", "add", "--name=x", "--kind=nope"],
-            "'nope' is not a valid kind; valid kinds: anthropic, declarative, gemini, ollama,",
+            "'nope' is not a valid kind; valid kinds: anthropic, declarative, fake, gemini, "
+            "ollama,",
             id="unknown-kind",
         ),
         pytest.param(

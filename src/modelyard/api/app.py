@@ -20,6 +20,8 @@ from modelyard.api.routers import (
     settings,
     users,
 )
+from modelyard.api.v1 import GatewayRoutes
+from modelyard.gateway.service import make_gateway
 from modelyard.registry import Registry
 from modelyard.settings import Settings
 
@@ -33,9 +35,12 @@ def create_app(config: Settings | None = None, *, registry: Registry | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = registry is None
         app.state.registry = registry or Registry.open(config)
+        app.state.gateway = make_gateway(app.state.registry.db, config)
+        await app.state.gateway.start()
         try:
             yield
         finally:
+            await app.state.gateway.stop()
             if owned:
                 await app.state.registry.close()
 
@@ -49,6 +54,7 @@ def create_app(config: Settings | None = None, *, registry: Registry | None = No
     if registry is not None:
         app.state.registry = registry
     errors.install(app)
+    app.add_middleware(GatewayRoutes)
     app.include_router(health.router)
     for module in (providers, overview, models, settings, users, keys, audit):
         app.include_router(module.router, prefix=API_PREFIX)

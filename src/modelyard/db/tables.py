@@ -258,3 +258,53 @@ class AuditEvent(Base):
     config_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class UsageEvent(Base):
+    """One row per gateway call (seed 003's usage_history), idempotent by request id, with
+    the price it was charged at and the cost modelyard computed from it."""
+
+    __tablename__ = "usage_events"
+    __table_args__ = (
+        CheckConstraint(
+            "operation IN ('chat', 'completion', 'embedding', 'function_call')", name="operation"
+        ),
+        CheckConstraint("status IN ('ok', 'error', 'aborted')", name="status"),
+        Index("ix_usage_events_user_time", "user_id", "occurred_at"),
+        Index("ix_usage_events_model_time", "model_id", "occurred_at"),
+    )
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    request_id: Mapped[str] = mapped_column(String(100), unique=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    user_id: Mapped[uuid.UUID | None] = _user_ref()
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL"), nullable=True
+    )
+    provider_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("providers.id", ondelete="SET NULL"), nullable=True
+    )
+    model_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("models.id", ondelete="SET NULL"), nullable=True
+    )
+    provider_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    model_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    operation: Mapped[str] = mapped_column(String(20))
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    ttft_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    price_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("model_prices.id", ondelete="SET NULL"), nullable=True
+    )
+    input_per_mtok: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    output_per_mtok: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    cached_input_per_mtok: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    cost: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    credits: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONDoc, default=dict)

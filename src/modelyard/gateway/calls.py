@@ -15,6 +15,11 @@ class BadRequest(ValidationFailed):
     code = "INVALID_REQUEST"
 
 
+class PayloadTooLarge(BadRequest):
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
 def chat_needs(body: dict[str, Any]) -> frozenset[str]:
     """The capabilities a chat request needs of its model."""
     needs = {"text"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from collections.abc import Mapping
 from decimal import Decimal
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -116,6 +117,6 @@ class Metrics:
         return "\n".join(out) + "\n"
 
     @staticmethod
-    def _counter(out: list[str], name: str, help_: str, values: dict[Labels, object]) -> None:
+    def _counter(out: list[str], name: str, help_: str, values: Mapping[Labels, object]) -> None:
         out += [f"# HELP {name} {help_}", f"# TYPE {name} counter"]
         out += [f"{name}{_render_labels(k)} {v}" for k, v in sorted(values.items())]

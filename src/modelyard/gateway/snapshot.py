@@ -42,7 +42,7 @@ log = logging.getLogger("modelyard.gateway")
 
 @dataclass(frozen=True, slots=True)
 class KeyEntry:
-    key_id: uuid.UUID
+    key_id: uuid.UUID | None  # None for in-process calls made as a user
     user_id: uuid.UUID
     role: str
     scopes: frozenset[str]

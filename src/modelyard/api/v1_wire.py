@@ -1,0 +1,107 @@
+"""The OpenAI wire format at the edge: error bodies, status-to-type mapping, raw ASGI replies.
+
+Errors take OpenAI's shape, ``{"error": {"message", "type", "code", "param"}}``, with the
+statuses the official SDKs key their retry logic on (429 with Retry-After, 5xx)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import orjson
+
+from modelyard.errors import ModelyardError
+from modelyard.gateway.service import CallInfo
+
+Send = Any
+Receive = Any
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "insufficient_quota",
+    403: "permission_error",
+    404: "invalid_request_error",
+    409: "invalid_request_error",
+    413: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+Headers = list[tuple[bytes, bytes]]
+
+
+def error_body(status: int, code: str, message: str, param: str | None = None) -> bytes:
+    kind = ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    return orjson.dumps(
+        {"error": {"message": message, "type": kind, "code": code.lower(), "param": param}}
+    )
+
+
+def error_reply(exc: ModelyardError) -> tuple[int, bytes, Headers]:
+    param = exc.details.get("param") if isinstance(exc.details.get("param"), str) else None
+    headers: Headers = []
+    retry_after = getattr(exc, "retry_after", None)
+    if exc.status == 429 or retry_after is not None:
+        seconds = max(1, math.ceil(retry_after or 1))
+        headers.append((b"retry-after", str(seconds).encode()))
+    return exc.status, error_body(exc.status, exc.code, exc.message, param), headers
+
+
+async def send_json(send: Send, status: int, body: bytes, headers: Headers) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The request body, or None when it exceeds ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b""
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def overhead(started: float, upstream_ms: float) -> tuple[bytes, bytes]:
+    spent = (time.perf_counter() - started) * 1000 - upstream_ms
+    return b"x-modelyard-overhead-ms", f"{max(spent, 0.0):.3f}".encode()
+
+
+def response_headers(call: CallInfo, warning: str | None, started: float) -> Headers:
+    attempted = call.attempted
+    headers: Headers = [(b"x-request-id", call.request_id.encode())]
+    if attempted.candidate is not None:
+        headers.append((b"x-modelyard-provider", attempted.candidate.provider.name.encode()))
+        headers.append((b"x-modelyard-model", attempted.candidate.model.model_id.encode()))
+    headers.append((b"x-modelyard-attempts", str(attempted.attempts).encode()))
+    if warning:
+        headers.append((b"x-modelyard-warning", warning.encode()))
+    if attempted.window is not None:
+        headers += [(k.encode(), v.encode()) for k, v in attempted.window.headers().items()]
+    headers.append(overhead(started, attempted.upstream_ms))
+    return headers

@@ -1,0 +1,121 @@
+"""modelyard in process, without HTTP, for desktop apps and scripts (seed 002):
+
+    async with modelyard.open("sqlite+aiosqlite:///app.db") as yard:
+        reply = await yard.chat([{"role": "user", "content": "Hello"}], model="gpt-4o")
+        async for chunk in yard.stream([{"role": "user", "content": "Hi"}]):
+            ...
+
+The same pipeline as the HTTP endpoint runs: resolution, limits, retries, fallbacks, usage.
+On an empty database the first open bootstraps it (schema, master key file, an admin). Calls
+act as the user behind ``api_key`` or, without one, as the first active admin (the local
+user of a single-user app). ``yard.registry`` manages providers, models and keys as
+``yard.actor``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import select
+
+from modelyard.bootstrap import bootstrap
+from modelyard.db.tables import User
+from modelyard.errors import Unauthenticated
+from modelyard.gateway import flow
+from modelyard.gateway.service import Gateway, make_gateway
+from modelyard.gateway.snapshot import KeyEntry
+from modelyard.registry import Registry
+from modelyard.registry.actors import SCOPES, Actor
+from modelyard.settings import Settings
+
+
+class Yard:
+    def __init__(self, registry: Registry, gateway: Gateway, key: KeyEntry, actor: Actor):
+        self.registry = registry
+        self.gateway = gateway
+        self.key = key
+        self.actor = actor
+
+    async def chat(
+        self, messages: list[dict[str, Any]], *, model: str | None = None, **params: Any
+    ) -> dict[str, Any]:
+        """One chat completion, as OpenAI's ``chat.completion`` object."""
+        body = {"messages": messages, "model": model, **params, "stream": False}
+        snap = await self._snapshot()
+        prepared = flow.prepare_chat(self.gateway, snap, self.key, _request_id(), body)
+        return (await flow.chat(self.gateway, snap, prepared, body)).body
+
+    async def stream(
+        self, messages: list[dict[str, Any]], *, model: str | None = None, **params: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The completion as OpenAI ``chat.completion.chunk`` objects (usage on the last)."""
+        body = {"messages": messages, "model": model, **params, "stream": True}
+        snap = await self._snapshot()
+        prepared = flow.prepare_chat(self.gateway, snap, self.key, _request_id(), body)
+        streamed = flow.Streamed(self.gateway, snap, prepared)
+        chunks = await streamed.open(body)
+        status = "aborted"
+        try:
+            async for item in chunks:
+                yield item.chunk
+            status = "ok"
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+            streamed.finish(status)
+
+    async def embed(self, input: str | list[str], *, model: str | None = None) -> dict[str, Any]:
+        body = {"input": input, "model": model}
+        result, _ = await flow.embeddings(
+            self.gateway, await self._snapshot(), self.key, _request_id(), body
+        )
+        return result.body
+
+    async def _snapshot(self) -> Any:
+        await self.gateway.holder.refresh()  # in process, read your own writes at once
+        return self.gateway.snapshot()
+
+
+def _request_id() -> str:
+    return f"req_{uuid.uuid4().hex}"
+
+
+@asynccontextmanager
+async def open(  # the entry point reads as modelyard.open(...)
+    database_url: str | None = None,
+    *,
+    api_key: str | None = None,
+    settings: Settings | None = None,
+) -> AsyncIterator[Yard]:
+    settings = settings or (Settings(database_url=database_url) if database_url else Settings())
+    registry = Registry.open(settings)
+    gateway = make_gateway(registry.db, settings)
+    try:
+        await bootstrap(settings, registry, migrate=settings.auto_migrate)
+        await gateway.start()
+        key, actor = await _identity(registry, gateway, api_key)
+        yield Yard(registry, gateway, key, actor)
+    finally:
+        await gateway.stop()
+        await registry.close()
+
+
+async def _identity(
+    registry: Registry, gateway: Gateway, api_key: str | None
+) -> tuple[KeyEntry, Actor]:
+    if api_key is not None:
+        actor = await registry.keys.authenticate(api_key)
+        return gateway.snapshot().authenticate(api_key, registry.db.clock()), actor
+    async with registry.db.read(Actor.operator("library")) as tx:
+        admin = await tx.session.scalar(
+            select(User)
+            .where(User.role == "admin", User.status == "active", User.deleted_at.is_(None))
+            .order_by(User.created_at)
+            .limit(1)
+        )
+    if admin is None:
+        raise Unauthenticated("no active admin to act as; pass api_key=")
+    key = KeyEntry(None, admin.id, admin.role, frozenset(SCOPES), None)
+    return key, Actor(admin.id, admin.role, f"user:{admin.email}")
