@@ -202,3 +202,21 @@ async def test_failing_provider_falls_back_and_rate_limits_are_retried(
         await client.close()
     async with registry.db.engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(UsageEvent)) == 2
+
+
+async def test_metrics_and_readiness_report_the_gateway(gateway: tuple[str, str]) -> None:
+    url, key = gateway
+    client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
+    await client.chat.completions.create(
+        model="fake-model", messages=[{"role": "user", "content": "hi"}]
+    )
+    await client.close()
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(f"{url}/metrics")).text
+        ready = (await http.get(f"{url}/health/ready")).json()
+    assert (
+        'modelyard_requests_total{model="fake-model",operation="chat",provider="fake-a",'
+        'status="ok"} 1'
+    ) in metrics
+    assert "modelyard_request_duration_seconds_bucket" in metrics
+    assert ready["checks"]["gateway"] == "ok"

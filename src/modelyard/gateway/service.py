@@ -14,11 +14,14 @@ from modelyard.gateway.breaker import CircuitBreaker
 from modelyard.gateway.clients import Clients
 from modelyard.gateway.limits import make_limiter
 from modelyard.gateway.limits.base import Limiter
+from modelyard.gateway.metrics import Metrics
 from modelyard.gateway.pipeline import Attempted, Pipeline
 from modelyard.gateway.refresh import SnapshotHolder
 from modelyard.gateway.snapshot import KeyEntry, Snapshot
 from modelyard.gateway.usage import UsageRecord, UsageRecorder, cost_of
 from modelyard.registry.tx import Database
+
+LIMIT_CODES = {"LIMIT_EXCEEDED", "PROVIDER_BUSY"}
 
 
 @dataclass
@@ -53,6 +56,7 @@ class Gateway:
         self.pipeline = Pipeline(self.clients, self.limiter, self.breaker)
         self.recorder = UsageRecorder(db.engine, outbox=outbox)
         self.clock = db.clock
+        self.metrics = Metrics()
 
     async def start(self) -> None:
         await self.holder.start()
@@ -84,6 +88,22 @@ class Gateway:
         usage = usage or Usage()
         price = snap.price_at(candidate.model.id, call.at) if candidate else None
         cost, credits = cost_of(price, usage) if price else (None, None)
+        elapsed = time.perf_counter() - call.started
+        self.metrics.call(
+            provider=candidate.provider.name if candidate else "",
+            model=candidate.model.model_id if candidate else "",
+            operation=call.operation,
+            status=status,
+            seconds=elapsed,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cost=cost,
+            currency=price.currency if price else None,
+            attempts=call.attempted.attempts,
+            fallbacks=call.attempted.fallbacks,
+        )
+        if error_code in LIMIT_CODES:
+            self.metrics.rejected(error_code.lower())
         self.recorder.record(
             UsageRecord(
                 request_id=call.request_id,
@@ -99,7 +119,7 @@ class Gateway:
                 completion_tokens=usage.completion_tokens,
                 cached_tokens=usage.cached_tokens,
                 estimated=usage.estimated,
-                latency_ms=int((time.perf_counter() - call.started) * 1000),
+                latency_ms=int(elapsed * 1000),
                 ttft_ms=call.ttft_ms,
                 attempts=call.attempted.attempts,
                 status=status,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -18,6 +18,13 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@router.get("/metrics", summary="Prometheus metrics of the gateway", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    gateway = getattr(request.app.state, "gateway", None)
+    text = gateway.metrics.render() if gateway is not None else ""
+    return Response(text, media_type="text/plain; version=0.0.4")
+
+
 @router.get("/health/ready", summary="Readiness: database reachable, schema at head")
 async def ready(registry: RegistryDep, request: Request) -> JSONBody:
     checks: dict[str, object] = {}
@@ -30,7 +37,10 @@ async def ready(registry: RegistryDep, request: Request) -> JSONBody:
         checks["migrations"] = "ok" if revision == head else f"at {revision}, head is {head}"
     except (SQLAlchemyError, OSError) as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
-    ok = all(v == "ok" for v in checks.values()) and len(checks) == 2
+    gateway = getattr(request.app.state, "gateway", None)
+    if gateway is not None:
+        checks["gateway"] = "ok" if gateway.holder.ready else "configuration not loaded yet"
+    ok = all(v == "ok" for v in checks.values()) and "migrations" in checks
     return JSONBody(
         {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
     )
