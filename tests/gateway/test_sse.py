@@ -14,8 +14,6 @@ from aiohttp import web
 from modelyard.gateway import sse
 from tests.gateway.upstream import fake_upstream
 
-pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
-
 Event = tuple[str | None, str]
 
 

@@ -39,6 +39,9 @@ class Upstream:
     received: list[Received] = field(default_factory=list)
 
 
+UPSTREAM = web.AppKey("upstream", Upstream)
+
+
 def json_reply(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Handler:
     async def handler(_: web.Request) -> web.StreamResponse:
         return web.Response(
@@ -69,10 +72,10 @@ def sse_reply(text: str, content_type: str = "text/event-stream") -> Handler:
 @asynccontextmanager
 async def fake_upstream(routes: dict[tuple[str, str], Handler]) -> AsyncIterator[Upstream]:
     """Serve ``{(METHOD, path): handler}``; every request is recorded on ``upstream.received``
-    (a handler may also read ``request.app["upstream"]``)."""
+    (a handler may also read ``request.app[UPSTREAM]``)."""
     app = web.Application()
     state = Upstream(url="")
-    app["upstream"] = state
+    app[UPSTREAM] = state
 
     def recording(handler: Handler) -> Handler:
         async def wrapped(request: web.Request) -> web.StreamResponse:

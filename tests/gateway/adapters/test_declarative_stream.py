@@ -23,7 +23,6 @@ from tests.gateway.adapters.declarative_support import (
 from tests.gateway.upstream import fake_upstream, fixture, json_reply, sse_reply
 
 # tests/gateway/upstream.py stores state under a str app key; drop once it uses web.AppKey.
-pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 
 
 @pytest.fixture

@@ -28,7 +28,6 @@ from modelyard.gateway.errors import (
 from tests.gateway.upstream import Handler, fake_upstream, fixture, json_reply, sse_reply
 
 # tests/gateway/upstream.py stores state under a str app key; drop once it uses web.AppKey.
-pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 
 KEY = "AIzaSy-TEST-secret-gemini-key-0042"
 MODEL = "gemini-2.5-flash"

@@ -26,7 +26,6 @@ from modelyard.gateway.errors import (
 from tests.gateway.upstream import Handler, fake_upstream, fixture, json_reply
 
 # tests/gateway/upstream.py stores state under a str app key; drop once it uses web.AppKey.
-pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
 
 KEY = "ollama-proxy-SECRET-token-77"
 CHAT = ("POST", "/api/chat")
