@@ -3,6 +3,7 @@ and the deterministic ``fake`` provider kind upstream."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -220,3 +221,29 @@ async def test_metrics_and_readiness_report_the_gateway(gateway: tuple[str, str]
     ) in metrics
     assert "modelyard_request_duration_seconds_bucket" in metrics
     assert ready["checks"]["gateway"] == "ok"
+
+
+async def test_a_model_added_through_the_registry_is_served_without_waiting(
+    settings: Settings, registry: Registry, admin: Actor, tmp_path: Any
+) -> None:
+    key = await _caller(registry, admin)
+    local = settings.model_copy(
+        update={"usage_outbox": tmp_path / "usage.outbox", "refresh_interval_s": 60.0}
+    )
+    async with running(local, registry) as (url, _app):
+        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
+        with pytest.raises(openai.NotFoundError):
+            await client.chat.completions.create(
+                model="new-model", messages=[{"role": "user", "content": "x"}]
+            )
+        await _provider(registry, admin, "late", "new-model")
+        for _ in range(50):  # the change nudges the snapshot; no 60 s poll is waited for
+            models = await client.models.list()
+            if any(m.id == "new-model" for m in models.data):
+                break
+            await asyncio.sleep(0.01)
+        reply = await client.chat.completions.create(
+            model="new-model", messages=[{"role": "user", "content": "x"}]
+        )
+        assert reply.choices[0].message.content == "hello from late"
+        await client.close()

@@ -33,6 +33,7 @@ class SnapshotHolder:
         self._snapshot: Snapshot | None = None
         self.database_ok = False
         self._task: asyncio.Task[None] | None = None
+        self._nudge = asyncio.Event()
 
     @property
     def ready(self) -> bool:
@@ -66,9 +67,12 @@ class SnapshotHolder:
 
     async def start(self) -> None:
         await self.refresh()
+        self.db.on_change.append(self._nudge.set)  # changes made in this process: at once
         self._task = asyncio.create_task(self._loop(), name="modelyard-snapshot-refresh")
 
     async def stop(self) -> None:
+        if self._nudge.set in self.db.on_change:
+            self.db.on_change.remove(self._nudge.set)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -77,5 +81,7 @@ class SnapshotHolder:
 
     async def _loop(self) -> None:
         while True:
-            await asyncio.sleep(self.interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._nudge.wait(), self.interval_s)
+            self._nudge.clear()
             await self.refresh()

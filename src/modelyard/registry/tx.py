@@ -90,6 +90,7 @@ class Database:
         self.clock = clock
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self.is_postgres = engine.dialect.name == "postgresql"
+        self.on_change: list[Callable[[], None]] = []  # called after a change commits
 
     @asynccontextmanager
     async def read(self, actor: Actor) -> AsyncIterator[Tx]:
@@ -124,6 +125,9 @@ class Database:
                 ) from None
             finally:
                 await session.close()
+            if tx.changed:
+                for listener in self.on_change:
+                    listener()
 
 
 def _constraint_name(exc: IntegrityError) -> str | None:
