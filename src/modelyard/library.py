@@ -38,6 +38,7 @@ class Yard:
         self.gateway = gateway
         self.key = key
         self.actor = actor
+        self.admin_key: str | None = None
 
     async def chat(
         self, messages: list[dict[str, Any]], *, model: str | None = None, **params: Any
@@ -88,15 +89,23 @@ async def open(  # the entry point reads as modelyard.open(...)
     *,
     api_key: str | None = None,
     settings: Settings | None = None,
+    bootstrap_empty: bool = True,
 ) -> AsyncIterator[Yard]:
+    """Open the registry and start the gateway in this process. On an empty database
+    (``bootstrap_empty``) the first admin is created; their API key is then on
+    ``yard.admin_key``, the one time it exists in plaintext."""
     settings = settings or (Settings(database_url=database_url) if database_url else Settings())
     registry = Registry.open(settings)
     gateway = make_gateway(registry.db, settings)
     try:
-        await bootstrap(settings, registry, migrate=settings.auto_migrate)
+        first = None
+        if bootstrap_empty:
+            first = await bootstrap(settings, registry, migrate=settings.auto_migrate)
         await gateway.start()
         key, actor = await _identity(registry, gateway, api_key)
-        yield Yard(registry, gateway, key, actor)
+        yard = Yard(registry, gateway, key, actor)
+        yard.admin_key = first.admin_key if first else None
+        yield yard
     finally:
         await gateway.stop()
         await registry.close()
@@ -116,6 +125,6 @@ async def _identity(
             .limit(1)
         )
     if admin is None:
-        raise Unauthenticated("no active admin to act as; pass api_key=")
+        raise Unauthenticated("no active admin to act as; run `modelyard init` or pass api_key=")
     key = KeyEntry(None, admin.id, admin.role, frozenset(SCOPES), None)
     return key, Actor(admin.id, admin.role, f"user:{admin.email}")

@@ -1,6 +1,6 @@
 """The ``modelyard`` command: one Typer app, one module per command group.
 
-    modelyard init | serve | doctor | seed
+    modelyard init | serve | doctor | seed | chat
     modelyard providers  list|show|add|update|enable|disable|set-default|activate|set-key|delete
     modelyard models     list|show|add|update|deprecate|reactivate|set-default|delete
     modelyard prices     list|set|at
@@ -23,6 +23,7 @@ from modelyard import __version__
 
 from . import (
     audit,
+    chat,
     doctor,
     keys,
     master_key,
@@ -65,6 +66,7 @@ app.command()(server.init)
 app.command()(server.serve)
 app.command()(doctor.doctor)
 app.command()(seed.seed)
+app.command()(chat.chat)
 app.add_typer(providers.app, name="providers", no_args_is_help=True)
 app.add_typer(models.app, name="models", no_args_is_help=True)
 app.add_typer(prices.app, name="prices", no_args_is_help=True)
