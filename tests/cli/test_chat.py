@@ -57,3 +57,14 @@ def test_chat_names_an_unknown_model_and_an_uninitialised_database(cli: Cli) -> 
     assert "run `modelyard init`" in cli.fails("chat", "hello")
     cli.ok("init")
     assert "MODEL_NOT_FOUND" in cli.fails("chat", "hello", "--model", "nope")
+
+
+def test_usage_totals_follow_chat_calls(ready: Cli) -> None:
+    _fake_model(ready)
+    ready.ok("chat", "one", "--model", "demo-model")
+    ready.ok("chat", "two", "--model", "demo-model")
+    (total,) = ready.json("usage", "--model", "demo-model")
+    assert total["calls"] == 2
+    assert total["user_email"] == "admin@example.com"
+    assert ready.json("usage", "--model", "other") == []
+    assert "--since" in ready.fails("usage", "--since", "yesterday")

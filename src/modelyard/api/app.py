@@ -18,6 +18,7 @@ from modelyard.api.routers import (
     overview,
     providers,
     settings,
+    usage,
     users,
 )
 from modelyard.api.v1 import GatewayRoutes
@@ -56,6 +57,6 @@ def create_app(config: Settings | None = None, *, registry: Registry | None = No
     errors.install(app)
     app.add_middleware(GatewayRoutes)
     app.include_router(health.router)
-    for module in (providers, overview, models, settings, users, keys, audit):
+    for module in (providers, overview, models, settings, users, keys, audit, usage):
         app.include_router(module.router, prefix=API_PREFIX)
     return app

@@ -1,6 +1,6 @@
 """The ``modelyard`` command: one Typer app, one module per command group.
 
-    modelyard init | serve | doctor | seed | chat
+    modelyard init | serve | doctor | seed | chat | usage
     modelyard providers  list|show|add|update|enable|disable|set-default|activate|set-key|delete
     modelyard models     list|show|add|update|deprecate|reactivate|set-default|delete
     modelyard prices     list|set|at
@@ -33,6 +33,7 @@ from . import (
     seed,
     server,
     system_settings,
+    usage,
     users,
 )
 from ._common import CliGroup
@@ -67,6 +68,7 @@ app.command()(server.serve)
 app.command()(doctor.doctor)
 app.command()(seed.seed)
 app.command()(chat.chat)
+app.command()(usage.usage)
 app.add_typer(providers.app, name="providers", no_args_is_help=True)
 app.add_typer(models.app, name="models", no_args_is_help=True)
 app.add_typer(prices.app, name="prices", no_args_is_help=True)

@@ -23,6 +23,7 @@ from modelyard.registry.providers import Providers
 from modelyard.registry.secrets import Keyring
 from modelyard.registry.system_settings import SystemSettings
 from modelyard.registry.tx import Clock, Database
+from modelyard.registry.usage_report import UsageReport
 from modelyard.registry.users import Users
 from modelyard.settings import Settings
 
@@ -39,6 +40,7 @@ class Registry:
         self.preferences = Preferences(db)
         self.audit = AuditLog(db)
         self.overview = Overview(db)
+        self.usage = UsageReport(db)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = utcnow) -> Registry:
