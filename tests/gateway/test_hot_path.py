@@ -1,0 +1,69 @@
+"""The hot path touches no database: after warm-up, 100 calls cause no SQL but the batched
+usage writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+from sqlalchemy import event
+
+from modelyard.registry import Registry
+from modelyard.registry.actors import Actor
+from modelyard.registry.apikeys import ApiKeyCreate
+from modelyard.registry.users import UserCreate
+from modelyard.settings import Settings
+from tests.gateway.server import running
+
+
+async def test_a_hundred_calls_issue_no_sql_but_batched_usage_inserts(
+    settings: Settings, registry: Registry, admin: Actor, tmp_path: Any
+) -> None:
+    provider = await registry.providers.create(admin, {"name": "fake", "kind": "fake"})
+    await registry.models.create(
+        admin,
+        {
+            "provider_id": provider.id,
+            "model_id": "m",
+            "price": {"input_per_mtok": "1", "output_per_mtok": "1"},
+        },
+    )
+    user = await registry.users.create(admin, UserCreate(email="app@example.com"))
+    key = (await registry.keys.create(admin, ApiKeyCreate(name="k", user_id=user.id))).key
+    local = settings.model_copy(
+        update={"usage_outbox": tmp_path / "outbox", "refresh_interval_s": 60.0}
+    )
+    statements: list[str] = []
+
+    def seen(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+        statements.append(statement)
+
+    async with running(local, registry) as (url, app):
+        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
+        messages = [{"role": "user", "content": "hi"}]
+        await client.chat.completions.create(model="m", messages=messages)  # warm-up
+        await app.state.gateway.recorder.flush()
+        event.listen(registry.db.engine.sync_engine, "before_cursor_execute", seen)
+        try:
+            for n in range(100):
+                stream = n % 2 == 1
+                if stream:
+                    async for _ in await client.chat.completions.create(
+                        model="m", messages=messages, stream=True
+                    ):  # type: ignore[arg-type]
+                        pass
+                else:
+                    await client.chat.completions.create(model="m", messages=messages)
+            await app.state.gateway.recorder.flush()
+        finally:
+            event.remove(registry.db.engine.sync_engine, "before_cursor_execute", seen)
+        await client.close()
+
+    writes = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO USAGE_EVENTS")]
+    others = [
+        s
+        for s in statements
+        if s not in writes and s.strip().upper() not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT")
+    ]
+    assert others == []
+    assert 1 <= len(writes) <= 20
