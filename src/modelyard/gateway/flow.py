@@ -39,6 +39,7 @@ async def chat(
     gateway: Gateway, snap: Snapshot, prepared: Prepared, body: dict[str, Any]
 ) -> ChatResult:
     try:
+        await gateway.limit_caller(prepared.call, prepared.budget)
         result = await gateway.pipeline.chat(
             snap, prepared.resolution, body, prepared.budget, prepared.call.attempted
         )
@@ -57,6 +58,7 @@ async def embeddings(
     prompt = calls.prompt_estimate(body, "embedding")
     prepared = Prepared(gateway.begin(request_id, key, "embedding"), resolution, prompt, prompt)
     try:
+        await gateway.limit_caller(prepared.call, prompt)
         result = await gateway.pipeline.embed(
             snap, resolution, body, prompt, prepared.call.attempted
         )
@@ -79,6 +81,7 @@ class Streamed:
     async def open(self, body: dict[str, Any]) -> AsyncIterator[StreamChunk]:
         """Retries and fallbacks happen here, before the first chunk; then the chunks."""
         try:
+            await self.gateway.limit_caller(self.prepared.call, self.prepared.budget)
             first, rest = await self.gateway.pipeline.stream(
                 self.snap,
                 self.prepared.resolution,

@@ -45,6 +45,10 @@ class Attempted:
     window: Window | None = None
     failures: list[str] = field(default_factory=list)
 
+    def narrow(self, window: Window) -> None:
+        """Keep the tightest of the windows this call passed (for x-ratelimit-* headers)."""
+        self.window = window if self.window is None else self.window.tightest(window)
+
 
 class Pipeline:
     def __init__(self, clients: Clients, limiter: Limiter, breaker: CircuitBreaker) -> None:
@@ -133,11 +137,13 @@ class Pipeline:
             upstream = {**body, "model": candidate.model.model_id}
             try:
                 if provider.rpm_limit or provider.tpm_limit:  # no round trip when unlimited
-                    attempted.window = await self.limiter.hit(
-                        f"provider:{key}",
-                        rpm=provider.rpm_limit,
-                        tpm=provider.tpm_limit,
-                        tokens=tokens,
+                    attempted.narrow(
+                        await self.limiter.hit(
+                            f"provider:{key}",
+                            rpm=provider.rpm_limit,
+                            tpm=provider.tpm_limit,
+                            tokens=tokens,
+                        )
                     )
                 started = time.perf_counter()
                 try:

@@ -74,6 +74,17 @@ class Gateway:
     def begin(self, request_id: str, key: KeyEntry, operation: str) -> CallInfo:
         return CallInfo(request_id, key, operation, time.perf_counter(), self.clock(), Attempted())
 
+    async def limit_caller(self, call: CallInfo, tokens: int) -> None:
+        """The caller's own limits: per API key, then per user across all their keys."""
+        key = call.key
+        for scope, ident, rpm, tpm in (
+            ("key", key.key_id, key.rpm_limit, key.tpm_limit),
+            ("user", key.user_id, key.user_rpm_limit, key.user_tpm_limit),
+        ):
+            if ident is not None and (rpm or tpm):
+                window = await self.limiter.hit(f"{scope}:{ident}", rpm=rpm, tpm=tpm, tokens=tokens)
+                call.attempted.narrow(window)
+
     def record(
         self,
         snap: Snapshot,

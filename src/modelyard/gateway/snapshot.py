@@ -47,6 +47,10 @@ class KeyEntry:
     role: str
     scopes: frozenset[str]
     expires_at: datetime | None
+    rpm_limit: int | None = None  # of this key
+    tpm_limit: int | None = None
+    user_rpm_limit: int | None = None  # of its user, across all their keys
+    user_tpm_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +198,17 @@ async def _keys(session: Any, now: datetime) -> dict[str, KeyEntry]:
         .where(ApiKey.revoked_at.is_(None), User.deleted_at.is_(None), User.status == "active")
     )
     return {
-        key.key_hash: KeyEntry(key.id, user.id, user.role, frozenset(key.scopes), key.expires_at)
+        key.key_hash: KeyEntry(
+            key.id,
+            user.id,
+            user.role,
+            frozenset(key.scopes),
+            key.expires_at,
+            key.rpm_limit,
+            key.tpm_limit,
+            user.rpm_limit,
+            user.tpm_limit,
+        )
         for key, user in rows
         if key.expires_at is None or key.expires_at > now
     }

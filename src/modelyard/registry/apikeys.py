@@ -26,6 +26,8 @@ class ApiKeyView(View):
     name: str
     prefix: str
     scopes: list[str]
+    rpm_limit: int | None
+    tpm_limit: int | None
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
@@ -44,6 +46,8 @@ class ApiKeyCreate(Spec):
     scopes: list[str] = Field(default_factory=lambda: list(SCOPES))
     expires_at: AwareDatetime | None = None
     user_id: uuid.UUID | None = None
+    rpm_limit: int | None = Field(default=None, ge=1, description="requests per minute")
+    tpm_limit: int | None = Field(default=None, ge=1, description="tokens per minute")
 
     @field_validator("scopes")
     @classmethod
@@ -80,7 +84,15 @@ class ApiKeys:
             user = await tx.session.get(User, owner)
             if user is None or user.deleted_at is not None:
                 raise not_found("user", owner)
-            token, key = await issue_key(tx, user.id, spec.name, spec.scopes, spec.expires_at)
+            token, key = await issue_key(
+                tx,
+                user.id,
+                spec.name,
+                spec.scopes,
+                spec.expires_at,
+                rpm_limit=spec.rpm_limit,
+                tpm_limit=spec.tpm_limit,
+            )
             return NewApiKey(key=token, api_key=ApiKeyView.model_validate(key))
 
     async def list(self, actor: Actor, user_id: uuid.UUID | str | None = None) -> list[ApiKeyView]:
@@ -148,7 +160,14 @@ class ApiKeys:
 
 
 async def issue_key(
-    tx: Tx, user_id: uuid.UUID, name: str, scopes: list[str], expires_at: datetime | None
+    tx: Tx,
+    user_id: uuid.UUID,
+    name: str,
+    scopes: list[str],
+    expires_at: datetime | None,
+    *,
+    rpm_limit: int | None = None,
+    tpm_limit: int | None = None,
 ) -> tuple[str, ApiKey]:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
@@ -159,6 +178,8 @@ async def issue_key(
         key_hash=hash_token(token),
         scopes=scopes,
         expires_at=expires_at,
+        rpm_limit=rpm_limit,
+        tpm_limit=tpm_limit,
         created_at=tx.now,
     )
     tx.session.add(key)

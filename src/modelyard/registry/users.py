@@ -29,6 +29,8 @@ class UserView(View):
     role: str
     status: str
     email_verified: bool
+    rpm_limit: int | None
+    tpm_limit: int | None
     deleted_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -45,6 +47,8 @@ class UserCreate(Spec):
     display_name: str = Field(default="", max_length=200)
     role: Role = "member"
     email_verified: bool = False
+    rpm_limit: int | None = Field(default=None, ge=1, description="requests per minute")
+    tpm_limit: int | None = Field(default=None, ge=1, description="tokens per minute")
 
     @field_validator("email")
     @classmethod
@@ -58,6 +62,8 @@ class UserUpdate(Spec):
     role: Role | None = None
     status: Status | None = None
     email_verified: bool | None = None
+    rpm_limit: int | None = Field(default=None, ge=1)
+    tpm_limit: int | None = Field(default=None, ge=1)
 
     @field_validator("email")
     @classmethod
@@ -192,6 +198,8 @@ async def create_user(tx: Tx, spec: UserCreate) -> User:
         role=spec.role,
         status="active",
         email_verified=spec.email_verified,
+        rpm_limit=spec.rpm_limit,
+        tpm_limit=spec.tpm_limit,
         created_at=tx.now,
         updated_at=tx.now,
     )
