@@ -148,3 +148,13 @@ async def test_docs_page_is_html(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "swagger" in response.text.lower()
+
+
+async def test_the_gateway_answers_503_when_the_app_was_not_started(
+    client: httpx.AsyncClient, admin_key: str
+) -> None:
+    response = await client.post(
+        "/v1/chat/completions", headers={"Authorization": f"Bearer {admin_key}"}, json={}
+    )
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "not_ready"

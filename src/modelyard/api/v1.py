@@ -28,6 +28,7 @@ from modelyard.api.v1_wire import (
 from modelyard.errors import Forbidden, ModelyardError, NotFound, Unauthenticated
 from modelyard.gateway import calls, flow
 from modelyard.gateway.pipeline import new_request_id
+from modelyard.gateway.refresh import NotReady
 from modelyard.gateway.service import Gateway
 from modelyard.gateway.snapshot import KeyEntry, Snapshot
 
@@ -45,7 +46,12 @@ class GatewayRoutes:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        await handle(scope["app"].state.gateway, scope, receive, send)
+        gateway = getattr(scope["app"].state, "gateway", None)
+        if gateway is None:  # the app was not started through its lifespan
+            status, body, headers = error_reply(NotReady("the gateway is not running"))
+            await send_json(send, status, body, headers)
+            return
+        await handle(gateway, scope, receive, send)
 
 
 async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: Any) -> None:
