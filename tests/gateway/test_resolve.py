@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from typing import Any
 
 import pytest
 
-from modelyard.errors import Conflict, NotFound
+from modelyard.errors import Conflict, NotFound, ValidationFailed
 from modelyard.gateway.resolve import CapabilityMissing, resolve
 from modelyard.gateway.snapshot import Snapshot, load
 from modelyard.registry import Registry
@@ -140,3 +142,47 @@ async def test_the_active_provider_serving_the_model_is_the_last_fallback(
     assert names[0] == "mine/shared"
     assert names[-1] == "zz-active/shared"
     assert sorted(names) == sorted(set(names))
+
+
+async def test_providers_serving_the_same_model_share_the_load_by_weight(
+    registry: Registry, admin: Actor
+) -> None:
+    await _provider(registry, admin, "light", ["shared"], weight=1)
+    await _provider(registry, admin, "heavy", ["shared"], weight=3)
+    snap = await load(registry.db)
+    rng = random.Random(7)
+    firsts = Counter(
+        resolve(snap, admin.user_id, "shared", "chat", TEXT, rng).candidates[0].provider.name
+        for _ in range(2000)
+    )
+    assert 0.70 < firsts["heavy"] / 2000 < 0.80
+    assert firsts["light"] + firsts["heavy"] == 2000
+
+
+async def test_a_models_fallback_list_follows_it_in_order(registry: Registry, admin: Actor) -> None:
+    await _provider(registry, admin, "b", ["backup"])
+    await _provider(registry, admin, "c", ["last-resort"])
+    created = await registry.providers.create(
+        admin, {"name": "a", "kind": "ollama", "base_url": "http://127.0.0.1:9"}
+    )
+    await registry.models.create(
+        admin,
+        {
+            "provider_id": created.id,
+            "model_id": "primary",
+            "fallbacks": ["b/backup", "missing/model", "c/last-resort"],
+        },
+    )
+    names = _names(await load(registry.db), admin.user_id, "primary")
+    assert names == ["a/primary", "b/backup", "c/last-resort"]
+
+
+async def test_a_fallback_that_is_not_provider_slash_model_is_refused(
+    registry: Registry, admin: Actor
+) -> None:
+    created = await registry.providers.create(admin, {"name": "a", "kind": "ollama"})
+    with pytest.raises(ValidationFailed) as info:
+        await registry.models.create(
+            admin, {"provider_id": created.id, "model_id": "m", "fallbacks": ["just-a-name"]}
+        )
+    assert "fallbacks" in info.value.message

@@ -11,12 +11,14 @@ The result is an ordered list of candidates; the pipeline tries them in turn.
 
 from __future__ import annotations
 
+import random
 import uuid
 from dataclasses import dataclass
 
 from modelyard.errors import Conflict, NotFound, ValidationFailed
 from modelyard.gateway.snapshot import ModelEntry, ProviderEntry, Snapshot
 
+_RNG = random.Random()  # noqa: S311 - load sharing, not security
 DEFAULT_SETTING = {"chat": "defaults.chat_model", "embedding": "defaults.embedding_model"}
 
 
@@ -38,7 +40,12 @@ class CapabilityMissing(ValidationFailed):
 
 
 def resolve(
-    snap: Snapshot, user: uuid.UUID, requested: str | None, purpose: str, needs: frozenset[str]
+    snap: Snapshot,
+    user: uuid.UUID,
+    requested: str | None,
+    purpose: str,
+    needs: frozenset[str],
+    rng: random.Random | None = None,
 ) -> Resolution:
     named = requested not in (None, "", "default")
     if named:
@@ -61,8 +68,35 @@ def resolve(
             f"this request needs",
             details={"missing": missing},
         )
+    chosen = _share(chosen, rng or _RNG)
+    chosen += _fallbacks(snap, user, chosen)
     chosen = [c for c in chosen if needs <= c.model.capabilities]
     return Resolution(tuple(_with_fallback(snap, chosen, needs)), warning)
+
+
+def _share(candidates: list[Candidate], rng: random.Random) -> list[Candidate]:
+    """Within each preference tier (own providers, then system ones), order by a weighted
+    random draw, so providers serving the same model share the load by their weights."""
+
+    def key(c: Candidate) -> tuple[bool, float]:
+        draw = rng.random() ** (1 / max(c.provider.weight, 1))  # Efraimidis-Spirakis
+        return (c.provider.owner is None, -draw)
+
+    return sorted(candidates, key=key) if len(candidates) > 1 else candidates
+
+
+def _fallbacks(snap: Snapshot, user: uuid.UUID, chosen: list[Candidate]) -> list[Candidate]:
+    """The requested model's own fallback list, in order, minus what is already chosen."""
+    if not chosen:
+        return []
+    seen = {(c.provider.id, c.model.id) for c in chosen}
+    extra = []
+    for ref in chosen[0].model.fallbacks:
+        for candidate in _named(snap, user, ref):
+            if (candidate.provider.id, candidate.model.id) not in seen:
+                seen.add((candidate.provider.id, candidate.model.id))
+                extra.append(candidate)
+    return extra
 
 
 def usable(snap: Snapshot, user: uuid.UUID, provider: ProviderEntry) -> bool:

@@ -72,6 +72,7 @@ class ProviderEntry:
     max_parallel: int | None
     rpm_limit: int | None
     tpm_limit: int | None
+    weight: int = 1
 
     def target(self, model_id: str) -> Target:
         return Target(
@@ -100,6 +101,7 @@ class ModelEntry:
     status: str
     is_default: bool
     created_at: datetime
+    fallbacks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +244,7 @@ def _provider(db: Database, row: Provider) -> ProviderEntry:
         max_parallel=row.max_parallel,
         rpm_limit=row.rpm_limit,
         tpm_limit=row.tpm_limit,
+        weight=row.weight,
     )
 
 
@@ -257,4 +260,5 @@ def _model(row: Model) -> ModelEntry:
         row.status,
         row.is_default,
         row.created_at,
+        tuple(row.fallbacks or ()),
     )

@@ -41,6 +41,7 @@ class ModelView(View):
     context_window: int | None
     max_output_tokens: int | None
     capabilities: list[str]
+    fallbacks: list[str]
     status: str
     is_default: bool
     config_version: int
@@ -58,6 +59,7 @@ def view_of(model: Model, price: ModelPrice | None) -> ModelView:
         context_window=model.context_window,
         max_output_tokens=model.max_output_tokens,
         capabilities=list(model.capabilities),
+        fallbacks=list(model.fallbacks or []),
         status=model.status,
         is_default=model.is_default,
         config_version=model.config_version,

@@ -36,6 +36,20 @@ class ModelFields(Spec):
     context_window: int | None = Field(default=None, ge=1)
     max_output_tokens: int | None = Field(default=None, ge=1)
     capabilities: list[str] | None = None
+    fallbacks: list[str] | None = Field(
+        default=None,
+        max_length=10,
+        description="models to try, in order, when this one fails: provider-name/model-id",
+    )
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _refs(cls, value: list[str] | None) -> list[str] | None:
+        for ref in value or ():
+            provider, sep, model = ref.partition("/")
+            if not (sep and provider and model):
+                raise ValueError(f"{ref!r} is not provider-name/model-id")
+        return value
 
     @field_validator("capabilities")
     @classmethod
@@ -109,6 +123,7 @@ class Models:
                 context_window=spec.context_window,
                 max_output_tokens=spec.max_output_tokens,
                 capabilities=spec.capabilities or ["text"],
+                fallbacks=spec.fallbacks or [],
                 status="ACTIVE",
                 is_default=False,
                 config_version=1,
@@ -128,7 +143,7 @@ class Models:
     async def update(self, actor: Actor, model_id: uuid.UUID | str, raw: Any) -> ModelView:
         spec: ModelUpdate = check(ModelUpdate, raw)
         changes = spec.model_dump(exclude_unset=True)
-        for key in ("display_name", "capabilities"):
+        for key in ("display_name", "capabilities", "fallbacks"):
             if key in changes and changes[key] is None:
                 raise ValidationFailed.at(key, "must not be null")
         async with self.db.write(actor) as tx:

@@ -29,6 +29,7 @@ class ProviderView(View):
     max_parallel: int | None
     rpm_limit: int | None
     tpm_limit: int | None
+    weight: int
     enabled: bool
     is_default: bool
     is_active: bool
@@ -59,6 +60,7 @@ def view(provider: Provider, actor: Actor | None) -> ProviderView:
         max_parallel=provider.max_parallel,
         rpm_limit=provider.rpm_limit,
         tpm_limit=provider.tpm_limit,
+        weight=provider.weight,
         enabled=provider.enabled,
         is_default=provider.is_default,
         is_active=provider.is_active,

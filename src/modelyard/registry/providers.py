@@ -61,6 +61,12 @@ class ProviderFields(Spec):
     max_parallel: int | None = Field(default=None, ge=1, le=100_000)
     rpm_limit: int | None = Field(default=None, ge=1)
     tpm_limit: int | None = Field(default=None, ge=1)
+    weight: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="share of traffic among providers serving the same model (default 1)",
+    )
 
 
 class ProviderCreate(ProviderFields):
@@ -126,6 +132,7 @@ class Providers:
                 max_parallel=spec.max_parallel,
                 rpm_limit=spec.rpm_limit,
                 tpm_limit=spec.tpm_limit,
+                weight=spec.weight or 1,
                 enabled=spec.enabled,
                 is_default=spec.is_default,
                 is_active=False,
