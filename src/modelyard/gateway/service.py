@@ -63,10 +63,17 @@ class Gateway:
         await self.recorder.start()
 
     async def stop(self) -> None:
-        await self.holder.stop()
-        await self.recorder.stop()
-        await self.clients.close()
-        await self.limiter.aclose()
+        """Stop everything, each part even if another failed; usage is flushed first."""
+        try:
+            await self.recorder.stop()
+        finally:
+            try:
+                await self.holder.stop()
+            finally:
+                try:
+                    await self.clients.close()
+                finally:
+                    await self.limiter.aclose()
 
     def snapshot(self) -> Snapshot:
         return self.holder.get()
