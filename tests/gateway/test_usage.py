@@ -1,125 +1,231 @@
-"""Usage rows: exact cost, batched writes, idempotent request ids, nothing lost while the
-database is away."""
+"""Usage rows: exact cost, one row per request id, batched writes off the request path, and
+rows the database refuses kept aside without holding back the others."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, select
+import pytest
+from sqlalchemy import event, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modelyard.db.engine import create_engine
-from modelyard.db.tables import UsageEvent
+from modelyard.db.tables import UsageEvent, User
 from modelyard.gateway.adapters.base import Usage
 from modelyard.gateway.snapshot import PriceEntry
 from modelyard.gateway.usage import UsageRecord, UsageRecorder, cost_of
 
-PRICE = PriceEntry(
-    uuid.uuid4(),
-    datetime(2026, 1, 1, tzinfo=UTC),
-    Decimal("2.5"),
-    Decimal("10"),
-    Decimal("1.25"),
-    Decimal("0.4"),
-    "USD",
-)
+AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _record(request_id: str) -> UsageRecord:
-    return UsageRecord(
+def price(
+    input_: str, output: str, cached: str | None = None, credits: str | None = None
+) -> PriceEntry:
+    return PriceEntry(
+        uuid.uuid4(),
+        AT,
+        Decimal(input_),
+        Decimal(output),
+        None if cached is None else Decimal(cached),
+        None if credits is None else Decimal(credits),
+        "USD",
+    )
+
+
+def usage_record(request_id: str, **changes: Any) -> UsageRecord:
+    record = UsageRecord(
         request_id=request_id,
         occurred_at=datetime.now(UTC),
         user_id=None,
         api_key_id=None,
         provider_id=None,
         model_id=None,
-        provider_name="p",
-        model_name="m",
+        provider_name="openai",
+        model_name="gpt-4o-mini",
         operation="chat",
-        prompt_tokens=100,
-        completion_tokens=20,
-        cached_tokens=0,
+        prompt_tokens=1000,
+        completion_tokens=200,
+        cached_tokens=400,
         estimated=False,
-        latency_ms=5,
-        ttft_ms=None,
+        latency_ms=35,
+        ttft_ms=12,
         attempts=1,
         status="ok",
         error_code=None,
         price_id=None,
-        input_per_mtok=Decimal("2.5"),
-        output_per_mtok=Decimal("10"),
-        cached_input_per_mtok=None,
+        input_per_mtok=Decimal("0.15"),
+        output_per_mtok=Decimal("0.6"),
+        cached_input_per_mtok=Decimal("0.075"),
         currency="USD",
-        cost=Decimal("0.00045"),
+        cost=Decimal("0.00027"),
         credits=None,
-        meta={"k": "v"},
+        meta={"client": "sdk"},
     )
+    return dataclasses.replace(record, **changes)
 
 
-def test_cost_is_exact_and_charges_cached_tokens_at_their_price() -> None:
-    cost, credits = cost_of(
-        PRICE, Usage(prompt_tokens=1000, completion_tokens=200, cached_tokens=400)
-    )
-    # 600 * 2.5 + 400 * 1.25 + 200 * 10 = 4000 per million
-    assert cost == Decimal("0.004")
-    assert credits == Decimal("0.48")  # 1200 tokens * 0.4 per 1k
-    assert isinstance(cost, Decimal)
+async def stored(engine: AsyncEngine) -> list[Any]:
+    async with engine.connect() as conn:
+        return list(await conn.execute(select(UsageEvent.__table__)))
 
 
-async def _count(url: str) -> int:
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return int(await conn.scalar(select(func.count()).select_from(UsageEvent)) or 0)
-    finally:
-        await engine.dispose()
-
-
-async def test_many_records_are_written_in_few_batches_and_once_per_request_id(
-    database_url: str, tmp_path: Path
-) -> None:
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(database_url)
-    inserts: list[str] = []
+    yield engine
+    await engine.dispose()
 
-    def seen(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT"):
-            inserts.append(statement)
 
-    event.listen(engine.sync_engine, "before_cursor_execute", seen)
-    recorder = UsageRecorder(engine, outbox=tmp_path / "outbox", batch_size=250)
+COSTS = {
+    # 600 * 2.5 + 400 * 1.25 + 200 * 10 = 4000 per million tokens; 1200 tokens * 0.4 / 1k
+    "cached tokens at the cached price": (
+        price("2.5", "10", "1.25", "0.4"),
+        Usage(1000, 200, 400),
+        "0.004",
+        "0.48",
+    ),
+    "cached tokens at the input price without one": (
+        price("2.5", "10"),
+        Usage(1000, 200, 400),
+        "0.0045",
+        None,
+    ),
+    "one token at a fraction of a cent per million": (
+        price("0.15", "0.6"),
+        Usage(1, 0),
+        "0.00000015",
+        None,
+    ),
+    "amounts below the tenth place round half to even": (
+        price("0.000015", "0", credits="0.00000025"),
+        Usage(7, 0),
+        "0.0000000001",  # 1.05e-10
+        "0.0000000018",  # 1.75e-9
+    ),
+    "large numbers stay exact": (
+        price("0.1", "0.3"),
+        Usage(123_456_789, 987_654_321),
+        "308.6419752",
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize(("at", "usage", "cost", "credits"), COSTS.values(), ids=COSTS.keys())
+def test_cost_is_exact_decimal_from_modelyard_prices(
+    at: PriceEntry, usage: Usage, cost: str, credits: str | None
+) -> None:
+    got_cost, got_credits = cost_of(at, usage)
+    assert isinstance(got_cost, Decimal)
+    assert got_cost == Decimal(cost)
+    assert got_credits == (None if credits is None else Decimal(credits))
+    assert got_cost.as_tuple().exponent == -10  # quantized to the Money column's places
+
+
+def test_cost_cannot_go_negative_when_a_provider_reports_more_cached_than_prompt() -> None:
+    cost, _ = cost_of(price("2", "8", "1"), Usage(100, 0, cached_tokens=500))
+    assert cost == Decimal("0.0001")  # all 100 prompt tokens at the cached price, no more
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"cost": 0.1},
+        {"input_per_mtok": Decimal("NaN")},
+        {"operation": "image"},
+        {"status": "done"},
+        {"occurred_at": datetime(2026, 1, 1)},  # no zone
+    ],
+    ids=["float money", "nan money", "unknown operation", "unknown status", "naive time"],
+)
+def test_a_malformed_record_is_refused_where_it_is_made(change: dict[str, Any]) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        usage_record("r", **change)
+
+
+async def test_a_thousand_calls_become_a_thousand_rows_in_two_inserts(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    recorder = UsageRecorder(engine, outbox=tmp_path / "outbox")
     await recorder.start()
+    statements.clear()
     for n in range(1000):
-        recorder.record(_record(f"req-{n}"))
-    recorder.record(_record("req-7"))  # a retried request id
+        recorder.record(usage_record(f"req-{n}"))
+    assert statements == []  # record() never touches the database
+    assert recorder.pending() == 1000
     await recorder.stop()
-    await engine.dispose()
-    assert await _count(database_url) == 1000
-    assert len(inserts) <= 8
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    assert len(inserts) == 2  # one multi-row statement per batch of 500
+    assert len(await stored(engine)) == 1000
+    assert recorder.pending() == 0
 
 
-async def test_an_unreachable_database_parks_rows_in_the_outbox_until_it_returns(
-    database_url: str, tmp_path: Path
-) -> None:
-    outbox = tmp_path / "outbox"
-    gone = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
-    down = UsageRecorder(gone, outbox=outbox)
-    for n in range(30):
-        down.record(_record(f"req-{n}"))
-    await down.stop()
-    await gone.dispose()
-    assert down.pending() == 30
-    assert len(outbox.read_bytes().splitlines()) == 30
-
-    engine = create_engine(database_url)
-    back = UsageRecorder(engine, outbox=outbox)
-    await back.start()  # replays the outbox first
-    await back.stop()
-    again = UsageRecorder(engine, outbox=outbox)  # a second replay records nothing twice
-    await again.start()
+async def test_a_repeated_request_id_is_recorded_once(engine: AsyncEngine, tmp_path: Path) -> None:
+    recorder = UsageRecorder(engine, outbox=tmp_path / "outbox")
+    for _ in range(3):  # within one batch
+        recorder.record(usage_record("retried"))
+    await recorder.flush()
+    recorder.record(usage_record("retried", prompt_tokens=5))  # and in a later one
+    await recorder.flush()
+    again = UsageRecorder(engine, outbox=tmp_path / "outbox")  # and from another replica
+    again.record(usage_record("retried"))
     await again.stop()
-    await engine.dispose()
-    assert await _count(database_url) == 30
-    assert not outbox.exists()
+    rows = await stored(engine)
+    assert len(rows) == 1
+    assert rows[0].prompt_tokens == 1000  # the first record wins
+    assert not recorder.outbox.rejected_path.exists()  # a repeat is not an error
+
+
+async def test_a_row_reads_back_exactly_as_recorded(engine: AsyncEngine, tmp_path: Path) -> None:
+    record = usage_record("exact", cost=Decimal("0.0000000001"), credits=Decimal("12.5"))
+    recorder = UsageRecorder(engine, outbox=tmp_path / "outbox")
+    recorder.record(record)
+    await recorder.stop()
+    (row,) = await stored(engine)
+    assert row.cost == Decimal("0.0000000001")
+    assert row.credits == Decimal("12.5")
+    assert row.cached_input_per_mtok == Decimal("0.075")
+    assert row.occurred_at == record.occurred_at
+    assert row.metadata == {"client": "sdk"}
+
+
+async def test_a_reference_to_a_deleted_row_is_stored_as_null_with_the_old_id(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    user_id, gone = uuid.uuid4(), uuid.uuid4()
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(User), [{"id": user_id, "email": "a@x.io", "email_normalized": "a@x.io"}]
+        )
+    recorder = UsageRecorder(engine, outbox=tmp_path / "outbox")
+    recorder.record(usage_record("fine", user_id=user_id))
+    recorder.record(usage_record("deleted-model", user_id=user_id, model_id=gone))
+    await recorder.stop()
+    rows = {row.request_id: row for row in await stored(engine)}
+    assert rows.keys() == {"fine", "deleted-model"}
+    assert rows["deleted-model"].model_id is None
+    assert rows["deleted-model"].user_id == user_id
+    assert rows["deleted-model"].metadata["unlinked"] == {"model_id": str(gone)}
+    assert rows["fine"].metadata == {"client": "sdk"}
+
+
+async def test_a_row_the_database_refuses_is_set_aside_and_the_rest_are_written(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    recorder = UsageRecorder(engine, outbox=tmp_path / "outbox")
+    for n in range(10):
+        recorder.record(usage_record(f"req-{n}"))
+    recorder.record(usage_record("poison", meta={"not json": {1, 2}}))
+    await recorder.stop()
+    assert len(await stored(engine)) == 10
+    assert recorder.pending() == 0
+    (line,) = recorder.outbox.rejected_path.read_bytes().splitlines()
+    assert b'"poison"' in line

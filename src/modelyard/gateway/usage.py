@@ -1,11 +1,15 @@
 """Usage rows, written off the request path in batches, never lost.
 
 ``record()`` only appends to a buffer. A background task writes the buffer every
-``flush_interval_s`` (or when ``batch_size`` rows wait) in one multi-row INSERT that skips
-request ids already recorded, so a retried request is recorded once. If the database cannot
-take a batch, the batch goes to a local outbox file (JSON lines, fsync'd) and is replayed,
-idempotently, once the database answers again; ``stop()`` flushes everything, so a graceful
-shutdown loses nothing. Cost is computed by modelyard from its own price, as Decimal.
+``flush_interval_s`` (or as soon as ``batch_size`` rows wait) with one multi-row INSERT that
+skips request ids already recorded, so a retried request is recorded once. Whatever the
+database cannot take goes to a durable local outbox (:mod:`modelyard.gateway.usage_outbox`)
+and is replayed, idempotently, once the database answers again; while it is away, new rows
+join the outbox within one flush interval. ``stop()`` writes everything, into the database or
+else into the outbox, so a graceful shutdown loses nothing.
+
+Rows the database refuses for their content never hold back the others (see
+:mod:`modelyard.gateway.usage_writer`); they are kept in the outbox's ``.rejected`` file.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -23,20 +27,19 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
-from sqlalchemy import Table, insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from modelyard.db.tables import UsageEvent
 from modelyard.gateway.adapters.base import Usage
+from modelyard.gateway.usage_outbox import Outbox
+from modelyard.gateway.usage_writer import UsageWriter
 
-log = logging.getLogger("modelyard.gateway")
-MILLION = Decimal(1_000_000)
-PLACES = Decimal("0.0000000001")
+log = logging.getLogger("modelyard.gateway.usage")
+OPERATIONS = frozenset({"chat", "completion", "embedding", "function_call"})
+STATUSES = frozenset({"ok", "error", "aborted"})
+PLACES = Decimal("0.0000000001")  # Money keeps 10 decimal places
 MONEY_FIELDS = ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "cost", "credits")
 ID_FIELDS = ("user_id", "api_key_id", "provider_id", "model_id", "price_id")
+REPLAY_BATCHES_PER_TICK = 20  # the periodic flush replays a backlog in bounded steps
 
 
 class Priced(Protocol):
@@ -50,8 +53,10 @@ class Priced(Protocol):
     def credits_per_1k(self) -> Decimal | None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UsageRecord:
+    """One gateway call, as it will be stored in ``usage_events``."""
+
     request_id: str
     occurred_at: datetime
     user_id: uuid.UUID | None
@@ -79,16 +84,30 @@ class UsageRecord:
     credits: Decimal | None
     meta: dict[str, Any]
 
+    def __post_init__(self) -> None:  # cheap checks: a bad row fails here, not in a batch
+        if self.operation not in OPERATIONS:
+            raise ValueError(f"operation must be one of {sorted(OPERATIONS)}")
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {sorted(STATUSES)}")
+        if self.occurred_at.tzinfo is None:
+            raise ValueError("occurred_at must be timezone-aware")
+        for name in MONEY_FIELDS:
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, Decimal) and value.is_finite()):
+                raise TypeError(f"{name} must be a finite Decimal, never a float")
+
+    def to_row(self) -> dict[str, Any]:
+        row = {name: getattr(self, name) for name in _COLUMNS}
+        row["metadata"] = self.meta
+        return row
+
     def to_json(self) -> bytes:
-        data = dataclasses.asdict(self)
-        data["occurred_at"] = self.occurred_at.isoformat()
-        for name in (*MONEY_FIELDS, *ID_FIELDS):
-            data[name] = None if data[name] is None else str(data[name])
-        return orjson.dumps(data)
+        return orjson.dumps(self.to_row(), default=str)
 
     @classmethod
     def from_json(cls, raw: bytes) -> UsageRecord:
         data = orjson.loads(raw)
+        data["meta"] = data.pop("metadata")
         data["occurred_at"] = datetime.fromisoformat(data["occurred_at"])
         for name in MONEY_FIELDS:
             data[name] = None if data[name] is None else Decimal(data[name])
@@ -97,21 +116,26 @@ class UsageRecord:
         return cls(**data)
 
 
+_COLUMNS = tuple(f.name for f in dataclasses.fields(UsageRecord) if f.name != "meta")
+
+
 def cost_of(price: Priced, usage: Usage) -> tuple[Decimal, Decimal | None]:
     """Money and credits of ``usage`` at ``price``: exact Decimal arithmetic, no floats.
-    Cached prompt tokens are charged at the cached-input price where there is one."""
+
+    Cached prompt tokens are charged at the cached-input price where there is one, else at
+    the input price; credits (if the price has them) count every token."""
     cached = min(usage.cached_tokens, usage.prompt_tokens)
     cached_price = price.cached_input_per_mtok
     if cached_price is None:
         cached_price = price.input_per_mtok
     cost = (
-        Decimal(usage.prompt_tokens - cached) * price.input_per_mtok
-        + Decimal(cached) * cached_price
-        + Decimal(usage.completion_tokens) * price.output_per_mtok
-    ) / MILLION
+        (usage.prompt_tokens - cached) * price.input_per_mtok
+        + cached * cached_price
+        + usage.completion_tokens * price.output_per_mtok
+    ) / 1_000_000
     credits = None
     if price.credits_per_1k is not None:
-        credits = (Decimal(usage.total_tokens) * price.credits_per_1k / 1000).quantize(PLACES)
+        credits = (usage.total_tokens * price.credits_per_1k / 1000).quantize(PLACES)
     return cost.quantize(PLACES), credits
 
 
@@ -120,106 +144,151 @@ class UsageRecorder:
         self,
         engine: AsyncEngine,
         *,
-        outbox: Path,
+        outbox: Path = Path("./modelyard-usage.outbox"),
         flush_interval_s: float = 0.2,
         batch_size: int = 500,
+        write_timeout_s: float = 15.0,
     ) -> None:
-        self.engine = engine
-        self.outbox = outbox
+        self.writer = UsageWriter(engine, timeout_s=write_timeout_s, backoff_s=flush_interval_s)
+        self.outbox = Outbox(outbox)
         self.flush_interval_s = flush_interval_s
         self.batch_size = batch_size
         self._buffer: list[UsageRecord] = []
+        self._in_flight = 0
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
         self._stopping = False
 
     def record(self, record: UsageRecord) -> None:
+        """Take one row; O(1), never waits and never touches the database."""
+        if self._closed:  # too late for the writer: straight into the outbox
+            self.outbox.append([record.to_json()])
+            return
         self._buffer.append(record)
         if len(self._buffer) >= self.batch_size:
             self._wake.set()
 
     def pending(self) -> int:
-        waiting = 0
-        if self.outbox.exists():
-            waiting = sum(1 for line in self.outbox.read_bytes().splitlines() if line.strip())
-        return len(self._buffer) + waiting
+        """Rows recorded but not yet in the database (buffered, being written, or parked)."""
+        return len(self._buffer) + self._in_flight + len(self.outbox)
 
     async def start(self) -> None:
-        await self.flush()
-        self._task = asyncio.create_task(self._loop(), name="modelyard-usage-writer")
+        """Replay what an earlier run left in the outbox, then write in the background."""
+        if self._task is None:
+            self.outbox.claim()
+            self._closed = self._stopping = False
+            await self.flush()
+            self._task = asyncio.create_task(self._loop(), name="modelyard-usage-writer")
 
     async def stop(self) -> None:
-        """Let the writer finish what it is writing, then write everything left."""
-        if self._task is not None:
+        """Finish the batch being written, then write everything left (or park it)."""
+        task, self._task = self._task, None
+        if task is not None:
             self._stopping = True
             self._wake.set()
-            await self._task
-            self._task = None
+            await asyncio.wait([task])
         await self.flush()
+        self._closed = True
+        self.outbox.release()
 
     async def flush(self) -> None:
-        """Replay the outbox, then write the buffer; what cannot be written goes to the outbox."""
-        async with self._lock:
-            await self._replay_outbox()
-            while self._buffer:
-                batch, self._buffer = (
-                    self._buffer[: self.batch_size],
-                    self._buffer[self.batch_size :],
-                )
-                try:
-                    written = await self._insert(batch)
-                except asyncio.CancelledError:  # committed or not, the outbox replay is safe
-                    self._to_outbox(batch)
-                    raise
-                if not written:
-                    self._to_outbox(batch)
+        """Write everything now: the outbox first, then the buffer."""
+        await self._flush(everything=True)
 
     async def _loop(self) -> None:
-        while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
-            self._wake.clear()
-            await self.flush()
-
-    async def _insert(self, batch: list[UsageRecord]) -> bool:
-        rows = [dataclasses.asdict(r) for r in batch]
-        table = UsageEvent.__table__
-        assert isinstance(table, Table)
-        dialect = self.engine.dialect.name
-        if dialect == "postgresql":
-            statement: Any = pg_insert(table).on_conflict_do_nothing(index_elements=["request_id"])
-        elif dialect == "sqlite":
-            statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=["request_id"])
-        else:  # pragma: no cover - only the two engines above are supported
-            statement = insert(table)
-        for row in rows:
-            row["id"] = uuid.uuid4()
-            row["metadata"] = row.pop("meta")
         try:
-            async with self.engine.begin() as conn:
-                await conn.execute(statement, rows)
-        except (SQLAlchemyError, OSError, ValueError) as exc:
-            log.warning(
-                "usage batch of %d not written (%s); kept in the outbox",
-                len(batch),
-                type(exc).__name__,
-            )
-            return False
+            while not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
+                self._wake.clear()
+                try:
+                    await self._flush(everything=False)
+                except Exception:  # never let the writer die: the rows are still held
+                    log.exception("usage writer failed; retrying")
+        except asyncio.CancelledError:
+            self._park_now()
+            raise
+
+    async def _flush(self, *, everything: bool) -> None:
+        async with self._lock:
+            if not everything and self.writer.resting():
+                await self._park_buffer()  # the database is away: keep rows durable meanwhile
+                return
+            if len(self.outbox):
+                await self._park_buffer()  # keeps arrival order, and makes them durable now
+                limit = None if everything else self.batch_size * REPLAY_BATCHES_PER_TICK
+                if not await self._replay(limit):
+                    return
+            while self._buffer:
+                batch = self._buffer[: self.batch_size]
+                del self._buffer[: self.batch_size]
+                if not await self._write(batch):
+                    self._buffer[:0] = batch
+                    await self._park_buffer()
+                    return
+
+    async def _replay(self, limit: int | None) -> bool:
+        """Write parked rows; False if the database is still away."""
+        done = 0
+        while len(self.outbox) and (limit is None or done < limit):
+            lines, end = self.outbox.read(self.batch_size)
+            records, corrupt = _decode(lines)
+            if records and not await self._write(records, parked=True):
+                return False
+            self.outbox.reject(corrupt)
+            self.outbox.replayed(len(lines), end)
+            done += len(lines)
         return True
 
-    def _to_outbox(self, batch: list[UsageRecord]) -> None:
-        with self.outbox.open("ab") as handle:
-            handle.write(b"".join(r.to_json() + b"\n" for r in batch))
-            handle.flush()
-            os.fsync(handle.fileno())
+    async def _write(self, batch: list[UsageRecord], *, parked: bool = False) -> bool:
+        """Store a batch; False (the batch untouched) if the database cannot take it now."""
+        self._in_flight = 0 if parked else len(batch)
+        try:
+            rejected = await self.writer.write([r.to_row() for r in batch])
+        except asyncio.CancelledError:
+            if not parked:  # committed or not, parking is safe: replays are idempotent
+                self.outbox.append([r.to_json() for r in batch])
+            raise
+        except Exception:  # the writer has logged the outage; the caller parks the batch
+            return False
+        finally:
+            self._in_flight = 0
+        if rejected:
+            self.outbox.reject([batch[i].to_json() for i in rejected])
+            log.error(
+                "%d usage rows refused by the database, kept in %s (request ids: %s)",
+                len(rejected),
+                self.outbox.rejected_path,
+                ", ".join(batch[i].request_id for i in rejected[:10]),
+            )
+        return True
 
-    async def _replay_outbox(self) -> None:
-        if not self.outbox.exists() or self.outbox.stat().st_size == 0:
-            return
-        lines = [line for line in self.outbox.read_bytes().splitlines() if line.strip()]
-        records = [UsageRecord.from_json(line) for line in lines]
-        for start in range(0, len(records), self.batch_size):
-            if not await self._insert(records[start : start + self.batch_size]):
-                return  # still down: keep the whole outbox (replays are idempotent)
-        self.outbox.unlink()
+    async def _park_buffer(self) -> None:
+        batch, self._buffer = self._buffer, []
+        if batch:
+            self._in_flight = len(batch)
+            try:
+                await asyncio.to_thread(self.outbox.append, [r.to_json() for r in batch])
+            except BaseException:  # e.g. a full disk: keep the rows in memory, try again
+                self._buffer[:0] = batch
+                raise
+            finally:
+                self._in_flight = 0
+
+    def _park_now(self) -> None:
+        batch, self._buffer = self._buffer, []
+        self.outbox.append([r.to_json() for r in batch])
+
+
+def _decode(lines: Sequence[bytes]) -> tuple[list[UsageRecord], list[bytes]]:
+    records: list[UsageRecord] = []
+    corrupt: list[bytes] = []
+    for line in lines:
+        try:
+            records.append(UsageRecord.from_json(line))
+        except Exception as exc:  # whatever a torn or edited line makes of the parsing
+            log.error("unreadable line in the usage outbox moved aside (%s)", exc)
+            corrupt.append(line)
+    return records, corrupt
