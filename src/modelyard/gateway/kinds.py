@@ -3,12 +3,13 @@ protocol; the core never branches on a kind's name."""
 
 from __future__ import annotations
 
-from modelyard.gateway.adapters import declarative, fake, gemini, ollama, openai
+from modelyard.gateway.adapters import anthropic, declarative, fake, gemini, ollama, openai
 from modelyard.gateway.adapters.base import Adapter
 
 ADAPTERS: dict[str, Adapter] = {
     "openai": openai.ADAPTER,
     "openai_compatible": openai.ADAPTER,
+    "anthropic": anthropic.ADAPTER,
     "gemini": gemini.ADAPTER,
     "ollama": ollama.ADAPTER,
     "declarative": declarative.ADAPTER,
