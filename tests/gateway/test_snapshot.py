@@ -3,6 +3,7 @@ while the database is away."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
@@ -18,6 +19,7 @@ from modelyard.registry.apikeys import ApiKeyCreate
 from modelyard.registry.secrets import Keyring, generate_key
 from modelyard.registry.tx import Database
 from modelyard.registry.users import UserCreate
+from modelyard.settings import Settings
 
 
 async def _setup(registry: Registry, admin: Actor) -> tuple[str, str]:
@@ -125,3 +127,30 @@ async def test_a_gateway_started_without_a_database_is_not_ready_until_it_answer
             holder.get()
     finally:
         await gone.dispose()
+
+
+async def test_a_change_made_by_another_replica_arrives_at_once_on_postgresql(
+    settings: Settings, registry: Registry, admin: Actor
+) -> None:
+    if not registry.db.is_postgres:
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite replicas share one file and poll")
+    await _setup(registry, admin)
+    other = Registry.open(settings)  # another replica: its own engine, its own connections
+    holder = SnapshotHolder(other.db, interval_s=60)  # the poll alone would take a minute
+    await holder.start()
+    try:
+        for _ in range(200):
+            if holder.listening:
+                break
+            await asyncio.sleep(0.01)
+        assert holder.listening
+        await registry.providers.create(admin, {"name": "elsewhere", "kind": "ollama"})
+        for _ in range(200):
+            if holder.get().provider_by_name("elsewhere", None) is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert holder.get().provider_by_name("elsewhere", None) is not None
+    finally:
+        await holder.stop()
+        await other.close()
+    assert holder.listening is False

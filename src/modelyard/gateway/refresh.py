@@ -1,14 +1,18 @@
 """Keeping the snapshot current: a background task checks the configuration generation every
-``interval_s`` and reloads when it moved. While the database is unreachable the last good
-snapshot keeps serving; a gateway started without a database reports not-ready and becomes
-ready by itself once the database answers."""
+``interval_s`` and reloads when it moved. Changes committed in this process nudge it at once;
+on PostgreSQL a dedicated connection LISTENs on the registry's change channel, so changes made
+by any other replica or CLI arrive within milliseconds too. While the database is unreachable
+the last good snapshot keeps serving; a gateway started without a database reports not-ready
+and becomes ready by itself once the database answers."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
+import asyncpg
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -16,7 +20,7 @@ from modelyard.db.tables import RegistryState
 from modelyard.errors import ModelyardError
 from modelyard.gateway.snapshot import Snapshot, load
 from modelyard.registry.actors import Actor
-from modelyard.registry.tx import Database
+from modelyard.registry.tx import CHANGE_CHANNEL, Database
 
 log = logging.getLogger("modelyard.gateway")
 
@@ -33,7 +37,9 @@ class SnapshotHolder:
         self._snapshot: Snapshot | None = None
         self.database_ok = False
         self._task: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
         self._nudge = asyncio.Event()
+        self.listening = False  # True while a LISTEN connection is up (PostgreSQL)
 
     @property
     def ready(self) -> bool:
@@ -69,15 +75,18 @@ class SnapshotHolder:
         await self.refresh()
         self.db.on_change.append(self._nudge.set)  # changes made in this process: at once
         self._task = asyncio.create_task(self._loop(), name="modelyard-snapshot-refresh")
+        if self.db.is_postgres:
+            self._listener = asyncio.create_task(self._listen(), name="modelyard-registry-listen")
 
     async def stop(self) -> None:
         if self._nudge.set in self.db.on_change:
             self.db.on_change.remove(self._nudge.set)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._listener, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._listener = None
 
     async def _loop(self) -> None:
         while True:
@@ -85,3 +94,25 @@ class SnapshotHolder:
                 await asyncio.wait_for(self._nudge.wait(), self.interval_s)
             self._nudge.clear()
             await self.refresh()
+
+    async def _listen(self) -> None:
+        """Hold one LISTEN connection; reconnect after ``interval_s`` whenever it drops."""
+        url = self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while True:
+            conn: Any = None
+            lost = asyncio.Event()
+            try:
+                conn = await asyncpg.connect(url, timeout=10)
+                conn.add_termination_listener(lambda _c, done=lost: done.set())
+                await conn.add_listener(CHANGE_CHANNEL, lambda *_a: self._nudge.set())
+                self.listening = True
+                self._nudge.set()  # catch up on anything missed while not listening
+                await lost.wait()
+            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+                log.debug("change listener unavailable: %s", type(exc).__name__)
+            finally:
+                self.listening = False
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(conn.close(timeout=2))
+            await asyncio.sleep(self.interval_s)

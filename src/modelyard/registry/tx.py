@@ -3,7 +3,8 @@
 Writes are serialised (SQLite ``BEGIN IMMEDIATE``; a transaction-scoped advisory lock on
 PostgreSQL), which keeps "set default" races, the audit hash chain and the configuration
 generation exact on both engines. A write that records audit events bumps the generation
-once at commit; a failure rolls everything back, events included.
+once at commit (and, on PostgreSQL, notifies ``CHANGE_CHANNEL`` so every replica's gateway
+refreshes at once); a failure rolls everything back, events included.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from modelyard.registry.actors import Actor
 from modelyard.registry.secrets import Keyring
 
 WRITE_LOCK_KEY = 0x6D6F64656C79  # "modely": the registry's advisory lock on PostgreSQL
+CHANGE_CHANNEL = "modelyard_registry"  # NOTIFY channel: other replicas refresh at once
 
 Clock = Callable[[], datetime]
 
@@ -117,6 +119,11 @@ class Database:
                             .where(RegistryState.id == 1)
                             .values(generation=RegistryState.generation + 1)
                         )
+                        if self.is_postgres:  # delivered at commit, never for a rollback
+                            await session.execute(
+                                text("SELECT pg_notify(:channel, '')"),
+                                {"channel": CHANGE_CHANNEL},
+                            )
             except IntegrityError as exc:
                 raise Conflict(
                     "the change conflicts with existing data",
