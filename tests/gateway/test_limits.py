@@ -185,6 +185,24 @@ async def test_tpm_counts_prompt_and_charged_completion_tokens(make: Factory) ->
     assert (await limiter.hit(K, rpm=None, tpm=100, tokens=20)).remaining_tokens == 80
 
 
+async def test_a_refund_counts_only_in_the_window_it_was_charged_and_never_below_zero(
+    make: Factory,
+) -> None:
+    clock = Clock()
+    limiter = make(clock)
+    charged = await limiter.hit(K, rpm=None, tpm=100, tokens=90)  # the budget: 90
+    assert charged.start is not None
+    await limiter.add_tokens(K, -70, charged.start)  # used 20
+    assert (await limiter.hit(K, rpm=None, tpm=100, tokens=0)).remaining_tokens == 80
+    await limiter.add_tokens(K, -500, charged.start)  # more than was charged: floors at 0
+    assert (await limiter.hit(K, rpm=None, tpm=100, tokens=0)).remaining_tokens == 100
+    stale = await limiter.hit(K, rpm=None, tpm=100, tokens=50)
+    clock.now += 60  # a new window starts; the old one's refund must not lower it
+    assert (await limiter.hit(K, rpm=None, tpm=100, tokens=30)).remaining_tokens == 70
+    await limiter.add_tokens(K, -50, stale.start)
+    assert (await limiter.hit(K, rpm=None, tpm=100, tokens=0)).remaining_tokens == 70
+
+
 async def test_a_request_over_the_whole_tpm_never_fits(make: Factory) -> None:
     limiter = make(Clock())
     with pytest.raises(LimitExceeded) as caught:

@@ -24,7 +24,7 @@ from modelyard.gateway.breaker import CircuitBreaker
 from modelyard.gateway.clients import Clients
 from modelyard.gateway.errors import UpstreamBadRequest, UpstreamError, UpstreamUnavailable
 from modelyard.gateway.kinds import adapter_for
-from modelyard.gateway.limits.base import Limiter, LimitExceeded, ProviderBusy, Window
+from modelyard.gateway.limits.base import Charge, Limiter, LimitExceeded, ProviderBusy, Window
 from modelyard.gateway.resolve import Candidate, Resolution
 from modelyard.gateway.retry import with_retries
 from modelyard.gateway.snapshot import Snapshot
@@ -44,10 +44,14 @@ class Attempted:
     upstream_ms: float = 0.0
     window: Window | None = None
     failures: list[str] = field(default_factory=list)
+    charges: list[Charge] = field(default_factory=list)
 
-    def narrow(self, window: Window) -> None:
-        """Keep the tightest of the windows this call passed (for x-ratelimit-* headers)."""
+    def narrow(self, key: str, tokens: int, window: Window, provider_id: object = None) -> None:
+        """Keep the tightest of the windows this call passed (for x-ratelimit-* headers) and
+        what tpm windows were charged (settled once the call's usage is known)."""
         self.window = window if self.window is None else self.window.tightest(window)
+        if window.limit_tokens is not None and tokens:
+            self.charges.append(Charge(key, tokens, window.start, provider_id))
 
 
 class Pipeline:
@@ -137,14 +141,11 @@ class Pipeline:
             upstream = {**body, "model": candidate.model.model_id}
             try:
                 if provider.rpm_limit or provider.tpm_limit:  # no round trip when unlimited
-                    attempted.narrow(
-                        await self.limiter.hit(
-                            f"provider:{key}",
-                            rpm=provider.rpm_limit,
-                            tpm=provider.tpm_limit,
-                            tokens=tokens,
-                        )
+                    scope = f"provider:{key}"
+                    window = await self.limiter.hit(
+                        scope, rpm=provider.rpm_limit, tpm=provider.tpm_limit, tokens=tokens
                     )
+                    attempted.narrow(scope, tokens, window, provider.id)
                 started = time.perf_counter()
                 try:
                     result, attempts = await self._limited(

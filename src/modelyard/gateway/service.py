@@ -3,6 +3,8 @@ usage recorder, started and stopped together with the server."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +15,7 @@ from modelyard.gateway.adapters.base import Usage
 from modelyard.gateway.breaker import CircuitBreaker
 from modelyard.gateway.clients import Clients
 from modelyard.gateway.limits import make_limiter
-from modelyard.gateway.limits.base import Limiter
+from modelyard.gateway.limits.base import Charge, Limiter
 from modelyard.gateway.metrics import Metrics
 from modelyard.gateway.pipeline import Attempted, Pipeline
 from modelyard.gateway.refresh import SnapshotHolder
@@ -22,6 +24,7 @@ from modelyard.gateway.usage import UsageRecord, UsageRecorder, cost_of
 from modelyard.registry.tx import Database
 
 LIMIT_CODES = {"LIMIT_EXCEEDED", "PROVIDER_BUSY"}
+log = logging.getLogger("modelyard.gateway")
 
 
 @dataclass
@@ -57,6 +60,7 @@ class Gateway:
         self.recorder = UsageRecorder(db.engine, outbox=outbox)
         self.clock = db.clock
         self.metrics = Metrics()
+        self._settling: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self.holder.start()
@@ -65,6 +69,7 @@ class Gateway:
     async def stop(self) -> None:
         """Stop everything, each part even if another failed; usage is flushed first."""
         try:
+            await self.settled()
             await self.recorder.stop()
         finally:
             try:
@@ -74,6 +79,11 @@ class Gateway:
                     await self.clients.close()
                 finally:
                     await self.limiter.aclose()
+
+    async def settled(self) -> None:
+        """Wait until every finished call's tpm windows are settled."""
+        while self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
 
     def snapshot(self) -> Snapshot:
         return self.holder.get()
@@ -89,8 +99,33 @@ class Gateway:
             ("user", key.user_id, key.user_rpm_limit, key.user_tpm_limit),
         ):
             if ident is not None and (rpm or tpm):
-                window = await self.limiter.hit(f"{scope}:{ident}", rpm=rpm, tpm=tpm, tokens=tokens)
-                call.attempted.narrow(window)
+                name = f"{scope}:{ident}"
+                window = await self.limiter.hit(name, rpm=rpm, tpm=tpm, tokens=tokens)
+                call.attempted.narrow(name, tokens, window)
+
+    def _settle(self, call: CallInfo, usage: Usage) -> None:
+        """Correct the tpm windows this call charged at its budget to what it used, off the
+        request path (a task; ``stop`` waits for those still running)."""
+        charges = call.attempted.charges
+        if not charges:
+            return
+        used = usage.prompt_tokens + usage.completion_tokens
+        served = call.attempted.candidate
+        served_id = served.provider.id if served is not None else None
+        deltas = [
+            (c, (used if c.provider_id is None or c.provider_id == served_id else 0) - c.tokens)
+            for c in charges
+        ]
+        task = asyncio.create_task(self._adjust([(c, d) for c, d in deltas if d]))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _adjust(self, deltas: list[tuple[Charge, int]]) -> None:
+        for charge, delta in deltas:
+            try:
+                await self.limiter.add_tokens(charge.key, delta, charge.since)
+            except Exception:  # a limiter hiccup must not surface; the window ends anyway
+                log.warning("could not settle tokens on %s", charge.key, exc_info=True)
 
     def record(
         self,
@@ -104,6 +139,7 @@ class Gateway:
         """Hand one usage row to the batching recorder (no database on the request path)."""
         candidate = call.attempted.candidate
         usage = usage or Usage()
+        self._settle(call, usage)
         price = snap.price_at(candidate.model.id, call.at) if candidate else None
         cost, credits = cost_of(price, usage) if price else (None, None)
         elapsed = time.perf_counter() - call.started

@@ -11,8 +11,11 @@ keep the same semantics:
   starts a new one. A burst of up to twice a limit can straddle two windows; in exchange a
   hit is O(1) with no log of timestamps. Over a limit raises :class:`LimitExceeded` and
   counts nothing. Limits are ``None`` (none) or at least 1.
-- ``add_tokens``: charge tokens known only after the call (the completion) to the current
-  window; it may overshoot ``tpm``, and the next ``hit`` then waits for the window to end.
+- ``add_tokens``: settle a call's tokens once they are known. A hit charges the most a call
+  may use (prompt estimate plus the completion cap); afterwards the difference to what it
+  actually used is added (it may overshoot ``tpm``; the next ``hit`` then waits for the
+  window to end) or refunded. A refund only counts in the window that was charged
+  (``since``: the window's start from the hit), never below zero.
 
     ModelyardError
     ├── ProviderBusy    429 PROVIDER_BUSY    no parallel slot freed up within the wait
@@ -102,10 +105,17 @@ class Window:
     limit_tokens: int | None = None
     remaining_tokens: int | None = None
     reset_s: float = 0.0
+    start: float | None = None  # identifies the window charged, for a later refund
 
     @classmethod
     def left(
-        cls, rpm: int | None, requests: int, tpm: int | None, tokens: int, reset_s: float
+        cls,
+        rpm: int | None,
+        requests: int,
+        tpm: int | None,
+        tokens: int,
+        reset_s: float,
+        start: float | None = None,
     ) -> Window:
         """The window after ``requests`` requests and ``tokens`` tokens were counted."""
         return cls(
@@ -114,6 +124,7 @@ class Window:
             tpm,
             None if tpm is None else tpm - tokens,
             reset_s,
+            start,
         )
 
     def headers(self) -> dict[str, str]:
@@ -141,6 +152,18 @@ class Window:
             (other.limit_tokens, other.remaining_tokens),
         )
         return Window(*requests, *tokens, max(self.reset_s, other.reset_s))
+
+
+@dataclass(slots=True, frozen=True)
+class Charge:
+    """Tokens a ``hit`` charged to a tpm window, settled when the call's usage is known;
+    ``provider_id`` is set for a provider's window (only the provider that served the call
+    used any tokens)."""
+
+    key: str
+    tokens: int
+    since: float | None
+    provider_id: object = None
 
 
 UNLIMITED = Window()
@@ -207,8 +230,9 @@ class Limiter(Protocol):
         """Count one request of ``tokens`` tokens; :class:`LimitExceeded` when over."""
         ...
 
-    async def add_tokens(self, key: str, tokens: int) -> None:
-        """Charge tokens learnt after the call to the key's current window."""
+    async def add_tokens(self, key: str, tokens: int, since: float | None = None) -> None:
+        """Charge (or, negative, refund) tokens learnt after the call; a refund only
+        counts while the window that started at ``since`` is current."""
         ...
 
     async def aclose(self) -> None:

@@ -121,13 +121,16 @@ class MemoryLimiter:
             raise exceeded(key, "tpm", tpm, reset, tokens)
         counts.requests += 1
         counts.tokens += tokens
-        return Window.left(rpm, counts.requests, tpm, counts.tokens, reset)
+        return Window.left(rpm, counts.requests, tpm, counts.tokens, reset, counts.start)
 
-    async def add_tokens(self, key: str, tokens: int) -> None:
+    async def add_tokens(self, key: str, tokens: int, since: float | None = None) -> None:
         counts = self._windows.get(key)
-        if counts is not None:
-            counts.roll(self._clock())
-            counts.tokens += tokens
+        if counts is None:
+            return
+        counts.roll(self._clock())
+        if tokens < 0 and since != counts.start:
+            return  # a refund for a window that has ended
+        counts.tokens = max(0, counts.tokens + tokens)
 
     async def aclose(self) -> None:
         return None

@@ -53,7 +53,8 @@ UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 _NOW = """local now = tonumber(ARGV[1])
 if now < 0 then local t = redis.call('TIME') now = t[1] * 1000 + math.floor(t[2] / 1000) end
 """
-# ARGV: now, window_ms, rpm (-1: none), tpm (-1: none), tokens -> {refused 0|1|2, r, t, reset}
+# ARGV: now, window_ms, rpm (-1: none), tpm (-1: none), tokens
+#   -> {refused 0|1|2, r, t, reset, window start}
 HIT = (
     _NOW
     + """local win, rpm, tpm, tokens = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
@@ -62,21 +63,26 @@ local c = redis.call('HMGET', KEYS[1], 's', 'r', 't')
 local s, r, t = tonumber(c[1]), tonumber(c[2]) or 0, tonumber(c[3]) or 0
 if not s or now - s >= win then s, r, t = now, 0, 0 end
 local reset = s + win - now
-if rpm >= 0 and r >= rpm then return {1, r, t, reset} end
-if tpm >= 0 and t + tokens > tpm then return {2, r, t, reset} end
+if rpm >= 0 and r >= rpm then return {1, r, t, reset, s} end
+if tpm >= 0 and t + tokens > tpm then return {2, r, t, reset, s} end
 redis.call('HSET', KEYS[1], 's', s, 'r', r + 1, 't', t + tokens)
 redis.call('PEXPIRE', KEYS[1], reset + win)
-return {0, r + 1, t + tokens, reset}"""
+return {0, r + 1, t + tokens, reset, s}"""
 )
-# ARGV: now, window_ms, tokens
+# ARGV: now, window_ms, tokens (< 0: a refund), since (-1: any window) -> 1 if counted
 ADD_TOKENS = (
     _NOW
     + """local s = tonumber(redis.call('HGET', KEYS[1], 's'))
+local tokens, since = tonumber(ARGV[3]), tonumber(ARGV[4])
 if not s then return 0 end
+if tokens < 0 and (since ~= s or now - s >= tonumber(ARGV[2])) then return 0 end
 if now - s >= tonumber(ARGV[2]) then
-  redis.call('HSET', KEYS[1], 's', now, 'r', 0, 't', ARGV[3])
+  redis.call('HSET', KEYS[1], 's', now, 'r', 0, 't', tokens)
   redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2]))
-else redis.call('HINCRBY', KEYS[1], 't', ARGV[3]) end
+else
+  local t = (tonumber(redis.call('HGET', KEYS[1], 't')) or 0) + tokens
+  redis.call('HSET', KEYS[1], 't', math.max(0, t))
+end
 return 1"""
 )
 # KEYS: holders, queue, alive, ticket; ARGV: now, limit, lease_ms, id, place_ms (0: no queue)
@@ -270,24 +276,26 @@ class RedisLimiter:
         limits = (-1 if rpm is None else rpm, -1 if tpm is None else tpm)
         args = [self.now(), int(WINDOW_S * 1000), *limits, tokens]
         try:
-            refused, requests, used, reset_ms = await self.hit_script(self.keys(key)[0], args)
+            refused, requests, used, reset_ms, start = await self.hit_script(
+                self.keys(key)[0], args
+            )
         except UNREACHABLE as exc:
             self.unreachable(exc)
             return await self._local.hit(key, rpm=rpm, tpm=tpm, tokens=tokens)
         if refused:
             which: LimitName = "rpm" if refused == 1 else "tpm"
             raise exceeded(key, which, limits[refused - 1], reset_ms / 1000, tokens)
-        return Window.left(rpm, requests, tpm, used, reset_ms / 1000)
+        return Window.left(rpm, requests, tpm, used, reset_ms / 1000, float(start))
 
-    async def add_tokens(self, key: str, tokens: int) -> None:
+    async def add_tokens(self, key: str, tokens: int, since: float | None = None) -> None:
         if not self._up():
-            return await self._local.add_tokens(key, tokens)
-        args = [self.now(), int(WINDOW_S * 1000), tokens]
+            return await self._local.add_tokens(key, tokens, since)
+        args = [self.now(), int(WINDOW_S * 1000), tokens, -1 if since is None else int(since)]
         try:
             await self.add_script(self.keys(key)[0], args)
         except UNREACHABLE as exc:
             self.unreachable(exc)
-            await self._local.add_tokens(key, tokens)
+            await self._local.add_tokens(key, tokens, since)
         return None
 
     async def aclose(self) -> None:
