@@ -9,8 +9,9 @@ prints its message and exits non-zero. Messages never contain secrets.
     ├── NotFound                        404 NOT_FOUND (PROVIDER_NOT_FOUND, MODEL_NOT_FOUND, ...)
     ├── Conflict                        409 NAME_TAKEN, EMAIL_TAKEN, PROVIDER_DISABLED,
     │                                       PROVIDER_IS_ACTIVE, MODEL_DEPRECATED, ...
+    ├── PaymentRequired                 402 INSUFFICIENT_CREDITS
     ├── Unauthenticated                 401 UNAUTHENTICATED
-    ├── Forbidden                       403 FORBIDDEN
+    ├── Forbidden                       403 FORBIDDEN, SUBSCRIPTION_SUSPENDED, MODEL_NOT_IN_PLAN
     └── Misconfigured                   500 MISCONFIGURED (master key missing, bad settings)
 
 Gateway failures (rate limits, upstream errors) join this tree in their own subclasses.
@@ -58,6 +59,11 @@ class NotFound(ModelyardError):
 class Conflict(ModelyardError):
     status = 409
     code = "CONFLICT"
+
+
+class PaymentRequired(ModelyardError):
+    status = 402
+    code = "INSUFFICIENT_CREDITS"
 
 
 class Unauthenticated(ModelyardError):

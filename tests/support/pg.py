@@ -63,9 +63,13 @@ async def drop_database(name: str) -> None:
 
 
 async def reset(url: str) -> None:
-    """Empty every table (triggers off for this session only) and restore the state row."""
+    """Empty every table (triggers off for this session only) and restore the state row and
+    the rows the migrations seed (the plans, kept aside at the first reset)."""
     conn = await _connect(url.rsplit("/", 1)[1])
     try:
+        await conn.execute("CREATE SCHEMA IF NOT EXISTS seeded")
+        if not await conn.fetchval("SELECT to_regclass('seeded.plans') IS NOT NULL"):
+            await conn.execute("CREATE TABLE seeded.plans AS SELECT * FROM public.plans")
         tables = await conn.fetch(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
             "AND tablename <> 'alembic_version'"
@@ -75,5 +79,6 @@ async def reset(url: str) -> None:
             await conn.execute("SET LOCAL session_replication_role = replica")
             await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
             await conn.execute("INSERT INTO registry_state (id, generation) VALUES (1, 0)")
+            await conn.execute("INSERT INTO public.plans SELECT * FROM seeded.plans")
     finally:
         await conn.close()

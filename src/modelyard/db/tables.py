@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from modelyard.db.types import JSONDoc, Money, UTCDateTime, utcnow
+from modelyard.db.types import Credits, JSONDoc, Money, UTCDateTime, utcnow
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -314,3 +314,124 @@ class UsageEvent(Base):
     cost: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     credits: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONDoc, default=dict)
+
+
+# --- billing: plans, subscriptions, credit grants, the credit ledger, gateway holds ---------
+
+
+class Plan(Base):
+    __tablename__ = "plans"
+    __table_args__ = (
+        CheckConstraint("rollover IN ('none', 'capped', 'full')", name="rollover"),
+        CheckConstraint("rollover <> 'capped' OR rollover_cap IS NOT NULL", name="cap_set"),
+        CheckConstraint("monthly_credits >= 0", name="credits_not_negative"),
+    )
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    monthly_credits: Mapped[Decimal] = mapped_column(Credits())
+    rollover: Mapped[str] = mapped_column(String(8), default="none")
+    rollover_cap: Mapped[Decimal | None] = mapped_column(Credits(), nullable=True)
+    rpm_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tpm_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_parallel: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    allowed_models: Mapped[list[str] | None] = mapped_column(JSONDoc, nullable=True)
+    allowed_capabilities: Mapped[list[str] | None] = mapped_column(JSONDoc, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class Subscription(Base):
+    """A user's plan over time. At most one current (active or suspended) per user."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'cancelled', 'expired', 'suspended')", name="status"),
+        CheckConstraint("current_period_end > current_period_start", name="period"),
+        Index(
+            "uq_subscriptions_current_user",
+            "user_id",
+            unique=True,
+            sqlite_where=text("status IN ('active', 'suspended')"),
+            postgresql_where=text("status IN ('active', 'suspended')"),
+        ),
+        Index("ix_subscriptions_due", "status", "current_period_end"),
+    )
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
+    plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("plans.id", ondelete="RESTRICT"))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    period_anchor: Mapped[datetime] = mapped_column(UTCDateTime())  # periods count from here
+    current_period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    current_period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    external_customer_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    external_subscription_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class CreditGrant(Base):
+    """Credits given to a user: by their plan each period, bought, granted by an admin or
+    rolled over. Never changed; what is left of it is the sum of its ledger rows."""
+
+    __tablename__ = "credit_grants"
+    __table_args__ = (
+        CheckConstraint("source IN ('plan', 'purchase', 'adjustment', 'rollover')", name="source"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
+    subscription_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="RESTRICT"), nullable=True
+    )
+    source: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal] = mapped_column(Credits())
+    period_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ref: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = _created()
+
+
+class CreditEntry(Base):
+    """The credit ledger, append-only: a user's balance is the sum of their rows."""
+
+    __tablename__ = "credit_ledger"
+    __table_args__ = (
+        CheckConstraint("kind IN ('grant', 'usage', 'expiry', 'adjustment')", name="kind"),
+        Index("ix_credit_ledger_user_grant", "user_id", "grant_id"),
+    )
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal] = mapped_column(Credits())
+    grant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("credit_grants.id", ondelete="RESTRICT"), nullable=True
+    )
+    request_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class CreditHold(Base):
+    """Credits a gateway process has set aside for calls in flight (not in the ledger): what
+    any process may newly reserve is the balance minus every unexpired hold."""
+
+    __tablename__ = "credit_holds"
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    holder: Mapped[str] = mapped_column(String(64), primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(Credits())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

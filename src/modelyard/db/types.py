@@ -4,6 +4,7 @@
 * :class:`Money` keeps :class:`~decimal.Decimal` exact: ``NUMERIC`` on PostgreSQL, text on
   SQLite (whose NUMERIC affinity would round-trip through a float); both read back in one
   canonical form (``0.15``, never ``0.1500000000``).
+* :class:`Credits` keeps credit amounts as integer micro-credits: exact sums in SQL.
 * :data:`JSONDoc` is ``JSONB`` on PostgreSQL and JSON text on SQLite.
 """
 
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Numeric, String
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Numeric, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -71,3 +72,31 @@ def canonical(value: Decimal) -> Decimal:
     if value == value.to_integral_value():
         return value.quantize(Decimal(1))
     return Decimal(format(value.normalize(), "f"))
+
+
+CREDIT_PLACES = 6
+CREDIT_UNIT = Decimal(1).scaleb(-CREDIT_PLACES)  # one micro-credit, the smallest amount
+
+
+class Credits(TypeDecorator[Decimal]):
+    """Credit amounts, stored as integer micro-credits so that ``SUM`` is exact on every
+    engine (SQLite would sum decimal text as floats). More than six decimal places is an
+    error, never a silent rounding."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | int | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal | int) or isinstance(value, bool):
+            raise TypeError("Credits columns take Decimal values, never floats")
+        micro = Decimal(value).scaleb(CREDIT_PLACES)
+        if micro != micro.to_integral_value():
+            raise ValueError(f"{value} has more than {CREDIT_PLACES} decimal places")
+        return int(micro)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return canonical(Decimal(int(value)).scaleb(-CREDIT_PLACES))

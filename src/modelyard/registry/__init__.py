@@ -15,12 +15,15 @@ from modelyard.errors import Misconfigured
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeys
 from modelyard.registry.audit_log import AuditLog
+from modelyard.registry.credits import CreditService
 from modelyard.registry.models import Models
 from modelyard.registry.overview import Overview
+from modelyard.registry.plans import Plans
 from modelyard.registry.preferences import Preferences
 from modelyard.registry.prices import Prices
 from modelyard.registry.providers import Providers
 from modelyard.registry.secrets import Keyring
+from modelyard.registry.subscriptions import Subscriptions
 from modelyard.registry.system_settings import SystemSettings
 from modelyard.registry.tx import Clock, Database
 from modelyard.registry.usage_report import UsageReport
@@ -41,6 +44,9 @@ class Registry:
         self.audit = AuditLog(db)
         self.overview = Overview(db)
         self.usage = UsageReport(db)
+        self.plans = Plans(db)
+        self.subscriptions = Subscriptions(db)
+        self.credits = CreditService(db)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = utcnow) -> Registry:
