@@ -1,49 +1,192 @@
-"""``modelyard usage``: recorded gateway usage, totalled by day, user and model."""
+"""``modelyard usage [totals|events]``: recorded gateway usage, totalled by day, user, model
+and/or provider, or the calls one by one; as a table, JSON or CSV.
+
+One command with an optional VIEW argument (not a command group), so that ``modelyard
+usage [options]`` keeps printing the totals."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from modelyard.registry.usage_report import UsageFilter, UsageTotal
+from modelyard.errors import ValidationFailed
+from modelyard.registry import Registry
+from modelyard.registry.common import Page
+from modelyard.registry.usage_export import events_csv, totals_csv
+from modelyard.registry.usage_report import (
+    EVENTS_LIMIT,
+    EVENTS_MAX,
+    EventFilter,
+    EventPage,
+    Group,
+    UsageEventView,
+    UsageFilter,
+    UsageTotal,
+    parse_groups,
+)
 
 from ._common import ACTOR, JsonFlag, emit, parse_time, run, table
+from ._refs import user_id
+
+CsvFlag = Annotated[bool, typer.Option("--csv", help="Print CSV (with a header row).")]
+TOTAL_HEADINGS = ("calls", "errors", "prompt", "completion", "cost", "credits")
+EVENT_HEADINGS = (
+    "when",
+    "user",
+    "provider",
+    "model",
+    "operation",
+    "status",
+    "prompt",
+    "completion",
+    "latency ms",
+    "cost",
+)
+_DIMENSIONS: dict[Group, Callable[[UsageTotal], object]] = {
+    "day": lambda t: t.day,
+    "user": lambda t: t.user_email or t.user_id,
+    "model": lambda t: t.model,
+    "provider": lambda t: t.provider,
+}
+
+
+class View(StrEnum):
+    totals = "totals"
+    events = "events"
 
 
 def usage(
+    view: Annotated[
+        View, typer.Argument(help="totals, or events: the calls one by one, newest first.")
+    ] = View.totals,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by",
+            help="totals: group by day, user, model and/or provider, comma-separated or "
+            "repeated (default day,user,model).",
+        ),
+    ] = None,
+    user: Annotated[str | None, typer.Option(help="Only this user (email or id).")] = None,
     model: Annotated[str | None, typer.Option(help="Only this model id.")] = None,
     provider: Annotated[str | None, typer.Option(help="Only this provider name.")] = None,
     since: Annotated[str | None, typer.Option(help="From this time (ISO 8601 with zone).")] = None,
     until: Annotated[str | None, typer.Option(help="Before this time (ISO 8601).")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="events: only calls with this status (ok, error, aborted).")
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=EVENTS_MAX, help=f"events: calls to show (default {EVENTS_LIMIT})."
+        ),
+    ] = None,
+    offset: Annotated[int | None, typer.Option(min=0, help="events: calls to skip.")] = None,
     as_json: JsonFlag = False,
+    as_csv: CsvFlag = False,
 ) -> None:
-    """Totals of calls, tokens and cost by day, user and model."""
-    filters = UsageFilter(
-        model=model,
-        provider=provider,
-        since=parse_time(since, "--since") if since else None,
-        until=parse_time(until, "--until") if until else None,
-    )
-    totals: list[UsageTotal] = run(lambda r: r.usage.totals(ACTOR, filters))
+    """Totals of calls, tokens, cost and credits by day, user and model (or as --by says);
+    `modelyard usage events` lists the calls themselves."""
+    if as_json and as_csv:
+        raise ValidationFailed.at("--csv", "cannot be combined with --json")
+    _only_for(view, by=by, status=status, limit=limit, offset=offset)
+    window = {
+        "model": model,
+        "provider": provider,
+        "since": parse_time(since, "--since") if since else None,
+        "until": parse_time(until, "--until") if until else None,
+    }
+    if view is View.events:
+        calls = EventFilter.model_validate(window | {"status": status})
+        page = EventPage(limit=limit or EVENTS_LIMIT, offset=offset or 0)
+        _events(run(lambda r: _read_events(r, user, calls, page)), as_json, as_csv)
+    else:
+        filters = UsageFilter.model_validate(window)
+        groups = parse_groups(by or (), "--by")
+        _totals(run(lambda r: _read_totals(r, user, filters, groups)), groups, as_json, as_csv)
+
+
+def _only_for(view: View, **given: object) -> None:
+    """Refuse options that the other view takes."""
+    wanted = {"by"} if view is View.events else {"status", "limit", "offset"}
+    for name in sorted(wanted):
+        if given[name] is not None:
+            other = "totals" if view is View.events else "events"
+            raise ValidationFailed.at(
+                f"--{name}", f"applies to `modelyard usage {other}`, not to {view.value}"
+            )
+
+
+async def _read_totals(
+    r: Registry, user: str | None, filters: UsageFilter, groups: tuple[Group, ...]
+) -> list[UsageTotal]:
+    uid = await user_id(r, user) if user else None
+    return await r.usage.totals(ACTOR, filters.model_copy(update={"user_id": uid}), groups)
+
+
+async def _read_events(
+    r: Registry, user: str | None, filters: EventFilter, page: EventPage
+) -> Page[UsageEventView]:
+    uid = await user_id(r, user) if user else None
+    return await r.usage.events(ACTOR, filters.model_copy(update={"user_id": uid}), page)
+
+
+def _totals(
+    totals: list[UsageTotal], groups: tuple[Group, ...], as_json: bool, as_csv: bool
+) -> None:
+    if as_csv:
+        typer.echo(totals_csv(totals, groups, newline="\n"), nl=False)
+        return
     emit(
         totals,
         as_json,
         lambda: table(
-            ("day", "user", "model", "calls", "errors", "prompt", "completion", "cost"),
+            (*groups, *TOTAL_HEADINGS),
             [
                 (
-                    t.day,
-                    t.user_email or t.user_id,
-                    t.model,
+                    *(_DIMENSIONS[g](t) for g in groups),
                     t.calls,
                     t.errors,
                     t.prompt_tokens,
                     t.completion_tokens,
-                    f"{t.cost} {t.currency or ''}".strip(),
+                    f"{t.cost:f} {t.currency or ''}".strip(),
+                    t.credits,
                 )
                 for t in totals
             ],
             title="usage",
+        ),
+    )
+
+
+def _events(page: Page[UsageEventView], as_json: bool, as_csv: bool) -> None:
+    if as_csv:
+        typer.echo(events_csv(page.items, newline="\n"), nl=False)
+        return
+    shown = f"{page.offset + 1}-{page.offset + len(page.items)}" if page.items else "none"
+    emit(
+        page,
+        as_json,
+        lambda: table(
+            EVENT_HEADINGS,
+            [
+                (
+                    e.occurred_at,
+                    e.user_email or e.user_id,
+                    e.provider,
+                    e.model,
+                    e.operation,
+                    e.status if e.error_code is None else f"{e.status} ({e.error_code})",
+                    e.prompt_tokens,
+                    e.completion_tokens,
+                    e.latency_ms,
+                    None if e.cost is None else f"{e.cost:f} {e.currency or ''}".strip(),
+                )
+                for e in page.items
+            ],
+            title=f"usage events ({shown} of {page.total}, newest first)",
         ),
     )

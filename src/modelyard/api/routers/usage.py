@@ -1,32 +1,119 @@
-"""/api/v1/usage: recorded gateway usage, totalled by day, user and model."""
+"""/api/v1/usage: recorded gateway usage, totalled by day, user, model and/or provider, and
+the calls one by one; JSON or (``?format=csv``) CSV."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from starlette.responses import Response
 
 from modelyard.api.deps import Reader, RegistryDep
-from modelyard.registry.common import check
-from modelyard.registry.usage_report import UsageFilter, UsageTotal
+from modelyard.registry.common import Page, check
+from modelyard.registry.usage_export import events_csv, parse_format, totals_csv
+from modelyard.registry.usage_report import (
+    EVENTS_LIMIT,
+    EVENTS_MAX,
+    EventFilter,
+    EventPage,
+    UsageEventView,
+    UsageFilter,
+    UsageTotal,
+    parse_groups,
+)
 
 router = APIRouter(prefix="/usage", tags=["usage"])
 
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
+UserId = Annotated[
+    uuid.UUID | None, Query(description="one user's calls (admins; members always see their own)")
+]
+Since = Annotated[datetime | None, Query(description="inclusive; ISO 8601 with a zone")]
+Until = Annotated[datetime | None, Query(description="exclusive; ISO 8601 with a zone")]
+Format = Annotated[str, Query(alias="format", description="json (default) or csv")]
+GroupBy = Annotated[
+    list[str] | None,
+    Query(
+        description="any of day, user, model, provider; repeated or comma-separated "
+        "(default day,user,model)"
+    ),
+]
 
-@router.get("", summary="Usage totals by day, user and model")
+
+def _csv(text: str, filename: str, total: int | None = None) -> Response:
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if total is not None:
+        headers["X-Total-Count"] = str(total)
+    return Response(text, media_type="text/csv", headers=headers)
+
+
+@router.get(
+    "",
+    summary="Usage totals by day, user, model and/or provider",
+    response_model=list[UsageTotal],
+    responses=CSV_RESPONSE,
+)
 async def usage_totals(
     registry: RegistryDep,
     actor: Reader,
-    user_id: uuid.UUID | None = None,
+    user_id: UserId = None,
     model: str | None = None,
     provider: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[UsageTotal]:
-    """Members see their own calls; admins everyone's, or one user's with ``user_id``."""
+    since: Since = None,
+    until: Until = None,
+    group_by: GroupBy = None,
+    format_: Format = "json",
+) -> list[UsageTotal] | Response:
+    """Members see their own calls; admins everyone's, or one user's with ``user_id``. Fields
+    not grouped by are null (JSON) or left out (CSV)."""
+    fmt = parse_format(format_)
+    groups = parse_groups(group_by or ())
     filters: UsageFilter = check(
         UsageFilter,
         {"user_id": user_id, "model": model, "provider": provider, "since": since, "until": until},
     )
-    return await registry.usage.totals(actor, filters)
+    totals = await registry.usage.totals(actor, filters, groups)
+    return _csv(totals_csv(totals, groups), "usage.csv") if fmt == "csv" else totals
+
+
+@router.get(
+    "/events",
+    summary="Recorded calls one by one, newest first",
+    response_model=Page[UsageEventView],
+    responses=CSV_RESPONSE,
+)
+async def usage_events(
+    registry: RegistryDep,
+    actor: Reader,
+    user_id: UserId = None,
+    model: str | None = None,
+    provider: str | None = None,
+    status: Annotated[str | None, Query(description="ok, error or aborted")] = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Annotated[int, Query(ge=1, le=EVENTS_MAX, description="calls per page")] = EVENTS_LIMIT,
+    offset: Annotated[int, Query(ge=0, description="calls to skip")] = 0,
+    format_: Format = "json",
+) -> Page[UsageEventView] | Response:
+    """Same visibility as the totals. CSV holds the requested page, with the number of
+    matching calls in the ``X-Total-Count`` header."""
+    fmt = parse_format(format_)
+    filters: EventFilter = check(
+        EventFilter,
+        {
+            "user_id": user_id,
+            "model": model,
+            "provider": provider,
+            "status": status,
+            "since": since,
+            "until": until,
+        },
+    )
+    page = await registry.usage.events(actor, filters, EventPage(limit=limit, offset=offset))
+    if fmt == "csv":
+        return _csv(events_csv(page.items), "usage-events.csv", page.total)
+    return page
