@@ -35,6 +35,9 @@ class Cli:
         self.env = {
             "MODELYARD_DATABASE_URL": self.database_url,
             "MODELYARD_MASTER_KEY_FILE": str(self.key_file),
+            # commands that run the gateway (chat) keep their usage outbox beside the key file,
+            # not in the working directory
+            "MODELYARD_USAGE_OUTBOX": str(self.key_file.parent / "usage.outbox"),
             "MODELYARD_MASTER_KEY": None,
             "MODELYARD_PROVIDER_API_KEY": None,
             "MODELYARD_ADMIN_EMAIL": ADMIN_EMAIL,

@@ -30,6 +30,7 @@ def serve_once(tmp_path: Path, run: int) -> str:
         **os.environ,
         "MODELYARD_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
         "MODELYARD_MASTER_KEY_FILE": str(tmp_path / "serve.key"),
+        "MODELYARD_USAGE_OUTBOX": str(tmp_path / "usage.outbox"),
         "MODELYARD_LOG_LEVEL": "warning",
         "PYTHONUNBUFFERED": "1",
     }
