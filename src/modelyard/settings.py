@@ -77,6 +77,16 @@ class Settings(BaseSettings):
         le=60,
         description="How often the gateway checks whether the registry changed (seconds).",
     )
+    billing_interval_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description=(
+            "How often the server runs billing periods: renewals, rollovers, expiries "
+            "(seconds; 0 turns the scheduler off, e.g. when a cron job runs "
+            "`modelyard billing renew --now` instead)."
+        ),
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -3,6 +3,7 @@ usage writes."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import openai
@@ -31,7 +32,11 @@ async def test_a_hundred_calls_issue_no_sql_but_batched_usage_inserts(
     user = await registry.users.create(admin, UserCreate(email="app@example.com"))
     key = (await registry.keys.create(admin, ApiKeyCreate(name="k", user_id=user.id))).key
     local = settings.model_copy(
-        update={"usage_outbox": tmp_path / "outbox", "refresh_interval_s": 60.0}
+        update={
+            "usage_outbox": tmp_path / "outbox",
+            "refresh_interval_s": 60.0,
+            "billing_interval_s": 0,  # the billing clock's own queries are not per request
+        }
     )
     statements: list[str] = []
 
@@ -43,6 +48,15 @@ async def test_a_hundred_calls_issue_no_sql_but_batched_usage_inserts(
         messages = [{"role": "user", "content": "hi"}]
         await client.chat.completions.create(model="m", messages=messages)  # warm-up
         await app.state.gateway.recorder.flush()
+        holder = app.state.gateway.holder
+        for _ in range(500):  # on PostgreSQL, let the change listener connect and catch up
+            if holder.listening or not registry.db.is_postgres:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        # A long flush interval makes the batching independent of this machine's speed: the
+        # rows wait for the writer's next tick (at most one) or the explicit flush below.
+        app.state.gateway.recorder.flush_interval_s = 60.0
         event.listen(registry.db.engine.sync_engine, "before_cursor_execute", seen)
         try:
             for n in range(100):
@@ -66,4 +80,4 @@ async def test_a_hundred_calls_issue_no_sql_but_batched_usage_inserts(
         if s not in writes and s.strip().upper() not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT")
     ]
     assert others == []
-    assert 1 <= len(writes) <= 20
+    assert 1 <= len(writes) <= 2

@@ -102,11 +102,17 @@ COSTS = {
         "0.00000015",
         None,
     ),
-    "amounts below the tenth place round half to even": (
+    "money below the tenth place rounds half to even; credits up to a micro-credit": (
         price("0.000015", "0", credits="0.00000025"),
         Usage(7, 0),
         "0.0000000001",  # 1.05e-10
-        "0.0000000018",  # 1.75e-9
+        "0.000001",  # 1.75e-9 credits: charged as the smallest unit the ledger keeps
+    ),
+    "credits on a whole micro-credit stay exact": (
+        price("1", "1", credits="0.5"),
+        Usage(3, 1),
+        "0.000004",
+        "0.002",
     ),
     "large numbers stay exact": (
         price("0.1", "0.3"),

@@ -313,6 +313,8 @@ class UsageEvent(Base):
     currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
     cost: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     credits: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    # What the credit ledger was debited for this call (None: the user is not billed).
+    charged_credits: Mapped[Decimal | None] = mapped_column(Credits(), nullable=True)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONDoc, default=dict)
 
 

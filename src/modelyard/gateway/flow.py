@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelyard.errors import ModelyardError
-from modelyard.gateway import calls, tokens
+from modelyard.gateway import billing, calls, tokens
 from modelyard.gateway.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Usage
 from modelyard.gateway.resolve import Resolution, resolve
 from modelyard.gateway.service import CallInfo, Gateway
@@ -28,18 +28,23 @@ def prepare_chat(
     gateway: Gateway, snap: Snapshot, key: KeyEntry, request_id: str, body: dict[str, Any]
 ) -> Prepared:
     needs = calls.chat_needs(body)
+    plan = billing.billing_of(snap, key.user_id)
     resolution = resolve(snap, key.user_id, calls.requested_model(body), "chat", needs)
+    if plan is not None:
+        resolution = billing.within_plan(plan, resolution, needs)
     prompt = calls.prompt_estimate(body, "chat")
     budget = prompt + calls.max_completion(body, resolution.candidates[0].model.max_output_tokens)
     operation = "function_call" if body.get("tools") or body.get("functions") else "chat"
-    return Prepared(gateway.begin(request_id, key, operation), resolution, budget, prompt)
+    call = gateway.begin(request_id, key, operation)
+    call.billing = plan
+    return Prepared(call, resolution, budget, prompt)
 
 
 async def chat(
     gateway: Gateway, snap: Snapshot, prepared: Prepared, body: dict[str, Any]
 ) -> ChatResult:
     try:
-        await gateway.limit_caller(prepared.call, prepared.budget)
+        await gateway.admit(prepared.call, snap, prepared.resolution, prepared.budget)
         result = await gateway.pipeline.chat(
             snap, prepared.resolution, body, prepared.budget, prepared.call.attempted
         )
@@ -54,11 +59,15 @@ async def embeddings(
     gateway: Gateway, snap: Snapshot, key: KeyEntry, request_id: str, body: dict[str, Any]
 ) -> tuple[EmbeddingResult, Prepared]:
     needs = calls.embedding_needs(body)
+    plan = billing.billing_of(snap, key.user_id)
     resolution = resolve(snap, key.user_id, calls.requested_model(body), "embedding", needs)
+    if plan is not None:
+        resolution = billing.within_plan(plan, resolution, needs)
     prompt = calls.prompt_estimate(body, "embedding")
     prepared = Prepared(gateway.begin(request_id, key, "embedding"), resolution, prompt, prompt)
+    prepared.call.billing = plan
     try:
-        await gateway.limit_caller(prepared.call, prompt)
+        await gateway.admit(prepared.call, snap, resolution, prompt)
         result = await gateway.pipeline.embed(
             snap, resolution, body, prompt, prepared.call.attempted
         )
@@ -81,7 +90,9 @@ class Streamed:
     async def open(self, body: dict[str, Any]) -> AsyncIterator[StreamChunk]:
         """Retries and fallbacks happen here, before the first chunk; then the chunks."""
         try:
-            await self.gateway.limit_caller(self.prepared.call, self.prepared.budget)
+            await self.gateway.admit(
+                self.prepared.call, self.snap, self.prepared.resolution, self.prepared.budget
+            )
             first, rest = await self.gateway.pipeline.stream(
                 self.snap,
                 self.prepared.resolution,

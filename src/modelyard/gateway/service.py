@@ -6,20 +6,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from modelyard.gateway import billing
 from modelyard.gateway.adapters.base import Usage
+from modelyard.gateway.billing_job import BillingJob
 from modelyard.gateway.breaker import CircuitBreaker
 from modelyard.gateway.clients import Clients
+from modelyard.gateway.credits import CreditKeeper, Reservation
 from modelyard.gateway.limits import make_limiter
-from modelyard.gateway.limits.base import Charge, Limiter
+from modelyard.gateway.limits.base import Charge, Limiter, Slot
 from modelyard.gateway.metrics import Metrics
-from modelyard.gateway.pipeline import Attempted, Pipeline
+from modelyard.gateway.pipeline import PARALLEL_WAIT_S, Attempted, Pipeline
 from modelyard.gateway.refresh import SnapshotHolder
-from modelyard.gateway.snapshot import KeyEntry, Snapshot
+from modelyard.gateway.resolve import Resolution
+from modelyard.gateway.snapshot import Billing, KeyEntry, Snapshot
 from modelyard.gateway.usage import UsageRecord, UsageRecorder, cost_of
 from modelyard.registry.tx import Database
 
@@ -38,6 +44,9 @@ class CallInfo:
     at: datetime
     attempted: Attempted
     ttft_ms: int | None = None
+    billing: Billing | None = None  # the caller's active plan; None: not billed
+    reservation: Reservation | None = None
+    slot: Slot | None = None  # the plan's parallel slot, held until the call is recorded
 
 
 class Gateway:
@@ -50,6 +59,7 @@ class Gateway:
         outbox: Path = Path("./modelyard-usage.outbox"),
         refresh_interval_s: float = 1.0,
         limiter: Limiter | None = None,
+        billing_interval_s: float = 60.0,
     ) -> None:
         self.db = db
         self.holder = SnapshotHolder(db, refresh_interval_s)
@@ -57,7 +67,13 @@ class Gateway:
         self.breaker = CircuitBreaker()
         self.limiter = limiter or make_limiter(redis_url, redis_prefix)
         self.pipeline = Pipeline(self.clients, self.limiter, self.breaker)
-        self.recorder = UsageRecorder(db.engine, outbox=outbox)
+        self.credits = CreditKeeper(db)
+        self.billing = BillingJob(db, billing_interval_s)
+        self.recorder = UsageRecorder(
+            db.engine,
+            outbox=outbox,
+            on_done=lambda row, stored: self.credits.done(row.user_id, row.charged_credits, stored),
+        )
         self.clock = db.clock
         self.metrics = Metrics()
         self._settling: set[asyncio.Task[None]] = set()
@@ -65,12 +81,16 @@ class Gateway:
     async def start(self) -> None:
         await self.holder.start()
         await self.recorder.start()
+        await self.credits.start()
+        self.billing.start()
 
     async def stop(self) -> None:
         """Stop everything, each part even if another failed; usage is flushed first."""
         try:
+            await self.billing.stop()
             await self.settled()
             await self.recorder.stop()
+            await self.credits.stop()  # after the flush: charges are in the ledger
         finally:
             try:
                 await self.holder.stop()
@@ -91,17 +111,30 @@ class Gateway:
     def begin(self, request_id: str, key: KeyEntry, operation: str) -> CallInfo:
         return CallInfo(request_id, key, operation, time.perf_counter(), self.clock(), Attempted())
 
-    async def limit_caller(self, call: CallInfo, tokens: int) -> None:
-        """The caller's own limits: per API key, then per user across all their keys."""
-        key = call.key
+    async def admit(
+        self, call: CallInfo, snap: Snapshot, resolution: Resolution, tokens: int
+    ) -> None:
+        """The caller's own limits (per API key, per user across their keys, per their plan),
+        the plan's parallelism, then the credits the call may cost."""
+        key, plan = call.key, call.billing
         for scope, ident, rpm, tpm in (
             ("key", key.key_id, key.rpm_limit, key.tpm_limit),
             ("user", key.user_id, key.user_rpm_limit, key.user_tpm_limit),
+            ("plan", key.user_id, *((plan.rpm_limit, plan.tpm_limit) if plan else (None, None))),
         ):
             if ident is not None and (rpm or tpm):
                 name = f"{scope}:{ident}"
                 window = await self.limiter.hit(name, rpm=rpm, tpm=tpm, tokens=tokens)
                 call.attempted.narrow(name, tokens, window)
+        if plan is None:
+            return
+        if plan.max_parallel:
+            call.slot = await self.limiter.acquire_slot(
+                f"plan-parallel:{key.user_id}", plan.max_parallel, PARALLEL_WAIT_S
+            )
+        amount = billing.estimate(snap, resolution, tokens, call.at)
+        if amount > 0:
+            call.reservation = await self.credits.reserve(key.user_id, amount)
 
     def _settle(self, call: CallInfo, usage: Usage) -> None:
         """Correct the tpm windows this call charged at its budget to what it used, off the
@@ -116,7 +149,11 @@ class Gateway:
             (c, (used if c.provider_id is None or c.provider_id == served_id else 0) - c.tokens)
             for c in charges
         ]
-        task = asyncio.create_task(self._adjust([(c, d) for c, d in deltas if d]))
+        self._later(self._adjust([(c, d) for c, d in deltas if d]))
+
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` off the request path; ``stop`` waits for it."""
+        task = asyncio.create_task(work)
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
 
@@ -142,6 +179,15 @@ class Gateway:
         self._settle(call, usage)
         price = snap.price_at(candidate.model.id, call.at) if candidate else None
         cost, credits = cost_of(price, usage) if price else (None, None)
+        charged = None
+        if call.reservation is not None:
+            charged = self.credits.settle(call.reservation, credits or Decimal(0))
+            call.reservation = None
+            if credits is not None and charged < credits:
+                meta = {**(meta or {}), "credits_capped_from": format(credits, "f")}
+        if call.slot is not None:
+            self._later(call.slot.release())
+            call.slot = None
         elapsed = time.perf_counter() - call.started
         self.metrics.call(
             provider=candidate.provider.name if candidate else "",
@@ -186,6 +232,7 @@ class Gateway:
                 cost=cost,
                 credits=credits,
                 meta=meta or {},
+                charged_credits=charged,
             )
         )
 
@@ -197,4 +244,5 @@ def make_gateway(db: Database, settings: Any) -> Gateway:
         redis_prefix=settings.redis_prefix,
         outbox=settings.usage_outbox,
         refresh_interval_s=settings.refresh_interval_s,
+        billing_interval_s=settings.billing_interval_s,
     )

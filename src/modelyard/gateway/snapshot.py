@@ -25,8 +25,10 @@ from modelyard.db.tables import (
     ApiKey,
     Model,
     ModelPrice,
+    Plan,
     Provider,
     RegistryState,
+    Subscription,
     SystemSetting,
     User,
     UserPreference,
@@ -34,6 +36,7 @@ from modelyard.db.tables import (
 from modelyard.errors import ModelyardError, Unauthenticated
 from modelyard.gateway.adapters.base import Target
 from modelyard.registry.actors import Actor
+from modelyard.registry.subscriptions import CURRENT
 from modelyard.registry.system_settings import KNOWN
 from modelyard.registry.tx import Database
 
@@ -116,6 +119,20 @@ class PriceEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Billing:
+    """A user's latest subscription and its plan, as the gateway enforces them."""
+
+    subscription_id: uuid.UUID
+    status: str  # active | suspended | cancelled | expired
+    plan: str
+    rpm_limit: int | None
+    tpm_limit: int | None
+    max_parallel: int | None
+    allowed_models: frozenset[str] | None
+    allowed_capabilities: frozenset[str] | None
+
+
+@dataclass(frozen=True, slots=True)
 class Preference:
     default_model_id: uuid.UUID | None
     temperature: Decimal | None
@@ -132,6 +149,7 @@ class Snapshot:
     prices: dict[uuid.UUID, tuple[PriceEntry, ...]]
     settings: dict[str, Any]
     preferences: dict[uuid.UUID, Preference]
+    billing: dict[uuid.UUID, Billing] = field(default_factory=dict)
 
     def authenticate(self, token: str, now: datetime) -> KeyEntry:
         entry = self.keys.get(hashlib.sha256(token.encode()).hexdigest())
@@ -177,6 +195,7 @@ async def load(db: Database) -> Snapshot:
             row.user_id: Preference(row.default_model_id, row.temperature, row.streaming)
             for row in await s.scalars(select(UserPreference))
         }
+        billing = await _billing(s)
     by_model_id: dict[str, list[ModelEntry]] = {}
     for model in sorted(models.values(), key=lambda m: (m.created_at, str(m.id))):
         by_model_id.setdefault(model.model_id, []).append(model)
@@ -190,7 +209,34 @@ async def load(db: Database) -> Snapshot:
         {k: tuple(v) for k, v in prices.items()},
         settings,
         preferences,
+        billing,
     )
+
+
+async def _billing(session: Any) -> dict[uuid.UUID, Billing]:
+    """Per user, the subscription that decides: the current one (active or suspended), else
+    the latest that ended."""
+    rows = await session.execute(
+        select(Subscription, Plan)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .order_by(Subscription.created_at, Subscription.id)
+    )
+    out: dict[uuid.UUID, Billing] = {}
+    for sub, plan in rows:
+        seen = out.get(sub.user_id)
+        if seen is not None and seen.status in CURRENT and sub.status not in CURRENT:
+            continue
+        out[sub.user_id] = Billing(
+            sub.id,
+            sub.status,
+            plan.name,
+            plan.rpm_limit,
+            plan.tpm_limit,
+            plan.max_parallel,
+            None if plan.allowed_models is None else frozenset(plan.allowed_models),
+            None if plan.allowed_capabilities is None else frozenset(plan.allowed_capabilities),
+        )
+    return out
 
 
 async def _keys(session: Any, now: datetime) -> dict[str, KeyEntry]:

@@ -19,7 +19,7 @@ import contextlib
 import dataclasses
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -32,12 +32,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from modelyard.gateway.adapters.base import Usage
 from modelyard.gateway.usage_outbox import Outbox
 from modelyard.gateway.usage_writer import UsageWriter
+from modelyard.registry import ledger
 
 log = logging.getLogger("modelyard.gateway.usage")
 OPERATIONS = frozenset({"chat", "completion", "embedding", "function_call"})
 STATUSES = frozenset({"ok", "error", "aborted"})
 PLACES = Decimal("0.0000000001")  # Money keeps 10 decimal places
-MONEY_FIELDS = ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "cost", "credits")
+MONEY_FIELDS = (
+    "input_per_mtok",
+    "output_per_mtok",
+    "cached_input_per_mtok",
+    "cost",
+    "credits",
+    "charged_credits",
+)
 ID_FIELDS = ("user_id", "api_key_id", "provider_id", "model_id", "price_id")
 REPLAY_BATCHES_PER_TICK = 20  # the periodic flush replays a backlog in bounded steps
 
@@ -83,6 +91,7 @@ class UsageRecord:
     cost: Decimal | None
     credits: Decimal | None
     meta: dict[str, Any]
+    charged_credits: Decimal | None = None  # debited from the user's credit ledger
 
     def __post_init__(self) -> None:  # cheap checks: a bad row fails here, not in a batch
         if self.operation not in OPERATIONS:
@@ -110,7 +119,7 @@ class UsageRecord:
         data["meta"] = data.pop("metadata")
         data["occurred_at"] = datetime.fromisoformat(data["occurred_at"])
         for name in MONEY_FIELDS:
-            data[name] = None if data[name] is None else Decimal(data[name])
+            data[name] = None if data.get(name) is None else Decimal(data[name])
         for name in ID_FIELDS:
             data[name] = None if data[name] is None else uuid.UUID(data[name])
         return cls(**data)
@@ -123,7 +132,8 @@ def cost_of(price: Priced, usage: Usage) -> tuple[Decimal, Decimal | None]:
     """Money and credits of ``usage`` at ``price``: exact Decimal arithmetic, no floats.
 
     Cached prompt tokens are charged at the cached-input price where there is one, else at
-    the input price; credits (if the price has them) count every token."""
+    the input price; credits (if the price has them) count every token, rounded up to the
+    ledger's micro-credit."""
     cached = min(usage.cached_tokens, usage.prompt_tokens)
     cached_price = price.cached_input_per_mtok
     if cached_price is None:
@@ -135,7 +145,7 @@ def cost_of(price: Priced, usage: Usage) -> tuple[Decimal, Decimal | None]:
     ) / 1_000_000
     credits = None
     if price.credits_per_1k is not None:
-        credits = (usage.total_tokens * price.credits_per_1k / 1000).quantize(PLACES)
+        credits = ledger.credits(usage.total_tokens * price.credits_per_1k / 1000)
     return cost.quantize(PLACES), credits
 
 
@@ -148,11 +158,13 @@ class UsageRecorder:
         flush_interval_s: float = 0.2,
         batch_size: int = 500,
         write_timeout_s: float = 15.0,
+        on_done: Callable[[UsageRecord, bool], None] | None = None,
     ) -> None:
         self.writer = UsageWriter(engine, timeout_s=write_timeout_s, backoff_s=flush_interval_s)
         self.outbox = Outbox(outbox)
         self.flush_interval_s = flush_interval_s
         self.batch_size = batch_size
+        self.on_done = on_done  # (row, newly stored): called once a row is settled
         self._buffer: list[UsageRecord] = []
         self._in_flight = 0
         self._wake = asyncio.Event()
@@ -221,9 +233,15 @@ class UsageRecorder:
                 limit = None if everything else self.batch_size * REPLAY_BATCHES_PER_TICK
                 if not await self._replay(limit):
                     return
-            while self._buffer:
-                batch = self._buffer[: self.batch_size]
-                del self._buffer[: self.batch_size]
+            # A tick writes what was waiting when it began; rows arriving meanwhile wait for
+            # the next tick, so a steady trickle of calls still makes full batches.
+            due = len(self._buffer) if not everything else None
+            while self._buffer and (due is None or due > 0):
+                size = self.batch_size if due is None else min(self.batch_size, due)
+                batch = self._buffer[:size]
+                del self._buffer[:size]
+                if due is not None:
+                    due -= size
                 if not await self._write(batch):
                     self._buffer[:0] = batch
                     await self._park_buffer()
@@ -246,7 +264,7 @@ class UsageRecorder:
         """Store a batch; False (the batch untouched) if the database cannot take it now."""
         self._in_flight = 0 if parked else len(batch)
         try:
-            rejected = await self.writer.write([r.to_row() for r in batch])
+            rejected, stored = await self.writer.write([r.to_row() for r in batch])
         except asyncio.CancelledError:
             if not parked:  # committed or not, parking is safe: replays are idempotent
                 self.outbox.append([r.to_json() for r in batch])
@@ -263,6 +281,9 @@ class UsageRecorder:
                 self.outbox.rejected_path,
                 ", ".join(batch[i].request_id for i in rejected[:10]),
             )
+        if self.on_done is not None:
+            for record in batch:
+                self.on_done(record, record.request_id in stored)
         return True
 
     async def _park_buffer(self) -> None:

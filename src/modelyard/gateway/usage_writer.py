@@ -1,5 +1,7 @@
 """Usage rows into the database: one multi-row ``INSERT ... ON CONFLICT (request_id) DO
-NOTHING`` per batch, in a short transaction of its own.
+NOTHING`` per batch, in a short transaction of its own. In the same transaction, each newly
+stored row that carries ``charged_credits`` debits its user's credit ledger (a row already
+stored, say a replay, debits nothing: the ledger follows the usage rows exactly once).
 
 Usage writes never queue behind configuration changes (no registry write lock); on SQLite
 they open ``BEGIN IMMEDIATE`` like every writer there. A batch the database refuses for the
@@ -21,9 +23,10 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from modelyard.db.tables import UsageEvent
+from modelyard.registry import ledger
 
 Row = dict[str, Any]
 log = logging.getLogger("modelyard.gateway.usage")
@@ -54,7 +57,7 @@ class UsageWriter:
         self._insert = (
             dialect.insert(table)
             .on_conflict_do_nothing(index_elements=[table.c.request_id])
-            .returning(table.c.id)
+            .returning(table.c.id, table.c.request_id)
         )
         self._refs = [(fk.parent.name, fk.column) for fk in table.foreign_keys]
 
@@ -62,46 +65,50 @@ class UsageWriter:
         """True while backing off after a failure (an explicit flush may still try)."""
         return time.monotonic() < self._retry_at
 
-    async def write(self, rows: Sequence[Row]) -> list[int]:
+    async def write(self, rows: Sequence[Row]) -> tuple[list[int], set[str]]:
         """Store ``rows`` (request ids already stored are skipped); return the indexes of the
-        rows the database refused. Raises when the database cannot take the batch now."""
+        rows the database refused and the request ids newly stored. Raises when the database
+        cannot take the batch now."""
         try:
-            refused = await self._write(rows)
+            refused, stored = await self._write(rows)
         except Exception as exc:
             self._failed(exc)
             raise
         if self._backoff:
             log.info("database back: usage writes resumed")
             self._backoff = self._retry_at = 0.0
-        return refused
+        return refused, stored
 
-    async def _write(self, rows: Sequence[Row]) -> list[int]:
+    async def _write(self, rows: Sequence[Row]) -> tuple[list[int], set[str]]:
         for unlink in (False, True):
             try:
-                await self._run(rows, unlink=unlink)
+                return [], await self._run(rows, unlink=unlink)
             except Exception as exc:
                 if not is_row_error(exc):
                     raise
-            else:
-                return []
-        refused = []
+        refused: list[int] = []
+        stored: set[str] = set()
         for index, row in enumerate(rows):
             try:
-                await self._run([row], unlink=True)
+                stored |= await self._run([row], unlink=True)
             except Exception as exc:
                 if not is_row_error(exc):
                     raise
                 refused.append(index)
-        return refused
+        return refused, stored
 
-    async def _run(self, rows: Sequence[Row], *, unlink: bool) -> int:
+    async def _run(self, rows: Sequence[Row], *, unlink: bool) -> set[str]:
         async with asyncio.timeout(self.timeout_s), self.engine.connect() as plain:
             conn = await plain.execution_options(modelyard_write=True)
             async with conn.begin():
                 if unlink:
                     rows = await self._unlink(conn, rows)
                 params = [{**row, "id": uuid.uuid4()} for row in rows]
-                return len((await conn.execute(self._insert, params)).all())
+                stored = {str(r[1]) for r in (await conn.execute(self._insert, params)).all()}
+                charged = [r for r in rows if r["request_id"] in stored and r["charged_credits"]]
+                if charged:
+                    await _debit(conn, charged)
+                return stored
 
     async def _unlink(self, conn: AsyncConnection, rows: Sequence[Row]) -> list[Row]:
         """Set references to rows that no longer exist to NULL, keeping the old ids in
@@ -126,6 +133,28 @@ class UsageWriter:
             )
         self._backoff = min(max(self._backoff * 2, self.min_backoff_s), MAX_BACKOFF_S)
         self._retry_at = time.monotonic() + self._backoff
+
+
+async def _debit(conn: AsyncConnection, rows: Sequence[Row]) -> None:
+    """One ledger debit per charged row, users locked in a fixed order (no deadlocks)."""
+    session = AsyncSession(bind=conn, expire_on_commit=False)  # joins the open transaction
+    try:
+        users = sorted({row["user_id"] for row in rows}, key=str)
+        for user_id in users:
+            await ledger.lock_user(session, user_id)
+        for row in rows:
+            await ledger.debit(
+                session,
+                user_id=row["user_id"],
+                amount=row["charged_credits"],
+                kind="usage",
+                now=row["occurred_at"],
+                actor="gateway",
+                request_id=row["request_id"],
+            )
+            await session.flush()
+    finally:
+        await session.close()
 
 
 def _unlink_one(row: Row, name: str) -> None:

@@ -89,6 +89,13 @@ KNOWN: dict[str, SettingDef] = {
             "Retry schedule for rate-limited or failed upstream calls.",
         ),
         SettingDef(
+            "billing.require_subscription",
+            bool,
+            False,
+            "Refuse gateway calls (403 NO_SUBSCRIPTION) from users who never had a subscription;"
+            " when off, such users are not billed.",
+        ),
+        SettingDef(
             "models.deprecated_policy",
             Literal["warn", "reject"],
             "warn",

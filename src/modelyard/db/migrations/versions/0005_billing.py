@@ -208,6 +208,10 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_credit_ledger_user_grant", ["user_id", "grant_id"], unique=False)
 
+    with op.batch_alter_table("usage_events", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("charged_credits", modelyard.db.types.Credits(), nullable=True)
+        )
     _append_only()
     _seed_plans()
 
@@ -283,6 +287,8 @@ def _seed_plans() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("usage_events", schema=None) as batch_op:
+        batch_op.drop_column("charged_credits")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS credit_ledger_reject_change() CASCADE")
     with op.batch_alter_table("credit_ledger", schema=None) as batch_op:
