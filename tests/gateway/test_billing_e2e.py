@@ -4,6 +4,7 @@ official ``openai`` SDK, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -112,8 +113,13 @@ async def test_credits_for_ten_calls_let_at_most_ten_of_a_hundred_concurrent_cal
 
 
 async def test_a_call_that_cannot_be_covered_gets_402_naming_balance_and_estimate(
-    settings: Settings, registry: Registry, admin: Actor, tmp_path: Any
+    settings: Settings,
+    registry: Registry,
+    admin: Actor,
+    tmp_path: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="modelyard.gateway")
     user_id, key = await _billed_user(registry, admin)
     await registry.credits.grant(admin, GrantCreate(user_id=user_id, amount=PER_CALL / 2))
     local = settings.model_copy(update={"usage_outbox": tmp_path / "outbox"})
@@ -123,6 +129,10 @@ async def test_a_call_that_cannot_be_covered_gets_402_naming_balance_and_estimat
             await client.chat.completions.create(model="m", messages=ASK, max_tokens=MAX_TOKENS)
         await client.close()
     assert info.value.status_code == 402
+    request_id = info.value.response.headers["x-request-id"]
+    assert f"POST /v1/chat/completions -> 402 INSUFFICIENT_CREDITS (request {request_id})" in (
+        caplog.text
+    )
     message = info.value.message
     assert f"{PER_CALL / 2} available" in message
     assert f"up to {PER_CALL}" in message
@@ -177,6 +187,7 @@ async def test_plan_models_and_rate_limits_apply_to_its_users(
     local = settings.model_copy(update={"usage_outbox": tmp_path / "outbox"})
     async with running(local, registry) as (url, _app):
         client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
+        assert [m.id async for m in client.models.list()] == ["m"]  # not "other"
         with pytest.raises(openai.PermissionDeniedError) as outside:
             await client.chat.completions.create(model="other", messages=ASK)
         assert outside.value.code == "model_not_in_plan"

@@ -81,6 +81,16 @@ async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: An
         await send_json(send, 200, body, [*extra, overhead(started, 0.0)])
     except ModelyardError as exc:
         status, body, headers = error_reply(exc)
+        # Code and status only: an upstream's message is the caller's business, not the log's.
+        log.log(
+            logging.WARNING if status >= 500 else logging.INFO,
+            "%s %s -> %d %s (request %s)",
+            scope["method"],
+            scope["path"],
+            status,
+            exc.code,
+            request_id,
+        )
         await send_json(send, status, body, [*extra, *headers, overhead(started, 0.0)])
 
 

@@ -1,5 +1,6 @@
 """``GET /v1/models``: the models this caller may use, ACTIVE first, with capabilities and
-context window as extra fields (OpenAI clients ignore what they do not know)."""
+context window as extra fields (OpenAI clients ignore what they do not know). A plan that
+names its allowed models narrows the list to those."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from modelyard.gateway.snapshot import KeyEntry, ModelEntry, Snapshot
 
 
 def _visible(snap: Snapshot, key: KeyEntry) -> list[tuple[str, ModelEntry]]:
+    plan = snap.billing.get(key.user_id)
+    allowed = plan.allowed_models if plan is not None else None
     found = []
     for model in snap.models.values():
         provider = snap.providers.get(model.provider_id)
-        if provider is not None and usable(snap, key.user_id, provider):
+        if provider is None or not usable(snap, key.user_id, provider):
+            continue
+        if allowed is None or {model.model_id, f"{provider.name}/{model.model_id}"} & allowed:
             found.append((provider.name, model))
     found.sort(key=lambda pm: (pm[1].status != "ACTIVE", pm[1].model_id, pm[0]))
     return found
