@@ -203,6 +203,20 @@ async def test_a_refund_counts_only_in_the_window_it_was_charged_and_never_below
     assert (await limiter.hit(K, rpm=None, tpm=100, tokens=0)).remaining_tokens == 70
 
 
+async def test_hit_many_counts_every_scope_and_names_the_one_that_refuses(make: Factory) -> None:
+    limiter = make(Clock())
+    scopes = [("key:k", 3, None), ("user:u", 2, 1000), ("plan:u", None, None)]
+    windows = await limiter.hit_many(scopes, 100)
+    assert [w.remaining_requests for w in windows] == [2, 1]  # the unlimited scope is skipped
+    assert windows[1].remaining_tokens == 900
+    await limiter.hit_many(scopes, 100)
+    with pytest.raises(LimitExceeded) as caught:
+        await limiter.hit_many(scopes, 100)
+    assert caught.value.key == "user:u"
+    assert caught.value.limit == "rpm"
+    assert await limiter.hit_many([("plan:u", None, None)], 5) == []
+
+
 async def test_a_request_over_the_whole_tpm_never_fits(make: Factory) -> None:
     limiter = make(Clock())
     with pytest.raises(LimitExceeded) as caught:

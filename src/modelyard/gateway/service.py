@@ -20,7 +20,7 @@ from modelyard.gateway.breaker import CircuitBreaker
 from modelyard.gateway.clients import Clients
 from modelyard.gateway.credits import CreditKeeper, Reservation
 from modelyard.gateway.limits import make_limiter
-from modelyard.gateway.limits.base import Charge, Limiter, Slot
+from modelyard.gateway.limits.base import Charge, Limiter, Scope, Slot
 from modelyard.gateway.metrics import Metrics
 from modelyard.gateway.pipeline import PARALLEL_WAIT_S, Attempted, Pipeline
 from modelyard.gateway.refresh import SnapshotHolder
@@ -117,14 +117,16 @@ class Gateway:
         """The caller's own limits (per API key, per user across their keys, per their plan),
         the plan's parallelism, then the credits the call may cost."""
         key, plan = call.key, call.billing
-        for scope, ident, rpm, tpm in (
-            ("key", key.key_id, key.rpm_limit, key.tpm_limit),
-            ("user", key.user_id, key.user_rpm_limit, key.user_tpm_limit),
-            ("plan", key.user_id, *((plan.rpm_limit, plan.tpm_limit) if plan else (None, None))),
-        ):
-            if ident is not None and (rpm or tpm):
-                name = f"{scope}:{ident}"
-                window = await self.limiter.hit(name, rpm=rpm, tpm=tpm, tokens=tokens)
+        scopes: list[Scope] = []
+        if key.key_id is not None and (key.rpm_limit or key.tpm_limit):
+            scopes.append((f"key:{key.key_id}", key.rpm_limit, key.tpm_limit))
+        if key.user_rpm_limit or key.user_tpm_limit:
+            scopes.append((f"user:{key.user_id}", key.user_rpm_limit, key.user_tpm_limit))
+        if plan is not None and (plan.rpm_limit or plan.tpm_limit):
+            scopes.append((f"plan:{key.user_id}", plan.rpm_limit, plan.tpm_limit))
+        if scopes:  # one round trip for all of them (Redis)
+            windows = await self.limiter.hit_many(scopes, tokens)
+            for (name, _rpm, _tpm), window in zip(scopes, windows, strict=True):
                 call.attempted.narrow(name, tokens, window)
         if plan is None:
             return

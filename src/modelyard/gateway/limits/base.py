@@ -26,6 +26,7 @@ Both differ from the upstream ``RATE_LIMITED``: the provider was not called.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, Protocol
@@ -34,6 +35,7 @@ from modelyard.errors import ModelyardError
 
 WINDOW_S = 60.0
 LimitName = Literal["rpm", "tpm"]
+Scope = tuple[str, int | None, int | None]  # key, rpm, tpm
 
 
 class ProviderBusy(ModelyardError):
@@ -228,6 +230,11 @@ class Limiter(Protocol):
 
     async def hit(self, key: str, *, rpm: int | None, tpm: int | None, tokens: int) -> Window:
         """Count one request of ``tokens`` tokens; :class:`LimitExceeded` when over."""
+        ...
+
+    async def hit_many(self, scopes: Sequence[Scope], tokens: int) -> list[Window]:
+        """``hit`` for each (key, rpm, tpm) that has a limit, in one round trip where the
+        backend can; one window per such scope; the first refusal raises."""
         ...
 
     async def add_tokens(self, key: str, tokens: int, since: float | None = None) -> None:

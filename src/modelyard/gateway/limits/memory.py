@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from modelyard.gateway.limits.base import (
     UNLIMITED,
     WINDOW_S,
     ProviderBusy,
+    Scope,
     Slot,
     Window,
     exceeded,
@@ -122,6 +123,13 @@ class MemoryLimiter:
         counts.requests += 1
         counts.tokens += tokens
         return Window.left(rpm, counts.requests, tpm, counts.tokens, reset, counts.start)
+
+    async def hit_many(self, scopes: Sequence[Scope], tokens: int) -> list[Window]:
+        return [
+            await self.hit(key, rpm=rpm, tpm=tpm, tokens=tokens)
+            for key, rpm, tpm in scopes
+            if rpm is not None or tpm is not None
+        ]
 
     async def add_tokens(self, key: str, tokens: int, since: float | None = None) -> None:
         counts = self._windows.get(key)

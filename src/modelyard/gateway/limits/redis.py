@@ -28,7 +28,7 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -41,6 +41,7 @@ from modelyard.gateway.limits.base import (
     WINDOW_S,
     LimitName,
     ProviderBusy,
+    Scope,
     Slot,
     Window,
     exceeded,
@@ -157,6 +158,17 @@ class RedisSlot(Slot):
         except UNREACHABLE as exc:
             lim.unreachable(exc)  # the lease expires on its own
         lim.wake(self.key)
+
+
+def _window(
+    key: str, rpm: int | None, tpm: int | None, tokens: int, answer: Sequence[Any]
+) -> Window:
+    refused, requests, used, reset_ms, start = answer
+    if refused:
+        which: LimitName = "rpm" if refused == 1 else "tpm"
+        value = rpm if refused == 1 else tpm
+        raise exceeded(key, which, value or 0, reset_ms / 1000, tokens)
+    return Window.left(rpm, requests, tpm, used, reset_ms / 1000, float(start))
 
 
 class RedisLimiter:
@@ -282,10 +294,26 @@ class RedisLimiter:
         except UNREACHABLE as exc:
             self.unreachable(exc)
             return await self._local.hit(key, rpm=rpm, tpm=tpm, tokens=tokens)
-        if refused:
-            which: LimitName = "rpm" if refused == 1 else "tpm"
-            raise exceeded(key, which, limits[refused - 1], reset_ms / 1000, tokens)
-        return Window.left(rpm, requests, tpm, used, reset_ms / 1000, float(start))
+        return _window(key, rpm, tpm, tokens, (refused, requests, used, reset_ms, start))
+
+    async def hit_many(self, scopes: Sequence[Scope], tokens: int) -> list[Window]:
+        """Several keys in one round trip (a pipeline; each key on its own hash slot). Keys
+        after a refused one are counted too: a refusal may overcount by one request."""
+        limited = [s for s in scopes if s[1] is not None or s[2] is not None]
+        if len(limited) < 2 or not self._up():
+            return [await self.hit(k, rpm=r, tpm=t, tokens=tokens) for k, r, t in limited]
+        window = int(WINDOW_S * 1000)
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key, rpm, tpm in limited:
+                    limits = (-1 if rpm is None else rpm, -1 if tpm is None else tpm)
+                    args = [self.now(), window, *limits, tokens]
+                    await self.hit_script(self.keys(key)[0], args, client=pipe)
+                answers = await pipe.execute()
+        except UNREACHABLE as exc:
+            self.unreachable(exc)
+            return await self._local.hit_many(limited, tokens)
+        return [_window(k, r, t, tokens, a) for (k, r, t), a in zip(limited, answers, strict=True)]
 
     async def add_tokens(self, key: str, tokens: int, since: float | None = None) -> None:
         if not self._up():
