@@ -28,23 +28,23 @@ async def run(
     chunks = await stream.open(body)
     call = stream.prepared.call
     headers = response_headers(call, stream.prepared.resolution.warning, started)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", b"text/event-stream"),
-                (b"cache-control", b"no-cache"),
-                *headers,
-            ],
-        }
-    )
     me = asyncio.current_task()
     assert me is not None
     gone = asyncio.Event()
     watcher = asyncio.create_task(_watch(receive, gone, me))
     status, code = "ok", None
-    try:
+    try:  # from here on the call is recorded (and its credits settled) whatever happens
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream"),
+                    (b"cache-control", b"no-cache"),
+                    *headers,
+                ],
+            }
+        )
         async for item in chunks:
             data = _outgoing(item.chunk, include_usage)
             if data is not None:
