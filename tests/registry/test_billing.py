@@ -316,3 +316,32 @@ async def test_the_ledger_is_append_only(registry: Registry, admin: Actor, clock
             async with registry.db.engine.begin() as conn:
                 await conn.execute(text(statement))
     assert await _ledger_sum(registry, uid) == Decimal(5)
+
+
+async def test_no_op_updates_write_nothing_and_deleted_users_get_no_credits(
+    registry: Registry, admin: Actor, clock: Clock
+) -> None:
+    uid = await _user(registry, admin)
+    sub = await registry.subscriptions.create(admin, SubscriptionCreate(user_id=uid, plan="free"))
+    before = (await registry.audit.list(admin, PageRequest(limit=500))).total
+    same = await registry.subscriptions.update(admin, sub.id, SubscriptionUpdate(status="active"))
+    assert same.updated_at == sub.updated_at
+    assert (await registry.audit.list(admin, PageRequest(limit=500))).total == before
+    await registry.users.delete(admin, uid)
+    with pytest.raises(NotFound):
+        await registry.credits.grant(admin, GrantCreate(user_id=uid, amount=Decimal(5)))
+    with pytest.raises(NotFound):
+        await registry.credits.adjust(admin, Adjustment(user_id=uid, amount=Decimal(5), reason="x"))
+    assert await _ledger_sum(registry, uid) == Decimal(100)  # the plan grant, nothing more
+
+
+async def test_a_renewal_an_admin_asks_for_is_audited_as_theirs(
+    registry: Registry, admin: Actor, clock: Clock
+) -> None:
+    uid = await _user(registry, admin)
+    sub = await registry.subscriptions.create(admin, SubscriptionCreate(user_id=uid, plan="free"))
+    clock.now = sub.current_period_end
+    await periods.run_due(registry.db, admin)
+    events = (await registry.audit.list(admin, PageRequest(limit=5))).items
+    renewal = next(e for e in events if e.action == "subscription.renew")
+    assert renewal.actor_label == admin.label

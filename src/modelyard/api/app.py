@@ -12,12 +12,16 @@ from modelyard import __version__
 from modelyard.api import errors
 from modelyard.api.routers import (
     audit,
+    billing,
+    credits,
     health,
     keys,
     models,
     overview,
+    plans,
     providers,
     settings,
+    subscriptions,
     usage,
     users,
 )
@@ -58,5 +62,7 @@ def create_app(config: Settings | None = None, *, registry: Registry | None = No
     app.add_middleware(GatewayRoutes)
     app.include_router(health.router)
     for module in (providers, overview, models, settings, users, keys, audit, usage):
+        app.include_router(module.router, prefix=API_PREFIX)
+    for module in (plans, subscriptions, credits, billing):
         app.include_router(module.router, prefix=API_PREFIX)
     return app

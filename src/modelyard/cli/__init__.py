@@ -8,6 +8,10 @@
     modelyard users      list|add|update|delete|restore|purge
     modelyard keys       list|create|revoke
     modelyard audit      list|verify
+    modelyard plans      list|show|create|update
+    modelyard subscriptions list|show|create|suspend|resume|cancel|update
+    modelyard credits    balance|ledger|grant|adjust
+    modelyard billing    renew --now
     modelyard master-key status|rotate|retire|generate|reseal
 
 Configuration comes from ``MODELYARD_*`` environment variables (see docs/configuration.md);
@@ -23,15 +27,19 @@ from modelyard import __version__
 
 from . import (
     audit,
+    billing,
     chat,
+    credits,
     doctor,
     keys,
     master_key,
     models,
+    plans,
     prices,
     providers,
     seed,
     server,
+    subscriptions,
     system_settings,
     usage,
     users,
@@ -77,6 +85,10 @@ app.add_typer(users.app, name="users", no_args_is_help=True)
 app.add_typer(keys.app, name="keys", no_args_is_help=True)
 app.add_typer(audit.app, name="audit", no_args_is_help=True)
 app.add_typer(master_key.app, name="master-key", no_args_is_help=True)
+app.add_typer(plans.app, name="plans", no_args_is_help=True)
+app.add_typer(subscriptions.app, name="subscriptions", no_args_is_help=True)
+app.add_typer(credits.app, name="credits", no_args_is_help=True)
+app.add_typer(billing.app, name="billing", no_args_is_help=True)
 
 
 def main() -> None:

@@ -94,7 +94,7 @@ class CreditService:
     async def grant(self, actor: Actor, spec: GrantCreate) -> Balance:
         actor.require_admin("grant credits")
         async with self.db.write(actor) as tx:
-            await _user(tx, spec.user_id)
+            await _user(tx, spec.user_id, changing=True)
             if spec.expires_at is not None and spec.expires_at <= tx.now:
                 raise ValidationFailed.at("expires_at", "must be in the future")
             await ledger.lock_user(tx.session, spec.user_id)
@@ -128,7 +128,7 @@ class CreditService:
         if spec.amount == 0:
             raise ValidationFailed.at("amount", "must not be zero")
         async with self.db.write(actor) as tx:
-            await _user(tx, spec.user_id)
+            await _user(tx, spec.user_id, changing=True)
             await ledger.lock_user(tx.session, spec.user_id)
             if spec.amount > 0:
                 grant = await ledger.add_grant(
@@ -145,8 +145,8 @@ class CreditService:
                 current = await balance_of(tx, spec.user_id)
                 if -spec.amount > current.available:
                     raise Conflict(
-                        f"cannot take {-spec.amount} credits: the user has {current.available} "
-                        "available",
+                        f"cannot take {format(-spec.amount, 'f')} credits: the user has "
+                        f"{format(current.available, 'f')} available",
                         code="INSUFFICIENT_CREDITS",
                         details={"available": format(current.available, "f")},
                     )
@@ -208,6 +208,7 @@ def _whose(actor: Actor, user_id: uuid.UUID | None) -> uuid.UUID:
     return actor.user_id
 
 
-async def _user(tx: Tx, uid: uuid.UUID) -> None:
-    if await tx.session.get(User, uid) is None:
+async def _user(tx: Tx, uid: uuid.UUID, *, changing: bool = False) -> None:
+    user = await tx.session.get(User, uid)
+    if user is None or (changing and user.deleted_at is not None):
         raise not_found("user", uid)

@@ -53,9 +53,11 @@ class RenewalReport:
         return bool(self.renewed or self.cancelled or self.expired or self.grants_expired)
 
 
-async def run_due(db: Database) -> RenewalReport:
+async def run_due(db: Database, actor: Actor | None = None) -> RenewalReport:
+    """Everything due now; ``actor`` (an admin asking for a run) is who the audit trail
+    names, else the server's billing clock."""
     report = RenewalReport()
-    async with db.write(Actor.operator("billing")) as tx:
+    async with db.write(actor or Actor.operator("billing")) as tx:
         due = (
             await tx.session.scalars(
                 select(Subscription)

@@ -211,6 +211,8 @@ class Subscriptions:
             for name, value in changes.items():
                 if value is not None or name.startswith("external_"):
                     setattr(sub, name, value)
+            if snapshot(sub) == before:
+                return await view(tx, sub)  # nothing changed: no event, no new timestamp
             sub.updated_at = tx.now
             await tx.session.flush()
             action = f"subscription.{status}" if status and status != before["status"] else None
