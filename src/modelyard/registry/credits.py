@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, Field
 from sqlalchemy import func, select
 
 from modelyard.db.tables import CreditEntry, User
+from modelyard.db.types import canonical
 from modelyard.errors import Conflict, ValidationFailed
 from modelyard.registry import ledger
 from modelyard.registry.actors import Actor
@@ -182,10 +183,10 @@ async def balance_of(tx: Tx, user_id: uuid.UUID) -> Balance:
     expired = sum((p.left for p in every), Decimal(0)) - sum((p.left for p in live), Decimal(0))
     return Balance(
         user_id=user_id,
-        balance=total,
-        held=held,
-        expired=expired,
-        available=max(Decimal(0), total - expired - held),
+        balance=canonical(total),
+        held=canonical(held),
+        expired=canonical(expired),
+        available=canonical(max(Decimal(0), total - expired - held)),
         grants=[
             GrantLeft(
                 id=p.grant.id,
