@@ -4,8 +4,9 @@ for most calls.
 Each gateway process keeps, per billed user, a *hold*: credits set aside for it in the
 ``credit_holds`` table. Reservations come out of the hold in memory; only when the hold runs
 short does the process go to the database, in one short transaction under the user's lock,
-to grow it to what the call needs plus headroom for about ``HEADROOM_CALLS`` more such calls,
-never beyond what the user has left minus every other process's hold. So:
+to grow it to what the call needs plus headroom for ``HEADROOM_CALLS`` more such calls (doubled,
+up to ``MAX_HEADROOM_CALLS``, while a busy user keeps running out within ``BUSY_S``), never
+beyond what the user has left minus every other process's hold. So:
 
 * the balance never goes negative, on any number of replicas: the sum of all holds never
   exceeds the user's spendable credits, and a call is charged at most its reservation plus
@@ -47,7 +48,9 @@ from modelyard.registry.tx import Database
 
 log = logging.getLogger("modelyard.gateway.credits")
 ZERO = Decimal(0)
-HEADROOM_CALLS = 16
+HEADROOM_CALLS = 16  # a new hold covers this many more calls like the one asking
+MAX_HEADROOM_CALLS = 1024  # a busy user's hold doubles up to this while it keeps running out
+BUSY_S = 1.0  # running out again within this time counts as busy
 HOLD_TTL_S = 120.0
 HEARTBEAT_S = 20.0
 IDLE_S = 30.0
@@ -60,6 +63,8 @@ class _Account:
     spent: Decimal = ZERO  # charged, not yet in the ledger
     written: Decimal = ZERO  # charged and in the ledger since the hold was last written
     last_used: float = 0.0
+    last_sync: float = 0.0
+    headroom: int = HEADROOM_CALLS
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -126,6 +131,14 @@ class CreditKeeper:
         """Resize this process's hold: keep what calls in flight and unwritten charges need,
         add ``need`` and headroom, never more than is free. Returns what was free."""
         self.syncs += 1
+        now_s = time.monotonic()
+        busy = now_s - account.last_sync < BUSY_S
+        account.headroom = (
+            min(account.headroom * 2, MAX_HEADROOM_CALLS)
+            if busy
+            else max(HEADROOM_CALLS, account.headroom // 2)
+        )
+        account.last_sync = now_s
         async with self._session() as session:
             now = self.db.clock()
             await ledger.lock_user(session, user_id)
@@ -133,7 +146,7 @@ class CreditKeeper:
             others = await ledger.held(session, user_id, now, besides=self.holder)
             free = max(ZERO, spendable - others)
             keep = account.reserved + account.spent
-            wanted = keep + need * (1 + HEADROOM_CALLS) if need else keep
+            wanted = keep + need * (1 + account.headroom) if need else keep
             hold = max(keep, min(free, wanted))
             await self._write_hold(session, user_id, hold, now + timedelta(seconds=HOLD_TTL_S))
         account.hold, account.written = hold, ZERO
