@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from modelyard import __version__
-from modelyard.api import errors
+from modelyard.api import errors, v1
 from modelyard.api.routers import (
     audit,
     billing,
@@ -25,12 +26,23 @@ from modelyard.api.routers import (
     usage,
     users,
 )
-from modelyard.api.v1 import GatewayRoutes
 from modelyard.gateway.service import make_gateway
 from modelyard.registry import Registry
 from modelyard.settings import Settings
 
 API_PREFIX = "/api/v1"
+
+
+class ModelyardApp(FastAPI):
+    """FastAPI for the admin API; ``/v1/...`` goes straight to the gateway's lean ASGI
+    handler, ahead of every middleware (they cost the hot path, which needs none of them)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            scope["app"] = self
+            await v1.serve(self, scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(config: Settings | None = None, *, registry: Registry | None = None) -> FastAPI:
@@ -49,7 +61,7 @@ def create_app(config: Settings | None = None, *, registry: Registry | None = No
             if owned:
                 await app.state.registry.close()
 
-    app = FastAPI(
+    app = ModelyardApp(
         title="modelyard",
         version=__version__,
         summary="One registry for LLM providers, models, keys and prices.",
@@ -59,7 +71,6 @@ def create_app(config: Settings | None = None, *, registry: Registry | None = No
     if registry is not None:
         app.state.registry = registry
     errors.install(app)
-    app.add_middleware(GatewayRoutes)
     app.include_router(health.router)
     for module in (providers, overview, models, settings, users, keys, audit, usage):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -33,25 +33,16 @@ from modelyard.gateway.service import Gateway
 from modelyard.gateway.snapshot import KeyEntry, Snapshot
 
 log = logging.getLogger("modelyard.gateway")
-ASGIApp = Any
 
 
-class GatewayRoutes:
-    """ASGI middleware: ``/v1/...`` is served here, everything else by the wrapped app."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
-            await self.app(scope, receive, send)
-            return
-        gateway = getattr(scope["app"].state, "gateway", None)
-        if gateway is None:  # the app was not started through its lifespan
-            status, body, headers = error_reply(NotReady("the gateway is not running"))
-            await send_json(send, status, body, headers)
-            return
-        await handle(gateway, scope, receive, send)
+async def serve(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """``/v1/...``, handed over by the app before any middleware runs (see ``api/app.py``)."""
+    gateway = getattr(app.state, "gateway", None)
+    if gateway is None:  # the app was not started through its lifespan
+        status, body, headers = error_reply(NotReady("the gateway is not running"))
+        await send_json(send, status, body, headers)
+        return
+    await handle(gateway, scope, receive, send)
 
 
 async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: Any) -> None:
