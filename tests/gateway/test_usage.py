@@ -20,6 +20,7 @@ from modelyard.db.tables import UsageEvent, User
 from modelyard.gateway.adapters.base import Usage
 from modelyard.gateway.snapshot import PriceEntry
 from modelyard.gateway.usage import UsageRecord, UsageRecorder, cost_of
+from modelyard.gateway.usage_writer import pieces
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -155,7 +156,7 @@ def test_a_malformed_record_is_refused_where_it_is_made(change: dict[str, Any]) 
         usage_record("r", **change)
 
 
-async def test_a_thousand_calls_become_a_thousand_rows_in_two_inserts(
+async def test_a_thousand_calls_become_a_thousand_rows_in_few_statements_of_few_shapes(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
     statements: list[str] = []
@@ -169,9 +170,25 @@ async def test_a_thousand_calls_become_a_thousand_rows_in_two_inserts(
     assert recorder.pending() == 1000
     await recorder.stop()
     inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
-    assert len(inserts) == 2  # one multi-row statement per batch of 500
+    # Two batches of 500, each written as multi-row statements of 256+128+64+32+16+4 rows;
+    # the second batch reuses the first one's six statement texts (the drivers keep them).
+    assert len(inserts) == 12
+    assert len(set(inserts)) == 6
     assert len(await stored(engine)) == 1000
     assert recorder.pending() == 0
+
+
+def test_batches_are_cut_into_few_power_of_two_pieces() -> None:
+    shapes: set[int] = set()
+    for n in range(1, 1001):
+        rows = [{"n": i} for i in range(n)]
+        sizes = [len(piece) for piece in pieces(rows)]
+        assert [r for piece in pieces(rows) for r in piece] == rows  # all, in order
+        assert all(size & (size - 1) == 0 for size in sizes)
+        assert sizes == sorted(set(sizes), reverse=True)
+        shapes.update(sizes)
+    assert sorted(shapes) == [1 << k for k in range(10)]  # ten shapes for any batch to 1000
+    assert pieces([]) == []
 
 
 async def test_a_repeated_request_id_is_recorded_once(engine: AsyncEngine, tmp_path: Path) -> None:

@@ -1,5 +1,9 @@
-"""Usage rows into the database: one multi-row ``INSERT ... ON CONFLICT (request_id) DO
-NOTHING`` per batch, in a short transaction of its own. In the same transaction, each newly
+"""Usage rows into the database: multi-row ``INSERT ... ON CONFLICT (request_id) DO NOTHING``
+statements, in a short transaction of their own per batch. A batch is cut into pieces of
+power-of-two sizes (500 rows: 256 + 128 + 64 + 32 + 16 + 4), so at most nine statement shapes
+exist: each distinct row count is a distinct SQL text, which the drivers keep prepared (SQLite
+up to 128 per connection, asyncpg 100), and a few hundred kilobytes each for every batch size
+that came along grew the server's memory without bound. In the same transaction, each newly
 stored row that carries ``charged_credits`` debits its user's credit ledger (a row already
 stored, say a replay, debits nothing: the ledger follows the usage rows exactly once).
 
@@ -104,7 +108,10 @@ class UsageWriter:
                 if unlink:
                     rows = await self._unlink(conn, rows)
                 params = [{**row, "id": uuid.uuid4()} for row in rows]
-                stored = {str(r[1]) for r in (await conn.execute(self._insert, params)).all()}
+                stored: set[str] = set()
+                for piece in pieces(params):
+                    result = await conn.execute(self._insert, piece)
+                    stored.update(str(r[1]) for r in result.all())
                 charged = [r for r in rows if r["request_id"] in stored and r["charged_credits"]]
                 if charged:
                     await _debit(conn, charged)
@@ -133,6 +140,17 @@ class UsageWriter:
             )
         self._backoff = min(max(self._backoff * 2, self.min_backoff_s), MAX_BACKOFF_S)
         self._retry_at = time.monotonic() + self._backoff
+
+
+def pieces(rows: Sequence[Row]) -> list[Sequence[Row]]:
+    """``rows`` cut into runs whose lengths are powers of two, largest first."""
+    out: list[Sequence[Row]] = []
+    start, left = 0, len(rows)
+    while left:
+        size = 1 << (left.bit_length() - 1)
+        out.append(rows[start : start + size])
+        start, left = start + size, left - size
+    return out
 
 
 async def _debit(conn: AsyncConnection, rows: Sequence[Row]) -> None:
