@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     log_level: str = Field(
         default="info", description="Log level of the server: debug, info, warning or error."
     )
+    access_log: bool = Field(
+        default=False,
+        description=(
+            "Log one line per HTTP request (the server's access log). Off by default: it costs "
+            "about a tenth of the gateway's CPU per call; failed /v1 calls are logged anyway."
+        ),
+    )
     db_pool_size: int = Field(
         default=10, ge=1, description="Connections kept in the PostgreSQL pool per process."
     )

@@ -23,7 +23,7 @@ def free_port() -> int:
         return port
 
 
-def serve_once(tmp_path: Path, run: int) -> str:
+def serve_once(tmp_path: Path, run: int, **extra_env: str) -> str:
     """Start the server, wait until /health answers, stop it; return everything it printed."""
     port = free_port()
     env = {
@@ -33,6 +33,7 @@ def serve_once(tmp_path: Path, run: int) -> str:
         "MODELYARD_USAGE_OUTBOX": str(tmp_path / "usage.outbox"),
         "MODELYARD_LOG_LEVEL": "warning",
         "PYTHONUNBUFFERED": "1",
+        **extra_env,
     }
     env.pop("MODELYARD_MASTER_KEY", None)
     log = tmp_path / f"serve-{run}.log"
@@ -73,3 +74,11 @@ def test_serve_prints_the_admin_key_on_first_start_only(tmp_path: Path) -> None:
     second = serve_once(tmp_path, 2)
     assert TOKEN.search(second) is None, second
     assert "Traceback" not in second
+
+
+def test_serve_keeps_no_access_log_unless_asked(tmp_path: Path) -> None:
+    quiet = serve_once(tmp_path, 1, MODELYARD_LOG_LEVEL="info")
+    assert "Application startup complete" in quiet  # info lines are printed ...
+    assert "GET /health" not in quiet  # ... but not one per request
+    logged = serve_once(tmp_path, 2, MODELYARD_LOG_LEVEL="info", MODELYARD_ACCESS_LOG="true")
+    assert '"GET /health HTTP/1.1" 200' in logged

@@ -77,8 +77,9 @@ def serve(
         settings = settings.model_copy(update=overrides)
     _print_admin_key(_bootstrap(settings, migrate=settings.auto_migrate))
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, server=True),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        access_log=settings.access_log,
     )
