@@ -14,7 +14,6 @@ user of a single-user app). ``yard.registry`` manages providers, models and keys
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,7 +23,7 @@ from sqlalchemy import select
 from modelyard.bootstrap import bootstrap
 from modelyard.db.tables import User
 from modelyard.errors import Unauthenticated
-from modelyard.gateway import flow
+from modelyard.gateway import flow, ids
 from modelyard.gateway.service import Gateway, make_gateway
 from modelyard.gateway.snapshot import KeyEntry
 from modelyard.registry import Registry
@@ -46,7 +45,7 @@ class Yard:
         """One chat completion, as OpenAI's ``chat.completion`` object."""
         body = {"messages": messages, "model": model, **params, "stream": False}
         snap = await self._snapshot()
-        prepared = flow.prepare_chat(self.gateway, snap, self.key, _request_id(), body)
+        prepared = flow.prepare_chat(self.gateway, snap, self.key, ids.request_id(), body)
         return (await flow.chat(self.gateway, snap, prepared, body)).body
 
     async def stream(
@@ -55,7 +54,7 @@ class Yard:
         """The completion as OpenAI ``chat.completion.chunk`` objects (usage on the last)."""
         body = {"messages": messages, "model": model, **params, "stream": True}
         snap = await self._snapshot()
-        prepared = flow.prepare_chat(self.gateway, snap, self.key, _request_id(), body)
+        prepared = flow.prepare_chat(self.gateway, snap, self.key, ids.request_id(), body)
         streamed = flow.Streamed(self.gateway, snap, prepared)
         chunks = await streamed.open(body)
         status = "aborted"
@@ -70,17 +69,13 @@ class Yard:
     async def embed(self, input: str | list[str], *, model: str | None = None) -> dict[str, Any]:
         body = {"input": input, "model": model}
         result, _ = await flow.embeddings(
-            self.gateway, await self._snapshot(), self.key, _request_id(), body
+            self.gateway, await self._snapshot(), self.key, ids.request_id(), body
         )
         return result.body
 
     async def _snapshot(self) -> Any:
         await self.gateway.holder.refresh()  # in process, read your own writes at once
         return self.gateway.snapshot()
-
-
-def _request_id() -> str:
-    return f"req_{uuid.uuid4().hex}"
 
 
 @asynccontextmanager

@@ -26,8 +26,7 @@ from modelyard.api.v1_wire import (
     send_json,
 )
 from modelyard.errors import Forbidden, ModelyardError, NotFound, Unauthenticated
-from modelyard.gateway import calls, flow
-from modelyard.gateway.pipeline import new_request_id
+from modelyard.gateway import calls, flow, ids
 from modelyard.gateway.refresh import NotReady
 from modelyard.gateway.service import Gateway
 from modelyard.gateway.snapshot import KeyEntry, Snapshot
@@ -48,7 +47,7 @@ async def serve(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> Non
 async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: Any) -> None:
     started = time.perf_counter()
     request_id = (
-        header(scope, b"x-request-id") or header(scope, b"idempotency-key") or new_request_id()
+        header(scope, b"x-request-id") or header(scope, b"idempotency-key") or ids.request_id()
     )[:100]
     extra: Headers = [(b"x-request-id", request_id.encode())]
     try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -125,7 +124,7 @@ class Pipeline:
         attempted: Attempted,
         call: Callable[[Candidate, Target, dict[str, Any]], Awaitable[T]],
     ) -> T:
-        policy = RetryPolicy.model_validate(snap.settings.get("gateway.retry") or {})
+        policy = snap.retry
         deadline = asyncio.get_running_loop().time() + policy.deadline_ms / 1000
         last: ModelyardError | None = None
         for index, candidate in enumerate(resolution.candidates):
@@ -137,7 +136,7 @@ class Pipeline:
             if index:
                 attempted.fallbacks += 1
             attempted.candidate = candidate
-            target = provider.target(candidate.model.model_id)
+            target = snap.target(provider, candidate.model.model_id)
             upstream = {**body, "model": candidate.model.model_id}
             try:
                 if provider.rpm_limit or provider.tpm_limit:  # no round trip when unlimited
@@ -188,7 +187,3 @@ class Pipeline:
         )
         async with slot:
             return await with_retries(attempt, policy, deadline=deadline)
-
-
-def new_request_id() -> str:
-    return f"req_{uuid.uuid4().hex}"

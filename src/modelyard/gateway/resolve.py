@@ -138,38 +138,29 @@ def _defaults(
         found = _order(snap, user, (snap.models[preference.default_model_id],))
         if found:
             return found
-    own_default = next(
-        (
-            p
-            for p in snap.providers.values()
-            if p.owner == user and p.is_default and usable(snap, user, p)
-        ),
-        None,
-    )
-    if own_default is not None and (found := _first_model(snap, own_default, needs)):
+    own_default = snap.default_provider_of.get(user)
+    if (
+        own_default is not None
+        and usable(snap, user, own_default)
+        and (found := _first_model(snap, own_default, needs))
+    ):
         return found
     ref = snap.settings.get(DEFAULT_SETTING.get(purpose, ""))
     if isinstance(ref, str) and (found := _named(snap, user, ref)):
         return found
-    system_default = [m for m in snap.models.values() if m.is_default]
-    if system_default and (found := _order(snap, user, tuple(system_default))):
+    if snap.default_models and (found := _order(snap, user, snap.default_models)):
         return found
-    active = next((p for p in snap.providers.values() if p.is_active), None)
+    active = snap.active_provider
     if active is not None and usable(snap, user, active):
         return _first_model(snap, active, needs)
     return []
 
 
 def _first_model(snap: Snapshot, provider: ProviderEntry, needs: frozenset[str]) -> list[Candidate]:
-    models = sorted(
-        (
-            m
-            for m in snap.models.values()
-            if m.provider_id == provider.id and m.status == "ACTIVE" and needs <= m.capabilities
-        ),
-        key=lambda m: m.model_id,
-    )
-    return [Candidate(provider, models[0])] if models else []
+    for m in snap.models_of.get(provider.id, ()):
+        if m.status == "ACTIVE" and needs <= m.capabilities:
+            return [Candidate(provider, m)]
+    return []
 
 
 def _lifecycle(snap: Snapshot, model: ModelEntry) -> str | None:
@@ -186,8 +177,8 @@ def _with_fallback(
     """The active system provider serving the same model goes last: it is the fallback."""
     if not snap.settings.get("gateway.fallback_to_active_provider", True) or not chosen:
         return chosen
-    active = next((p for p in snap.providers.values() if p.is_active and p.enabled), None)
-    if active is None:
+    active = snap.active_provider
+    if active is None or not active.enabled:
         return chosen
     others = [c for c in chosen if c.provider.id != active.id]
     same = [

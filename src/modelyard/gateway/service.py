@@ -77,6 +77,8 @@ class Gateway:
         self.clock = db.clock
         self.metrics = Metrics()
         self._settling: set[asyncio.Task[None]] = set()
+        self._adjustments: list[tuple[Charge, int]] = []
+        self._adjuster: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.holder.start()
@@ -140,31 +142,41 @@ class Gateway:
 
     def _settle(self, call: CallInfo, usage: Usage) -> None:
         """Correct the tpm windows this call charged at its budget to what it used, off the
-        request path (a task; ``stop`` waits for those still running)."""
+        request path: queued, and applied by one task for all calls waiting (``settled``
+        waits for it)."""
         charges = call.attempted.charges
         if not charges:
             return
         used = usage.prompt_tokens + usage.completion_tokens
         served = call.attempted.candidate
         served_id = served.provider.id if served is not None else None
-        deltas = [
-            (c, (used if c.provider_id is None or c.provider_id == served_id else 0) - c.tokens)
-            for c in charges
-        ]
-        self._later(self._adjust([(c, d) for c, d in deltas if d]))
+        for c in charges:
+            delta = (used if c.provider_id is None or c.provider_id == served_id else 0) - c.tokens
+            if delta:
+                self._adjustments.append((c, delta))
+        if self._adjustments and self._adjuster is None:
+            self._adjuster = asyncio.create_task(self._adjust())
+            self._later_done(self._adjuster)
 
     def _later(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` off the request path; ``stop`` waits for it."""
-        task = asyncio.create_task(work)
+        self._later_done(asyncio.create_task(work))
+
+    def _later_done(self, task: asyncio.Task[None]) -> None:
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
 
-    async def _adjust(self, deltas: list[tuple[Charge, int]]) -> None:
-        for charge, delta in deltas:
-            try:
-                await self.limiter.add_tokens(charge.key, delta, charge.since)
-            except Exception:  # a limiter hiccup must not surface; the window ends anyway
-                log.warning("could not settle tokens on %s", charge.key, exc_info=True)
+    async def _adjust(self) -> None:
+        try:
+            while self._adjustments:
+                batch, self._adjustments = self._adjustments, []
+                for charge, delta in batch:
+                    try:
+                        await self.limiter.add_tokens(charge.key, delta, charge.since)
+                    except Exception:  # a limiter hiccup must not surface; the window ends
+                        log.warning("could not settle tokens on %s", charge.key, exc_info=True)
+        finally:
+            self._adjuster = None
 
     def record(
         self,

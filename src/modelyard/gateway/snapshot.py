@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import select
@@ -37,7 +38,7 @@ from modelyard.errors import ModelyardError, Unauthenticated
 from modelyard.gateway.adapters.base import Target
 from modelyard.registry.actors import Actor
 from modelyard.registry.subscriptions import CURRENT
-from modelyard.registry.system_settings import KNOWN
+from modelyard.registry.system_settings import KNOWN, RetryPolicy
 from modelyard.registry.tx import Database
 
 log = logging.getLogger("modelyard.gateway")
@@ -118,6 +119,10 @@ class PriceEntry:
     currency: str
 
 
+def _effective_from(price: PriceEntry) -> datetime:
+    return price.effective_from
+
+
 @dataclass(frozen=True, slots=True)
 class Billing:
     """A user's latest subscription and its plan, as the gateway enforces them."""
@@ -151,6 +156,11 @@ class Snapshot:
     preferences: dict[uuid.UUID, Preference]
     billing: dict[uuid.UUID, Billing] = field(default_factory=dict)
 
+    @cached_property
+    def retry(self) -> RetryPolicy:
+        """The ``gateway.retry`` setting, validated once per snapshot rather than per call."""
+        return RetryPolicy.model_validate(self.settings.get("gateway.retry") or {})
+
     def authenticate(self, token: str, now: datetime) -> KeyEntry:
         entry = self.keys.get(hashlib.sha256(token.encode()).hexdigest())
         if entry is None or (entry.expires_at is not None and entry.expires_at <= now):
@@ -159,14 +169,56 @@ class Snapshot:
 
     def price_at(self, model: uuid.UUID, when: datetime) -> PriceEntry | None:
         rows = self.prices.get(model, ())
-        index = bisect.bisect_right([p.effective_from for p in rows], when)
+        index = bisect.bisect_right(rows, when, key=_effective_from)
         return rows[index - 1] if index else None
 
     def provider_by_name(self, name: str, owner: uuid.UUID | None) -> ProviderEntry | None:
-        for provider in self.providers.values():
-            if provider.name == name and provider.owner == owner:
-                return provider
-        return None
+        return self._by_name.get((name, owner))
+
+    # Indexes built once per snapshot, so that no call scans every provider or model (a
+    # registry may hold a bring-your-own-key provider for each of thousands of users).
+
+    @cached_property
+    def _by_name(self) -> dict[tuple[str, uuid.UUID | None], ProviderEntry]:
+        return {(p.name, p.owner): p for p in self.providers.values()}
+
+    @cached_property
+    def active_provider(self) -> ProviderEntry | None:
+        """The system-wide fallback provider (at most one is active)."""
+        return next((p for p in self.providers.values() if p.is_active), None)
+
+    @cached_property
+    def default_provider_of(self) -> dict[uuid.UUID, ProviderEntry]:
+        """Each user's own default provider."""
+        found: dict[uuid.UUID, ProviderEntry] = {}
+        for p in self.providers.values():
+            if p.owner is not None and p.is_default:
+                found.setdefault(p.owner, p)
+        return found
+
+    @cached_property
+    def default_models(self) -> tuple[ModelEntry, ...]:
+        return tuple(m for m in self.models.values() if m.is_default)
+
+    @cached_property
+    def models_of(self) -> dict[uuid.UUID, tuple[ModelEntry, ...]]:
+        """Each provider's models, by model id."""
+        found: dict[uuid.UUID, list[ModelEntry]] = {}
+        for m in sorted(self.models.values(), key=lambda m: m.model_id):
+            found.setdefault(m.provider_id, []).append(m)
+        return {k: tuple(v) for k, v in found.items()}
+
+    def target(self, provider: ProviderEntry, model_id: str) -> Target:
+        """The upstream call's target, made once per provider and model."""
+        key = (provider.id, model_id)
+        target = self._targets.get(key)
+        if target is None:
+            target = self._targets[key] = provider.target(model_id)
+        return target
+
+    @cached_property
+    def _targets(self) -> dict[tuple[uuid.UUID, str], Target]:
+        return {}
 
 
 async def load(db: Database) -> Snapshot:
