@@ -170,10 +170,10 @@ async def test_a_thousand_calls_become_a_thousand_rows_in_few_statements_of_few_
     assert recorder.pending() == 1000
     await recorder.stop()
     inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
-    # Two batches of 500, each written as multi-row statements of 256+128+64+32+16+4 rows;
-    # the second batch reuses the first one's six statement texts (the drivers keep them).
-    assert len(inserts) == 12
-    assert len(set(inserts)) == 6
+    # Two batches of 500, each written as multi-row statements of 7 x 64 + 32 + 16 + 4 rows,
+    # all of them sharing four statement texts (the drivers keep them prepared).
+    assert len(inserts) == 20
+    assert len(set(inserts)) == 4
     assert len(await stored(engine)) == 1000
     assert recorder.pending() == 0
 
@@ -184,10 +184,11 @@ def test_batches_are_cut_into_few_power_of_two_pieces() -> None:
         rows = [{"n": i} for i in range(n)]
         sizes = [len(piece) for piece in pieces(rows)]
         assert [r for piece in pieces(rows) for r in piece] == rows  # all, in order
-        assert all(size & (size - 1) == 0 for size in sizes)
-        assert sizes == sorted(set(sizes), reverse=True)
+        assert all(size & (size - 1) == 0 and size <= 64 for size in sizes)
+        assert sizes == sorted(sizes, reverse=True)
+        assert len(sizes) - sizes.count(64) == len(set(sizes) - {64})  # one of each below 64
         shapes.update(sizes)
-    assert sorted(shapes) == [1 << k for k in range(10)]  # ten shapes for any batch to 1000
+    assert sorted(shapes) == [1 << k for k in range(7)]  # seven shapes for any batch
     assert pieces([]) == []
 
 

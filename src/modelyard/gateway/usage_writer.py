@@ -1,11 +1,14 @@
 """Usage rows into the database: multi-row ``INSERT ... ON CONFLICT (request_id) DO NOTHING``
 statements, in a short transaction of their own per batch. A batch is cut into pieces of
-power-of-two sizes (500 rows: 256 + 128 + 64 + 32 + 16 + 4), so at most nine statement shapes
-exist: each distinct row count is a distinct SQL text, which the drivers keep prepared (SQLite
-up to 128 per connection, asyncpg 100), and a few hundred kilobytes each for every batch size
-that came along grew the server's memory without bound. In the same transaction, each newly
-stored row that carries ``charged_credits`` debits its user's credit ledger (a row already
-stored, say a replay, debits nothing: the ledger follows the usage rows exactly once).
+power-of-two sizes up to 64 rows (500 rows: 7 x 64 + 32 + 16 + 4), so at most seven
+statement shapes exist: each distinct row count is a distinct SQL text, which the drivers
+keep prepared (SQLite up to 128 per connection, asyncpg 100), and a few hundred kilobytes
+each for every batch size that came along grew the server's memory without bound. Pieces of
+at most 64 rows also let requests be served between statements (``LARGEST_PIECE``).
+
+In the same transaction, each newly stored row that carries ``charged_credits`` debits its
+user's credit ledger (a row already stored, say a replay, debits nothing: the ledger follows
+the usage rows exactly once).
 
 Usage writes never queue behind configuration changes (no registry write lock); on SQLite
 they open ``BEGIN IMMEDIATE`` like every writer there. A batch the database refuses for the
@@ -35,6 +38,9 @@ from modelyard.registry import ledger
 Row = dict[str, Any]
 log = logging.getLogger("modelyard.gateway.usage")
 MAX_BACKOFF_S = 5.0
+# Rows per statement at most: turning rows into SQL parameters runs on the event loop, and
+# a request arriving meanwhile waits; between pieces it is served.
+LARGEST_PIECE = 64
 
 
 def is_row_error(exc: BaseException) -> bool:
@@ -142,12 +148,13 @@ class UsageWriter:
         self._retry_at = time.monotonic() + self._backoff
 
 
-def pieces(rows: Sequence[Row]) -> list[Sequence[Row]]:
-    """``rows`` cut into runs whose lengths are powers of two, largest first."""
+def pieces(rows: Sequence[Row], largest: int = LARGEST_PIECE) -> list[Sequence[Row]]:
+    """``rows`` cut into runs whose lengths are powers of two up to ``largest``, largest
+    first."""
     out: list[Sequence[Row]] = []
     start, left = 0, len(rows)
     while left:
-        size = 1 << (left.bit_length() - 1)
+        size = min(1 << (left.bit_length() - 1), largest)
         out.append(rows[start : start + size])
         start, left = start + size, left - size
     return out
