@@ -4,6 +4,7 @@ and the deterministic ``fake`` provider kind upstream."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -220,6 +221,9 @@ async def test_metrics_and_readiness_report_the_gateway(gateway: tuple[str, str]
         'status="ok"} 1'
     ) in metrics
     assert "modelyard_request_duration_seconds_bucket" in metrics
+    pending = re.search(r"^modelyard_usage_pending_rows (\d+)$", metrics, re.MULTILINE)
+    assert pending is not None
+    assert int(pending[1]) in (0, 1)  # the call's usage row, written or about to be
     assert ready["checks"]["gateway"] == "ok"
 
 

@@ -52,3 +52,11 @@ def test_label_values_are_escaped() -> None:
     metrics = Metrics()
     _call(metrics, provider='we"ird\\name')
     assert 'provider="we\\"ird\\\\name"' in metrics.render()
+
+
+def test_usage_rows_waiting_for_the_database_are_a_gauge() -> None:
+    metrics = Metrics()
+    assert "modelyard_usage_pending_rows" not in metrics.render()
+    lines = metrics.render(usage_pending=1234).splitlines()
+    assert "# TYPE modelyard_usage_pending_rows gauge" in lines
+    assert "modelyard_usage_pending_rows 1234" in lines

@@ -20,7 +20,7 @@ from modelyard.db.tables import UsageEvent, User
 from modelyard.gateway.adapters.base import Usage
 from modelyard.gateway.snapshot import PriceEntry
 from modelyard.gateway.usage import UsageRecord, UsageRecorder, cost_of
-from modelyard.gateway.usage_writer import pieces
+from modelyard.gateway.usage_writer import PIECE
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -156,40 +156,26 @@ def test_a_malformed_record_is_refused_where_it_is_made(change: dict[str, Any]) 
         usage_record("r", **change)
 
 
-async def test_a_thousand_calls_become_a_thousand_rows_in_few_statements_of_few_shapes(
+async def test_calls_become_rows_in_few_statements_of_one_shape(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
     statements: list[str] = []
     event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    recorder = UsageRecorder(engine, outbox=tmp_path / "outbox")
+    recorder = UsageRecorder(engine, outbox=tmp_path / "outbox", batch_size=1000)
     await recorder.start()
     statements.clear()
-    for n in range(1000):
+    for n in range(2500):
         recorder.record(usage_record(f"req-{n}"))
     assert statements == []  # record() never touches the database
-    assert recorder.pending() == 1000
+    assert recorder.pending() == 2500
     await recorder.stop()
     inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
-    # Two batches of 500, each written as multi-row statements of 7 x 64 + 32 + 16 + 4 rows,
-    # all of them sharing four statement texts (the drivers keep them prepared).
-    assert len(inserts) == 20
-    assert len(set(inserts)) == 4
-    assert len(await stored(engine)) == 1000
+    # Batches of 1000, 1000 and 500 rows, in statements of at most PIECE rows, all of them
+    # one statement text whatever their row count (the drivers keep it prepared).
+    assert len(inserts) == 2 * -(-1000 // PIECE) + -(-500 // PIECE)
+    assert len(set(inserts)) == 1
+    assert len(await stored(engine)) == 2500
     assert recorder.pending() == 0
-
-
-def test_batches_are_cut_into_few_power_of_two_pieces() -> None:
-    shapes: set[int] = set()
-    for n in range(1, 1001):
-        rows = [{"n": i} for i in range(n)]
-        sizes = [len(piece) for piece in pieces(rows)]
-        assert [r for piece in pieces(rows) for r in piece] == rows  # all, in order
-        assert all(size & (size - 1) == 0 and size <= 64 for size in sizes)
-        assert sizes == sorted(sizes, reverse=True)
-        assert len(sizes) - sizes.count(64) == len(set(sizes) - {64})  # one of each below 64
-        shapes.update(sizes)
-    assert sorted(shapes) == [1 << k for k in range(7)]  # seven shapes for any batch
-    assert pieces([]) == []
 
 
 async def test_a_repeated_request_id_is_recorded_once(engine: AsyncEngine, tmp_path: Path) -> None:

@@ -88,8 +88,18 @@ class Metrics:
     def rejected(self, reason: str) -> None:
         self.rejections[_labels(reason=reason)] += 1
 
-    def render(self) -> str:
+    def render(self, *, usage_pending: int | None = None) -> str:
+        """The text format; ``usage_pending``: usage rows not yet in the database (a gauge
+        that should hover near one flush interval's worth of calls; growth means the
+        database is away or slower than the traffic)."""
         out: list[str] = []
+        if usage_pending is not None:
+            name = "modelyard_usage_pending_rows"
+            out += [
+                f"# HELP {name} Usage rows recorded but not yet in the database.",
+                f"# TYPE {name} gauge",
+                f"{name} {usage_pending}",
+            ]
         self._counter(out, "modelyard_requests_total", "Gateway calls.", self.requests)
         self._counter(out, "modelyard_tokens_total", "Tokens used.", self.tokens)
         self._counter(

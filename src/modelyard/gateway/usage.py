@@ -156,7 +156,7 @@ class UsageRecorder:
         *,
         outbox: Path = Path("./modelyard-usage.outbox"),
         flush_interval_s: float = 0.2,
-        batch_size: int = 500,
+        batch_size: int = 1000,
         write_timeout_s: float = 15.0,
         on_done: Callable[[UsageRecord, bool], None] | None = None,
     ) -> None:

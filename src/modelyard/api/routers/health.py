@@ -21,7 +21,9 @@ async def health() -> dict[str, str]:
 @router.get("/metrics", summary="Prometheus metrics of the gateway", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     gateway = getattr(request.app.state, "gateway", None)
-    text = gateway.metrics.render() if gateway is not None else ""
+    text = ""
+    if gateway is not None:
+        text = gateway.metrics.render(usage_pending=gateway.recorder.pending())
     return Response(text, media_type="text/plain; version=0.0.4")
 
 

@@ -1,0 +1,168 @@
+"""The usage writer's one-parameter INSERT stores exactly what SQLAlchemy's own insert of the
+same row stores, column by column, on both engines; a value its column cannot hold is
+refused before the database is asked."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import Table, insert, text
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from modelyard.db.engine import create_engine
+from modelyard.db.tables import UsageEvent, User
+from modelyard.gateway.usage_sql import RowRefused, bulk_insert
+
+
+def _table() -> Table:
+    table = UsageEvent.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+TABLE = _table()
+DIALECTS = (sqlite.dialect(), asyncpg.dialect())  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+def full_row(request_id: str, refs: dict[str, uuid.UUID]) -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        # not UTC, and microseconds that end in zeros: both must be stored as SQLAlchemy does
+        "occurred_at": datetime(2026, 3, 1, 9, 30, 0, 120000, tzinfo=timezone(timedelta(hours=2))),
+        "api_key_id": None,
+        "provider_id": None,
+        "model_id": None,
+        "price_id": None,
+        **refs,
+        "provider_name": "openai",
+        "model_name": "gpt-4o-mini",
+        "operation": "function_call",
+        "prompt_tokens": 1_000_000,
+        "completion_tokens": 7,
+        "cached_tokens": 0,
+        "estimated": True,
+        "latency_ms": 35,
+        "ttft_ms": 12,
+        "attempts": 3,
+        "status": "aborted",
+        "error_code": "UPSTREAM_TIMEOUT",
+        "input_per_mtok": Decimal("0.15"),
+        "output_per_mtok": Decimal("1E+1"),
+        "cached_input_per_mtok": Decimal("0.0750000000"),
+        "currency": "USD",
+        "cost": Decimal("0.0000000001"),
+        "credits": Decimal("12345678.9"),
+        "charged_credits": Decimal("0.000042"),
+        "metadata": {"client": "sdk", "note": 'é "quoted" ☃', "nested": {"a": [1, 2.5, None]}},
+    }
+
+
+def empty_row(request_id: str) -> dict[str, Any]:
+    names = [c.name for c in TABLE.columns if c.name not in ("id", "request_id")]
+    row: dict[str, Any] = dict.fromkeys(names)
+    row.update(
+        request_id=request_id,
+        occurred_at=datetime(2026, 3, 1, tzinfo=UTC),  # no microseconds at all
+        operation="chat",
+        prompt_tokens=0,
+        completion_tokens=0,
+        cached_tokens=0,
+        estimated=False,
+        latency_ms=0,
+        attempts=1,
+        status="ok",
+        metadata={},
+    )
+    return row
+
+
+async def references(engine: AsyncEngine) -> dict[str, uuid.UUID]:
+    """A stored user to point at (every reference column is a ``Uuid``, like this one)."""
+    user_id = uuid.uuid4()
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(User), [{"id": user_id, "email": "a@x.io", "email_normalized": "a@x.io"}]
+        )
+    return {"user_id": user_id}
+
+
+async def raw(engine: AsyncEngine, request_id: str) -> dict[str, Any]:
+    async with engine.connect() as conn:
+        result = await conn.execute(
+            text("SELECT * FROM usage_events WHERE request_id = :r"), {"r": request_id}
+        )
+        row = dict(result.mappings().one())
+    row.pop("id")
+    row.pop("request_id")
+    if isinstance(row["metadata"], str):  # JSON text on SQLite: the same document, not bytes
+        row["metadata"] = orjson.loads(row["metadata"])
+    return row
+
+
+async def test_each_column_is_stored_as_sqlalchemy_stores_it(engine: AsyncEngine) -> None:
+    bulk = bulk_insert(TABLE, engine.dialect)
+    refs = await references(engine)
+    for make, name in ((lambda r: full_row(r, refs), "full"), (empty_row, "empty")):
+        async with engine.begin() as conn:
+            await conn.execute(insert(TABLE), [{**make(f"{name}-orm"), "id": uuid.uuid4()}])
+            result = await conn.execute(bulk.statement, {"rows": bulk.encode([make(f"{name}")])})
+            assert [r[0] for r in result] == [name]  # RETURNING names what was stored
+        assert await raw(engine, name) == await raw(engine, f"{name}-orm")
+
+
+async def test_any_number_of_rows_is_one_statement_and_repeats_are_skipped(
+    engine: AsyncEngine,
+) -> None:
+    bulk = bulk_insert(TABLE, engine.dialect)
+    rows = [empty_row(f"r{n}") for n in range(300)] + [empty_row("r7"), empty_row("new")]
+    rows[7]["latency_ms"] = 7  # the first of two rows with one request id is kept
+    rows[300]["latency_ms"] = 99
+    async with engine.begin() as conn:
+        result = await conn.execute(bulk.statement, {"rows": bulk.encode(rows)})
+        assert sorted(r[0] for r in result) == sorted({row["request_id"] for row in rows})
+        result = await conn.execute(bulk.statement, {"rows": bulk.encode(rows[:5])})
+        assert list(result) == []  # already stored: nothing returned
+        count = await conn.scalar(text("SELECT count(*) FROM usage_events"))
+        latency = await conn.scalar(
+            text("SELECT latency_ms FROM usage_events WHERE request_id = 'r7'")
+        )
+    assert count == 301
+    assert latency == 7
+    ids = {uuid.UUID(orjson.loads(bulk.encode([row]))[0][0]) for row in rows[:50]}
+    assert len(ids) == 50
+    assert all(i.version == 4 for i in ids)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"cost": 0.1},  # a float where money is kept
+        {"occurred_at": datetime(2026, 1, 1)},  # no zone
+        {"metadata": {"set": {1, 2}}},  # not JSON
+        {"charged_credits": Decimal("0.0000001")},  # below a micro-credit
+        {"user_id": "not a uuid object"},
+    ],
+    ids=["float", "naive time", "not json", "sub-micro credits", "uuid as text"],
+)
+def test_a_value_its_column_cannot_hold_is_refused_before_the_database(
+    change: dict[str, Any],
+) -> None:
+    for dialect in DIALECTS:
+        bulk = bulk_insert(TABLE, dialect)
+        with pytest.raises(RowRefused):
+            bulk.encode([{**empty_row("bad"), **change}])
