@@ -145,7 +145,7 @@ async def test_any_number_of_rows_is_one_statement_and_repeats_are_skipped(
     assert latency == 7
     ids = {uuid.UUID(orjson.loads(bulk.encode([row]))[0][0]) for row in rows[:50]}
     assert len(ids) == 50
-    assert all(i.version == 4 for i in ids)
+    assert all(i.version == 7 for i in ids)
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,6 @@ test writes the same rows both ways and compares what is stored, column by colum
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,8 @@ from sqlalchemy import JSON, Boolean, Integer, String, Table, TextClause, Uuid, 
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+from modelyard.gateway.ids import row_ids
 
 Row = dict[str, Any]
 _PG: Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -48,8 +49,9 @@ class BulkInsert:
     encoders: tuple[Encode, ...]
 
     def encode(self, rows: Sequence[Row]) -> str:
-        """``rows`` as the JSON text the statement unpacks, each with a fresh id."""
-        ids = _fresh_ids(len(rows))
+        """``rows`` as the JSON text the statement unpacks, each with a fresh, time-ordered
+        id (see :mod:`modelyard.gateway.ids`)."""
+        ids = row_ids(len(rows))
         try:
             pairs = tuple(zip(self.columns, self.encoders, strict=True))
             values = [
@@ -79,18 +81,6 @@ def bulk_insert(table: Table, dialect: Dialect) -> BulkInsert:
         "ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
     )
     return BulkInsert(statement, tuple(names), encoders)
-
-
-def _fresh_ids(count: int) -> list[str]:
-    """``count`` random (version 4) UUIDs as 32 hex digits (how SQLAlchemy stores a ``Uuid``
-    on SQLite; PostgreSQL reads them as well), from one read of the kernel's random source."""
-    raw = bytearray(os.urandom(16 * count))
-    out: list[str] = []
-    for start in range(0, 16 * count, 16):
-        raw[start + 6] = (raw[start + 6] & 0x0F) | 0x40
-        raw[start + 8] = (raw[start + 8] & 0x3F) | 0x80
-        out.append(raw[start : start + 16].hex())
-    return out
 
 
 def _encoder(kind: Any, dialect: Dialect) -> Encode:
