@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -106,7 +107,7 @@ class UsageRecord:
                 raise TypeError(f"{name} must be a finite Decimal, never a float")
 
     def to_row(self) -> dict[str, Any]:
-        row = {name: getattr(self, name) for name in _COLUMNS}
+        row = dict(zip(_COLUMNS, _values_of(self), strict=True))
         row["metadata"] = self.meta
         return row
 
@@ -126,6 +127,7 @@ class UsageRecord:
 
 
 _COLUMNS = tuple(f.name for f in dataclasses.fields(UsageRecord) if f.name != "meta")
+_values_of = attrgetter(*_COLUMNS)
 
 
 def cost_of(price: Priced, usage: Usage) -> tuple[Decimal, Decimal | None]:

@@ -1,17 +1,22 @@
-"""Usage rows as one statement with one parameter: the rows travel as a JSON array of arrays
-that the database unpacks itself (SQLite's ``json_each``, PostgreSQL's
-``jsonb_array_elements``), into ``INSERT ... SELECT ... ON CONFLICT (request_id) DO NOTHING
-RETURNING request_id``.
+"""Usage rows into ``usage_events`` with as few trips through the event loop as possible.
 
-Why not SQLAlchemy's multi-row ``insert()``: under load, the usage writer shares the event
-loop with every request, and each await of a database call waits for the loop to come
-round. A 500-row batch cost ~90 such round trips there (statement pieces, cursor calls) and
-~40 us of CPU per row for parameter processing, so at a few thousand calls per second the
-writer fell behind and its backlog grew without bound in memory. Here a piece of any size
-is a handful of awaits, the statement text never changes (one prepared statement, whatever
-the row count), and the values are turned into what the column stores by each column type's
-own ``process_bind_param`` (our :mod:`modelyard.db.types`) and a few plain conversions; a
-test writes the same rows both ways and compares what is stored, column by column.
+Under load the usage writer shares the event loop with every request, and each await of a
+database call waits for the loop to come round. SQLAlchemy's multi-row ``insert()`` cost a
+500-row batch ~90 such round trips (statement pieces, cursor calls) and ~40 us of CPU per
+row in parameter processing: at a few thousand calls per second the writer fell behind and
+its backlog grew without bound in memory. Here a piece of rows is one statement, the same
+SQL text whatever its row count (one prepared statement), with every value already in the
+form its column stores: each column type's own ``process_bind_param`` (our
+:mod:`modelyard.db.types`) and a few plain conversions. A test writes the same rows this way
+and through SQLAlchemy's insert and compares what is stored, column by column.
+
+* SQLite: ``executemany`` of ``INSERT ... ON CONFLICT (request_id) DO NOTHING``; the row
+  count says whether every row was new, else the new ids are looked up. (Unpacking one JSON
+  parameter in SQL instead cost SQLite ~60 % more per row, and those longer database
+  bursts, on the core the requests use, doubled the 1-connection p99 latency: measured.)
+* PostgreSQL: one JSON array parameter that the server unpacks with
+  ``jsonb_array_elements`` into ``INSERT ... SELECT ... RETURNING request_id``: one round
+  trip, the unpacking done by the database server, not this process.
 """
 
 from __future__ import annotations
@@ -21,12 +26,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
+from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Boolean, Integer, String, Table, TextClause, Uuid, text
+from sqlalchemy import JSON, Boolean, Integer, String, Table, TextClause, Uuid, bindparam, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeDecorator
 
 from modelyard.gateway.ids import row_ids
@@ -41,26 +49,63 @@ class RowRefused(ValueError):
 
 
 @dataclass(frozen=True)
-class BulkInsert:
-    """The statement (bind ``rows``) and the function that makes its parameter."""
+class BulkInsert:  # not slotted: the cached properties live in its __dict__
+    """How usage rows are stored on one engine: ``values`` turns rows into what their
+    columns store (cheap, on the event loop), ``insert`` stores them."""
 
-    statement: TextClause
+    sql: str
     columns: tuple[str, ...]
     encoders: tuple[Encode, ...]
+    many: bool  # SQLite: executemany; PostgreSQL: one JSON parameter
 
-    def encode(self, rows: Sequence[Row]) -> str:
-        """``rows`` as the JSON text the statement unpacks, each with a fresh, time-ordered
-        id (see :mod:`modelyard.gateway.ids`)."""
-        ids = row_ids(len(rows))
+    def values(self, rows: Sequence[Row]) -> list[list[Any]]:
+        """Each row as the list of what its columns store, after a fresh, time-ordered id
+        (see :mod:`modelyard.gateway.ids`)."""
+        get, convert = self._get, self._convert
         try:
-            pairs = tuple(zip(self.columns, self.encoders, strict=True))
-            values = [
-                [new_id, *(enc(row[name]) for name, enc in pairs)]
-                for new_id, row in zip(ids, rows, strict=True)
-            ]
-            return orjson.dumps(values).decode()
+            out: list[list[Any]] = []
+            for new_id, row in zip(row_ids(len(rows)), rows, strict=True):
+                values = [new_id, *get(row)]
+                for index, encode in convert:
+                    values[index] = encode(values[index])
+                out.append(values)
+            return out
         except (TypeError, ValueError, AttributeError, KeyError) as exc:
             raise RowRefused(f"a usage row cannot be stored: {exc}") from None
+
+    async def insert(self, conn: AsyncConnection, values: list[list[Any]]) -> set[str]:
+        """Store rows made by ``values`` (request ids already stored are skipped); the
+        request ids newly stored."""
+        if not self.many:
+            result = await conn.execute(self._statement, {"rows": _dumps(values)})
+            return {str(r[0]) for r in result}
+        result = await conn.exec_driver_sql(self.sql, [tuple(v) for v in values])
+        if result.rowcount == len(values):
+            return {v[1] for v in values}
+        ids = [v[0] for v in values]  # some were skipped: which of ours are there?
+        found = await conn.execute(self._stored, {"ids": ids})
+        return {str(r[0]) for r in found}
+
+    @cached_property
+    def _statement(self) -> TextClause:
+        return text(self.sql)
+
+    @cached_property
+    def _stored(self) -> TextClause:
+        return text("SELECT request_id FROM usage_events WHERE id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        )
+
+    @cached_property
+    def _get(self) -> Callable[[Row], tuple[Any, ...]]:
+        return itemgetter(*self.columns)
+
+    @cached_property
+    def _convert(self) -> tuple[tuple[int, Encode], ...]:
+        """(position in a row's values, conversion) for each column that needs one."""
+        return tuple(
+            (index + 1, encode) for index, encode in enumerate(self.encoders) if encode is not _same
+        )
 
 
 def bulk_insert(table: Table, dialect: Dialect) -> BulkInsert:
@@ -69,22 +114,30 @@ def bulk_insert(table: Table, dialect: Dialect) -> BulkInsert:
     encoders = tuple(_encoder(table.c[name].type, dialect) for name in names)
     quote = dialect.identifier_preparer.quote  # only where a name needs it
     columns = ", ".join(quote(name) for name in ["id", *names])
+    into = f"INSERT INTO {quote(table.name)} ({columns})"
     if sqlite:
-        picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(names) + 1))
-        source = "json_each(:rows) WHERE true"  # WHERE: ON CONFLICT would parse as a join's
+        marks = ", ".join("?" * (len(names) + 1))
+        sql = f"{into} VALUES ({marks}) ON CONFLICT (request_id) DO NOTHING"
     else:
         casts = ["uuid", *(_pg_cast(table.c[name].type) for name in names)]
         picks = ", ".join(_pg_pick(i, cast) for i, cast in enumerate(casts))
         source = "jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS e(v, n) ORDER BY n"
-    statement = text(  # built from the table's own column names; values are bound
-        f"INSERT INTO {quote(table.name)} ({columns}) SELECT {picks} FROM {source} "  # noqa: S608
-        "ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
-    )
-    return BulkInsert(statement, tuple(names), encoders)
+        sql = (  # built from the table's own column names; the values are bound
+            f"{into} SELECT {picks} FROM {source} "  # noqa: S608
+            "ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
+        )
+    return BulkInsert(sql, tuple(names), encoders, sqlite)
+
+
+def _dumps(values: list[list[Any]]) -> str:
+    try:
+        return orjson.dumps(values).decode()
+    except TypeError as exc:  # orjson's JSONEncodeError: a value JSON cannot hold
+        raise RowRefused(f"a usage row cannot be stored: {exc}") from None
 
 
 def _encoder(kind: Any, dialect: Dialect) -> Encode:
-    """What becomes of a value of column type ``kind`` in the JSON parameter."""
+    """What becomes of a value of column type ``kind`` before it is bound."""
     bind: Encode | None = None
     if isinstance(kind, TypeDecorator):
         process = kind.process_bind_param
@@ -107,7 +160,9 @@ def _encoder(kind: Any, dialect: Dialect) -> Encode:
 def _plain(kind: Any, sqlite: bool) -> Encode:
     if isinstance(kind, Uuid):
         return _uuid_hex  # PostgreSQL reads the 32 digits as well
-    if isinstance(kind, JSON | String | Integer):  # Boolean is not an Integer
+    if isinstance(kind, JSON):
+        return _json_text if sqlite else _same  # PostgreSQL: nested in the JSON parameter
+    if isinstance(kind, String | Integer):  # Boolean is not an Integer
         return _same
     if isinstance(kind, Boolean):
         return _bool_int if sqlite else _bool
@@ -116,6 +171,10 @@ def _plain(kind: Any, sqlite: bool) -> Encode:
 
 def _same(value: Any) -> Any:
     return value
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
 
 
 def _uuid_hex(value: uuid.UUID | None) -> str | None:
