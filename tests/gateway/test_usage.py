@@ -16,7 +16,7 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modelyard.db.engine import create_engine
-from modelyard.db.tables import UsageEvent, User
+from modelyard.db.tables import CreditEntry, UsageEvent, User
 from modelyard.gateway.adapters.base import Usage
 from modelyard.gateway.snapshot import PriceEntry
 from modelyard.gateway.usage import UsageRecord, UsageRecorder, cost_of
@@ -239,3 +239,55 @@ async def test_a_row_the_database_refuses_is_set_aside_and_the_rest_are_written(
     assert recorder.pending() == 0
     (line,) = recorder.outbox.rejected_path.read_bytes().splitlines()
     assert b'"poison"' in line
+
+
+async def test_a_request_id_twice_in_one_batch_is_stored_and_debited_once(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    user_id = uuid.uuid4()
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(User), [{"id": user_id, "email": "a@x.io", "email_normalized": "a@x.io"}]
+        )
+    settled: list[tuple[str, int, bool]] = []
+    recorder = UsageRecorder(
+        engine,
+        outbox=tmp_path / "outbox",
+        on_done=lambda row, new: settled.append((row.request_id, row.prompt_tokens, new)),
+    )
+    charged = {"user_id": user_id, "charged_credits": Decimal("1.5")}
+    recorder.record(usage_record("twice", **charged))
+    recorder.record(usage_record("twice", **charged, prompt_tokens=5))  # a reused request id
+    recorder.record(usage_record("once", **{**charged, "charged_credits": Decimal("0.25")}))
+    await recorder.stop()
+    rows = {row.request_id: row for row in await stored(engine)}
+    assert rows.keys() == {"twice", "once"}
+    assert rows["twice"].prompt_tokens == 1000  # the first row is the one kept
+    async with engine.connect() as conn:
+        debits = list(
+            await conn.execute(
+                select(CreditEntry.request_id, CreditEntry.amount).where(
+                    CreditEntry.kind == "usage"
+                )
+            )
+        )
+    assert sorted(debits) == [("once", Decimal("-0.25")), ("twice", Decimal("-1.5"))]
+    assert settled == [("twice", 1000, True), ("twice", 5, False), ("once", 1000, True)]
+
+
+async def test_a_value_too_long_for_its_column_sets_only_that_row_aside(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    recorder = UsageRecorder(engine, outbox=tmp_path / "outbox")
+    for n in range(5):
+        recorder.record(usage_record(f"req-{n}"))
+    recorder.record(usage_record("long", provider_name="p" * 65))  # the column holds 64
+    await recorder.stop()
+    names = {row.request_id for row in await stored(engine)}
+    assert recorder.pending() == 0  # nothing parked, nothing waiting
+    if engine.dialect.name == "postgresql":
+        assert names == {f"req-{n}" for n in range(5)}
+        (line,) = recorder.outbox.rejected_path.read_bytes().splitlines()
+        assert b'"long"' in line
+    else:  # SQLite does not enforce declared lengths
+        assert names == {*(f"req-{n}" for n in range(5)), "long"}

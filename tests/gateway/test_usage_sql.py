@@ -106,7 +106,8 @@ async def raw(engine: AsyncEngine, request_id: str) -> dict[str, Any]:
         row = dict(result.mappings().one())
     row.pop("id")
     row.pop("request_id")
-    if isinstance(row["metadata"], str):  # JSON text on SQLite: the same document, not bytes
+    if isinstance(row["metadata"], str):  # JSON text on SQLite: the same document (spacing
+        # and escaping of the text differ: orjson writes it compactly, in UTF-8)
         row["metadata"] = orjson.loads(row["metadata"])
     return row
 

@@ -25,10 +25,11 @@ _RANDOM = 10  # 80 random bits after the 48-bit millisecond clock
 
 class _Pool:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self.reset()
 
     def reset(self) -> None:
+        # a new lock too: a fork while another thread held the old one would leave it held
+        self._lock = threading.Lock()
         self._bytes = b""
         self._at = 0
 

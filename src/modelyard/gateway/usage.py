@@ -284,8 +284,8 @@ class UsageRecorder:
                 ", ".join(batch[i].request_id for i in rejected[:10]),
             )
         if self.on_done is not None:
-            for record in batch:
-                self.on_done(record, record.request_id in stored)
+            for index, record in enumerate(batch):
+                self.on_done(record, index in stored)
         return True
 
     async def _park_buffer(self) -> None:

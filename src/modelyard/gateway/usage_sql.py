@@ -131,7 +131,7 @@ def bulk_insert(table: Table, dialect: Dialect) -> BulkInsert:
 
 def _dumps(values: list[list[Any]]) -> str:
     try:
-        return orjson.dumps(values).decode()
+        return orjson.dumps(values, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError as exc:  # orjson's JSONEncodeError: a value JSON cannot hold
         raise RowRefused(f"a usage row cannot be stored: {exc}") from None
 
@@ -174,7 +174,9 @@ def _same(value: Any) -> Any:
 
 
 def _json_text(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
+    """The document as JSON text: the same document SQLAlchemy's JSON type stores, written
+    compactly and in UTF-8 (keys that are not strings become strings, as there)."""
+    return None if value is None else orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _uuid_hex(value: uuid.UUID | None) -> str | None:

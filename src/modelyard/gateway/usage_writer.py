@@ -43,7 +43,10 @@ def is_row_error(exc: BaseException) -> bool:
     """The database refused what the rows hold, not its own state: retrying will not help."""
     if isinstance(exc, IntegrityError | DataError | RowRefused):
         return True
-    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)  # bind failure
+    if isinstance(exc, DBAPIError):  # asyncpg's data errors arrive as the generic class
+        sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+        return sqlstate[:2] in ("22", "23")  # data exception, integrity violation
+    return isinstance(exc, StatementError)  # a value the driver could not bind
 
 
 class UsageWriter:
@@ -64,10 +67,11 @@ class UsageWriter:
         """True while backing off after a failure (an explicit flush may still try)."""
         return time.monotonic() < self._retry_at
 
-    async def write(self, rows: Sequence[Row]) -> tuple[list[int], set[str]]:
-        """Store ``rows`` (request ids already stored are skipped); return the indexes of the
-        rows the database refused and the request ids newly stored. Raises when the database
-        cannot take the batch now."""
+    async def write(self, rows: Sequence[Row]) -> tuple[list[int], set[int]]:
+        """Store ``rows`` (request ids already stored are skipped, and a request id twice in
+        ``rows`` is stored from its first row); return the indexes of the rows the database
+        refused and of the rows newly stored. Raises when the database cannot take the batch
+        now."""
         try:
             refused, stored = await self._write(rows)
         except Exception as exc:
@@ -78,18 +82,21 @@ class UsageWriter:
             self._backoff = self._retry_at = 0.0
         return refused, stored
 
-    async def _write(self, rows: Sequence[Row]) -> tuple[list[int], set[str]]:
+    async def _write(self, rows: Sequence[Row]) -> tuple[list[int], set[int]]:
         for unlink in (False, True):
             try:
-                return [], await self._run(rows, unlink=unlink)
+                return [], _firsts(rows, await self._run(rows, unlink=unlink))
             except Exception as exc:
                 if not is_row_error(exc):
                     raise
+                if isinstance(exc, RowRefused):
+                    break  # a value no column can hold: unlinking will not help
         refused: list[int] = []
-        stored: set[str] = set()
+        stored: set[int] = set()
         for index, row in enumerate(rows):
             try:
-                stored |= await self._run([row], unlink=True)
+                if await self._run([row], unlink=True):
+                    stored.add(index)
             except Exception as exc:
                 if not is_row_error(exc):
                     raise
@@ -110,9 +117,7 @@ class UsageWriter:
                     stored: set[str] = set()
                     for values in pieces:
                         stored |= await self._insert.insert(conn, values)
-                    charged = [
-                        r for r in rows if r["request_id"] in stored and r["charged_credits"]
-                    ]
+                    charged = [rows[i] for i in _firsts(rows, stored) if rows[i]["charged_credits"]]
                     if charged:
                         await _debit(conn, charged)
                     return stored
@@ -152,6 +157,17 @@ class UsageWriter:
             )
         self._backoff = min(max(self._backoff * 2, self.min_backoff_s), MAX_BACKOFF_S)
         self._retry_at = time.monotonic() + self._backoff
+
+
+def _firsts(rows: Sequence[Row], stored: set[str]) -> set[int]:
+    """The indexes of the rows that were stored: for each newly stored request id, its first
+    row (the one the insert kept: rows go in in order, and a repeat is skipped)."""
+    out: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        request_id = row["request_id"]
+        if request_id in stored and request_id not in out:
+            out[request_id] = index
+    return set(out.values())
 
 
 async def _debit(conn: AsyncConnection, rows: Sequence[Row]) -> None:
