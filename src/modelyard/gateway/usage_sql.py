@@ -81,10 +81,15 @@ class BulkInsert:  # not slotted: the cached properties live in its __dict__
             return {str(r[0]) for r in result}
         result = await conn.exec_driver_sql(self.sql, [tuple(v) for v in values])
         if result.rowcount == len(values):
-            return {v[1] for v in values}
+            at = self._request_id_at
+            return {v[at] for v in values}
         ids = [v[0] for v in values]  # some were skipped: which of ours are there?
         found = await conn.execute(self._stored, {"ids": ids})
         return {str(r[0]) for r in found}
+
+    @cached_property
+    def _request_id_at(self) -> int:
+        return self.columns.index("request_id") + 1  # after the id
 
     @cached_property
     def _statement(self) -> TextClause:
