@@ -14,6 +14,7 @@ import pytest
 from modelyard.registry import Registry
 from tests.api.helpers import API, assert_error, auth, ok
 from tests.api.usage_rows import NEWEST_FIRST, insert_rows, sample
+from tests.api.usage_rows import row as usage_row
 
 USAGE, EVENTS = f"{API}/usage", f"{API}/usage/events"
 SUMS = ("calls", "errors", "prompt_tokens", "completion_tokens", "cost", "currency", "credits")
@@ -230,6 +231,32 @@ async def test_totals_as_csv_have_the_grouped_columns_and_exact_amounts(world: W
         ["2030-01-01", *bob, "gpt-4o", "1", "0", "1000", "500", "0.0075", "USD", ""],
         ["2030-01-02", *bob, "gpt-4o-mini", "2", "1", "45", "21", "0.01", "EUR", "0.25"],
     ]
+
+
+async def test_csv_never_hands_a_spreadsheet_a_formula(world: World, registry: Registry) -> None:
+    hostile = usage_row(
+        world.ids["alice"],
+        "2030-01-03T00:00:00Z",
+        "+provider",
+        '=HYPERLINK("http://x.example","open")',
+        request_id="@SUM(A1:A9)",
+        cost="-0.5",  # an amount, not text: written as the number it is
+    )
+    await insert_rows(registry.db.engine, [hostile])
+    params = {"format": "csv", "since": "2030-01-03T00:00:00Z"}
+    response = await world.client.get(EVENTS, headers=auth(world.admin_key), params=params)
+    header, row = parse_csv(response, "usage-events.csv")
+    cells = dict(zip(header, row, strict=True))
+    assert cells["request_id"] == "'@SUM(A1:A9)"
+    assert cells["model"] == '\'=HYPERLINK("http://x.example","open")'
+    assert cells["provider"] == "'+provider"
+    assert cells["cost"] == "-0.5"
+    params = {"format": "csv", "since": "2030-01-03T00:00:00Z", "group_by": "model"}
+    response = await world.client.get(USAGE, headers=auth(world.admin_key), params=params)
+    header, row = parse_csv(response, "usage.csv")
+    assert dict(zip(header, row, strict=True))["model"].startswith("'=HYPERLINK")
+    as_json = await world.get(EVENTS, since="2030-01-03T00:00:00Z")  # JSON is left as stored
+    assert as_json["items"][0]["request_id"] == "@SUM(A1:A9)"
 
 
 async def test_events_as_csv_write_every_field_exactly(world: World) -> None:

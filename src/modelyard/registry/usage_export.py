@@ -1,7 +1,12 @@
 """Usage as CSV: totals (one column per group asked for, then the sums) and calls one by one.
 
 Amounts are written exactly as stored (``0.0000125``, never a float's ``1.25e-05``), times as
-ISO 8601 UTC (``2030-01-02T03:04:05Z``), nothing as an empty cell."""
+ISO 8601 UTC (``2030-01-02T03:04:05Z``), nothing as an empty cell.
+
+Text a caller chose (a request id from ``x-request-id``, a model or provider name) could make
+a spreadsheet run a formula when the file is opened: a text cell that begins with ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return is written after a ``'``, which spreadsheets
+take as "this is text" (numbers and amounts are never touched)."""
 
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ SUM_COLUMNS = (
     "credits",
 )
 EVENT_COLUMNS = tuple(UsageEventView.model_fields)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def parse_format(value: str, where: str = "format") -> Format:
@@ -68,6 +74,12 @@ def _write(columns: Sequence[str], rows: Iterable[Sequence[Any]], newline: str) 
 
 
 def _cell(value: Any) -> str:
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return _text(value)
+
+
+def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
