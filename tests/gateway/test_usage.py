@@ -71,6 +71,16 @@ def usage_record(request_id: str, **changes: Any) -> UsageRecord:
     return dataclasses.replace(record, **changes)
 
 
+async def add_user(engine: AsyncEngine) -> uuid.UUID:
+    """A stored user for usage rows to point at."""
+    user_id = uuid.uuid4()
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(User), [{"id": user_id, "email": "a@x.io", "email_normalized": "a@x.io"}]
+        )
+    return user_id
+
+
 async def stored(engine: AsyncEngine) -> list[Any]:
     async with engine.connect() as conn:
         return list(await conn.execute(select(UsageEvent.__table__)))
@@ -210,11 +220,7 @@ async def test_a_row_reads_back_exactly_as_recorded(engine: AsyncEngine, tmp_pat
 async def test_a_reference_to_a_deleted_row_is_stored_as_null_with_the_old_id(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    user_id, gone = uuid.uuid4(), uuid.uuid4()
-    async with engine.begin() as conn:
-        await conn.execute(
-            insert(User), [{"id": user_id, "email": "a@x.io", "email_normalized": "a@x.io"}]
-        )
+    user_id, gone = await add_user(engine), uuid.uuid4()
     recorder = UsageRecorder(engine, outbox=tmp_path / "outbox")
     recorder.record(usage_record("fine", user_id=user_id))
     recorder.record(usage_record("deleted-model", user_id=user_id, model_id=gone))
@@ -244,11 +250,7 @@ async def test_a_row_the_database_refuses_is_set_aside_and_the_rest_are_written(
 async def test_a_request_id_twice_in_one_batch_is_stored_and_debited_once(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    user_id = uuid.uuid4()
-    async with engine.begin() as conn:
-        await conn.execute(
-            insert(User), [{"id": user_id, "email": "a@x.io", "email_normalized": "a@x.io"}]
-        )
+    user_id = await add_user(engine)
     settled: list[tuple[str, int, bool]] = []
     recorder = UsageRecorder(
         engine,

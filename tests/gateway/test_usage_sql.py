@@ -16,8 +16,9 @@ from sqlalchemy import Table, event, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modelyard.db.engine import create_engine
-from modelyard.db.tables import UsageEvent, User
+from modelyard.db.tables import UsageEvent
 from modelyard.gateway.usage_sql import RowRefused, bulk_insert
+from tests.gateway.test_usage import add_user, usage_record
 
 
 def _table() -> Table:
@@ -70,32 +71,29 @@ def full_row(request_id: str, refs: dict[str, uuid.UUID]) -> dict[str, Any]:
 
 
 def empty_row(request_id: str) -> dict[str, Any]:
-    names = [c.name for c in TABLE.columns if c.name not in ("id", "request_id")]
-    row: dict[str, Any] = dict.fromkeys(names)
-    row.update(
-        request_id=request_id,
+    """A row as the recorder hands it over, with every optional column empty."""
+    return usage_record(
+        request_id,
         occurred_at=datetime(2026, 3, 1, tzinfo=UTC),  # no microseconds at all
-        operation="chat",
+        provider_name=None,
+        model_name=None,
         prompt_tokens=0,
         completion_tokens=0,
         cached_tokens=0,
-        estimated=False,
         latency_ms=0,
-        attempts=1,
-        status="ok",
-        metadata={},
-    )
-    return row
+        ttft_ms=None,
+        input_per_mtok=None,
+        output_per_mtok=None,
+        cached_input_per_mtok=None,
+        currency=None,
+        cost=None,
+        meta={},
+    ).to_row()
 
 
 async def references(engine: AsyncEngine) -> dict[str, uuid.UUID]:
     """A stored user to point at (every reference column is a ``Uuid``, like this one)."""
-    user_id = uuid.uuid4()
-    async with engine.begin() as conn:
-        await conn.execute(
-            insert(User), [{"id": user_id, "email": "a@x.io", "email_normalized": "a@x.io"}]
-        )
-    return {"user_id": user_id}
+    return {"user_id": await add_user(engine)}
 
 
 async def raw(engine: AsyncEngine, request_id: str) -> dict[str, Any]:

@@ -54,6 +54,7 @@ class BulkInsert:  # not slotted: the cached properties live in its __dict__
     columns store (cheap, on the event loop), ``insert`` stores them."""
 
     sql: str
+    table: str  # its name, quoted where the dialect needs it
     columns: tuple[str, ...]
     encoders: tuple[Encode, ...]
     many: bool  # SQLite: executemany; PostgreSQL: one JSON parameter
@@ -97,9 +98,8 @@ class BulkInsert:  # not slotted: the cached properties live in its __dict__
 
     @cached_property
     def _stored(self) -> TextClause:
-        return text("SELECT request_id FROM usage_events WHERE id IN :ids").bindparams(
-            bindparam("ids", expanding=True)
-        )
+        lookup = f"SELECT request_id FROM {self.table} WHERE id IN :ids"  # noqa: S608
+        return text(lookup).bindparams(bindparam("ids", expanding=True))
 
     @cached_property
     def _get(self) -> Callable[[Row], tuple[Any, ...]]:
@@ -131,7 +131,7 @@ def bulk_insert(table: Table, dialect: Dialect) -> BulkInsert:
             f"{into} SELECT {picks} FROM {source} "  # noqa: S608
             "ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
         )
-    return BulkInsert(sql, tuple(names), encoders, sqlite)
+    return BulkInsert(sql, quote(table.name), tuple(names), encoders, sqlite)
 
 
 def _dumps(values: list[list[Any]]) -> str:
