@@ -17,9 +17,9 @@ import urllib.request
 from pathlib import Path
 
 from modelyard.bootstrap import bootstrap
-from modelyard.registry import Registry
 from modelyard.registry.apikeys import ApiKeyCreate
 from modelyard.registry.users import UserCreate
+from modelyard.services import Registry
 from modelyard.settings import Settings
 
 BENCH = Path(__file__).resolve().parent

@@ -32,15 +32,16 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from modelyard.billing import ledger
+from modelyard.billing.credits import GrantCreate
+from modelyard.billing.holds import CreditKeeper
+from modelyard.billing.subscriptions import SubscriptionCreate
 from modelyard.db.engine import create_engine
 from modelyard.db.migrate import upgrade_to_head
-from modelyard.gateway.credits import CreditKeeper
-from modelyard.registry import Registry, ledger
 from modelyard.registry.actors import Actor
-from modelyard.registry.credits import GrantCreate
-from modelyard.registry.subscriptions import SubscriptionCreate
 from modelyard.registry.tx import Database
 from modelyard.registry.users import UserCreate
+from modelyard.services import Registry
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 ESTIMATE = Decimal("0.05")  # about 100 tokens at 0.5 credits per 1k

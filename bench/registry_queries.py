@@ -41,11 +41,11 @@ from sqlalchemy.engine import make_url
 from modelyard.db.engine import create_engine
 from modelyard.db.migrate import upgrade_to_head
 from modelyard.db.tables import Model, ModelPrice
-from modelyard.registry import Registry
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import PageRequest
 from modelyard.registry.models import ModelFilter
 from modelyard.registry.tx import Database
+from modelyard.services import Registry
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 CAPABILITIES = [["text", "streaming"], ["text", "vision", "long_context"], ["embedding"]]

@@ -22,8 +22,8 @@ from modelyard.api.app import create_app
 from modelyard.bootstrap import bootstrap
 from modelyard.db.engine import create_engine
 from modelyard.db.migrate import upgrade_to_head
-from modelyard.registry import Registry
 from modelyard.registry.actors import Actor
+from modelyard.services import Registry
 from modelyard.settings import Settings
 from tests.support import pg
 

@@ -20,14 +20,15 @@ from typing import Any
 
 from sqlalchemy import select
 
+from modelyard import ids
 from modelyard.bootstrap import bootstrap
 from modelyard.db.tables import User
 from modelyard.errors import Unauthenticated
-from modelyard.gateway import flow, ids
+from modelyard.gateway import flow
 from modelyard.gateway.service import Gateway, make_gateway
 from modelyard.gateway.snapshot import KeyEntry
-from modelyard.registry import Registry
 from modelyard.registry.actors import SCOPES, Actor
+from modelyard.services import Registry
 from modelyard.settings import Settings
 
 

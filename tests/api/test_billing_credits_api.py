@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from modelyard.db.types import utcnow
-from modelyard.registry import Registry
+from modelyard.services import Registry
 from tests.api.billing_helpers import (
     ADJUST,
     AUDIT,

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from modelyard.registry import Registry
+from modelyard.services import Registry
 from tests.api.helpers import API, assert_error, auth, ok
 from tests.api.usage_rows import NEWEST_FIRST, insert_rows, sample
 from tests.api.usage_rows import row as usage_row

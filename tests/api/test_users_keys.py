@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from modelyard.db.types import utcnow
-from modelyard.registry import Registry
+from modelyard.services import Registry
 from tests.api.helpers import (
     API,
     assert_error,

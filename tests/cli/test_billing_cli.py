@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from modelyard.billing.credits import Adjustment
+from modelyard.billing.subscriptions import SubscriptionCreate
 from modelyard.db.types import utcnow
-from modelyard.registry import Registry
 from modelyard.registry.actors import Actor
-from modelyard.registry.credits import Adjustment
-from modelyard.registry.subscriptions import SubscriptionCreate
+from modelyard.services import Registry
 from modelyard.settings import Settings
 from tests.cli.conftest import Cli
 

@@ -7,7 +7,7 @@ import re
 import stat
 from pathlib import Path
 
-from modelyard.registry import Registry
+from modelyard.services import Registry
 from modelyard.settings import Settings
 from tests.cli.conftest import ADMIN_EMAIL, Cli
 

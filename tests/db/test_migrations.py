@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from modelyard.db.engine import create_engine
 from modelyard.db.migrate import alembic_config, is_at_head, upgrade_to_head
 from modelyard.db.tables import AuditEvent, Base, Provider, User
-from modelyard.registry import Actor, Registry
+from modelyard.registry.actors import Actor
+from modelyard.services import Registry
 from tests.support import pg
 
 Row = tuple[str | None, str, bool, bool]  # owner slot, name, is_default, is_active

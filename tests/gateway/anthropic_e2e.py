@@ -18,7 +18,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from modelyard.db.tables import UsageEvent
-from modelyard.registry import Registry
+from modelyard.services import Registry
 from modelyard.settings import Settings
 from tests.gateway.server import running
 from tests.gateway.upstream import Handler, Upstream, fixture, json_reply

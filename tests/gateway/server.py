@@ -11,7 +11,7 @@ from typing import Any
 import uvicorn
 
 from modelyard.api.app import create_app
-from modelyard.registry import Registry
+from modelyard.services import Registry
 from modelyard.settings import Settings
 
 

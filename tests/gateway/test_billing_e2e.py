@@ -14,15 +14,15 @@ import openai
 import pytest
 from sqlalchemy import func, select
 
+from modelyard.billing.credits import Adjustment, GrantCreate
+from modelyard.billing.plans import PlanCreate
+from modelyard.billing.subscriptions import SubscriptionCreate, SubscriptionUpdate
 from modelyard.db.tables import CreditEntry, CreditHold, UsageEvent
-from modelyard.gateway import calls
-from modelyard.registry import Registry
+from modelyard.gateway import request as calls
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate
-from modelyard.registry.credits import Adjustment, GrantCreate
-from modelyard.registry.plans import PlanCreate
-from modelyard.registry.subscriptions import SubscriptionCreate, SubscriptionUpdate
 from modelyard.registry.users import UserCreate
+from modelyard.services import Registry
 from modelyard.settings import Settings
 from tests.gateway.server import running
 

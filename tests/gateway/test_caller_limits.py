@@ -7,10 +7,10 @@ from typing import Any
 import openai
 import pytest
 
-from modelyard.registry import Registry
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate
 from modelyard.registry.users import UserCreate, UserUpdate
+from modelyard.services import Registry
 from modelyard.settings import Settings
 from tests.gateway.server import running
 

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from modelyard.db.tables import UsageEvent
-from modelyard.registry import Registry
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate
 from modelyard.registry.users import UserCreate
+from modelyard.services import Registry
 from modelyard.settings import Settings
 from tests.gateway.server import running
 

@@ -15,10 +15,10 @@ import openai
 import orjson
 import pytest
 
-from modelyard.registry import Registry
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate
 from modelyard.registry.users import UserCreate
+from modelyard.services import Registry
 from modelyard.settings import Settings
 from tests.gateway.anthropic_e2e import (
     KEY,

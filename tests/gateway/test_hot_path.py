@@ -9,10 +9,10 @@ from typing import Any
 import openai
 from sqlalchemy import event
 
-from modelyard.registry import Registry
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate
 from modelyard.registry.users import UserCreate
+from modelyard.services import Registry
 from modelyard.settings import Settings
 from tests.gateway.server import running
 

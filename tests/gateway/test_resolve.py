@@ -11,10 +11,10 @@ import pytest
 from modelyard.errors import Conflict, NotFound, ValidationFailed
 from modelyard.gateway.resolve import CapabilityMissing, resolve
 from modelyard.gateway.snapshot import Snapshot, load
-from modelyard.registry import Registry
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate
 from modelyard.registry.users import UserCreate
+from modelyard.services import Registry
 
 TEXT = frozenset({"text"})
 

@@ -13,12 +13,12 @@ from sqlalchemy import event
 from modelyard.errors import Unauthenticated
 from modelyard.gateway.refresh import NotReady, SnapshotHolder
 from modelyard.gateway.snapshot import load
-from modelyard.registry import Registry
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate
 from modelyard.registry.secrets import Keyring, generate_key
 from modelyard.registry.tx import Database
 from modelyard.registry.users import UserCreate
+from modelyard.services import Registry
 from modelyard.settings import Settings
 
 

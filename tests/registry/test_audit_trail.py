@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import delete, select, text, update
 
 from modelyard.db.tables import AuditEvent
-from modelyard.registry import Actor, Registry
+from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate, NewApiKey
 from modelyard.registry.audit import event_content, event_hash
 from modelyard.registry.users import UserCreate, UserUpdate
+from modelyard.services import Registry
 from tests.registry.helpers import (
     Event,
     audit_count,

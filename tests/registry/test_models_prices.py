@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from modelyard.db.tables import ModelPrice
-from modelyard.registry import Actor, Registry
+from modelyard.registry.actors import Actor
 from modelyard.registry.model_views import ModelView
+from modelyard.services import Registry
 from tests.registry.helpers import ALL, fails, member, ollama
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)

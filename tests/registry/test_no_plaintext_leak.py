@@ -12,8 +12,10 @@ from sqlalchemy import select
 
 from modelyard.db.tables import AuditEvent, Provider
 from modelyard.errors import ModelyardError
-from modelyard.registry import Actor, Registry, master_keys
+from modelyard.registry import master_keys
+from modelyard.registry.actors import Actor
 from modelyard.registry.common import PageRequest
+from modelyard.services import Registry
 from tests.registry.helpers import ALL, member, ollama, openai
 
 

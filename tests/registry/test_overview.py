@@ -11,12 +11,12 @@ from typing import Any
 import orjson
 from sqlalchemy import event
 
-from modelyard.registry import Registry
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate
 from modelyard.registry.common import PageRequest
 from modelyard.registry.lookup import ProviderFilter
 from modelyard.registry.users import UserCreate
+from modelyard.services import Registry
 
 # the generation (read, then re-read under the rebuild lock), providers, models with their
 # prices in force, and the next price change

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from modelyard.errors import NotFound
-from modelyard.registry import Actor, Registry
-from modelyard.registry.declarative_examples import EXAMPLE_OPENAI_CHAT
+from modelyard.kinds.declarative_examples import EXAMPLE_OPENAI_CHAT
+from modelyard.registry.actors import Actor
+from modelyard.services import Registry
 from tests.registry.helpers import ALL, TEST_KEY, fails, member, ollama, openai
 
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from modelyard.registry import Actor, Registry
-from modelyard.registry.provider_kinds import KINDS
+from modelyard.kinds.base import KINDS
+from modelyard.registry.actors import Actor
+from modelyard.services import Registry
 from tests.registry.helpers import (
     defaults_of,
     events_after,

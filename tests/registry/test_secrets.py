@@ -10,7 +10,8 @@ from sqlalchemy import select, update
 
 from modelyard.db.tables import Provider
 from modelyard.errors import Misconfigured
-from modelyard.registry import Actor, Registry, master_keys
+from modelyard.registry import master_keys
+from modelyard.registry.actors import Actor
 from modelyard.registry.secrets import (
     Keyring,
     SecretUnreadable,
@@ -19,6 +20,7 @@ from modelyard.registry.secrets import (
     read_key_file,
     write_key_file,
 )
+from modelyard.services import Registry
 from modelyard.settings import Settings
 from tests.registry.helpers import fails, ollama, openai
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from modelyard.registry import Actor, Registry
+from modelyard.registry.actors import Actor
 from modelyard.registry.system_settings import KNOWN, RetryPolicy
+from modelyard.services import Registry
 from tests.registry.helpers import fails, member, ollama
 
 

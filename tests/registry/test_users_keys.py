@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from modelyard.db.tables import ApiKey, AuditEvent, Model, Provider, User, UserPreference
-from modelyard.registry import Actor, Registry
+from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate
 from modelyard.registry.users import UserCreate, UserUpdate
+from modelyard.services import Registry
 from tests.registry.helpers import ALL, db_state, fails, ollama, openai
 
 

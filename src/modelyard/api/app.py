@@ -11,7 +11,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from modelyard import __version__
-from modelyard.api import errors, v1
+from modelyard.api import errors
+from modelyard.api.openai import handler as v1
 from modelyard.api.routers import (
     audit,
     billing,
@@ -28,7 +29,7 @@ from modelyard.api.routers import (
     users,
 )
 from modelyard.gateway.service import make_gateway
-from modelyard.registry import Registry
+from modelyard.services import Registry
 from modelyard.settings import Settings
 
 API_PREFIX = "/api/v1"

@@ -8,9 +8,9 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from modelyard.errors import Unauthenticated
-from modelyard.registry import Registry
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import PageRequest
+from modelyard.services import Registry
 
 bearer = HTTPBearer(auto_error=False, description="a modelyard API key (myk_...)")
 

@@ -26,9 +26,9 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from typer.core import TyperGroup
 
 from modelyard.errors import Misconfigured, ModelyardError, ValidationFailed
-from modelyard.registry import Registry
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import validation_failed
+from modelyard.services import Registry
 from modelyard.settings import Settings
 
 T = TypeVar("T")

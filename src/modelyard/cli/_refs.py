@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 from modelyard.errors import NotFound
-from modelyard.registry import Registry
 from modelyard.registry.common import MAX_PAGE, Page, PageRequest
 from modelyard.registry.lookup import ProviderFilter
 from modelyard.registry.models import ModelFilter
 from modelyard.registry.users import UserView
+from modelyard.services import Registry
 
 from ._common import ACTOR
 

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from modelyard.api.routers.billing import RenewalView
+from modelyard.billing import periods
 from modelyard.errors import ValidationFailed
-from modelyard.registry import periods
 
 from ._common import JsonFlag, emit, note, run
 

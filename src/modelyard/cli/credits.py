@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
+from modelyard.billing.credits import Adjustment, Balance, EntryView, GrantCreate
 from modelyard.errors import ValidationFailed
-from modelyard.registry import Registry
 from modelyard.registry.common import Page, PageRequest, check
-from modelyard.registry.credits import Adjustment, Balance, EntryView, GrantCreate
+from modelyard.services import Registry
 
 from ._common import ACTOR, JsonFlag, emit, fields, parse_time, run, table
 from ._refs import user_id

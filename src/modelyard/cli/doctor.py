@@ -15,9 +15,9 @@ from modelyard.db.engine import create_engine
 from modelyard.db.migrate import current_revision, head_revision
 from modelyard.db.tables import Provider
 from modelyard.errors import Misconfigured
-from modelyard.registry import Registry
 from modelyard.registry.secrets import Keyring, SecretUnreadable, sealed_parts
 from modelyard.registry.tx import Database
+from modelyard.services import Registry
 from modelyard.settings import Settings
 
 from ._common import ACTOR, JsonFlag, describe, load_settings, print_json, table

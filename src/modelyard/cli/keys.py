@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from modelyard.registry import Registry
 from modelyard.registry.actors import SCOPES
 from modelyard.registry.apikeys import ApiKeyCreate, ApiKeyView, NewApiKey
+from modelyard.services import Registry
 
 from ._common import ACTOR, JsonFlag, console, emit, fields, parse_time, run, table
 from ._refs import user_id

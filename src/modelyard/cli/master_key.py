@@ -17,9 +17,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from modelyard.registry import Registry, master_keys
+from modelyard.registry import master_keys
 from modelyard.registry.master_keys import Progress as ProgressCallback
 from modelyard.registry.secrets import Keyring, generate_key
+from modelyard.services import Registry
 from modelyard.settings import Settings
 
 from ._common import ACTOR, JsonFlag, emit, load_settings, note, run, table

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 import typer
 
 from modelyard.errors import ValidationFailed
-from modelyard.registry import Registry
 from modelyard.registry.common import Page, PageRequest, check
 from modelyard.registry.model_views import CAPABILITIES, ModelView
 from modelyard.registry.models import ModelFilter
+from modelyard.services import Registry
 
 from ._common import ACTOR, JsonFlag, YesFlag, emit, fields, note, run, table
 from ._refs import every, model_id, provider_id

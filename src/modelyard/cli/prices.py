@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from modelyard.registry import Registry
 from modelyard.registry.model_views import PriceView
+from modelyard.services import Registry
 
 from ._common import ACTOR, JsonFlag, emit, fields, parse_time, run, table
 from ._refs import model_id

@@ -16,11 +16,11 @@ from typing import Annotated, Any
 import typer
 
 from modelyard.errors import ValidationFailed
-from modelyard.registry import Registry
+from modelyard.kinds.base import KINDS
 from modelyard.registry.common import Page, PageRequest
 from modelyard.registry.lookup import ProviderFilter
-from modelyard.registry.provider_kinds import KINDS
 from modelyard.registry.provider_views import ProviderView
+from modelyard.services import Registry
 
 from ._common import ACTOR, JsonFlag, YesFlag, emit, fields, note, parse_json, run, table
 from ._refs import provider_id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelyard.registry.catalog import SeedReport, seed_catalog
+from modelyard.catalog.seed import SeedReport, seed_catalog
 
 from ._common import ACTOR, JsonFlag, emit, run, table
 

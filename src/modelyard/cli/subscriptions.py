@@ -9,16 +9,16 @@ from typing import Annotated, Any, cast
 
 import typer
 
-from modelyard.errors import NotFound, ValidationFailed
-from modelyard.registry import Registry
-from modelyard.registry.common import Page, PageRequest, check
-from modelyard.registry.subscriptions import (
+from modelyard.billing.subscriptions import (
     CURRENT,
     Status,
     SubscriptionCreate,
     SubscriptionUpdate,
     SubscriptionView,
 )
+from modelyard.errors import NotFound, ValidationFailed
+from modelyard.registry.common import Page, PageRequest, check
+from modelyard.services import Registry
 
 from ._common import ACTOR, JsonFlag, emit, fields, run, table
 from ._refs import as_uuid, every, user_id

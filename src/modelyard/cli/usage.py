@@ -13,10 +13,10 @@ from typing import Annotated
 import typer
 
 from modelyard.errors import ValidationFailed
-from modelyard.registry import Registry
 from modelyard.registry.common import Page
-from modelyard.registry.usage_export import events_csv, totals_csv
-from modelyard.registry.usage_report import (
+from modelyard.services import Registry
+from modelyard.usage.export import events_csv, totals_csv
+from modelyard.usage.report import (
     EVENTS_LIMIT,
     EVENTS_MAX,
     EventFilter,

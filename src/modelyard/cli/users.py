@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 
 from modelyard.errors import ValidationFailed
-from modelyard.registry import Registry
 from modelyard.registry.common import PageRequest
 from modelyard.registry.users import UserCreate, UserUpdate, UserView
+from modelyard.services import Registry
 
 from ._common import ACTOR, JsonFlag, YesFlag, emit, fields, note, run, table
 from ._refs import user_id

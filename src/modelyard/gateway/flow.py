@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from modelyard import tokens
+from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Usage
 from modelyard.errors import ModelyardError
-from modelyard.gateway import billing, calls, tokens
-from modelyard.gateway.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Usage
+from modelyard.gateway import entitlement as billing
+from modelyard.gateway import request as calls
 from modelyard.gateway.resolve import Resolution, resolve
 from modelyard.gateway.service import CallInfo, Gateway
 from modelyard.gateway.snapshot import KeyEntry, Snapshot

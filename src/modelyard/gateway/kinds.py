@@ -3,8 +3,8 @@ protocol; the core never branches on a kind's name."""
 
 from __future__ import annotations
 
-from modelyard.gateway.adapters import anthropic, declarative, fake, gemini, ollama, openai
-from modelyard.gateway.adapters.base import Adapter
+from modelyard.adapters import anthropic, declarative, fake, gemini, ollama, openai
+from modelyard.adapters.base import Adapter
 
 ADAPTERS: dict[str, Adapter] = {
     "openai": openai.ADAPTER,

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
+from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target
 from modelyard.errors import ModelyardError
-from modelyard.gateway.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target
 from modelyard.gateway.breaker import CircuitBreaker
 from modelyard.gateway.clients import Clients
 from modelyard.gateway.errors import UpstreamBadRequest, UpstreamError, UpstreamUnavailable

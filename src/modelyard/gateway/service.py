@@ -13,12 +13,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from modelyard.gateway import billing
-from modelyard.gateway.adapters.base import Usage
-from modelyard.gateway.billing_job import BillingJob
+from modelyard.adapters.base import Usage
+from modelyard.billing.holds import CreditKeeper, Reservation
+from modelyard.billing.renewal import BillingJob
+from modelyard.gateway import entitlement as billing
 from modelyard.gateway.breaker import CircuitBreaker
 from modelyard.gateway.clients import Clients
-from modelyard.gateway.credits import CreditKeeper, Reservation
 from modelyard.gateway.limits import make_limiter
 from modelyard.gateway.limits.base import Charge, Limiter, Scope, Slot
 from modelyard.gateway.metrics import Metrics
@@ -26,8 +26,8 @@ from modelyard.gateway.pipeline import PARALLEL_WAIT_S, Attempted, Pipeline
 from modelyard.gateway.refresh import SnapshotHolder
 from modelyard.gateway.resolve import Resolution
 from modelyard.gateway.snapshot import Billing, KeyEntry, Snapshot
-from modelyard.gateway.usage import UsageRecord, UsageRecorder, cost_of
 from modelyard.registry.tx import Database
+from modelyard.usage.recorder import UsageRecord, UsageRecorder, cost_of
 
 LIMIT_CODES = {"LIMIT_EXCEEDED", "PROVIDER_BUSY"}
 log = logging.getLogger("modelyard.gateway")

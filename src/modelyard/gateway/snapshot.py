@@ -22,6 +22,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from modelyard.adapters.base import Target
+from modelyard.billing.subscriptions import CURRENT
 from modelyard.db.tables import (
     ApiKey,
     Model,
@@ -35,9 +37,7 @@ from modelyard.db.tables import (
     UserPreference,
 )
 from modelyard.errors import ModelyardError, Unauthenticated
-from modelyard.gateway.adapters.base import Target
 from modelyard.registry.actors import Actor
-from modelyard.registry.subscriptions import CURRENT
 from modelyard.registry.system_settings import KNOWN, RetryPolicy
 from modelyard.registry.tx import Database
 

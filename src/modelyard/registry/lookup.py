@@ -14,9 +14,9 @@ from sqlalchemy import Select, select
 
 from modelyard.db.tables import Model, Provider
 from modelyard.errors import Forbidden
+from modelyard.kinds.base import kind_of
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Spec, not_found, parse_id
-from modelyard.registry.provider_kinds import kind_of
 from modelyard.registry.tx import Tx
 
 

@@ -28,10 +28,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelyard.db.tables import Model, ModelPrice, Provider, RegistryState
+from modelyard.kinds.base import kind_of
 from modelyard.registry.actors import Actor
 from modelyard.registry.lookup import ProviderFilter
 from modelyard.registry.model_views import ModelView, PriceView
-from modelyard.registry.provider_kinds import kind_of
 from modelyard.registry.provider_views import ProviderView, view
 from modelyard.registry.tx import Database
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from modelyard.db.tables import Provider
 from modelyard.errors import Conflict, ValidationFailed
-from modelyard.registry.provider_kinds import Kind, typed_config
+from modelyard.kinds.base import Kind, typed_config
 from modelyard.registry.provider_views import ProviderView, snapshot, view
 from modelyard.registry.secrets import mask
 from modelyard.registry.tx import Tx

@@ -19,6 +19,13 @@ from sqlalchemy import func, select
 
 from modelyard.db.tables import Provider
 from modelyard.errors import Conflict, Forbidden, ValidationFailed
+from modelyard.kinds.base import (
+    base_url_for,
+    check_api_key,
+    check_headers,
+    kind_of,
+    typed_config,
+)
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Page, PageRequest, Spec, check
 from modelyard.registry.lookup import (
@@ -35,13 +42,6 @@ from modelyard.registry.provider_changes import (
     name_free,
     seal_key,
     unset_default,
-)
-from modelyard.registry.provider_kinds import (
-    base_url_for,
-    check_api_key,
-    check_headers,
-    kind_of,
-    typed_config,
 )
 from modelyard.registry.provider_views import ProviderView, snapshot, view
 from modelyard.registry.tx import Database

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from modelyard.api.deps import RegistryDep, Writer
-from modelyard.registry import periods
+from modelyard.billing import periods
 from modelyard.registry.common import Amount
 
 router = APIRouter(prefix="/billing", tags=["billing"])

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Body, Query
 
 from modelyard.api.deps import Paging, Reader, RegistryDep, Writer
 from modelyard.api.exact import ExactRoute
+from modelyard.billing.credits import Adjustment, Balance, EntryView, GrantCreate
 from modelyard.registry.common import Page
-from modelyard.registry.credits import Adjustment, Balance, EntryView, GrantCreate
 
 router = APIRouter(prefix="/credits", tags=["billing"], route_class=ExactRoute)
 

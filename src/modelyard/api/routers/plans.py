@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Path, Query
 
 from modelyard.api.deps import Reader, RegistryDep, Writer
 from modelyard.api.exact import ExactRoute
-from modelyard.registry.plans import PlanCreate, PlanUpdate, PlanView
+from modelyard.billing.plans import PlanCreate, PlanUpdate, PlanView
 
 router = APIRouter(prefix="/plans", tags=["billing"], route_class=ExactRoute)
 

@@ -9,13 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 
 from modelyard.api.deps import Paging, Reader, RegistryDep, Writer
-from modelyard.registry.common import Page
-from modelyard.registry.subscriptions import (
+from modelyard.billing.subscriptions import (
     Status,
     SubscriptionCreate,
     SubscriptionUpdate,
     SubscriptionView,
 )
+from modelyard.registry.common import Page
 
 router = APIRouter(prefix="/subscriptions", tags=["billing"])
 

@@ -12,8 +12,8 @@ from starlette.responses import Response
 
 from modelyard.api.deps import Reader, RegistryDep
 from modelyard.registry.common import Page, check
-from modelyard.registry.usage_export import events_csv, parse_format, totals_csv
-from modelyard.registry.usage_report import (
+from modelyard.usage.export import events_csv, parse_format, totals_csv
+from modelyard.usage.report import (
     EVENTS_LIMIT,
     EVENTS_MAX,
     EventFilter,

@@ -1,0 +1,269 @@
+"""Anthropic's Messages API (``POST /v1/messages``) behind OpenAI's chat-completions shape.
+
+The key travels in ``x-api-key`` with the configured ``anthropic-version`` (default
+2023-06-01). Requests and replies are translated in :mod:`.anthropic_wire`; this module
+sends them, maps failures at its edge and relays the event stream: a role chunk on
+``message_start``, content deltas for ``text_delta``, ``tool_calls`` deltas for ``tool_use``
+blocks (id and name when the block starts, argument fragments from ``input_json_delta``),
+then, after ``message_stop``, a chunk with the finish reason and a usage chunk last
+(``choices: []``). ``ping`` and ``thinking`` events are skipped; an ``error`` event raises
+the mapped domain error. A stream that ends before ``message_stop`` was cut off: that is
+an :class:`UpstreamUnavailable`, never a quiet ``stop``.
+
+Usage: Anthropic's ``input_tokens`` excludes cache reads and writes, so prompt tokens are
+``input_tokens + cache_read_input_tokens + cache_creation_input_tokens``, and cached tokens
+are the cache reads. Anthropic has no embeddings API.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import orjson
+
+from modelyard.adapters import anthropic_wire as wire
+from modelyard.adapters import sse
+from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target
+from modelyard.gateway.errors import (
+    UpstreamBadRequest,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    from_status,
+    parse_retry_after,
+)
+
+Json = dict[str, Any]
+MESSAGES_PATH = "/v1/messages"
+DEFAULT_VERSION = "2023-06-01"
+ERROR_BODY_LIMIT = 64 * 1024
+MESSAGE_LIMIT = 500
+# The HTTP status each error ``type`` comes with: an ``error`` event mid-stream names only
+# the type. 529 ``overloaded_error`` is Anthropic's own status: a 5xx, so retryable.
+ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
+
+class _Status(Exception):
+    """A non-2xx reply or an ``error`` event, raised inside :func:`_edge` and mapped there."""
+
+    def __init__(self, status: int, error: Json, retry_after: float | None = None) -> None:
+        self.status, self.error, self.retry_after = status, error, retry_after
+
+
+@asynccontextmanager
+async def _edge(target: Target) -> AsyncIterator[None]:
+    """Every upstream failure becomes a domain error here, with chaining cut so no aiohttp
+    error (or upstream body) rides along. Messages carry the provider name, the status, the
+    error type and ``error.message`` (at most 500 characters, the key redacted)."""
+    name, key = target.provider_name, target.api_key
+
+    def redact(text: str) -> str:
+        return text.replace(key, "***") if key else text
+
+    try:
+        yield
+    except _Status as failure:
+        status, error = failure.status, failure.error
+        kind, text = error.get("type"), error.get("message")
+        detail = f" {kind}" if isinstance(kind, str) else ""
+        detail += f": {text[:MESSAGE_LIMIT]}" if isinstance(text, str) and text else ""
+        message = redact(f"{name}: upstream returned HTTP {status}{detail}")
+        if status < 400:  # not followed: a redirect would carry the key elsewhere
+            message += ", a redirect: check the provider's base_url"
+            raise UpstreamError(message, upstream_status=status) from None
+        raise from_status(status, message, failure.retry_after) from None  # 529 -> unavailable
+    except TimeoutError:  # asyncio's, and aiohttp's ServerTimeoutError / ConnectionTimeoutError
+        raise UpstreamTimeout(f"{name}: upstream did not answer in time") from None
+    except aiohttp.ClientError as exc:  # refused, reset, disconnected, truncated body ...
+        detail = redact(f"{type(exc).__name__}: {exc}")
+        raise UpstreamUnavailable(f"{name}: cannot reach upstream ({detail})") from None
+
+
+def _loads(raw: bytes | str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _error_of(document: Any) -> Json:
+    """``error`` of ``{"type": "error", "error": {"type", "message"}, "request_id"}``."""
+    error = document.get("error") if isinstance(document, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+class _Stream:
+    """Anthropic stream events -> OpenAI ``chat.completion.chunk`` objects sharing one id."""
+
+    def __init__(self, body: Json, model: str) -> None:
+        self.body = body
+        self.base: Json = {
+            "id": "",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+        }
+        self.tools: dict[Any, int] = {}  # content block index -> tool call index
+        self.silent: set[int] = set()  # tool calls that have sent no arguments yet
+        self.produced: list[str] = []
+        self.usage: Json = {}
+        self.stop_reason: Any = None
+        self.stopped = False
+
+    def delta(self, delta: Json, finish: str | None = None) -> StreamChunk:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return StreamChunk({**self.base, "choices": [choice]})
+
+    def event(self, event: Json) -> Iterator[StreamChunk]:
+        kind = event.get("type")
+        if kind == "message_start":
+            message = event.get("message") or {}
+            self.base["id"] = message.get("id") or self.base["id"]
+            self.base["model"] = message.get("model") or self.base["model"]
+            self.count(message.get("usage"))
+            yield self.delta({"role": "assistant", "content": ""})
+        elif kind == "content_block_start":
+            yield from self.block(event.get("index"), event.get("content_block") or {})
+        elif kind == "content_block_delta":
+            yield from self.fragment(event.get("index"), event.get("delta") or {})
+        elif kind == "message_delta":
+            self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
+            self.count(event.get("usage"))
+        elif kind == "content_block_stop" and self.tools.get(event.get("index")) in self.silent:
+            yield self.arguments(self.tools[event["index"]], "{}")  # a call without arguments
+        elif kind == "message_stop":
+            self.stopped = True
+        elif kind == "error":
+            error = _error_of(event)
+            raise _Status(ERROR_STATUS.get(str(error.get("type")), 500), error)
+
+    def count(self, usage: Any) -> None:
+        """Usage counts so far (``message_delta`` repeats totals, not increments)."""
+        if isinstance(usage, dict):
+            self.usage.update((k, v) for k, v in usage.items() if isinstance(v, int))
+
+    def block(self, index: Any, block: Json) -> Iterator[StreamChunk]:
+        if block.get("type") == "text" and block.get("text"):
+            self.produced.append(block["text"])
+            yield self.delta({"content": block["text"]})
+        elif block.get("type") == "tool_use":
+            self.tools[index] = len(self.tools)
+            self.silent.add(self.tools[index])
+            call = wire.tool_call({**block, "input": {}})
+            call["function"]["arguments"] = ""
+            self.produced.append(call["function"]["name"])
+            yield self.delta({"tool_calls": [{"index": self.tools[index], **call}]})
+
+    def fragment(self, index: Any, delta: Json) -> Iterator[StreamChunk]:
+        if delta.get("type") == "text_delta" and delta.get("text"):
+            self.produced.append(delta["text"])
+            yield self.delta({"content": delta["text"]})
+        elif delta.get("type") == "input_json_delta" and index in self.tools:
+            fragment = delta.get("partial_json")
+            if fragment and isinstance(fragment, str):  # the first one is often empty
+                yield self.arguments(self.tools[index], fragment)
+
+    def arguments(self, call: int, fragment: str) -> StreamChunk:
+        self.silent.discard(call)
+        self.produced.append(fragment)
+        return self.delta({"tool_calls": [{"index": call, "function": {"arguments": fragment}}]})
+
+    def end(self) -> Iterator[StreamChunk]:
+        yield self.delta({}, wire.finish_reason(self.stop_reason))
+        counted = wire.usage(self.usage) or wire.estimate(self.body, "".join(self.produced))
+        chunk = {**self.base, "choices": [], "usage": wire.usage_json(counted)}
+        yield StreamChunk(chunk, counted)
+
+
+class AnthropicAdapter:
+    async def _post(
+        self, http: aiohttp.ClientSession, target: Target, payload: Json, *, streaming: bool
+    ) -> aiohttp.ClientResponse:
+        version = target.config.get("anthropic_version") or DEFAULT_VERSION
+        headers = {
+            **target.headers,
+            "anthropic-version": str(version),
+            "content-type": "application/json",
+        }
+        if target.api_key:
+            headers["x-api-key"] = target.api_key
+        timeout = aiohttp.ClientTimeout(total=target.timeout_s)
+        if streaming:  # a stream may run long; only silence between reads is a timeout
+            timeout = aiohttp.ClientTimeout(
+                sock_connect=target.timeout_s, sock_read=target.timeout_s
+            )
+        response = await http.post(
+            f"{target.base_url}{MESSAGES_PATH}",
+            data=orjson.dumps(payload),
+            headers=headers,
+            timeout=timeout,
+            allow_redirects=False,  # a redirect would carry the key elsewhere
+        )
+        if response.status >= 300:
+            async with response:
+                raw = await response.content.read(ERROR_BODY_LIMIT)
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            raise _Status(response.status, _error_of(_loads(raw)), retry_after)
+        return response
+
+    async def chat(self, http: aiohttp.ClientSession, target: Target, body: Json) -> ChatResult:
+        payload = wire.build_request({**body, "stream": False}, target.model_id)
+        async with (
+            _edge(target),
+            await self._post(http, target, payload, streaming=False) as response,
+        ):
+            raw = await response.read()
+        document = _loads(raw)
+        if not isinstance(document, dict):
+            raise UpstreamError(f"{target.provider_name}: upstream reply is not a JSON object")
+        completion, usage = wire.reply(document, body, target.model_id, int(time.time()))
+        return ChatResult(completion, usage)
+
+    async def stream(
+        self, http: aiohttp.ClientSession, target: Target, body: Json
+    ) -> AsyncIterator[StreamChunk]:
+        payload = wire.build_request({**body, "stream": True}, target.model_id)
+        state = _Stream(body, target.model_id)
+        async with (
+            _edge(target),
+            await self._post(http, target, payload, streaming=True) as response,
+        ):
+            async for _, data in sse.events(response.content):
+                event = _loads(data)
+                if isinstance(event, dict):  # a broken event is skipped
+                    for chunk in state.event(event):
+                        yield chunk
+                if state.stopped:
+                    break
+        if not state.stopped:
+            name = target.provider_name
+            raise UpstreamUnavailable(f"{name}: the stream ended before message_stop")
+        for chunk in state.end():
+            yield chunk
+
+    async def embed(
+        self, http: aiohttp.ClientSession, target: Target, body: Json
+    ) -> EmbeddingResult:
+        raise UpstreamBadRequest(
+            f"{target.provider_name}: Anthropic does not offer embeddings; "
+            "route embeddings to an OpenAI, Gemini or Ollama provider",
+            details={"param": "model"},
+        )
+
+
+ADAPTER = AnthropicAdapter()

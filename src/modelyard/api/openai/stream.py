@@ -1,0 +1,84 @@
+"""Streaming chat completions as Server-Sent Events.
+
+Retries and fallbacks happen before the first chunk; after that the stream is the client's.
+The usage chunk is forwarded only if the caller asked for it (``stream_options.include_usage``)
+but is always recorded; when the provider sends none, usage is estimated from what was
+produced. A client that disconnects cancels the upstream request, and the call is recorded as
+``aborted`` and charged for what was produced, no more and no less.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+
+from modelyard.api.openai.wire import error_body, response_headers
+from modelyard.errors import ModelyardError
+from modelyard.gateway.flow import Streamed
+
+DONE = b"data: [DONE]\n\n"
+
+
+async def run(
+    stream: Streamed, body: dict[str, Any], receive: Any, send: Any, started: float
+) -> None:
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    chunks = await stream.open(body)
+    call = stream.prepared.call
+    headers = response_headers(call, stream.prepared.resolution.warning, started)
+    me = asyncio.current_task()
+    assert me is not None
+    gone = asyncio.Event()
+    watcher = asyncio.create_task(_watch(receive, gone, me))
+    status, code = "ok", None
+    try:  # from here on the call is recorded (and its credits settled) whatever happens
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream"),
+                    (b"cache-control", b"no-cache"),
+                    *headers,
+                ],
+            }
+        )
+        async for item in chunks:
+            data = _outgoing(item.chunk, include_usage)
+            if data is not None:
+                await send({"type": "http.response.body", "body": data, "more_body": True})
+        await send({"type": "http.response.body", "body": DONE, "more_body": True})
+    except asyncio.CancelledError:
+        if not gone.is_set():
+            raise
+        me.uncancel()
+        status = "aborted"
+    except ModelyardError as exc:  # the provider failed mid-stream: tell the client, end
+        status, code = "error", exc.code
+        event = b"data: " + error_body(exc.status, exc.code, exc.message) + b"\n\n"
+        await send({"type": "http.response.body", "body": event, "more_body": True})
+    finally:
+        watcher.cancel()
+        await chunks.aclose()  # type: ignore[attr-defined]
+        stream.finish(status, code)
+    if not gone.is_set():
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _outgoing(chunk: dict[str, Any], include_usage: bool) -> bytes | None:
+    if not include_usage and "usage" in chunk:
+        if not chunk.get("choices"):
+            return None  # the usage-only chunk the caller did not ask for
+        chunk = {k: v for k, v in chunk.items() if k != "usage"}
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+async def _watch(receive: Any, gone: asyncio.Event, task: asyncio.Task[Any]) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            gone.set()
+            task.cancel()
+            return

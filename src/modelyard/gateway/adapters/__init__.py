@@ -1,1 +1,0 @@
-"""One module per wire protocol; :mod:`modelyard.gateway.kinds` maps provider kinds to them."""

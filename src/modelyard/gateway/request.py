@@ -1,0 +1,89 @@
+"""Reading a caller's request: what it needs of a model, and what it will cost at most."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelyard import tokens
+from modelyard.errors import ValidationFailed
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+class BadRequest(ValidationFailed):
+    status = 400
+    code = "INVALID_REQUEST"
+
+
+class PayloadTooLarge(BadRequest):
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
+def chat_needs(body: dict[str, Any]) -> frozenset[str]:
+    """The capabilities a chat request needs of its model."""
+    needs = {"text"}
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest(
+            "messages: a non-empty list of messages is required", details={"param": "messages"}
+        )
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise BadRequest(
+                f"messages[{index}]: each message needs a role",
+                details={"param": f"messages[{index}]"},
+            )
+        content = message.get("content")
+        if isinstance(content, list) and any(
+            isinstance(p, dict) and p.get("type") in ("image_url", "input_image") for p in content
+        ):
+            needs.add("vision")
+    if body.get("tools") or body.get("functions"):
+        needs.add("function_calling")
+    response_format = body.get("response_format")
+    if isinstance(response_format, dict) and response_format.get("type") in (
+        "json_object",
+        "json_schema",
+    ):
+        needs.add("json_mode")
+    return frozenset(needs)
+
+
+def embedding_needs(body: dict[str, Any]) -> frozenset[str]:
+    value = body.get("input")
+    if not isinstance(value, str | list) or not value:
+        raise BadRequest(
+            "input: a string or a non-empty list is required", details={"param": "input"}
+        )
+    return frozenset({"embedding"})
+
+
+def requested_model(body: dict[str, Any]) -> str | None:
+    model = body.get("model")
+    if model is not None and not isinstance(model, str):
+        raise BadRequest("model: must be a string", details={"param": "model"})
+    return model
+
+
+def wants_stream(body: dict[str, Any]) -> bool:
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise BadRequest("stream: must be true or false", details={"param": "stream"})
+    return stream
+
+
+def prompt_estimate(body: dict[str, Any], operation: str) -> int:
+    if operation == "embedding":
+        return tokens.estimate_inputs(body.get("input"))
+    return tokens.estimate_messages(body.get("messages") or [])
+
+
+def max_completion(body: dict[str, Any], model_max: int | None) -> int:
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = body.get(name)
+        if value is not None:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise BadRequest(f"{name}: must be a positive integer", details={"param": name})
+            return value
+    return model_max or 4096

@@ -1,0 +1,199 @@
+"""Usage rows into the database: ``INSERT ... ON CONFLICT (request_id) DO NOTHING``
+statements of up to ``PIECE`` rows each, every one the same SQL text whatever its row count
+(see :mod:`modelyard.usage.sql`), in a short transaction of their own per batch.
+Turning rows into bound values runs on the event loop, ``STEP`` rows at a time; a request
+arriving meanwhile is served between steps.
+
+In the same transaction, each newly stored row that carries ``charged_credits`` debits its
+user's credit ledger (a row already stored, say a replay, debits nothing: the ledger follows
+the usage rows exactly once).
+
+Usage writes never queue behind configuration changes (no registry write lock); on SQLite
+they open ``BEGIN IMMEDIATE`` like every writer there. A batch the database refuses for the
+content of some rows is retried with references to since-deleted rows set to NULL, then row
+by row, so one bad row never holds back the others. Any other failure (connection refused or
+lost, timeout, locked database) is raised for the caller to park the batch; the writer then
+rests, backing off exponentially, and logs the outage once and the recovery once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from modelyard.billing import ledger
+from modelyard.db.tables import UsageEvent
+from modelyard.usage.sql import RowRefused, bulk_insert
+
+Row = dict[str, Any]
+log = logging.getLogger("modelyard.usage.recorder")
+MAX_BACKOFF_S = 5.0
+PIECE = 1000  # rows per statement at most
+STEP = 100  # rows encoded between two turns of the event loop (~0.3 ms)
+
+
+def is_row_error(exc: BaseException) -> bool:
+    """The database refused what the rows hold, not its own state: retrying will not help."""
+    if isinstance(exc, IntegrityError | DataError | RowRefused):
+        return True
+    if isinstance(exc, DBAPIError):  # asyncpg's data errors arrive as the generic class
+        sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+        return sqlstate[:2] in ("22", "23")  # data exception, integrity violation
+    return isinstance(exc, StatementError)  # a value the driver could not bind
+
+
+class UsageWriter:
+    def __init__(
+        self, engine: AsyncEngine, *, timeout_s: float = 15.0, backoff_s: float = 0.2
+    ) -> None:
+        self.engine = engine
+        self.timeout_s = timeout_s
+        self.min_backoff_s = backoff_s
+        self._backoff = 0.0
+        self._retry_at = 0.0  # monotonic time before which the database is left alone
+        table = UsageEvent.__table__
+        assert isinstance(table, Table)
+        self._insert = bulk_insert(table, engine.dialect)
+        self._refs = [(fk.parent.name, fk.column) for fk in table.foreign_keys]
+
+    def resting(self) -> bool:
+        """True while backing off after a failure (an explicit flush may still try)."""
+        return time.monotonic() < self._retry_at
+
+    async def write(self, rows: Sequence[Row]) -> tuple[list[int], set[int]]:
+        """Store ``rows`` (request ids already stored are skipped, and a request id twice in
+        ``rows`` is stored from its first row); return the indexes of the rows the database
+        refused and of the rows newly stored. Raises when the database cannot take the batch
+        now."""
+        try:
+            refused, stored = await self._write(rows)
+        except Exception as exc:
+            self._failed(exc)
+            raise
+        if self._backoff:
+            log.info("database back: usage writes resumed")
+            self._backoff = self._retry_at = 0.0
+        return refused, stored
+
+    async def _write(self, rows: Sequence[Row]) -> tuple[list[int], set[int]]:
+        for unlink in (False, True):
+            try:
+                return [], _firsts(rows, await self._run(rows, unlink=unlink))
+            except Exception as exc:
+                if not is_row_error(exc):
+                    raise
+                if isinstance(exc, RowRefused):
+                    break  # a value no column can hold: unlinking will not help
+        refused: list[int] = []
+        stored: set[int] = set()
+        for index, row in enumerate(rows):
+            try:
+                if await self._run([row], unlink=True):
+                    stored.add(index)
+            except Exception as exc:
+                if not is_row_error(exc):
+                    raise
+                refused.append(index)
+        return refused, stored
+
+    async def _run(self, rows: Sequence[Row], *, unlink: bool) -> set[str]:
+        async with asyncio.timeout(self.timeout_s):
+            # Encoded before the transaction opens (SQLite's write lock is held for less),
+            # in steps that let requests be served in between.
+            pieces = [] if unlink else await self._values(rows)
+            async with self.engine.connect() as plain:
+                conn = await plain.execution_options(modelyard_write=True)
+                async with conn.begin():
+                    if unlink:
+                        rows = await self._unlink(conn, rows)
+                        pieces = await self._values(rows)
+                    stored: set[str] = set()
+                    for values in pieces:
+                        stored |= await self._insert.insert(conn, values)
+                    charged = [rows[i] for i in _firsts(rows, stored) if rows[i]["charged_credits"]]
+                    if charged:
+                        await _debit(conn, charged)
+                    return stored
+
+    async def _values(self, rows: Sequence[Row]) -> list[list[list[Any]]]:
+        """The rows' stored values in pieces of ``PIECE``, made ``STEP`` rows at a time."""
+        pieces: list[list[list[Any]]] = []
+        for start in range(0, len(rows), PIECE):
+            values: list[list[Any]] = []
+            for at in range(start, min(start + PIECE, len(rows)), STEP):
+                if at:
+                    await asyncio.sleep(0)  # a request waiting for the loop goes first
+                values += self._insert.values(rows[at : min(at + STEP, start + PIECE)])
+            pieces.append(values)
+        return pieces
+
+    async def _unlink(self, conn: AsyncConnection, rows: Sequence[Row]) -> list[Row]:
+        """Set references to rows that no longer exist to NULL, keeping the old ids in
+        ``metadata.unlinked``: what ``ON DELETE SET NULL`` would have done a moment later."""
+        fixed = [dict(row) for row in rows]
+        for name, target in self._refs:
+            wanted = {row[name] for row in fixed if row[name] is not None}
+            if wanted:
+                found = set(await conn.scalars(select(target).where(target.in_(wanted))))
+                for row in fixed:
+                    if row[name] is not None and row[name] not in found:
+                        _unlink_one(row, name)
+        return fixed
+
+    def _failed(self, exc: Exception) -> None:
+        if not self._backoff:
+            reason = str(getattr(exc, "orig", None) or exc).split("\n", 1)[0]
+            log.warning(
+                "database unavailable for usage (%s: %s); rows wait in the outbox",
+                type(exc).__name__,
+                reason or "no answer",
+            )
+        self._backoff = min(max(self._backoff * 2, self.min_backoff_s), MAX_BACKOFF_S)
+        self._retry_at = time.monotonic() + self._backoff
+
+
+def _firsts(rows: Sequence[Row], stored: set[str]) -> set[int]:
+    """The indexes of the rows that were stored: for each newly stored request id, its first
+    row (the one the insert kept: rows go in in order, and a repeat is skipped)."""
+    out: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        request_id = row["request_id"]
+        if request_id in stored and request_id not in out:
+            out[request_id] = index
+    return set(out.values())
+
+
+async def _debit(conn: AsyncConnection, rows: Sequence[Row]) -> None:
+    """One ledger debit per charged row, users locked in a fixed order (no deadlocks)."""
+    session = AsyncSession(bind=conn, expire_on_commit=False)  # joins the open transaction
+    try:
+        users = sorted({row["user_id"] for row in rows}, key=str)
+        for user_id in users:
+            await ledger.lock_user(session, user_id)
+        for row in rows:
+            await ledger.debit(
+                session,
+                user_id=row["user_id"],
+                amount=row["charged_credits"],
+                kind="usage",
+                now=row["occurred_at"],
+                actor="gateway",
+                request_id=row["request_id"],
+            )
+            await session.flush()
+    finally:
+        await session.close()
+
+
+def _unlink_one(row: Row, name: str) -> None:
+    meta = dict(row["metadata"] or {})
+    meta["unlinked"] = {**meta.get("unlinked", {}), name: str(row[name])}
+    row["metadata"] = meta
+    row[name] = None

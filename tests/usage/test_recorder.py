@@ -1,0 +1,295 @@
+"""Usage rows: exact cost, one row per request id, batched writes off the request path, and
+rows the database refuses kept aside without holding back the others."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from modelyard.adapters.base import Usage
+from modelyard.db.engine import create_engine
+from modelyard.db.tables import CreditEntry, UsageEvent, User
+from modelyard.gateway.snapshot import PriceEntry
+from modelyard.usage.recorder import UsageRecord, UsageRecorder, cost_of
+from modelyard.usage.writer import PIECE
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def price(
+    input_: str, output: str, cached: str | None = None, credits: str | None = None
+) -> PriceEntry:
+    return PriceEntry(
+        uuid.uuid4(),
+        AT,
+        Decimal(input_),
+        Decimal(output),
+        None if cached is None else Decimal(cached),
+        None if credits is None else Decimal(credits),
+        "USD",
+    )
+
+
+def usage_record(request_id: str, **changes: Any) -> UsageRecord:
+    record = UsageRecord(
+        request_id=request_id,
+        occurred_at=datetime.now(UTC),
+        user_id=None,
+        api_key_id=None,
+        provider_id=None,
+        model_id=None,
+        provider_name="openai",
+        model_name="gpt-4o-mini",
+        operation="chat",
+        prompt_tokens=1000,
+        completion_tokens=200,
+        cached_tokens=400,
+        estimated=False,
+        latency_ms=35,
+        ttft_ms=12,
+        attempts=1,
+        status="ok",
+        error_code=None,
+        price_id=None,
+        input_per_mtok=Decimal("0.15"),
+        output_per_mtok=Decimal("0.6"),
+        cached_input_per_mtok=Decimal("0.075"),
+        currency="USD",
+        cost=Decimal("0.00027"),
+        credits=None,
+        meta={"client": "sdk"},
+    )
+    return dataclasses.replace(record, **changes)
+
+
+async def add_user(engine: AsyncEngine) -> uuid.UUID:
+    """A stored user for usage rows to point at."""
+    user_id = uuid.uuid4()
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(User), [{"id": user_id, "email": "a@x.io", "email_normalized": "a@x.io"}]
+        )
+    return user_id
+
+
+async def stored(engine: AsyncEngine) -> list[Any]:
+    async with engine.connect() as conn:
+        return list(await conn.execute(select(UsageEvent.__table__)))
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+COSTS = {
+    # 600 * 2.5 + 400 * 1.25 + 200 * 10 = 4000 per million tokens; 1200 tokens * 0.4 / 1k
+    "cached tokens at the cached price": (
+        price("2.5", "10", "1.25", "0.4"),
+        Usage(1000, 200, 400),
+        "0.004",
+        "0.48",
+    ),
+    "cached tokens at the input price without one": (
+        price("2.5", "10"),
+        Usage(1000, 200, 400),
+        "0.0045",
+        None,
+    ),
+    "one token at a fraction of a cent per million": (
+        price("0.15", "0.6"),
+        Usage(1, 0),
+        "0.00000015",
+        None,
+    ),
+    "money below the tenth place rounds half to even; credits up to a micro-credit": (
+        price("0.000015", "0", credits="0.00000025"),
+        Usage(7, 0),
+        "0.0000000001",  # 1.05e-10
+        "0.000001",  # 1.75e-9 credits: charged as the smallest unit the ledger keeps
+    ),
+    "credits on a whole micro-credit stay exact": (
+        price("1", "1", credits="0.5"),
+        Usage(3, 1),
+        "0.000004",
+        "0.002",
+    ),
+    "large numbers stay exact": (
+        price("0.1", "0.3"),
+        Usage(123_456_789, 987_654_321),
+        "308.6419752",
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize(("at", "usage", "cost", "credits"), COSTS.values(), ids=COSTS.keys())
+def test_cost_is_exact_decimal_from_modelyard_prices(
+    at: PriceEntry, usage: Usage, cost: str, credits: str | None
+) -> None:
+    got_cost, got_credits = cost_of(at, usage)
+    assert isinstance(got_cost, Decimal)
+    assert got_cost == Decimal(cost)
+    assert got_credits == (None if credits is None else Decimal(credits))
+    assert got_cost.as_tuple().exponent == -10  # quantized to the Money column's places
+
+
+def test_cost_cannot_go_negative_when_a_provider_reports_more_cached_than_prompt() -> None:
+    cost, _ = cost_of(price("2", "8", "1"), Usage(100, 0, cached_tokens=500))
+    assert cost == Decimal("0.0001")  # all 100 prompt tokens at the cached price, no more
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"cost": 0.1},
+        {"input_per_mtok": Decimal("NaN")},
+        {"operation": "image"},
+        {"status": "done"},
+        {"occurred_at": datetime(2026, 1, 1)},  # no zone
+    ],
+    ids=["float money", "nan money", "unknown operation", "unknown status", "naive time"],
+)
+def test_a_malformed_record_is_refused_where_it_is_made(change: dict[str, Any]) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        usage_record("r", **change)
+
+
+async def test_calls_become_rows_in_few_statements_of_one_shape(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    recorder = UsageRecorder(engine, outbox=tmp_path / "outbox", batch_size=1000)
+    await recorder.start()
+    statements.clear()
+    for n in range(2500):
+        recorder.record(usage_record(f"req-{n}"))
+    assert statements == []  # record() never touches the database
+    assert recorder.pending() == 2500
+    await recorder.stop()
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    # Batches of 1000, 1000 and 500 rows, in statements of at most PIECE rows, all of them
+    # one statement text whatever their row count (the drivers keep it prepared).
+    assert len(inserts) == 2 * -(-1000 // PIECE) + -(-500 // PIECE)
+    assert len(set(inserts)) == 1
+    assert len(await stored(engine)) == 2500
+    assert recorder.pending() == 0
+
+
+async def test_a_repeated_request_id_is_recorded_once(engine: AsyncEngine, tmp_path: Path) -> None:
+    recorder = UsageRecorder(engine, outbox=tmp_path / "outbox")
+    for _ in range(3):  # within one batch
+        recorder.record(usage_record("retried"))
+    await recorder.flush()
+    recorder.record(usage_record("retried", prompt_tokens=5))  # and in a later one
+    await recorder.flush()
+    again = UsageRecorder(engine, outbox=tmp_path / "outbox")  # and from another replica
+    again.record(usage_record("retried"))
+    await again.stop()
+    rows = await stored(engine)
+    assert len(rows) == 1
+    assert rows[0].prompt_tokens == 1000  # the first record wins
+    assert not recorder.outbox.rejected_path.exists()  # a repeat is not an error
+
+
+async def test_a_row_reads_back_exactly_as_recorded(engine: AsyncEngine, tmp_path: Path) -> None:
+    record = usage_record("exact", cost=Decimal("0.0000000001"), credits=Decimal("12.5"))
+    recorder = UsageRecorder(engine, outbox=tmp_path / "outbox")
+    recorder.record(record)
+    await recorder.stop()
+    (row,) = await stored(engine)
+    assert row.cost == Decimal("0.0000000001")
+    assert row.credits == Decimal("12.5")
+    assert row.cached_input_per_mtok == Decimal("0.075")
+    assert row.occurred_at == record.occurred_at
+    assert row.metadata == {"client": "sdk"}
+
+
+async def test_a_reference_to_a_deleted_row_is_stored_as_null_with_the_old_id(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    user_id, gone = await add_user(engine), uuid.uuid4()
+    recorder = UsageRecorder(engine, outbox=tmp_path / "outbox")
+    recorder.record(usage_record("fine", user_id=user_id))
+    recorder.record(usage_record("deleted-model", user_id=user_id, model_id=gone))
+    await recorder.stop()
+    rows = {row.request_id: row for row in await stored(engine)}
+    assert rows.keys() == {"fine", "deleted-model"}
+    assert rows["deleted-model"].model_id is None
+    assert rows["deleted-model"].user_id == user_id
+    assert rows["deleted-model"].metadata["unlinked"] == {"model_id": str(gone)}
+    assert rows["fine"].metadata == {"client": "sdk"}
+
+
+async def test_a_row_the_database_refuses_is_set_aside_and_the_rest_are_written(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    recorder = UsageRecorder(engine, outbox=tmp_path / "outbox")
+    for n in range(10):
+        recorder.record(usage_record(f"req-{n}"))
+    recorder.record(usage_record("poison", meta={"not json": {1, 2}}))
+    await recorder.stop()
+    assert len(await stored(engine)) == 10
+    assert recorder.pending() == 0
+    (line,) = recorder.outbox.rejected_path.read_bytes().splitlines()
+    assert b'"poison"' in line
+
+
+async def test_a_request_id_twice_in_one_batch_is_stored_and_debited_once(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    user_id = await add_user(engine)
+    settled: list[tuple[str, int, bool]] = []
+    recorder = UsageRecorder(
+        engine,
+        outbox=tmp_path / "outbox",
+        on_done=lambda row, new: settled.append((row.request_id, row.prompt_tokens, new)),
+    )
+    charged = {"user_id": user_id, "charged_credits": Decimal("1.5")}
+    recorder.record(usage_record("twice", **charged))
+    recorder.record(usage_record("twice", **charged, prompt_tokens=5))  # a reused request id
+    recorder.record(usage_record("once", **{**charged, "charged_credits": Decimal("0.25")}))
+    await recorder.stop()
+    rows = {row.request_id: row for row in await stored(engine)}
+    assert rows.keys() == {"twice", "once"}
+    assert rows["twice"].prompt_tokens == 1000  # the first row is the one kept
+    async with engine.connect() as conn:
+        debits = list(
+            await conn.execute(
+                select(CreditEntry.request_id, CreditEntry.amount).where(
+                    CreditEntry.kind == "usage"
+                )
+            )
+        )
+    assert sorted(debits) == [("once", Decimal("-0.25")), ("twice", Decimal("-1.5"))]
+    assert settled == [("twice", 1000, True), ("twice", 5, False), ("once", 1000, True)]
+
+
+async def test_a_value_too_long_for_its_column_sets_only_that_row_aside(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    recorder = UsageRecorder(engine, outbox=tmp_path / "outbox")
+    for n in range(5):
+        recorder.record(usage_record(f"req-{n}"))
+    recorder.record(usage_record("long", provider_name="p" * 65))  # the column holds 64
+    await recorder.stop()
+    names = {row.request_id for row in await stored(engine)}
+    assert recorder.pending() == 0  # nothing parked, nothing waiting
+    if engine.dialect.name == "postgresql":
+        assert names == {f"req-{n}" for n in range(5)}
+        (line,) = recorder.outbox.rejected_path.read_bytes().splitlines()
+        assert b'"long"' in line
+    else:  # SQLite does not enforce declared lengths
+        assert names == {*(f"req-{n}" for n in range(5)), "long"}
