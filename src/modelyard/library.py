@@ -24,7 +24,7 @@ from modelyard import ids
 from modelyard.bootstrap import bootstrap
 from modelyard.db.tables import User
 from modelyard.errors import Unauthenticated
-from modelyard.gateway import flow
+from modelyard.gateway.call import chat_call, embedding_call
 from modelyard.gateway.service import Gateway, make_gateway
 from modelyard.gateway.snapshot import KeyEntry
 from modelyard.registry.actors import SCOPES, Actor
@@ -46,8 +46,8 @@ class Yard:
         """One chat completion, as OpenAI's ``chat.completion`` object."""
         body = {"messages": messages, "model": model, **params, "stream": False}
         snap = await self._snapshot()
-        prepared = flow.prepare_chat(self.gateway, snap, self.key, ids.request_id(), body)
-        return (await flow.chat(self.gateway, snap, prepared, body)).body
+        call = chat_call(self.gateway, snap, self.key, ids.request_id(), body)
+        return (await call.chat()).body
 
     async def stream(
         self, messages: list[dict[str, Any]], *, model: str | None = None, **params: Any
@@ -55,24 +55,21 @@ class Yard:
         """The completion as OpenAI ``chat.completion.chunk`` objects (usage on the last)."""
         body = {"messages": messages, "model": model, **params, "stream": True}
         snap = await self._snapshot()
-        prepared = flow.prepare_chat(self.gateway, snap, self.key, ids.request_id(), body)
-        streamed = flow.Streamed(self.gateway, snap, prepared)
-        chunks = await streamed.open(body)
+        stream = await chat_call(self.gateway, snap, self.key, ids.request_id(), body).stream()
         status = "aborted"
         try:
-            async for item in chunks:
+            async for item in stream.chunks():
                 yield item.chunk
             status = "ok"
         finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
-            streamed.finish(status)
+            await stream.close()
+            stream.finish(status)
 
     async def embed(self, input: str | list[str], *, model: str | None = None) -> dict[str, Any]:
         body = {"input": input, "model": model}
-        result, _ = await flow.embeddings(
-            self.gateway, await self._snapshot(), self.key, ids.request_id(), body
-        )
-        return result.body
+        snap = await self._snapshot()
+        call = embedding_call(self.gateway, snap, self.key, ids.request_id(), body)
+        return (await call.embed()).body
 
     async def _snapshot(self) -> Any:
         await self.gateway.holder.refresh()  # in process, read your own writes at once

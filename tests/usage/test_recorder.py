@@ -16,10 +16,12 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modelyard.adapters.base import Usage
+from modelyard.billing.pricing import cost_of
 from modelyard.db.engine import create_engine
 from modelyard.db.tables import CreditEntry, UsageEvent, User
 from modelyard.gateway.snapshot import PriceEntry
-from modelyard.usage.recorder import UsageRecord, UsageRecorder, cost_of
+from modelyard.usage.record import UsageRecord
+from modelyard.usage.recorder import UsageRecorder
 from modelyard.usage.writer import PIECE
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)

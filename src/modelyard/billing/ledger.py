@@ -15,22 +15,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelyard.db.tables import CreditEntry, CreditGrant, CreditHold
-from modelyard.db.types import CREDIT_UNIT
 
 CREDIT_LOCK_SPACE = 0x6D79  # "my": the first key of per-user credit advisory locks
 ZERO = Decimal(0)
-
-
-def credits(value: Decimal) -> Decimal:
-    """Round up to whole micro-credits: a charge is never rounded in the user's favour
-    below what was used, and never stored with more places than the ledger keeps."""
-    return value.quantize(CREDIT_UNIT, rounding=ROUND_CEILING)
 
 
 async def lock_user(session: AsyncSession, user_id: uuid.UUID) -> None:

@@ -5,16 +5,14 @@
 * suspended, cancelled or expired: 403 SUBSCRIPTION_SUSPENDED / _CANCELLED / _EXPIRED;
 * active: the plan's allowed models and capabilities narrow the candidates (403
   MODEL_NOT_IN_PLAN / CAPABILITY_NOT_IN_PLAN); its rpm, tpm and parallelism apply through the
-  gateway's limiters; its credits are reserved before the call (``billing/holds.py``).
+  gateway's limiters; its credits are reserved before the call (``billing/holds.py``) at
+  the estimate of ``billing/pricing.py``.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from decimal import Decimal
 
-from modelyard.billing import ledger
 from modelyard.errors import Forbidden
 from modelyard.gateway.resolve import Resolution
 from modelyard.gateway.snapshot import Billing, Snapshot
@@ -71,14 +69,3 @@ def within_plan(billing: Billing, resolution: Resolution, needs: frozenset[str])
             details={"plan": billing.plan, "model": wanted},
         )
     return Resolution(kept, resolution.warning)
-
-
-def estimate(snap: Snapshot, resolution: Resolution, tokens: int, at: datetime) -> Decimal:
-    """The most the call may cost in credits: its token budget at the dearest credit price
-    among the candidates it may fall back to (zero when none has a credit price)."""
-    rates = [
-        price.credits_per_1k
-        for c in resolution.candidates
-        if (price := snap.price_at(c.model.id, at)) is not None and price.credits_per_1k
-    ]
-    return ledger.credits(max(rates) * tokens / 1000) if rates else Decimal(0)

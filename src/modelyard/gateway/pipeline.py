@@ -1,6 +1,7 @@
-"""One call through the gateway: resolve -> limit -> adapter (with retries) -> fallback ->
-usage. Nothing here touches the database: the snapshot answers every question and usage rows
-are handed to the batching recorder.
+"""A call's attempts: each candidate in turn -> provider limits -> adapter (with retries) ->
+the next candidate on failure. Nothing here touches the database; what happened (which
+candidate served, attempts, fallbacks, the windows passed) is written onto the
+:class:`~modelyard.gateway.call.Call`.
 
 A candidate whose circuit is open is skipped; a retryable failure is retried on the same
 provider within the request's deadline; a failure that is not the caller's fault moves on to
@@ -13,9 +14,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target
 from modelyard.errors import ModelyardError
@@ -23,34 +23,16 @@ from modelyard.gateway.breaker import CircuitBreaker
 from modelyard.gateway.clients import Clients
 from modelyard.gateway.errors import UpstreamBadRequest, UpstreamError, UpstreamUnavailable
 from modelyard.gateway.kinds import adapter_for
-from modelyard.gateway.limits.base import Charge, Limiter, LimitExceeded, ProviderBusy, Window
-from modelyard.gateway.resolve import Candidate, Resolution
+from modelyard.gateway.limits.base import Limiter, LimitExceeded, ProviderBusy
+from modelyard.gateway.resolve import Candidate
 from modelyard.gateway.retry import with_retries
-from modelyard.gateway.snapshot import Snapshot
 from modelyard.registry.system_settings import RetryPolicy
 
+if TYPE_CHECKING:
+    from modelyard.gateway.call import Call
+
 T = TypeVar("T")
-PARALLEL_WAIT_S = 30.0
-
-
-@dataclass
-class Attempted:
-    """What happened to one call: which candidate served it, after how many attempts."""
-
-    candidate: Candidate | None = None
-    attempts: int = 0
-    fallbacks: int = 0
-    upstream_ms: float = 0.0
-    window: Window | None = None
-    failures: list[str] = field(default_factory=list)
-    charges: list[Charge] = field(default_factory=list)
-
-    def narrow(self, key: str, tokens: int, window: Window, provider_id: object = None) -> None:
-        """Keep the tightest of the windows this call passed (for x-ratelimit-* headers) and
-        what tpm windows were charged (settled once the call's usage is known)."""
-        self.window = window if self.window is None else self.window.tightest(window)
-        if window.limit_tokens is not None and tokens:
-            self.charges.append(Charge(key, tokens, window.start, provider_id))
+PARALLEL_WAIT_S = 30.0  # how long a call waits for a provider's parallel slot
 
 
 class Pipeline:
@@ -59,47 +41,28 @@ class Pipeline:
         self.limiter = limiter
         self.breaker = breaker
 
-    async def chat(
-        self,
-        snap: Snapshot,
-        resolution: Resolution,
-        body: dict[str, Any],
-        tokens: int,
-        attempted: Attempted,
-    ) -> ChatResult:
-        async def call(c: Candidate, target: Target, upstream: dict[str, Any]) -> ChatResult:
+    async def chat(self, call: Call) -> ChatResult:
+        async def attempt(c: Candidate, target: Target, upstream: dict[str, Any]) -> ChatResult:
             return await adapter_for(c.provider.kind).chat(
                 self.clients.get(c.provider), target, upstream
             )
 
-        return await self._first_success(snap, resolution, body, tokens, attempted, call)
+        return await self._first_success(call, attempt)
 
-    async def embed(
-        self,
-        snap: Snapshot,
-        resolution: Resolution,
-        body: dict[str, Any],
-        tokens: int,
-        attempted: Attempted,
-    ) -> EmbeddingResult:
-        async def call(c: Candidate, target: Target, upstream: dict[str, Any]) -> EmbeddingResult:
+    async def embed(self, call: Call) -> EmbeddingResult:
+        async def attempt(
+            c: Candidate, target: Target, upstream: dict[str, Any]
+        ) -> EmbeddingResult:
             return await adapter_for(c.provider.kind).embed(
                 self.clients.get(c.provider), target, upstream
             )
 
-        return await self._first_success(snap, resolution, body, tokens, attempted, call)
+        return await self._first_success(call, attempt)
 
-    async def stream(
-        self,
-        snap: Snapshot,
-        resolution: Resolution,
-        body: dict[str, Any],
-        tokens: int,
-        attempted: Attempted,
-    ) -> tuple[StreamChunk, AsyncIterator[StreamChunk]]:
+    async def stream(self, call: Call) -> tuple[StreamChunk, AsyncIterator[StreamChunk]]:
         """The first chunk (retries and fallbacks happen until it arrives) and the rest."""
 
-        async def call(
+        async def attempt(
             c: Candidate, target: Target, upstream: dict[str, Any]
         ) -> tuple[StreamChunk, AsyncIterator[StreamChunk]]:
             chunks = (
@@ -113,29 +76,25 @@ class Pipeline:
                 raise UpstreamError("the provider closed the stream before any data") from None
             return first, chunks
 
-        return await self._first_success(snap, resolution, body, tokens, attempted, call)
+        return await self._first_success(call, attempt)
 
     async def _first_success(
-        self,
-        snap: Snapshot,
-        resolution: Resolution,
-        body: dict[str, Any],
-        tokens: int,
-        attempted: Attempted,
-        call: Callable[[Candidate, Target, dict[str, Any]], Awaitable[T]],
+        self, call: Call, attempt: Callable[[Candidate, Target, dict[str, Any]], Awaitable[T]]
     ) -> T:
+        """Each candidate in turn until one answers; the call keeps what happened."""
+        snap, tokens, body = call.snap, call.budget, call.body
         policy = snap.retry
         deadline = asyncio.get_running_loop().time() + policy.deadline_ms / 1000
         last: ModelyardError | None = None
-        for index, candidate in enumerate(resolution.candidates):
+        for index, candidate in enumerate(call.resolution.candidates):
             provider = candidate.provider
             key = str(provider.id)
             if not self.breaker.allow(key):
-                attempted.failures.append(f"{provider.name}: circuit open")
+                call.failures.append(f"{provider.name}: circuit open")
                 continue
             if index:
-                attempted.fallbacks += 1
-            attempted.candidate = candidate
+                call.fallbacks += 1
+            call.candidate = candidate
             target = snap.target(provider, candidate.model.model_id)
             upstream = {**body, "model": candidate.model.model_id}
             try:
@@ -144,23 +103,23 @@ class Pipeline:
                     window = await self.limiter.hit(
                         scope, rpm=provider.rpm_limit, tpm=provider.tpm_limit, tokens=tokens
                     )
-                    attempted.narrow(scope, tokens, window, provider.id)
+                    call.narrow(scope, tokens, window, provider.id)
                 started = time.perf_counter()
                 try:
                     result, attempts = await self._limited(
-                        candidate, partial(call, candidate, target, upstream), policy, deadline
+                        candidate, partial(attempt, candidate, target, upstream), policy, deadline
                     )
                 finally:
-                    attempted.upstream_ms += (time.perf_counter() - started) * 1000
-                attempted.attempts += attempts
+                    call.upstream_ms += (time.perf_counter() - started) * 1000
+                call.attempts += attempts
                 self.breaker.success(key)
                 return result
             except (LimitExceeded, ProviderBusy) as exc:  # this provider is full: try the next
-                attempted.failures.append(f"{provider.name}: {exc.code}")
+                call.failures.append(f"{provider.name}: {exc.code}")
                 last = exc
             except UpstreamError as exc:
-                attempted.attempts += exc.attempts
-                attempted.failures.append(f"{provider.name}: {exc.code}")
+                call.attempts += exc.attempts
+                call.failures.append(f"{provider.name}: {exc.code}")
                 if not isinstance(exc, UpstreamBadRequest):
                     self.breaker.failure(key, exc)
                 if not exc.try_next_provider:

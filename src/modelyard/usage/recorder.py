@@ -16,139 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
-from operator import attrgetter
 from pathlib import Path
-from typing import Any, Protocol
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from modelyard.adapters.base import Usage
-from modelyard.billing import ledger
 from modelyard.usage.outbox import Outbox
+from modelyard.usage.record import UsageRecord
 from modelyard.usage.writer import UsageWriter
 
 log = logging.getLogger("modelyard.usage.recorder")
-OPERATIONS = frozenset({"chat", "completion", "embedding", "function_call"})
-STATUSES = frozenset({"ok", "error", "aborted"})
-PLACES = Decimal("0.0000000001")  # Money keeps 10 decimal places
-MONEY_FIELDS = (
-    "input_per_mtok",
-    "output_per_mtok",
-    "cached_input_per_mtok",
-    "cost",
-    "credits",
-    "charged_credits",
-)
-ID_FIELDS = ("user_id", "api_key_id", "provider_id", "model_id", "price_id")
 REPLAY_BATCHES_PER_TICK = 20  # the periodic flush replays a backlog in bounded steps
-
-
-class Priced(Protocol):
-    @property
-    def input_per_mtok(self) -> Decimal: ...
-    @property
-    def output_per_mtok(self) -> Decimal: ...
-    @property
-    def cached_input_per_mtok(self) -> Decimal | None: ...
-    @property
-    def credits_per_1k(self) -> Decimal | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class UsageRecord:
-    """One gateway call, as it will be stored in ``usage_events``."""
-
-    request_id: str
-    occurred_at: datetime
-    user_id: uuid.UUID | None
-    api_key_id: uuid.UUID | None
-    provider_id: uuid.UUID | None
-    model_id: uuid.UUID | None
-    provider_name: str | None
-    model_name: str | None
-    operation: str
-    prompt_tokens: int
-    completion_tokens: int
-    cached_tokens: int
-    estimated: bool
-    latency_ms: int
-    ttft_ms: int | None
-    attempts: int
-    status: str
-    error_code: str | None
-    price_id: uuid.UUID | None
-    input_per_mtok: Decimal | None
-    output_per_mtok: Decimal | None
-    cached_input_per_mtok: Decimal | None
-    currency: str | None
-    cost: Decimal | None
-    credits: Decimal | None
-    meta: dict[str, Any]
-    charged_credits: Decimal | None = None  # debited from the user's credit ledger
-
-    def __post_init__(self) -> None:  # cheap checks: a bad row fails here, not in a batch
-        if self.operation not in OPERATIONS:
-            raise ValueError(f"operation must be one of {sorted(OPERATIONS)}")
-        if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {sorted(STATUSES)}")
-        if self.occurred_at.tzinfo is None:
-            raise ValueError("occurred_at must be timezone-aware")
-        for name in MONEY_FIELDS:
-            value = getattr(self, name)
-            if value is not None and not (isinstance(value, Decimal) and value.is_finite()):
-                raise TypeError(f"{name} must be a finite Decimal, never a float")
-
-    def to_row(self) -> dict[str, Any]:
-        row = dict(zip(_COLUMNS, _values_of(self), strict=True))
-        row["metadata"] = self.meta
-        return row
-
-    def to_json(self) -> bytes:
-        return orjson.dumps(self.to_row(), default=str)
-
-    @classmethod
-    def from_json(cls, raw: bytes) -> UsageRecord:
-        data = orjson.loads(raw)
-        data["meta"] = data.pop("metadata")
-        data["occurred_at"] = datetime.fromisoformat(data["occurred_at"])
-        for name in MONEY_FIELDS:
-            data[name] = None if data.get(name) is None else Decimal(data[name])
-        for name in ID_FIELDS:
-            data[name] = None if data[name] is None else uuid.UUID(data[name])
-        return cls(**data)
-
-
-_COLUMNS = tuple(f.name for f in dataclasses.fields(UsageRecord) if f.name != "meta")
-_values_of = attrgetter(*_COLUMNS)
-
-
-def cost_of(price: Priced, usage: Usage) -> tuple[Decimal, Decimal | None]:
-    """Money and credits of ``usage`` at ``price``: exact Decimal arithmetic, no floats.
-
-    Cached prompt tokens are charged at the cached-input price where there is one, else at
-    the input price; credits (if the price has them) count every token, rounded up to the
-    ledger's micro-credit."""
-    cached = min(usage.cached_tokens, usage.prompt_tokens)
-    cached_price = price.cached_input_per_mtok
-    if cached_price is None:
-        cached_price = price.input_per_mtok
-    cost = (
-        (usage.prompt_tokens - cached) * price.input_per_mtok
-        + cached * cached_price
-        + usage.completion_tokens * price.output_per_mtok
-    ) / 1_000_000
-    credits = None
-    if price.credits_per_1k is not None:
-        credits = ledger.credits(usage.total_tokens * price.credits_per_1k / 1000)
-    return cost.quantize(PLACES), credits
 
 
 class UsageRecorder:

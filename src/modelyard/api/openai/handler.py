@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from modelyard import ids
-from modelyard.api.openai import stream as v1_stream
+from modelyard.api.openai import stream
 from modelyard.api.openai.models import get_model, list_models
 from modelyard.api.openai.wire import (
     Headers,
@@ -27,8 +27,8 @@ from modelyard.api.openai.wire import (
     send_json,
 )
 from modelyard.errors import Forbidden, ModelyardError, NotFound, Unauthenticated
-from modelyard.gateway import flow
-from modelyard.gateway import request as calls
+from modelyard.gateway import request
+from modelyard.gateway.call import chat_call, embedding_call
 from modelyard.gateway.refresh import NotReady
 from modelyard.gateway.service import Gateway
 from modelyard.gateway.snapshot import KeyEntry, Snapshot
@@ -98,15 +98,15 @@ def authenticate(gateway: Gateway, snap: Snapshot, scope: dict[str, Any]) -> Key
 
 
 async def _json_body(receive: Any) -> dict[str, Any]:
-    raw = await read_body(receive, calls.MAX_BODY_BYTES)
+    raw = await read_body(receive, request.MAX_BODY_BYTES)
     if raw is None:
-        raise calls.PayloadTooLarge(f"the request body exceeds {calls.MAX_BODY_BYTES} bytes")
+        raise request.PayloadTooLarge(f"the request body exceeds {request.MAX_BODY_BYTES} bytes")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise calls.BadRequest("the request body is not valid JSON") from None
+        raise request.BadRequest("the request body is not valid JSON") from None
     if not isinstance(body, dict):
-        raise calls.BadRequest("the request body must be a JSON object")
+        raise request.BadRequest("the request body must be a JSON object")
     return body
 
 
@@ -120,13 +120,12 @@ async def chat(
     started: float,
 ) -> None:
     body = await _json_body(receive)
-    prepared = flow.prepare_chat(gateway, snap, key, request_id, body)
-    if calls.wants_stream(body):
-        await v1_stream.run(flow.Streamed(gateway, snap, prepared), body, receive, send, started)
+    call = chat_call(gateway, snap, key, request_id, body)
+    if request.wants_stream(body):
+        await stream.run(call, body, receive, send, started)
         return
-    result = await flow.chat(gateway, snap, prepared, body)
-    headers = response_headers(prepared.call, prepared.resolution.warning, started)
-    await send_json(send, 200, orjson.dumps(result.body), headers)
+    result = await call.chat()
+    await send_json(send, 200, orjson.dumps(result.body), response_headers(call, started))
 
 
 async def embeddings(
@@ -139,6 +138,6 @@ async def embeddings(
     started: float,
 ) -> None:
     body = await _json_body(receive)
-    result, prepared = await flow.embeddings(gateway, snap, key, request_id, body)
-    headers = response_headers(prepared.call, prepared.resolution.warning, started)
-    await send_json(send, 200, orjson.dumps(result.body), headers)
+    call = embedding_call(gateway, snap, key, request_id, body)
+    result = await call.embed()
+    await send_json(send, 200, orjson.dumps(result.body), response_headers(call, started))

@@ -16,18 +16,16 @@ import orjson
 
 from modelyard.api.openai.wire import error_body, response_headers
 from modelyard.errors import ModelyardError
-from modelyard.gateway.flow import Streamed
+from modelyard.gateway.call import Call
 
 DONE = b"data: [DONE]\n\n"
 
 
-async def run(
-    stream: Streamed, body: dict[str, Any], receive: Any, send: Any, started: float
-) -> None:
+async def run(call: Call, body: dict[str, Any], receive: Any, send: Any, started: float) -> None:
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    chunks = await stream.open(body)
-    call = stream.prepared.call
-    headers = response_headers(call, stream.prepared.resolution.warning, started)
+    stream = await call.stream()
+    chunks = stream.chunks()
+    headers = response_headers(call, started)
     me = asyncio.current_task()
     assert me is not None
     gone = asyncio.Event()
@@ -61,7 +59,7 @@ async def run(
         await send({"type": "http.response.body", "body": event, "more_body": True})
     finally:
         watcher.cancel()
-        await chunks.aclose()  # type: ignore[attr-defined]
+        await stream.close()
         stream.finish(status, code)
     if not gone.is_set():
         await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from modelyard.errors import ModelyardError
-from modelyard.gateway.service import CallInfo
+from modelyard.gateway.call import Call
 
 Send = Any
 Receive = Any
@@ -92,16 +92,15 @@ def overhead(started: float, upstream_ms: float) -> tuple[bytes, bytes]:
     return b"x-modelyard-overhead-ms", f"{max(spent, 0.0):.3f}".encode()
 
 
-def response_headers(call: CallInfo, warning: str | None, started: float) -> Headers:
-    attempted = call.attempted
+def response_headers(call: Call, started: float) -> Headers:
     headers: Headers = [(b"x-request-id", call.request_id.encode())]
-    if attempted.candidate is not None:
-        headers.append((b"x-modelyard-provider", attempted.candidate.provider.name.encode()))
-        headers.append((b"x-modelyard-model", attempted.candidate.model.model_id.encode()))
-    headers.append((b"x-modelyard-attempts", str(attempted.attempts).encode()))
-    if warning:
-        headers.append((b"x-modelyard-warning", warning.encode()))
-    if attempted.window is not None:
-        headers += [(k.encode(), v.encode()) for k, v in attempted.window.headers().items()]
-    headers.append(overhead(started, attempted.upstream_ms))
+    if call.candidate is not None:
+        headers.append((b"x-modelyard-provider", call.candidate.provider.name.encode()))
+        headers.append((b"x-modelyard-model", call.candidate.model.model_id.encode()))
+    headers.append((b"x-modelyard-attempts", str(call.attempts).encode()))
+    if call.warning:
+        headers.append((b"x-modelyard-warning", call.warning.encode()))
+    if call.window is not None:
+        headers += [(k.encode(), v.encode()) for k, v in call.window.headers().items()]
+    headers.append(overhead(started, call.upstream_ms))
     return headers
