@@ -44,24 +44,30 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChatResult:
     body: dict[str, Any]  # an OpenAI ``chat.completion`` object
     usage: Usage
+    raw: bytes | None = None  # ``body`` exactly as the upstream sent it, when it is OpenAI's
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EmbeddingResult:
     body: dict[str, Any]  # an OpenAI embeddings ``list`` object
     usage: Usage
+    raw: bytes | None = None  # ``body`` exactly as the upstream sent it, when it is OpenAI's
 
 
-@dataclass
+@dataclass(slots=True)
 class StreamChunk:
-    """One OpenAI ``chat.completion.chunk``; ``usage`` is set on the chunk that carries it."""
+    """One OpenAI ``chat.completion.chunk``; ``usage`` is set on the chunk that carries it.
+
+    ``more`` says the adapter already holds the next chunk (it came in the same read of the
+    upstream's body): a relay may hold this one back and write both at once."""
 
     chunk: dict[str, Any]
     usage: Usage | None = None
+    more: bool = False
 
 
 class Adapter(Protocol):

@@ -185,16 +185,16 @@ class OpenAIAdapter:
 
     async def _call(
         self, http: aiohttp.ClientSession, target: Target, path: str, payload: Json
-    ) -> Json:
+    ) -> tuple[Json, bytes]:
         async with _edge(target), await self._post(http, target, path, payload) as response:
             raw = await response.read()
-        return _json(raw, target)
+        return _json(raw, target), raw
 
     async def chat(self, http: aiohttp.ClientSession, target: Target, body: Json) -> ChatResult:
         path = target.config.get("chat_path") or CHAT_PATH
-        document = await self._call(http, target, path, body)
+        document, raw = await self._call(http, target, path, body)
         usage = usage_of(document.get("usage")) or _estimate_chat(body, document)
-        return ChatResult(document, usage)
+        return ChatResult(document, usage, raw)
 
     async def stream(
         self, http: aiohttp.ClientSession, target: Target, body: Json
@@ -207,27 +207,40 @@ class OpenAIAdapter:
             _edge(target),
             await self._post(http, target, path, payload, streaming=True) as response,
         ):
-            async for _, data in sse.events(response.content):
-                if data == DONE:
+            async for batch in sse.batches(response.content):
+                chunks: list[StreamChunk] = []
+                done = False
+                for _, data in batch:
+                    if data == DONE:
+                        done = True
+                        break
+                    chunk = _loads(data)
+                    if not isinstance(chunk, dict):
+                        continue  # a broken event is skipped
+                    if chunk.get("error") is not None:
+                        error = _error_of(chunk)
+                        code = error.get("code")
+                        status = code if isinstance(code, int) and code >= 400 else None
+                        for earlier in chunks:  # what came before the error still counts
+                            yield earlier
+                        raise _Status(status, error)
+                    chunks.append(StreamChunk(chunk, usage_of(chunk.get("usage")), more=True))
+                if chunks:
+                    chunks[-1].more = False
+                for item in chunks:
+                    yield item
+                if done:
                     return
-                chunk = _loads(data)
-                if not isinstance(chunk, dict):
-                    continue  # a broken event is skipped
-                if chunk.get("error") is not None:
-                    error = _error_of(chunk)
-                    code = error.get("code")
-                    raise _Status(code if isinstance(code, int) and code >= 400 else None, error)
-                yield StreamChunk(chunk, usage_of(chunk.get("usage")))
 
     async def embed(
         self, http: aiohttp.ClientSession, target: Target, body: Json
     ) -> EmbeddingResult:
         path = target.config.get("embeddings_path") or EMBEDDINGS_PATH
-        document = await self._call(http, target, path, body)
+        document, raw = await self._call(http, target, path, body)
         usage = usage_of(document.get("usage")) or Usage(
             tokens.estimate_inputs(body.get("input")), 0, estimated=True
         )
-        return EmbeddingResult(document, usage)
+        return EmbeddingResult(document, usage, raw)
 
 
 ADAPTER = OpenAIAdapter()

@@ -1,6 +1,7 @@
 """An incremental Server-Sent-Events reader over an aiohttp response body.
 
-:func:`events` yields one ``(event, data)`` pair per dispatched event, as the WHATWG
+:func:`events` yields one ``(event, data)`` pair per dispatched event (:func:`batches`
+the events of each read together), as the WHATWG
 event-stream rules define it: lines end in LF, CRLF or a lone CR (also when the CR and the
 LF arrive in different reads); ``:`` starts a comment (keep-alives); one space after a
 field's colon is dropped; several ``data`` lines join with LF; a blank line dispatches the
@@ -59,6 +60,16 @@ class _Event:
 
 async def events(content: aiohttp.StreamReader) -> AsyncIterator[tuple[str | None, str]]:
     """``(event name or None, data)`` for each event of an ``text/event-stream`` body."""
+    async for batch in batches(content):
+        for done in batch:
+            yield done
+
+
+async def batches(
+    content: aiohttp.StreamReader,
+) -> AsyncIterator[list[tuple[str | None, str]]]:
+    """The events of a body as :func:`events` reads them, a list per read of the body that
+    completed any: a relay can write everything one read brought in one write."""
     event = _Event()
     buffer = b""
     skip_lf = False  # the last read ended in CR: an LF opening the next read ends no line
@@ -70,10 +81,13 @@ async def events(content: aiohttp.StreamReader) -> AsyncIterator[tuple[str | Non
             continue
         complete, buffer = buffer[: cut + 1], buffer[cut + 1 :]
         skip_lf = not buffer and complete.endswith(CR)
+        batch = []
         for line in complete.splitlines():  # bytes split on LF, CRLF and CR only
             if (done := event.line(line)) is not None:
-                yield done
+                batch.append(done)
+        if batch:
+            yield batch
     if buffer:
         event.line(buffer)
     if (done := event.line(b"")) is not None:
-        yield done
+        yield [done]

@@ -62,7 +62,7 @@ class Gateway:
         """Stop everything, each part even if another failed; usage is flushed first."""
         try:
             await self.billing.stop()
-            await self.settled()
+            await self.settler.close()
             await self.recorder.stop()
             await self.credits.stop()  # after the flush: charges are in the ledger
         finally:

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from modelyard import ids
+from modelyard.adapters.base import ChatResult, EmbeddingResult
 from modelyard.api.openai import stream
 from modelyard.api.openai.models import get_model, list_models
 from modelyard.api.openai.wire import (
@@ -125,7 +126,7 @@ async def chat(
         await stream.run(call, body, receive, send, started)
         return
     result = await call.chat()
-    await send_json(send, 200, orjson.dumps(result.body), response_headers(call, started))
+    await send_json(send, 200, _encoded(result), response_headers(call, started))
 
 
 async def embeddings(
@@ -140,4 +141,9 @@ async def embeddings(
     body = await _json_body(receive)
     call = embedding_call(gateway, snap, key, request_id, body)
     result = await call.embed()
-    await send_json(send, 200, orjson.dumps(result.body), response_headers(call, started))
+    await send_json(send, 200, _encoded(result), response_headers(call, started))
+
+
+def _encoded(result: ChatResult | EmbeddingResult) -> bytes:
+    """The reply's bytes: the upstream's own where it answered in OpenAI's format."""
+    return result.raw if result.raw is not None else orjson.dumps(result.body)

@@ -31,6 +31,7 @@ async def run(call: Call, body: dict[str, Any], receive: Any, send: Any, started
     gone = asyncio.Event()
     watcher = asyncio.create_task(_watch(receive, gone, me))
     status, code = "ok", None
+    pending: list[bytes] = []  # chunks that came in one read upstream go out in one write
     try:  # from here on the call is recorded (and its credits settled) whatever happens
         await send(
             {
@@ -46,8 +47,10 @@ async def run(call: Call, body: dict[str, Any], receive: Any, send: Any, started
         async for item in chunks:
             data = _outgoing(item.chunk, include_usage)
             if data is not None:
-                await send({"type": "http.response.body", "body": data, "more_body": True})
-        await send({"type": "http.response.body", "body": DONE, "more_body": True})
+                pending.append(data)
+            if not item.more and pending:
+                await _write(send, pending)
+        pending.append(DONE)
     except asyncio.CancelledError:
         if not gone.is_set():
             raise
@@ -55,14 +58,19 @@ async def run(call: Call, body: dict[str, Any], receive: Any, send: Any, started
         status = "aborted"
     except ModelyardError as exc:  # the provider failed mid-stream: tell the client, end
         status, code = "error", exc.code
-        event = b"data: " + error_body(exc.status, exc.code, exc.message) + b"\n\n"
-        await send({"type": "http.response.body", "body": event, "more_body": True})
+        pending.append(b"data: " + error_body(exc.status, exc.code, exc.message) + b"\n\n")
     finally:
         watcher.cancel()
         await stream.close()
         stream.finish(status, code)
     if not gone.is_set():
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await _write(send, pending, more=False)
+
+
+async def _write(send: Any, pending: list[bytes], *, more: bool = True) -> None:
+    body = pending[0] if len(pending) == 1 else b"".join(pending)
+    pending.clear()
+    await send({"type": "http.response.body", "body": body, "more_body": more})
 
 
 def _outgoing(chunk: dict[str, Any], include_usage: bool) -> bytes | None:
