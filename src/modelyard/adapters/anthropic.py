@@ -28,14 +28,8 @@ import orjson
 from modelyard.adapters import anthropic_wire as wire
 from modelyard.adapters import sse
 from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target
-from modelyard.gateway.errors import (
-    UpstreamBadRequest,
-    UpstreamError,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-    from_status,
-    parse_retry_after,
-)
+from modelyard.adapters.edge import from_status, parse_retry_after
+from modelyard.errors import UpstreamBadRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
 Json = dict[str, Any]
 MESSAGES_PATH = "/v1/messages"

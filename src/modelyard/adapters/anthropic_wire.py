@@ -30,7 +30,7 @@ import orjson
 
 from modelyard import tokens
 from modelyard.adapters.base import Usage
-from modelyard.gateway.errors import UpstreamBadRequest
+from modelyard.errors import UpstreamBadRequest
 
 Json = dict[str, Any]
 DEFAULT_MAX_TOKENS = 4096

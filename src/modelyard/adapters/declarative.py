@@ -39,14 +39,8 @@ from modelyard.adapters.declarative_build import (
     build_query,
     build_url,
 )
-from modelyard.gateway.errors import (
-    UpstreamBadRequest,
-    UpstreamError,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-    from_status,
-    parse_retry_after,
-)
+from modelyard.adapters.edge import from_status, parse_retry_after
+from modelyard.errors import UpstreamBadRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from modelyard.jsonpath import extract
 
 ERROR_BODY_LIMIT = 64 * 1024

@@ -16,8 +16,7 @@ from pydantic import ValidationError
 
 from modelyard.adapters.base import Target
 from modelyard.adapters.declarative_config import DeclarativeConfig, FieldSpec, validate_declarative
-from modelyard.errors import Misconfigured
-from modelyard.gateway.errors import UpstreamBadRequest
+from modelyard.errors import Misconfigured, UpstreamBadRequest
 from modelyard.jsonpath import parse_path
 
 Path = tuple[str | int, ...]

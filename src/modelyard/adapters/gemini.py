@@ -31,15 +31,14 @@ from modelyard.adapters.base import (
     Target,
     Usage,
 )
-from modelyard.gateway.errors import (
+from modelyard.adapters.edge import from_status, parse_retry_after
+from modelyard.errors import (
     RateLimited,
     UpstreamAuthFailed,
     UpstreamBadRequest,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
-    from_status,
-    parse_retry_after,
 )
 
 Json = dict[str, Any]

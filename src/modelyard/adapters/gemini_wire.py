@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from modelyard.gateway.errors import UpstreamBadRequest
+from modelyard.errors import UpstreamBadRequest
 
 Json = dict[str, Any]
 

@@ -30,13 +30,8 @@ from modelyard.adapters.base import (
     Target,
     Usage,
 )
-from modelyard.gateway.errors import (
-    UpstreamError,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-    from_status,
-    parse_retry_after,
-)
+from modelyard.adapters.edge import from_status, parse_retry_after
+from modelyard.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
 Json = dict[str, Any]
 ERROR_BODY_LIMIT = 64 * 1024

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from modelyard.adapters.base import Usage
-from modelyard.gateway.errors import UpstreamBadRequest
+from modelyard.errors import UpstreamBadRequest
 
 Json = dict[str, Any]
 OPTIONS = {"temperature": "temperature", "top_p": "top_p", "seed": "seed"}

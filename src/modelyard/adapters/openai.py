@@ -27,13 +27,8 @@ import orjson
 from modelyard import tokens
 from modelyard.adapters import sse
 from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target, Usage
-from modelyard.gateway.errors import (
-    UpstreamError,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-    from_status,
-    parse_retry_after,
-)
+from modelyard.adapters.edge import from_status, parse_retry_after
+from modelyard.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
 Json = dict[str, Any]
 CHAT_PATH = "/chat/completions"

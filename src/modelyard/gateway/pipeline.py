@@ -18,12 +18,18 @@ from functools import partial
 from typing import Any, TypeVar
 
 from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target
-from modelyard.errors import ModelyardError
+from modelyard.errors import (
+    LimitExceeded,
+    ModelyardError,
+    ProviderBusy,
+    UpstreamBadRequest,
+    UpstreamError,
+    UpstreamUnavailable,
+)
 from modelyard.gateway.breaker import CircuitBreaker
 from modelyard.gateway.clients import Clients
-from modelyard.gateway.errors import UpstreamBadRequest, UpstreamError, UpstreamUnavailable
 from modelyard.gateway.kinds import adapter_for
-from modelyard.gateway.limits.base import Charge, Limiter, LimitExceeded, ProviderBusy, Window
+from modelyard.gateway.limits.base import Charge, Limiter, Window
 from modelyard.gateway.resolve import Candidate, Resolution
 from modelyard.gateway.retry import with_retries
 from modelyard.gateway.snapshot import Snapshot

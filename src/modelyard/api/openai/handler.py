@@ -26,10 +26,9 @@ from modelyard.api.openai.wire import (
     response_headers,
     send_json,
 )
-from modelyard.errors import Forbidden, ModelyardError, NotFound, Unauthenticated
+from modelyard.errors import Forbidden, ModelyardError, NotFound, NotReady, Unauthenticated
 from modelyard.gateway import flow
 from modelyard.gateway import request as calls
-from modelyard.gateway.refresh import NotReady
 from modelyard.gateway.service import Gateway
 from modelyard.gateway.snapshot import KeyEntry, Snapshot
 
