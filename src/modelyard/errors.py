@@ -39,6 +39,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import BaseModel, ValidationError
+
 LimitName = Literal["rpm", "tpm"]
 
 
@@ -87,6 +89,27 @@ class PayloadTooLarge(BadRequest):
 class CapabilityMissing(ValidationFailed):
     status = 400
     code = "CAPABILITY_MISSING"
+
+
+def validation_failed(exc: ValidationError, prefix: str = "") -> ValidationFailed:
+    """Turn pydantic's errors into one error naming the JSON path of each problem."""
+    errors = []
+    for err in exc.errors(include_url=False, include_input=False):
+        path = ".".join(str(p) for p in (*([prefix] if prefix else []), *err["loc"]))
+        errors.append({"path": path or "(body)", "message": err["msg"]})
+    summary = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5])
+    return ValidationFailed(summary, details={"errors": errors})
+
+
+def check(model: type[BaseModel], raw: Any, prefix: str = "") -> Any:
+    """``model`` validated from ``raw``; a :class:`ValidationFailed` naming each problem."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        error = validation_failed(exc, prefix)
+    # Raised outside the handler so the error does not keep pydantic's (with the raw input,
+    # perhaps a secret) as its __context__.
+    raise error
 
 
 # -- the registry's rules and access --------------------------------------------------------
