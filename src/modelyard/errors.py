@@ -1,25 +1,47 @@
-"""Domain errors: one hierarchy, each error with a stable ``code`` and its HTTP status.
+"""Domain errors: one tree, each error with its HTTP status and a stable ``code``.
 
 This module is the one place where a failure is mapped to an HTTP status; the API renders
 any :class:`ModelyardError` as ``{"error": {"code", "message", "details"}}`` and the CLI
-prints its message and exits non-zero. Messages never contain secrets.
+prints its message and exits non-zero. Messages never contain secrets. A raise site may
+name a narrower ``code`` (shown in parentheses); the status is always the class's.
 
-    ModelyardError                      500 INTERNAL_ERROR
-    ├── ValidationFailed                422 VALIDATION_FAILED
-    ├── NotFound                        404 NOT_FOUND (PROVIDER_NOT_FOUND, MODEL_NOT_FOUND, ...)
-    ├── Conflict                        409 NAME_TAKEN, EMAIL_TAKEN, PROVIDER_DISABLED,
-    │                                       PROVIDER_IS_ACTIVE, MODEL_DEPRECATED, ...
-    ├── PaymentRequired                 402 INSUFFICIENT_CREDITS
-    ├── Unauthenticated                 401 UNAUTHENTICATED
-    ├── Forbidden                       403 FORBIDDEN, SUBSCRIPTION_SUSPENDED, MODEL_NOT_IN_PLAN
-    └── Misconfigured                   500 MISCONFIGURED (master key missing, bad settings)
+    ModelyardError                  500 INTERNAL_ERROR
+    ├── ValidationFailed            422 VALIDATION_FAILED
+    │   ├── BadRequest              400 INVALID_REQUEST      a gateway call's body is unusable
+    │   │   └── PayloadTooLarge     413 PAYLOAD_TOO_LARGE
+    │   └── CapabilityMissing       400 CAPABILITY_MISSING   no candidate model can do it
+    ├── NotFound                    404 NOT_FOUND (PROVIDER_NOT_FOUND, MODEL_NOT_FOUND, ...)
+    ├── Conflict                    409 CONFLICT (NAME_TAKEN, EMAIL_TAKEN, PROVIDER_DISABLED,
+    │                                   PROVIDER_IS_ACTIVE, MODEL_DEPRECATED, ...)
+    ├── PaymentRequired             402 INSUFFICIENT_CREDITS
+    ├── Unauthenticated             401 UNAUTHENTICATED
+    ├── Forbidden                   403 FORBIDDEN (SUBSCRIPTION_SUSPENDED, MODEL_NOT_IN_PLAN)
+    ├── Misconfigured               500 MISCONFIGURED        master key missing, bad settings
+    │   └── SecretUnreadable        500 SECRET_UNREADABLE    unknown master key, failed tag
+    ├── NotReady                    503 NOT_READY            gateway without a snapshot yet
+    ├── ProviderBusy                429 PROVIDER_BUSY        no parallel slot freed in time
+    ├── LimitExceeded               429 LIMIT_EXCEEDED       over a local rpm/tpm limit
+    └── UpstreamError               502 UPSTREAM_ERROR       redirect, broken reply or stream
+        ├── RateLimited             429 RATE_LIMITED         retried (honours retry_after)
+        ├── UpstreamTimeout         504 UPSTREAM_TIMEOUT     retried
+        ├── UpstreamUnavailable     503 UPSTREAM_UNAVAILABLE retried (5xx, connection errors)
+        ├── UpstreamAuthFailed      502 UPSTREAM_AUTH_FAILED not retried; next provider tried
+        └── UpstreamBadRequest      400 UPSTREAM_BAD_REQUEST not retried; no fallback
 
-Gateway failures (rate limits, upstream errors) join this tree in their own subclasses.
+``ProviderBusy`` and ``LimitExceeded`` differ from the upstream ``RATE_LIMITED``: the
+provider was not called. Upstream failures are translated at each adapter's edge
+(:mod:`modelyard.adapters.edge`); the gateway decides on retries and fallbacks from the
+class alone (``retryable``, ``try_next_provider``), never from a provider's name or a
+message.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+LimitName = Literal["rpm", "tpm"]
 
 
 class ModelyardError(Exception):
@@ -39,6 +61,9 @@ class ModelyardError(Exception):
         return {"code": self.code, "message": self.message, "details": self.details}
 
 
+# -- the caller's input -------------------------------------------------------------------
+
+
 class ValidationFailed(ModelyardError):
     status = 422
     code = "VALIDATION_FAILED"
@@ -49,6 +74,45 @@ class ValidationFailed(ModelyardError):
         return cls(
             f"{path}: {message}", details={"errors": [{"path": path, "message": message}]} | details
         )
+
+
+class BadRequest(ValidationFailed):
+    status = 400
+    code = "INVALID_REQUEST"
+
+
+class PayloadTooLarge(BadRequest):
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class CapabilityMissing(ValidationFailed):
+    status = 400
+    code = "CAPABILITY_MISSING"
+
+
+def validation_failed(exc: ValidationError, prefix: str = "") -> ValidationFailed:
+    """Turn pydantic's errors into one error naming the JSON path of each problem."""
+    errors = []
+    for err in exc.errors(include_url=False, include_input=False):
+        path = ".".join(str(p) for p in (*([prefix] if prefix else []), *err["loc"]))
+        errors.append({"path": path or "(body)", "message": err["msg"]})
+    summary = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5])
+    return ValidationFailed(summary, details={"errors": errors})
+
+
+def check(model: type[BaseModel], raw: Any, prefix: str = "") -> Any:
+    """``model`` validated from ``raw``; a :class:`ValidationFailed` naming each problem."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        error = validation_failed(exc, prefix)
+    # Raised outside the handler so the error does not keep pydantic's (with the raw input,
+    # perhaps a secret) as its __context__.
+    raise error
+
+
+# -- the registry's rules and access --------------------------------------------------------
 
 
 class NotFound(ModelyardError):
@@ -79,3 +143,107 @@ class Forbidden(ModelyardError):
 class Misconfigured(ModelyardError):
     status = 500
     code = "MISCONFIGURED"
+
+
+class SecretUnreadable(Misconfigured):
+    code = "SECRET_UNREADABLE"
+
+
+# -- the gateway before any provider is called ----------------------------------------------
+
+
+class NotReady(ModelyardError):
+    status = 503
+    code = "NOT_READY"
+
+
+def _scope(key: str) -> str:
+    """The scope a limits key names: ``provider`` of ``"provider:<id>"``."""
+    return key.partition(":")[0]
+
+
+class ProviderBusy(ModelyardError):
+    status = 429
+    code = "PROVIDER_BUSY"
+
+    def __init__(self, key: str, limit: int, waited_s: float, retry_after: float = 1.0) -> None:
+        super().__init__(
+            f"{key} already runs its maximum of {limit} parallel requests and none finished "
+            f"within {waited_s:g} s; retry shortly",
+            details={"key": key, "scope": _scope(key), "limit": limit, "waited_s": waited_s},
+        )
+        self.retry_after: float | None = retry_after
+
+
+class LimitExceeded(ModelyardError):
+    status = 429
+    code = "LIMIT_EXCEEDED"
+
+    def __init__(
+        self, key: str, limit: LimitName, value: int, retry_after: float | None, message: str
+    ) -> None:
+        super().__init__(
+            message,
+            details={
+                "key": key,
+                "scope": _scope(key),
+                "limit": limit,
+                "value": value,
+                "retry_after": retry_after,
+            },
+        )
+        self.key = key
+        self.limit: LimitName = limit
+        self.retry_after = retry_after
+
+
+# -- upstream failures, as each adapter's edge translates them ------------------------------
+
+
+class UpstreamError(ModelyardError):
+    status = 502
+    code = "UPSTREAM_ERROR"
+    retryable = False
+    try_next_provider = True
+    attempts = 1  # how many tries led to this error (set by the retry loop)
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        upstream_status: int | None = None,
+        retry_after: float | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.upstream_status = upstream_status
+        self.retry_after = retry_after
+
+
+class RateLimited(UpstreamError):
+    status = 429
+    code = "RATE_LIMITED"
+    retryable = True
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    code = "UPSTREAM_TIMEOUT"
+    retryable = True
+
+
+class UpstreamUnavailable(UpstreamError):
+    status = 503
+    code = "UPSTREAM_UNAVAILABLE"
+    retryable = True
+
+
+class UpstreamAuthFailed(UpstreamError):
+    status = 502
+    code = "UPSTREAM_AUTH_FAILED"
+
+
+class UpstreamBadRequest(UpstreamError):
+    status = 400
+    code = "UPSTREAM_BAD_REQUEST"
+    try_next_provider = False

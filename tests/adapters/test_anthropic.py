@@ -14,7 +14,7 @@ from aiohttp import web
 
 from modelyard.adapters.anthropic import ADAPTER
 from modelyard.adapters.base import StreamChunk, Target, Usage
-from modelyard.gateway.errors import (
+from modelyard.errors import (
     RateLimited,
     UpstreamAuthFailed,
     UpstreamBadRequest,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from modelyard.adapters import anthropic_wire as wire
-from modelyard.gateway.errors import UpstreamBadRequest
+from modelyard.errors import UpstreamBadRequest
 from tests.gateway.upstream import fixture
 
 MODEL = "claude-sonnet-4-5-20250929"

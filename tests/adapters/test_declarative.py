@@ -17,7 +17,7 @@ from modelyard import tokens
 from modelyard.adapters import declarative_config as declarative
 from modelyard.adapters.base import Usage
 from modelyard.adapters.declarative import DeclarativeAdapter
-from modelyard.gateway.errors import (
+from modelyard.errors import (
     RateLimited,
     UpstreamAuthFailed,
     UpstreamBadRequest,

@@ -11,7 +11,7 @@ import pytest
 from modelyard import tokens
 from modelyard.adapters.base import StreamChunk, Usage
 from modelyard.adapters.declarative import DeclarativeAdapter
-from modelyard.gateway.errors import UpstreamError
+from modelyard.errors import UpstreamError
 from modelyard.kinds.declarative_examples import EXAMPLE_GEMINI, EXAMPLE_OPENAI_CHAT
 from tests.adapters.declarative_support import (
     ACME,

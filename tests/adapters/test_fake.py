@@ -17,14 +17,14 @@ import pytest
 from modelyard import tokens
 from modelyard.adapters.base import StreamChunk, Target, Usage
 from modelyard.adapters.fake import ADAPTER, FakeAdapter
-from modelyard.errors import ValidationFailed
-from modelyard.gateway.errors import (
+from modelyard.errors import (
     RateLimited,
     UpstreamAuthFailed,
     UpstreamBadRequest,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
+    ValidationFailed,
 )
 from modelyard.kinds.base import FakeConfig, kind_of, typed_config
 

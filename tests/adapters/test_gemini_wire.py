@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from modelyard.adapters import gemini_wire as wire
-from modelyard.gateway.errors import UpstreamBadRequest
+from modelyard.errors import UpstreamBadRequest
 
 ASK = [{"role": "user", "content": "Plan my afternoon in Lisbon."}]
 SCHEMA = {

@@ -15,7 +15,7 @@ from aiohttp import web
 from modelyard import tokens
 from modelyard.adapters.base import StreamChunk, Target, Usage
 from modelyard.adapters.ollama import ADAPTER
-from modelyard.gateway.errors import (
+from modelyard.errors import (
     RateLimited,
     UpstreamAuthFailed,
     UpstreamBadRequest,

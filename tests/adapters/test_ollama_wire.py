@@ -9,7 +9,7 @@ import pytest
 
 from modelyard.adapters import ollama_wire as wire
 from modelyard.adapters.base import Usage
-from modelyard.gateway.errors import UpstreamBadRequest
+from modelyard.errors import UpstreamBadRequest
 
 ASK = [{"role": "user", "content": "Plan my afternoon in Lisbon."}]
 SCHEMA = {"type": "object", "properties": {"plan": {"type": "string"}}}

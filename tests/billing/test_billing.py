@@ -16,9 +16,9 @@ from modelyard.billing.credits import Adjustment, GrantCreate
 from modelyard.billing.plans import PlanCreate, PlanUpdate
 from modelyard.billing.subscriptions import SubscriptionCreate, SubscriptionUpdate, add_months
 from modelyard.db.tables import CreditEntry, CreditGrant
-from modelyard.errors import Conflict, ModelyardError, NotFound
+from modelyard.errors import Conflict, ModelyardError, NotFound, check
 from modelyard.registry.actors import Actor
-from modelyard.registry.common import PageRequest, check
+from modelyard.registry.common import PageRequest
 from modelyard.registry.users import UserCreate
 from modelyard.services import Registry
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from modelyard.registry.secrets import Keyring, SecretUnreadable, read_key_file
+from modelyard.errors import SecretUnreadable
+from modelyard.registry.secrets import Keyring, read_key_file
 from tests.cli.conftest import Cli, sealed_keys
 
 KEYS = {"openai": "sk-openai-0123456789abcdef", "claude": "sk-ant-0123456789abcdef"}

@@ -11,15 +11,8 @@ from typing import Any
 
 import pytest
 
-from modelyard.gateway.limits import (
-    UNLIMITED,
-    Limiter,
-    LimitExceeded,
-    MemoryLimiter,
-    ProviderBusy,
-    Window,
-    make_limiter,
-)
+from modelyard.errors import LimitExceeded, ProviderBusy
+from modelyard.gateway.limits import UNLIMITED, Limiter, MemoryLimiter, Window, make_limiter
 from modelyard.gateway.limits.redis import RedisLimiter
 
 P = "parallel:p1"

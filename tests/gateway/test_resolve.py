@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from modelyard.errors import Conflict, NotFound, ValidationFailed
-from modelyard.gateway.resolve import CapabilityMissing, resolve
+from modelyard.errors import CapabilityMissing, Conflict, NotFound, ValidationFailed
+from modelyard.gateway.resolve import resolve
 from modelyard.gateway.snapshot import Snapshot, load
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate

@@ -9,8 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from modelyard.gateway.breaker import CircuitBreaker
-from modelyard.gateway.errors import (
+from modelyard.errors import (
     RateLimited,
     UpstreamAuthFailed,
     UpstreamBadRequest,
@@ -18,6 +17,7 @@ from modelyard.gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from modelyard.gateway.breaker import CircuitBreaker
 from modelyard.gateway.retry import delays, with_retries
 from modelyard.registry.system_settings import RetryPolicy
 

@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event
 
-from modelyard.errors import Unauthenticated
-from modelyard.gateway.refresh import NotReady, SnapshotHolder
+from modelyard.errors import NotReady, Unauthenticated
+from modelyard.gateway.refresh import SnapshotHolder
 from modelyard.gateway.snapshot import load
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate

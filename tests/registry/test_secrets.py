@@ -9,17 +9,10 @@ import pytest
 from sqlalchemy import select, update
 
 from modelyard.db.tables import Provider
-from modelyard.errors import Misconfigured
+from modelyard.errors import Misconfigured, SecretUnreadable
 from modelyard.registry import master_keys
 from modelyard.registry.actors import Actor
-from modelyard.registry.secrets import (
-    Keyring,
-    SecretUnreadable,
-    generate_key,
-    mask,
-    read_key_file,
-    write_key_file,
-)
+from modelyard.registry.secrets import Keyring, generate_key, mask, read_key_file, write_key_file
 from modelyard.services import Registry
 from modelyard.settings import Settings
 from tests.registry.helpers import fails, ollama, openai

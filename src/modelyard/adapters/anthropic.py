@@ -2,13 +2,13 @@
 
 The key travels in ``x-api-key`` with the configured ``anthropic-version`` (default
 2023-06-01). Requests and replies are translated in :mod:`.anthropic_wire`; this module
-sends them, maps failures at its edge and relays the event stream: a role chunk on
-``message_start``, content deltas for ``text_delta``, ``tool_calls`` deltas for ``tool_use``
-blocks (id and name when the block starts, argument fragments from ``input_json_delta``),
-then, after ``message_stop``, a chunk with the finish reason and a usage chunk last
-(``choices: []``). ``ping`` and ``thinking`` events are skipped; an ``error`` event raises
-the mapped domain error. A stream that ends before ``message_stop`` was cut off: that is
-an :class:`UpstreamUnavailable`, never a quiet ``stop``.
+sends them through the shared :mod:`.edge`, maps failures with :func:`_error` and relays the
+event stream: a role chunk on ``message_start``, content deltas for ``text_delta``,
+``tool_calls`` deltas for ``tool_use`` blocks (id and name when the block starts, argument
+fragments from ``input_json_delta``), then, after ``message_stop``, a chunk with the finish
+reason and a usage chunk last (``choices: []``). ``ping`` and ``thinking`` events are
+skipped; an ``error`` event raises the mapped domain error. A stream that ends before
+``message_stop`` was cut off: that is an :class:`UpstreamUnavailable`, never a quiet ``stop``.
 
 Usage: Anthropic's ``input_tokens`` excludes cache reads and writes, so prompt tokens are
 ``input_tokens + cache_read_input_tokens + cache_creation_input_tokens``, and cached tokens
@@ -19,29 +19,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
-import orjson
 
 from modelyard.adapters import anthropic_wire as wire
-from modelyard.adapters import sse
+from modelyard.adapters import edge, sse
 from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target
-from modelyard.gateway.errors import (
-    UpstreamBadRequest,
-    UpstreamError,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-    from_status,
-    parse_retry_after,
-)
+from modelyard.errors import UpstreamBadRequest, UpstreamError, UpstreamUnavailable
 
 Json = dict[str, Any]
 MESSAGES_PATH = "/v1/messages"
 DEFAULT_VERSION = "2023-06-01"
-ERROR_BODY_LIMIT = 64 * 1024
-MESSAGE_LIMIT = 500
 # The HTTP status each error ``type`` comes with: an ``error`` event mid-stream names only
 # the type. 529 ``overloaded_error`` is Anthropic's own status: a 5xx, so retryable.
 ERROR_STATUS = {
@@ -58,53 +47,18 @@ ERROR_STATUS = {
 }
 
 
-class _Status(Exception):
-    """A non-2xx reply or an ``error`` event, raised inside :func:`_edge` and mapped there."""
-
-    def __init__(self, status: int, error: Json, retry_after: float | None = None) -> None:
-        self.status, self.error, self.retry_after = status, error, retry_after
-
-
-@asynccontextmanager
-async def _edge(target: Target) -> AsyncIterator[None]:
-    """Every upstream failure becomes a domain error here, with chaining cut so no aiohttp
-    error (or upstream body) rides along. Messages carry the provider name, the status, the
-    error type and ``error.message`` (at most 500 characters, the key redacted)."""
-    name, key = target.provider_name, target.api_key
-
-    def redact(text: str) -> str:
-        return text.replace(key, "***") if key else text
-
-    try:
-        yield
-    except _Status as failure:
-        status, error = failure.status, failure.error
-        kind, text = error.get("type"), error.get("message")
-        detail = f" {kind}" if isinstance(kind, str) else ""
-        detail += f": {text[:MESSAGE_LIMIT]}" if isinstance(text, str) and text else ""
-        message = redact(f"{name}: upstream returned HTTP {status}{detail}")
-        if status < 400:  # not followed: a redirect would carry the key elsewhere
-            message += ", a redirect: check the provider's base_url"
-            raise UpstreamError(message, upstream_status=status) from None
-        raise from_status(status, message, failure.retry_after) from None  # 529 -> unavailable
-    except TimeoutError:  # asyncio's, and aiohttp's ServerTimeoutError / ConnectionTimeoutError
-        raise UpstreamTimeout(f"{name}: upstream did not answer in time") from None
-    except aiohttp.ClientError as exc:  # refused, reset, disconnected, truncated body ...
-        detail = redact(f"{type(exc).__name__}: {exc}")
-        raise UpstreamUnavailable(f"{name}: cannot reach upstream ({detail})") from None
-
-
-def _loads(raw: bytes | str) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-
-
 def _error_of(document: Any) -> Json:
     """``error`` of ``{"type": "error", "error": {"type", "message"}, "request_id"}``."""
     error = document.get("error") if isinstance(document, dict) else None
     return error if isinstance(error, dict) else {}
+
+
+def _error(failure: edge.Failure, target: Target) -> UpstreamError:
+    """A reply of 300 or more, or an ``error`` event, as a domain error; the message names
+    the error ``type`` too. Anthropic's own 529 ``overloaded_error`` is a 5xx: unavailable."""
+    error = _error_of(failure.body)
+    message = edge.describe(target, failure.status, error.get("message"), error.get("type"))
+    return edge.http_error(failure.status, message, failure.retry_after)
 
 
 class _Stream:
@@ -149,8 +103,7 @@ class _Stream:
         elif kind == "message_stop":
             self.stopped = True
         elif kind == "error":
-            error = _error_of(event)
-            raise _Status(ERROR_STATUS.get(str(error.get("type")), 500), error)
+            raise edge.Failure(ERROR_STATUS.get(str(_error_of(event).get("type")), 500), event)
 
     def count(self, usage: Any) -> None:
         """Usage counts so far (``message_delta`` repeats totals, not increments)."""
@@ -202,35 +155,17 @@ class AnthropicAdapter:
         }
         if target.api_key:
             headers["x-api-key"] = target.api_key
-        timeout = aiohttp.ClientTimeout(total=target.timeout_s)
-        if streaming:  # a stream may run long; only silence between reads is a timeout
-            timeout = aiohttp.ClientTimeout(
-                sock_connect=target.timeout_s, sock_read=target.timeout_s
-            )
-        response = await http.post(
-            f"{target.base_url}{MESSAGES_PATH}",
-            data=orjson.dumps(payload),
-            headers=headers,
-            timeout=timeout,
-            allow_redirects=False,  # a redirect would carry the key elsewhere
-        )
-        if response.status >= 300:
-            async with response:
-                raw = await response.content.read(ERROR_BODY_LIMIT)
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
-            raise _Status(response.status, _error_of(_loads(raw)), retry_after)
-        return response
+        url = f"{target.base_url}{MESSAGES_PATH}"
+        return await edge.send(http, target, url, payload, headers=headers, streaming=streaming)
 
     async def chat(self, http: aiohttp.ClientSession, target: Target, body: Json) -> ChatResult:
         payload = wire.build_request({**body, "stream": False}, target.model_id)
         async with (
-            _edge(target),
+            edge.edge(target, _error),
             await self._post(http, target, payload, streaming=False) as response,
         ):
             raw = await response.read()
-        document = _loads(raw)
-        if not isinstance(document, dict):
-            raise UpstreamError(f"{target.provider_name}: upstream reply is not a JSON object")
+        document = edge.json_object(raw, target)
         completion, usage = wire.reply(document, body, target.model_id, int(time.time()))
         return ChatResult(completion, usage)
 
@@ -240,11 +175,11 @@ class AnthropicAdapter:
         payload = wire.build_request({**body, "stream": True}, target.model_id)
         state = _Stream(body, target.model_id)
         async with (
-            _edge(target),
+            edge.edge(target, _error),
             await self._post(http, target, payload, streaming=True) as response,
         ):
             async for _, data in sse.events(response.content):
-                event = _loads(data)
+                event = edge.loads(data)
                 if isinstance(event, dict):  # a broken event is skipped
                     for chunk in state.event(event):
                         yield chunk

@@ -30,7 +30,7 @@ import orjson
 
 from modelyard import tokens
 from modelyard.adapters.base import Usage
-from modelyard.gateway.errors import UpstreamBadRequest
+from modelyard.adapters.edge import bad
 
 Json = dict[str, Any]
 DEFAULT_MAX_TOKENS = 4096
@@ -53,10 +53,6 @@ FINISH_REASONS = {
     "refusal": "content_filter",
 }
 PASSED = ("temperature", "top_p")
-
-
-def bad(message: str, param: str) -> UpstreamBadRequest:
-    return UpstreamBadRequest(message, details={"param": param})
 
 
 def build_request(body: Json, model: str) -> Json:

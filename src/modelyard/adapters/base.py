@@ -3,7 +3,7 @@
 The gateway speaks OpenAI's chat-completions format inside: an adapter receives the caller's
 request body as OpenAI defines it (with ``model`` already replaced by the upstream model id)
 and returns OpenAI-shaped responses, translating to and from its vendor's wire protocol.
-Each adapter maps its vendor's failures to :mod:`modelyard.gateway.errors` at its edge and
+Each adapter maps its vendor's failures to :mod:`modelyard.errors` at its edge and
 knows nothing of the database.
 """
 

@@ -1,7 +1,8 @@
 """Declarative providers (seed 004): a provider's config, not code, drives the HTTP call.
 
 The request half (URL, auth, body) lives in :mod:`.declarative_build`; this module sends it
-and extracts the reply with the config's JSON paths into OpenAI's shapes.
+through the shared :mod:`.edge` and extracts the reply (and an error's message, at the
+config's ``error_path``) with the config's JSON paths into OpenAI's shapes.
 
 Streaming follows the config's ``response_extractor.streaming`` rule (SSE events, deltas
 from ``delta_paths``, ending at ``done_marker``). A provider without that rule still
@@ -14,15 +15,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 import orjson
 
 from modelyard import tokens
-from modelyard.adapters import sse
+from modelyard.adapters import edge, sse
 from modelyard.adapters.base import (
     ChatResult,
     EmbeddingResult,
@@ -39,17 +39,9 @@ from modelyard.adapters.declarative_build import (
     build_query,
     build_url,
 )
-from modelyard.gateway.errors import (
-    UpstreamBadRequest,
-    UpstreamError,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-    from_status,
-    parse_retry_after,
-)
+from modelyard.errors import UpstreamBadRequest, UpstreamError
 from modelyard.jsonpath import extract
 
-ERROR_BODY_LIMIT = 64 * 1024
 FINISH_REASONS = {
     **dict.fromkeys(("stop", "end_turn", "stop_sequence", "eos", "complete"), "stop"),
     **dict.fromkeys(("length", "max_tokens", "max_output_tokens", "model_length"), "length"),
@@ -61,56 +53,18 @@ FINISH_REASONS = {
 }
 
 
-class _Status(Exception):
-    """A non-2xx reply, raised inside :func:`_edge` and mapped there."""
-
-    def __init__(self, status: int, raw: bytes, retry_after: str | None) -> None:
-        self.status, self.raw, self.retry_after = status, raw, retry_after
-
-
-def _redact(text: str, target: Target) -> str:
-    key = target.api_key
-    if key:
-        text = text.replace(key, "***").replace(quote(key, safe=""), "***")
-    return text
-
-
-@asynccontextmanager
-async def _edge(target: Target, compiled: Compiled) -> AsyncIterator[None]:
-    """Every upstream failure becomes a domain error here; messages never carry the key,
-    and chaining is cut so no aiohttp error (whose text may hold the URL) rides along."""
-    name = target.provider_name
-    try:
-        yield
-    except _Status as failure:
-        message = f"{name}: upstream returned HTTP {failure.status}"
-        detail = _error_message(failure.raw, compiled.error_path)
-        message = _redact(f"{message}: {detail}" if detail else message, target)
-        retry_after = parse_retry_after(failure.retry_after)
-        raise from_status(failure.status, message, retry_after) from None
-    except TimeoutError:
-        raise UpstreamTimeout(f"{name}: upstream did not answer in time") from None
-    except aiohttp.ClientError as exc:
-        detail = _redact(f"{type(exc).__name__}: {exc}", target)
-        raise UpstreamUnavailable(f"{name}: cannot reach upstream ({detail})") from None
+def _error(compiled: Compiled, failure: edge.Failure, target: Target) -> UpstreamError:
+    """A failed reply as a domain error, with the message found at ``error_path``."""
+    text = extract(failure.body, compiled.error_path) if compiled.error_path else None
+    message = edge.describe(target, failure.status, text)
+    return edge.from_status(failure.status, message, failure.retry_after)
 
 
 def _raise_on_error_event(event: Any, compiled: Compiled, target: Target) -> None:
     """An error reported mid-stream (``{"error": {...}}`` as an event) ends the stream."""
     message = extract(event, compiled.error_path) if compiled.error_path else None
     if isinstance(message, str):
-        detail = _redact(message[:500], target)
-        raise UpstreamError(f"{target.provider_name}: upstream stream failed: {detail}")
-
-
-def _error_message(raw: bytes, path: Path | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        value = extract(orjson.loads(raw), path)
-    except orjson.JSONDecodeError:
-        return None
-    return value[:500] if isinstance(value, str) else None
+        raise edge.stream_failed(target, message)
 
 
 def _count(document: Any, path: Path | None) -> int | None:
@@ -185,31 +139,27 @@ class DeclarativeAdapter:
         target: Target,
         compiled: Compiled,
         payload: dict[str, Any],
-        timeouts: aiohttp.ClientTimeout,
+        *,
+        streaming: bool,
     ) -> aiohttp.ClientResponse:
-        response = await http.request(
-            compiled.config.http_method,
+        return await edge.send(
+            http,
+            target,
             build_url(compiled, target),
-            params=build_query(compiled, target),
+            payload,
             headers=build_headers(compiled, target),
-            data=orjson.dumps(payload),
-            timeout=timeouts,
-            allow_redirects=False,  # a redirect would carry a header or query key elsewhere
+            streaming=streaming,
+            method=compiled.config.http_method,
+            params=build_query(compiled, target),
         )
-        if response.status >= 300:
-            async with response:
-                raw = await response.content.read(ERROR_BODY_LIMIT)
-            raise _Status(response.status, raw, response.headers.get("Retry-After"))
-        return response
 
     async def chat(
         self, http: aiohttp.ClientSession, target: Target, body: dict[str, Any]
     ) -> ChatResult:
         compiled = self.configs.get(target)
         payload = build_body(compiled, target, body, streaming=False)
-        timeout = aiohttp.ClientTimeout(total=target.timeout_s)
-        opening = self._open(http, target, compiled, payload, timeout)
-        async with _edge(target, compiled), await opening as response:
+        opening = self._open(http, target, compiled, payload, streaming=False)
+        async with edge.edge(target, partial(_error, compiled)), await opening as response:
             raw = await response.read()
         try:
             document = orjson.loads(raw)
@@ -250,22 +200,18 @@ class DeclarativeAdapter:
             yield chunks.usage(result.usage)
             return
         payload = build_body(compiled, target, body, streaming=True)
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=target.timeout_s, sock_read=target.timeout_s
-        )
         text: list[str] = []
         counts: dict[str, int | None] = {}
         finish: str | None = None
-        opening = self._open(http, target, compiled, payload, timeout)
-        async with _edge(target, compiled), await opening as response:
+        opening = self._open(http, target, compiled, payload, streaming=True)
+        async with edge.edge(target, partial(_error, compiled)), await opening as response:
             yield chunks.delta({"role": "assistant", "content": ""})
             async for _, data in sse.events(response.content):
                 if compiled.done_marker is not None and data.strip() == compiled.done_marker:
                     break
-                try:
-                    event = orjson.loads(data)
-                except orjson.JSONDecodeError:
-                    continue
+                event = edge.loads(data)
+                if event is None:
+                    continue  # not JSON
                 _raise_on_error_event(event, compiled, target)
                 for name, path in compiled.stream_usage_paths.items():
                     if (count := _count(event, path)) is not None:

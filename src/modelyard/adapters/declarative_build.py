@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from modelyard.adapters.base import Target
 from modelyard.adapters.declarative_config import DeclarativeConfig, FieldSpec, validate_declarative
+from modelyard.adapters.edge import bad
 from modelyard.errors import Misconfigured
-from modelyard.gateway.errors import UpstreamBadRequest
 from modelyard.jsonpath import parse_path
 
 Path = tuple[str | int, ...]
@@ -190,10 +190,7 @@ def build_body(
             if value is None:
                 value = spec.default
             if value is None and spec.required:
-                raise UpstreamBadRequest(
-                    f"{name} is required by provider {target.provider_name!r}",
-                    details={"param": name},
-                )
+                raise bad(f"{name} is required by provider {target.provider_name!r}", name)
         if value is None:
             continue
         node = out

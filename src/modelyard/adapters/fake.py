@@ -27,7 +27,7 @@ import aiohttp
 
 from modelyard import tokens
 from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target, Usage
-from modelyard.gateway.errors import (
+from modelyard.errors import (
     RateLimited,
     UpstreamAuthFailed,
     UpstreamBadRequest,

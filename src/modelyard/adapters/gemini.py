@@ -3,8 +3,9 @@
 
 The key travels in the ``x-goog-api-key`` header, never in the query string, so it cannot
 land in a URL, a log line or an aiohttp error. Requests are translated in :mod:`.gemini_wire`
-and replies in :mod:`.gemini_reply`; this module sends them, maps failures at its edge and
-relays the event stream (role first, then deltas, finishes, and usage last).
+and replies in :mod:`.gemini_reply`; this module sends them through the shared :mod:`.edge`,
+maps failures with :func:`_error` and relays the event stream (role first, then deltas,
+finishes, and usage last).
 """
 
 from __future__ import annotations
@@ -13,17 +14,15 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-import orjson
 
 from modelyard import tokens
+from modelyard.adapters import edge, sse
 from modelyard.adapters import gemini_reply as replies
 from modelyard.adapters import gemini_wire as wire
-from modelyard.adapters import sse
 from modelyard.adapters.base import (
     ChatResult,
     EmbeddingResult,
@@ -31,92 +30,45 @@ from modelyard.adapters.base import (
     Target,
     Usage,
 )
-from modelyard.gateway.errors import (
+from modelyard.errors import (
     RateLimited,
     UpstreamAuthFailed,
     UpstreamBadRequest,
     UpstreamError,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-    from_status,
-    parse_retry_after,
 )
 
 Json = dict[str, Any]
-ERROR_BODY_LIMIT = 64 * 1024
 AUTH_STATUSES = {"PERMISSION_DENIED", "UNAUTHENTICATED"}
 BAD_REQUEST_STATUSES = {"INVALID_ARGUMENT", "FAILED_PRECONDITION", "NOT_FOUND", "OUT_OF_RANGE"}
 RETRY_DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 
-class _Status(Exception):
-    """A non-2xx reply (or an error event mid-stream), raised inside :func:`_edge`."""
-
-    def __init__(self, status: int, error: Json, retry_after: str | None = None) -> None:
-        self.status, self.error, self.retry_after = status, error, retry_after
-
-
-def _redact(text: str, target: Target) -> str:
-    return text.replace(target.api_key, "***") if target.api_key else text
-
-
-def _domain_error(failure: _Status, target: Target) -> UpstreamError:
-    """Gemini's ``{"error": {"code", "message", "status", "details"}}`` as a domain error.
-    A rejected key comes back as 400 INVALID_ARGUMENT with reason API_KEY_INVALID: that is
-    an auth failure (try the next provider), not the caller's bad request."""
-    status, error = failure.status, failure.error
-    grpc, text = error.get("status"), error.get("message")
-    message = f"{target.provider_name}: upstream returned HTTP {status}"
-    message += f" {grpc}" if isinstance(grpc, str) else ""
-    message = _redact(message + (f": {text[:500]}" if isinstance(text, str) else ""), target)
-    details = [d for d in error.get("details") or () if isinstance(d, dict)]
-    delay = next((d["retryDelay"] for d in details if "retryDelay" in d), "")
-    match = RETRY_DELAY.match(str(delay))
-    retry_after = parse_retry_after(failure.retry_after) or (float(match[1]) if match else None)
-    if status == 429 or grpc == "RESOURCE_EXHAUSTED":
-        return RateLimited(message, upstream_status=status, retry_after=retry_after)
-    if grpc in AUTH_STATUSES or any(d.get("reason") == "API_KEY_INVALID" for d in details):
-        return UpstreamAuthFailed(message, upstream_status=status)
-    if grpc in BAD_REQUEST_STATUSES:
-        return UpstreamBadRequest(message, upstream_status=status)
-    return from_status(status, message, retry_after)
-
-
-@asynccontextmanager
-async def _edge(target: Target) -> AsyncIterator[None]:
-    """Every upstream failure becomes a domain error here; chaining is cut so no aiohttp
-    error rides along."""
-    name = target.provider_name
-    try:
-        yield
-    except _Status as failure:
-        raise _domain_error(failure, target) from None
-    except TimeoutError:
-        raise UpstreamTimeout(f"{name}: upstream did not answer in time") from None
-    except aiohttp.ClientError as exc:
-        detail = _redact(f"{type(exc).__name__}: {exc}", target)
-        raise UpstreamUnavailable(f"{name}: cannot reach upstream ({detail})") from None
-
-
-def _error_object(raw: bytes) -> Json:
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return {}
+def _error_object(document: Any) -> Json:
+    """``error`` of Gemini's error document, or ``{}``."""
     if isinstance(document, list) and document:  # some proxies wrap errors in a list
         document = document[0]
     error = document.get("error") if isinstance(document, dict) else None
     return error if isinstance(error, dict) else {}
 
 
-def _json(raw: bytes, target: Target) -> Json:
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        document = None
-    if not isinstance(document, dict):
-        raise UpstreamError(f"{target.provider_name}: upstream reply is not a JSON object")
-    return document
+def _error(failure: edge.Failure, target: Target) -> UpstreamError:
+    """Gemini's ``{"error": {"code", "message", "status", "details"}}`` as a domain error.
+    A rejected key comes back as 400 INVALID_ARGUMENT with reason API_KEY_INVALID: that is
+    an auth failure (try the next provider), not the caller's bad request."""
+    status, error = failure.status, _error_object(failure.body)
+    grpc = error.get("status")
+    message = edge.describe(target, status, error.get("message"), grpc)
+    details = [d for d in error.get("details") or () if isinstance(d, dict)]
+    delay = next((d["retryDelay"] for d in details if "retryDelay" in d), "")
+    match = RETRY_DELAY.match(str(delay))
+    retry_after = failure.retry_after or (float(match[1]) if match else None)
+    if status == 429 or grpc == "RESOURCE_EXHAUSTED":
+        return RateLimited(message, upstream_status=status, retry_after=retry_after)
+    if grpc in AUTH_STATUSES or any(d.get("reason") == "API_KEY_INVALID" for d in details):
+        return UpstreamAuthFailed(message, upstream_status=status)
+    if grpc in BAD_REQUEST_STATUSES:
+        return UpstreamBadRequest(message, upstream_status=status)
+    return edge.from_status(status, message, retry_after)
 
 
 def _model_path(target: Target) -> str:
@@ -138,31 +90,21 @@ class GeminiAdapter:
         headers = {**target.headers, "Content-Type": "application/json"}
         if target.api_key:
             headers["x-goog-api-key"] = target.api_key
-        timeout = aiohttp.ClientTimeout(total=target.timeout_s)
-        if streaming:  # a stream may run long; only silence between events is a timeout
-            timeout = aiohttp.ClientTimeout(
-                sock_connect=target.timeout_s, sock_read=target.timeout_s
-            )
-        response = await http.post(
-            f"{target.base_url}/{_model_path(target)}:{method}",
-            params={"alt": "sse"} if streaming else None,
-            data=orjson.dumps(payload),
-            headers=headers,
-            timeout=timeout,
-            allow_redirects=False,  # a redirect would carry the key header elsewhere
+        url = f"{target.base_url}/{_model_path(target)}:{method}"
+        params = {"alt": "sse"} if streaming else None
+        return await edge.send(
+            http, target, url, payload, headers=headers, streaming=streaming, params=params
         )
-        if response.status >= 300:
-            async with response:
-                raw = await response.content.read(ERROR_BODY_LIMIT)
-            raise _Status(response.status, _error_object(raw), response.headers.get("Retry-After"))
-        return response
 
     async def _call(
         self, http: aiohttp.ClientSession, target: Target, method: str, payload: Json
     ) -> Json:
-        async with _edge(target), await self._post(http, target, method, payload) as response:
+        async with (
+            edge.edge(target, _error),
+            await self._post(http, target, method, payload) as response,
+        ):
             raw = await response.read()
-        return _json(raw, target)
+        return edge.json_object(raw, target)
 
     async def chat(self, http: aiohttp.ClientSession, target: Target, body: Json) -> ChatResult:
         document = await self._call(http, target, "generateContent", wire.build_request(body))
@@ -192,18 +134,14 @@ class GeminiAdapter:
         payload = wire.build_request(body)
         state = replies.Stream(target.model_id)
         opening = self._post(http, target, "streamGenerateContent", payload, streaming=True)
-        async with _edge(target), await opening as response:
+        async with edge.edge(target, _error), await opening as response:
             for chunk in state.start(0):  # the role chunk, as soon as the call is accepted
                 yield chunk
             async for _, data in sse.events(response.content):
-                try:
-                    document = orjson.loads(data)
-                except orjson.JSONDecodeError:
-                    continue
+                document = edge.loads(data)
                 if isinstance(document, dict) and isinstance(document.get("error"), dict):
-                    error = document["error"]
-                    code = error.get("code")
-                    raise _Status(code if isinstance(code, int) else 500, error)
+                    code = document["error"].get("code")
+                    raise edge.Failure(code if isinstance(code, int) else 500, document)
                 if isinstance(document, dict):
                     for chunk in state.event(document):
                         yield chunk
@@ -220,7 +158,7 @@ class GeminiAdapter:
             or not isinstance(inputs, list)
             or not all(isinstance(t, str) for t in inputs)
         ):
-            raise wire.bad("input must be a string or a non-empty list of strings", "input")
+            raise edge.bad("input must be a string or a non-empty list of strings", "input")
         model = _model_path(target)
         extra = {"outputDimensionality": body["dimensions"]} if body.get("dimensions") else {}
         requests = [{"model": model, "content": {"parts": [{"text": t}]}, **extra} for t in inputs]

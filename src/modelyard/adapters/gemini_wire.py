@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from modelyard.gateway.errors import UpstreamBadRequest
+from modelyard.adapters.edge import bad
 
 Json = dict[str, Any]
 
@@ -36,10 +36,6 @@ GENERATION_PARAMS = {
     "frequency_penalty": "frequencyPenalty",
 }
 DEFAULT_IMAGE_TYPE = "image/jpeg"
-
-
-def bad(message: str, param: str) -> UpstreamBadRequest:
-    return UpstreamBadRequest(message, details={"param": param})
 
 
 def build_request(body: Json) -> Json:

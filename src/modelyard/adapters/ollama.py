@@ -4,7 +4,7 @@ Ollama streams newline-delimited JSON, not SSE: one object per line, the last on
 ``"done": true`` carrying ``done_reason`` and the token counts. Errors are
 ``{"error": "..."}`` bodies (also as a line mid-stream). No auth header is sent unless the
 provider has a key (Ollama behind an authenticating proxy), then it goes as a Bearer token.
-Translation lives in :mod:`.ollama_wire`.
+Translation lives in :mod:`.ollama_wire`; calls go through the shared :mod:`.edge`.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ import time
 import uuid
 from array import array
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
-import orjson
 
 from modelyard import tokens
+from modelyard.adapters import edge
 from modelyard.adapters import ollama_wire as wire
 from modelyard.adapters.base import (
     ChatResult,
@@ -30,55 +29,17 @@ from modelyard.adapters.base import (
     Target,
     Usage,
 )
-from modelyard.gateway.errors import (
-    UpstreamError,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-    from_status,
-    parse_retry_after,
-)
+from modelyard.errors import UpstreamError
 
 Json = dict[str, Any]
-ERROR_BODY_LIMIT = 64 * 1024
 
 
-class _Status(Exception):
-    """A non-2xx reply, raised inside :func:`_edge` and mapped there."""
-
-    def __init__(self, status: int, raw: bytes, retry_after: str | None) -> None:
-        self.status, self.raw, self.retry_after = status, raw, retry_after
-
-
-def _redact(text: str, target: Target) -> str:
-    return text.replace(target.api_key, "***") if target.api_key else text
-
-
-def _error_text(raw: bytes) -> str | None:
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    error = document.get("error") if isinstance(document, dict) else None
-    return error[:500] if isinstance(error, str) else None
-
-
-@asynccontextmanager
-async def _edge(target: Target) -> AsyncIterator[None]:
-    """Every upstream failure becomes a domain error here (404 "model not found" is the
-    caller's bad request); messages never carry the key, and chaining is cut."""
-    name = target.provider_name
-    try:
-        yield
-    except _Status as failure:
-        message = f"{name}: upstream returned HTTP {failure.status}"
-        detail = _error_text(failure.raw)
-        message = _redact(f"{message}: {detail}" if detail else message, target)
-        raise from_status(failure.status, message, parse_retry_after(failure.retry_after)) from None
-    except TimeoutError:
-        raise UpstreamTimeout(f"{name}: upstream did not answer in time") from None
-    except aiohttp.ClientError as exc:
-        detail = _redact(f"{type(exc).__name__}: {exc}", target)
-        raise UpstreamUnavailable(f"{name}: cannot reach upstream ({detail})") from None
+def _error(failure: edge.Failure, target: Target) -> UpstreamError:
+    """An ``{"error": "..."}`` reply as a domain error (404 "model not found" is the
+    caller's bad request)."""
+    error = failure.body.get("error") if isinstance(failure.body, dict) else None
+    message = edge.describe(target, failure.status, error)
+    return edge.from_status(failure.status, message, failure.retry_after)
 
 
 def _usage_json(usage: Usage) -> Json:
@@ -120,10 +81,8 @@ async def _lines(content: aiohttp.StreamReader) -> AsyncIterator[Json]:
 
 
 def _object(line: bytes) -> Json | None:
-    try:
-        document = orjson.loads(line) if line.strip() else None
-    except orjson.JSONDecodeError:
-        return None  # a keep-alive or a broken line is skipped, as SSE readers do
+    """A line's object; a keep-alive or a broken line is skipped, as SSE readers do."""
+    document = edge.loads(line) if line.strip() else None
     return document if isinstance(document, dict) else None
 
 
@@ -137,39 +96,21 @@ class OllamaAdapter:
         *,
         streaming: bool = False,
     ) -> aiohttp.ClientResponse:
-        timeout = aiohttp.ClientTimeout(total=target.timeout_s)
-        if streaming:  # a stream may run long; only silence between lines is a timeout
-            timeout = aiohttp.ClientTimeout(
-                sock_connect=target.timeout_s, sock_read=target.timeout_s
-            )
         headers = {**target.headers, "Content-Type": "application/json"}
         if target.api_key:
             headers["Authorization"] = f"Bearer {target.api_key}"
-        response = await http.post(
-            f"{target.base_url}{path}",
-            data=orjson.dumps(payload),
-            headers=headers,
-            timeout=timeout,
-            allow_redirects=False,
-        )
-        if response.status >= 300:
-            async with response:
-                raw = await response.content.read(ERROR_BODY_LIMIT)
-            raise _Status(response.status, raw, response.headers.get("Retry-After"))
-        return response
+        url = f"{target.base_url}{path}"
+        return await edge.send(http, target, url, payload, headers=headers, streaming=streaming)
 
     async def _call(
         self, http: aiohttp.ClientSession, target: Target, path: str, payload: Json
     ) -> Json:
-        async with _edge(target), await self._post(http, target, path, payload) as reply:
+        async with (
+            edge.edge(target, _error),
+            await self._post(http, target, path, payload) as reply,
+        ):
             raw = await reply.read()
-        try:
-            document = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            document = None
-        if not isinstance(document, dict):
-            raise UpstreamError(f"{target.provider_name}: upstream reply is not a JSON object")
-        return document
+        return edge.json_object(raw, target)
 
     def _request(self, target: Target, body: Json, *, stream: bool) -> Json:
         keep_alive = target.config.get("keep_alive")
@@ -221,14 +162,13 @@ class OllamaAdapter:
         calls = 0
         final: Json = {}
         async with (
-            _edge(target),
+            edge.edge(target, _error),
             await self._post(http, target, "/api/chat", payload, streaming=True) as reply,
         ):
             yield chunk({"role": "assistant", "content": ""})
             async for line in _lines(reply.content):
                 if isinstance(line.get("error"), str):
-                    detail = _redact(line["error"][:500], target)
-                    raise UpstreamError(f"{target.provider_name}: upstream stream failed: {detail}")
+                    raise edge.stream_failed(target, line["error"])
                 message = line.get("message") or {}
                 if message.get("content"):
                     text.append(message["content"])
@@ -248,7 +188,7 @@ class OllamaAdapter:
     ) -> EmbeddingResult:
         inputs = body.get("input")
         if not (isinstance(inputs, str) or (isinstance(inputs, list) and inputs)):
-            raise wire.bad("input must be a string or a non-empty list of strings", "input")
+            raise edge.bad("input must be a string or a non-empty list of strings", "input")
         payload: Json = {"model": target.model_id, "input": inputs}
         if body.get("dimensions"):
             payload["dimensions"] = body["dimensions"]

@@ -14,15 +14,11 @@ from typing import Any
 import orjson
 
 from modelyard.adapters.base import Usage
-from modelyard.gateway.errors import UpstreamBadRequest
+from modelyard.adapters.edge import bad
 
 Json = dict[str, Any]
 OPTIONS = {"temperature": "temperature", "top_p": "top_p", "seed": "seed"}
 FINISH_REASONS = {"stop": "stop", "length": "length"}
-
-
-def bad(message: str, param: str) -> UpstreamBadRequest:
-    return UpstreamBadRequest(message, details={"param": param})
 
 
 def build_request(model: str, body: Json, *, stream: bool, keep_alive: Any = None) -> Json:

@@ -10,84 +10,27 @@ comes back as a :class:`StreamChunk` with ``usage`` set, and the API layer forwa
 chunk only if the caller asked for it. A stream that ends without usage (a server that
 ignores the option) yields nothing extra; the pipeline then estimates from what was produced.
 
-Failures become domain errors in :func:`_edge` alone. Messages carry the provider name, the
-status and the upstream ``error.message`` (at most 500 characters, the key redacted), never
-the key itself or the whole upstream body.
+Failures become domain errors at the shared edge (:mod:`.edge`), mapped by :func:`_error`:
+messages carry the provider name, the status and the upstream ``error.message`` (at most 500
+characters, the key redacted), never the key itself or the whole upstream body.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
-import orjson
 
 from modelyard import tokens
-from modelyard.adapters import sse
+from modelyard.adapters import edge, sse
 from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target, Usage
-from modelyard.gateway.errors import (
-    UpstreamError,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-    from_status,
-    parse_retry_after,
-)
+from modelyard.errors import UpstreamError
 
 Json = dict[str, Any]
 CHAT_PATH = "/chat/completions"
 EMBEDDINGS_PATH = "/embeddings"
-ERROR_BODY_LIMIT = 64 * 1024
-MESSAGE_LIMIT = 500
 DONE = "[DONE]"
-
-
-class _Status(Exception):
-    """A non-2xx reply, or an error event mid-stream (``status`` None when it names none);
-    raised inside :func:`_edge` and mapped there."""
-
-    def __init__(self, status: int | None, error: Json, retry_after: float | None = None) -> None:
-        self.status, self.error, self.retry_after = status, error, retry_after
-
-
-@asynccontextmanager
-async def _edge(target: Target) -> AsyncIterator[None]:
-    """Every upstream failure becomes a domain error here, with chaining cut so no aiohttp
-    error (or upstream body) rides along."""
-    name, key = target.provider_name, target.api_key
-
-    def redact(text: str) -> str:
-        return text.replace(key, "***") if key else text
-
-    try:
-        yield
-    except _Status as failure:
-        status, error = failure.status, failure.error
-        text = error.get("message")
-        detail = f": {redact(text[:MESSAGE_LIMIT])}" if isinstance(text, str) and text else ""
-        if status is None:
-            raise UpstreamError(f"{name}: upstream stream failed{detail}") from None
-        message = f"{name}: upstream returned HTTP {status}{detail}"
-        if status < 400:  # not followed: it would carry the key elsewhere
-            message += ", a redirect: check the provider's base_url"
-            raise UpstreamError(message, upstream_status=status) from None
-        domain = from_status(status, message, failure.retry_after)
-        if isinstance(error.get("param"), str):
-            domain.details["param"] = redact(error["param"])
-        raise domain from None
-    except TimeoutError:  # asyncio's, and aiohttp's ServerTimeoutError / ConnectionTimeoutError
-        raise UpstreamTimeout(f"{name}: upstream did not answer in time") from None
-    except aiohttp.ClientError as exc:  # refused, reset, disconnected, truncated body ...
-        detail = redact(f"{type(exc).__name__}: {exc}")
-        raise UpstreamUnavailable(f"{name}: cannot reach upstream ({detail})") from None
-
-
-def _loads(raw: bytes | str) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
 
 
 def _error_of(document: Any) -> Json:
@@ -98,10 +41,17 @@ def _error_of(document: Any) -> Json:
     return error if isinstance(error, dict) else {}
 
 
-def _retry_after(headers: Any) -> float | None:
-    """OpenAI's ``retry-after-ms`` when present, else the standard ``Retry-After``."""
-    millis = parse_retry_after(headers.get("retry-after-ms"))
-    return millis / 1000 if millis is not None else parse_retry_after(headers.get("Retry-After"))
+def _error(failure: edge.Failure, target: Target) -> UpstreamError:
+    """A reply of 300 or more, or an error event naming one (``error.code``), as a domain
+    error; OpenAI's ``retry-after-ms`` wins over the standard ``Retry-After``."""
+    error = _error_of(failure.body)
+    message = edge.describe(target, failure.status, error.get("message"))
+    millis = edge.parse_retry_after(failure.headers.get("retry-after-ms"))
+    retry_after = millis / 1000 if millis is not None else failure.retry_after
+    domain = edge.http_error(failure.status, message, retry_after)
+    if isinstance(error.get("param"), str):
+        domain.details["param"] = edge.redact(error["param"], target)
+    return domain
 
 
 def _int(value: Any) -> int:
@@ -140,11 +90,32 @@ def _estimate_chat(body: Json, reply: Json) -> Usage:
     return Usage(prompt, tokens.estimate_text(_produced(reply)), estimated=True)
 
 
-def _json(raw: bytes, target: Target) -> Json:
-    document = _loads(raw)
-    if not isinstance(document, dict):
-        raise UpstreamError(f"{target.provider_name}: upstream reply is not a JSON object")
-    return document
+def _chunks(
+    batch: list[tuple[str | None, str]], target: Target
+) -> tuple[list[StreamChunk], bool | Exception]:
+    """The chunks of one read of a stream (all but the last marked ``more``), and whether the
+    stream ends after them: ``True`` at ``[DONE]``, the failure an error event raises."""
+    chunks: list[StreamChunk] = []
+    end: bool | Exception = False
+    for _, data in batch:
+        if data == DONE:
+            end = True
+            break
+        chunk = edge.loads(data)
+        if not isinstance(chunk, dict):
+            continue  # a broken event is skipped
+        if chunk.get("error") is not None:  # what came before it still counts
+            error = _error_of(chunk)
+            code = error.get("code")
+            if isinstance(code, int) and code >= 400:
+                end = edge.Failure(code, chunk)
+            else:
+                end = edge.stream_failed(target, error.get("message"))
+            break
+        chunks.append(StreamChunk(chunk, usage_of(chunk.get("usage")), more=True))
+    if chunks:
+        chunks[-1].more = False
+    return chunks, end
 
 
 class OpenAIAdapter:
@@ -164,31 +135,18 @@ class OpenAIAdapter:
             headers["OpenAI-Organization"] = target.organization
         if project := target.config.get("project"):
             headers["OpenAI-Project"] = str(project)
-        timeout = aiohttp.ClientTimeout(total=target.timeout_s)
-        if streaming:  # a stream may run long; only silence between reads is a timeout
-            timeout = aiohttp.ClientTimeout(
-                sock_connect=target.timeout_s, sock_read=target.timeout_s
-            )
-        response = await http.post(
-            f"{target.base_url}{path}",
-            data=orjson.dumps(payload),
-            headers=headers,
-            timeout=timeout,
-            allow_redirects=False,  # a redirect would carry the key elsewhere
-        )
-        if response.status >= 300:
-            async with response:
-                raw = await response.content.read(ERROR_BODY_LIMIT)
-            error = _error_of(_loads(raw))
-            raise _Status(response.status, error, _retry_after(response.headers))
-        return response
+        url = f"{target.base_url}{path}"
+        return await edge.send(http, target, url, payload, headers=headers, streaming=streaming)
 
     async def _call(
         self, http: aiohttp.ClientSession, target: Target, path: str, payload: Json
     ) -> tuple[Json, bytes]:
-        async with _edge(target), await self._post(http, target, path, payload) as response:
+        async with (
+            edge.edge(target, _error),
+            await self._post(http, target, path, payload) as response,
+        ):
             raw = await response.read()
-        return _json(raw, target), raw
+        return edge.json_object(raw, target), raw
 
     async def chat(self, http: aiohttp.ClientSession, target: Target, body: Json) -> ChatResult:
         path = target.config.get("chat_path") or CHAT_PATH
@@ -204,32 +162,16 @@ class OpenAIAdapter:
         payload = {**body, "stream": True, "stream_options": {**options, "include_usage": True}}
         path = target.config.get("chat_path") or CHAT_PATH
         async with (
-            _edge(target),
+            edge.edge(target, _error),
             await self._post(http, target, path, payload, streaming=True) as response,
         ):
             async for batch in sse.batches(response.content):
-                chunks: list[StreamChunk] = []
-                done = False
-                for _, data in batch:
-                    if data == DONE:
-                        done = True
-                        break
-                    chunk = _loads(data)
-                    if not isinstance(chunk, dict):
-                        continue  # a broken event is skipped
-                    if chunk.get("error") is not None:
-                        error = _error_of(chunk)
-                        code = error.get("code")
-                        status = code if isinstance(code, int) and code >= 400 else None
-                        for earlier in chunks:  # what came before the error still counts
-                            yield earlier
-                        raise _Status(status, error)
-                    chunks.append(StreamChunk(chunk, usage_of(chunk.get("usage")), more=True))
-                if chunks:
-                    chunks[-1].more = False
+                chunks, end = _chunks(batch, target)
                 for item in chunks:
                     yield item
-                if done:
+                if isinstance(end, Exception):
+                    raise end
+                if end:
                     return
 
     async def embed(

@@ -25,9 +25,8 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from typer.core import TyperGroup
 
-from modelyard.errors import Misconfigured, ModelyardError, ValidationFailed
+from modelyard.errors import Misconfigured, ModelyardError, ValidationFailed, validation_failed
 from modelyard.registry.actors import Actor
-from modelyard.registry.common import validation_failed
 from modelyard.services import Registry
 from modelyard.settings import Settings
 

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from modelyard.billing.credits import Adjustment, Balance, EntryView, GrantCreate
-from modelyard.errors import ValidationFailed
-from modelyard.registry.common import Page, PageRequest, check
+from modelyard.errors import ValidationFailed, check
+from modelyard.registry.common import Page, PageRequest
 from modelyard.services import Registry
 
 from ._common import ACTOR, JsonFlag, emit, fields, parse_time, run, table

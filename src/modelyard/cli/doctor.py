@@ -14,8 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from modelyard.db.engine import create_engine
 from modelyard.db.migrate import current_revision, head_revision
 from modelyard.db.tables import Provider
-from modelyard.errors import Misconfigured
-from modelyard.registry.secrets import Keyring, SecretUnreadable, sealed_parts
+from modelyard.errors import Misconfigured, SecretUnreadable
+from modelyard.registry.secrets import Keyring, sealed_parts
 from modelyard.registry.tx import Database
 from modelyard.services import Registry
 from modelyard.settings import Settings

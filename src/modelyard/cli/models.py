@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from modelyard.errors import ValidationFailed
-from modelyard.registry.common import Page, PageRequest, check
+from modelyard.errors import ValidationFailed, check
+from modelyard.registry.common import Page, PageRequest
 from modelyard.registry.model_views import CAPABILITIES, ModelView
 from modelyard.registry.models import ModelFilter
 from modelyard.services import Registry

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from modelyard.billing.plans import PlanCreate, PlanUpdate, PlanView
-from modelyard.errors import ValidationFailed
-from modelyard.registry.common import check
+from modelyard.errors import ValidationFailed, check
 
 from ._common import ACTOR, JsonFlag, emit, fields, run, table
 

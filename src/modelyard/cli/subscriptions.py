@@ -16,8 +16,8 @@ from modelyard.billing.subscriptions import (
     SubscriptionUpdate,
     SubscriptionView,
 )
-from modelyard.errors import NotFound, ValidationFailed
-from modelyard.registry.common import Page, PageRequest, check
+from modelyard.errors import NotFound, ValidationFailed, check
+from modelyard.registry.common import Page, PageRequest
 from modelyard.services import Registry
 
 from ._common import ACTOR, JsonFlag, emit, fields, run, table

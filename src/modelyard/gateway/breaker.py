@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from modelyard.gateway.errors import UpstreamBadRequest, UpstreamError
+from modelyard.errors import UpstreamBadRequest, UpstreamError
 
 State = Literal["closed", "open", "half_open"]
 

@@ -18,12 +18,18 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target
-from modelyard.errors import ModelyardError
+from modelyard.errors import (
+    LimitExceeded,
+    ModelyardError,
+    ProviderBusy,
+    UpstreamBadRequest,
+    UpstreamError,
+    UpstreamUnavailable,
+)
 from modelyard.gateway.breaker import CircuitBreaker
 from modelyard.gateway.clients import Clients
-from modelyard.gateway.errors import UpstreamBadRequest, UpstreamError, UpstreamUnavailable
 from modelyard.gateway.kinds import adapter_for
-from modelyard.gateway.limits.base import Limiter, LimitExceeded, ProviderBusy
+from modelyard.gateway.limits.base import Limiter
 from modelyard.gateway.resolve import Candidate
 from modelyard.gateway.retry import with_retries
 from modelyard.registry.system_settings import RetryPolicy

@@ -17,17 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from modelyard.db.tables import RegistryState
-from modelyard.errors import ModelyardError
+from modelyard.errors import NotReady
 from modelyard.gateway.snapshot import Snapshot, load
 from modelyard.registry.actors import Actor
 from modelyard.registry.tx import CHANGE_CHANNEL, Database
 
 log = logging.getLogger("modelyard.gateway")
-
-
-class NotReady(ModelyardError):
-    status = 503
-    code = "NOT_READY"
 
 
 class SnapshotHolder:

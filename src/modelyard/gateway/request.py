@@ -5,19 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from modelyard import tokens
-from modelyard.errors import ValidationFailed
+from modelyard.errors import BadRequest, PayloadTooLarge
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
-
-class BadRequest(ValidationFailed):
-    status = 400
-    code = "INVALID_REQUEST"
-
-
-class PayloadTooLarge(BadRequest):
-    status = 413
-    code = "PAYLOAD_TOO_LARGE"
+# The two errors are re-exported: the OpenAI handler raises them as ``calls.BadRequest``.
+__all__ = [
+    "MAX_BODY_BYTES",
+    "BadRequest",
+    "PayloadTooLarge",
+    "chat_needs",
+    "embedding_needs",
+    "max_completion",
+    "prompt_estimate",
+    "requested_model",
+    "wants_stream",
+]
 
 
 def chat_needs(body: dict[str, Any]) -> frozenset[str]:

@@ -15,7 +15,7 @@ import random
 import uuid
 from dataclasses import dataclass
 
-from modelyard.errors import Conflict, NotFound, ValidationFailed
+from modelyard.errors import CapabilityMissing, Conflict, NotFound
 from modelyard.gateway.snapshot import ModelEntry, ProviderEntry, Snapshot
 
 _RNG = random.Random()  # noqa: S311 - load sharing, not security
@@ -32,11 +32,6 @@ class Candidate:
 class Resolution:
     candidates: tuple[Candidate, ...]
     warning: str | None = None
-
-
-class CapabilityMissing(ValidationFailed):
-    status = 400
-    code = "CAPABILITY_MISSING"
 
 
 def resolve(

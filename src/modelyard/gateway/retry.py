@@ -1,7 +1,7 @@
 """Retries of one upstream call on the same provider, by the ``gateway.retry`` system setting.
 
 Only errors whose class says ``retryable`` (429, 5xx, timeouts, connection errors: see
-``gateway/errors.py``) are retried; anything else propagates at once. Waits follow the
+``modelyard/errors.py``) are retried; anything else propagates at once. Waits follow the
 policy: an explicit ``schedule_ms`` exactly as written (seed 001's preset 30/60/90/120 s
 needs ``max_attempts=5`` and a ``deadline_ms`` above 300 s), else exponential backoff
 ``base * 2^n`` capped at ``max``, with full jitter (uniform between 0 and that) when
@@ -17,7 +17,7 @@ import random
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
-from modelyard.gateway.errors import UpstreamError
+from modelyard.errors import UpstreamError
 from modelyard.registry.system_settings import RetryPolicy
 
 T = TypeVar("T")

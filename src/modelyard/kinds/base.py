@@ -15,8 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelyard.adapters.declarative_config import DeclarativeConfig
-from modelyard.errors import ValidationFailed
-from modelyard.registry.common import check
+from modelyard.errors import ValidationFailed, check
 
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 CREDENTIAL_HEADERS = {"authorization", "x-api-key", "api-key", "proxy-authorization"}

@@ -1,4 +1,5 @@
-"""Small pieces every registry service uses: pages, id parsing, JSON snapshots."""
+"""Small pieces every registry service uses: pages, id parsing, JSON snapshots (input
+validation errors are built by :func:`modelyard.errors.check`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-from modelyard.errors import NotFound, ValidationFailed
+from modelyard.errors import NotFound
 
 T = TypeVar("T")
 
@@ -67,23 +68,3 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, datetime | uuid.UUID | float):
         return value.isoformat() if isinstance(value, datetime) else str(value)
     return value
-
-
-def validation_failed(exc: ValidationError, prefix: str = "") -> ValidationFailed:
-    """Turn pydantic's errors into one error naming the JSON path of each problem."""
-    errors = []
-    for err in exc.errors(include_url=False, include_input=False):
-        path = ".".join(str(p) for p in (*([prefix] if prefix else []), *err["loc"]))
-        errors.append({"path": path or "(body)", "message": err["msg"]})
-    summary = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5])
-    return ValidationFailed(summary, details={"errors": errors})
-
-
-def check(model: type[BaseModel], raw: Any, prefix: str = "") -> Any:
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        error = validation_failed(exc, prefix)
-    # Raised outside the handler so the error does not keep pydantic's (with the raw input,
-    # perhaps a secret) as its __context__.
-    raise error

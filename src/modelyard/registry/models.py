@@ -13,9 +13,9 @@ from pydantic import Field, field_validator
 from sqlalchemy import Select, String, cast, func, select
 
 from modelyard.db.tables import Model, Provider
-from modelyard.errors import Conflict, ValidationFailed
+from modelyard.errors import Conflict, ValidationFailed, check
 from modelyard.registry.actors import Actor
-from modelyard.registry.common import Page, PageRequest, Spec, check
+from modelyard.registry.common import Page, PageRequest, Spec
 from modelyard.registry.lookup import model_manageable, model_visible, provider_manageable
 from modelyard.registry.model_views import CAPABILITIES, ModelView, snapshot, view_of
 from modelyard.registry.prices import PriceSpec, append_price, current_prices

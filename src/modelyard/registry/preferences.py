@@ -10,9 +10,9 @@ from typing import Any
 from pydantic import Field
 
 from modelyard.db.tables import UserPreference
-from modelyard.errors import Conflict, ValidationFailed
+from modelyard.errors import Conflict, ValidationFailed, check
 from modelyard.registry.actors import Actor
-from modelyard.registry.common import Amount, Spec, View, check, jsonable
+from modelyard.registry.common import Amount, Spec, View, jsonable
 from modelyard.registry.lookup import model_visible
 from modelyard.registry.tx import Database, Tx
 

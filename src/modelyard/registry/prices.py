@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 
 from modelyard.db.tables import Model, ModelPrice
 from modelyard.db.types import canonical
-from modelyard.errors import Conflict, NotFound, ValidationFailed
+from modelyard.errors import Conflict, NotFound, ValidationFailed, check
 from modelyard.registry.actors import Actor
-from modelyard.registry.common import Spec, check, jsonable
+from modelyard.registry.common import Spec, jsonable
 from modelyard.registry.lookup import model_manageable, model_visible
 from modelyard.registry.model_views import PriceView
 from modelyard.registry.tx import Database, Tx

@@ -18,7 +18,7 @@ from pydantic import Field, SecretStr
 from sqlalchemy import func, select
 
 from modelyard.db.tables import Provider
-from modelyard.errors import Conflict, Forbidden, ValidationFailed
+from modelyard.errors import Conflict, Forbidden, ValidationFailed, check
 from modelyard.kinds.base import (
     base_url_for,
     check_api_key,
@@ -27,7 +27,7 @@ from modelyard.kinds.base import (
     typed_config,
 )
 from modelyard.registry.actors import Actor
-from modelyard.registry.common import Page, PageRequest, Spec, check
+from modelyard.registry.common import Page, PageRequest, Spec
 from modelyard.registry.lookup import (
     ProviderFilter,
     provider_manageable,

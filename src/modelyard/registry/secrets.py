@@ -21,16 +21,12 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from modelyard.errors import Misconfigured
+from modelyard.errors import Misconfigured, SecretUnreadable
 from modelyard.settings import Settings
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
 MISSING_KEY_HELP = "set MODELYARD_MASTER_KEY or run `modelyard init` to create the key file"
-
-
-class SecretUnreadable(Misconfigured):
-    code = "SECRET_UNREADABLE"
 
 
 def generate_key() -> str:

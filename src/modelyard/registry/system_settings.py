@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from sqlalchemy import select
 
 from modelyard.db.tables import Model, Provider, SystemSetting
-from modelyard.errors import Conflict, NotFound, ValidationFailed
+from modelyard.errors import Conflict, NotFound, ValidationFailed, validation_failed
 from modelyard.registry.actors import Actor
-from modelyard.registry.common import View, jsonable, validation_failed
+from modelyard.registry.common import View, jsonable
 from modelyard.registry.tx import Database, Tx
 
 CUSTOM_PREFIX = "custom."

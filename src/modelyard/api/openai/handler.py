@@ -27,10 +27,17 @@ from modelyard.api.openai.wire import (
     response_headers,
     send_json,
 )
-from modelyard.errors import Forbidden, ModelyardError, NotFound, Unauthenticated
+from modelyard.errors import (
+    BadRequest,
+    Forbidden,
+    ModelyardError,
+    NotFound,
+    NotReady,
+    PayloadTooLarge,
+    Unauthenticated,
+)
 from modelyard.gateway import request
 from modelyard.gateway.call import chat_call, embedding_call
-from modelyard.gateway.refresh import NotReady
 from modelyard.gateway.service import Gateway
 from modelyard.gateway.snapshot import KeyEntry, Snapshot
 
@@ -101,13 +108,13 @@ def authenticate(gateway: Gateway, snap: Snapshot, scope: dict[str, Any]) -> Key
 async def _json_body(receive: Any) -> dict[str, Any]:
     raw = await read_body(receive, request.MAX_BODY_BYTES)
     if raw is None:
-        raise request.PayloadTooLarge(f"the request body exceeds {request.MAX_BODY_BYTES} bytes")
+        raise PayloadTooLarge(f"the request body exceeds {request.MAX_BODY_BYTES} bytes")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise request.BadRequest("the request body is not valid JSON") from None
+        raise BadRequest("the request body is not valid JSON") from None
     if not isinstance(body, dict):
-        raise request.BadRequest("the request body must be a JSON object")
+        raise BadRequest("the request body must be a JSON object")
     return body
 
 

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from modelyard.api.deps import Reader, RegistryDep
-from modelyard.registry.common import Page, check
+from modelyard.errors import check
+from modelyard.registry.common import Page
 from modelyard.usage.export import events_csv, parse_format, totals_csv
 from modelyard.usage.report import (
     EVENTS_LIMIT,

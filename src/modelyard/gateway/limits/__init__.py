@@ -3,14 +3,7 @@ backends: ``memory`` for one process, ``redis`` when replicas share them."""
 
 from __future__ import annotations
 
-from modelyard.gateway.limits.base import (
-    UNLIMITED,
-    Limiter,
-    LimitExceeded,
-    ProviderBusy,
-    Slot,
-    Window,
-)
+from modelyard.gateway.limits.base import UNLIMITED, Limiter, Slot, Window
 from modelyard.gateway.limits.memory import MemoryLimiter
 
 
@@ -25,10 +18,8 @@ def make_limiter(redis_url: str | None, prefix: str) -> Limiter:
 
 __all__ = [
     "UNLIMITED",
-    "LimitExceeded",
     "Limiter",
     "MemoryLimiter",
-    "ProviderBusy",
     "Slot",
     "Window",
     "make_limiter",

@@ -17,11 +17,9 @@ keep the same semantics:
   window to end) or refunded. A refund only counts in the window that was charged
   (``since``: the window's start from the hit), never below zero.
 
-    ModelyardError
-    ├── ProviderBusy    429 PROVIDER_BUSY    no parallel slot freed up within the wait
-    └── LimitExceeded   429 LIMIT_EXCEEDED   over a local rpm/tpm limit (retry_after set)
-
-Both differ from the upstream ``RATE_LIMITED``: the provider was not called.
+Both errors live in :mod:`modelyard.errors` (429 ``PROVIDER_BUSY``, 429 ``LIMIT_EXCEEDED``
+with ``retry_after`` set); both differ from the upstream ``RATE_LIMITED``: the provider was
+not called.
 """
 
 from __future__ import annotations
@@ -29,52 +27,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal, Protocol
+from typing import Protocol
 
-from modelyard.errors import ModelyardError
+from modelyard.errors import LimitExceeded, LimitName
 
 WINDOW_S = 60.0
-LimitName = Literal["rpm", "tpm"]
 Scope = tuple[str, int | None, int | None]  # key, rpm, tpm
-
-
-class ProviderBusy(ModelyardError):
-    status = 429
-    code = "PROVIDER_BUSY"
-
-    def __init__(self, key: str, limit: int, waited_s: float, retry_after: float = 1.0) -> None:
-        super().__init__(
-            f"{key} already runs its maximum of {limit} parallel requests and none finished "
-            f"within {waited_s:g} s; retry shortly",
-            details={"key": key, "scope": scope_of(key), "limit": limit, "waited_s": waited_s},
-        )
-        self.retry_after: float | None = retry_after
-
-
-class LimitExceeded(ModelyardError):
-    status = 429
-    code = "LIMIT_EXCEEDED"
-
-    def __init__(
-        self, key: str, limit: LimitName, value: int, retry_after: float | None, message: str
-    ) -> None:
-        super().__init__(
-            message,
-            details={
-                "key": key,
-                "scope": scope_of(key),
-                "limit": limit,
-                "value": value,
-                "retry_after": retry_after,
-            },
-        )
-        self.key = key
-        self.limit: LimitName = limit
-        self.retry_after = retry_after
-
-
-def scope_of(key: str) -> str:
-    return key.partition(":")[0]
 
 
 def exceeded(key: str, limit: LimitName, value: int, reset_s: float, tokens: int) -> LimitExceeded:

@@ -14,15 +14,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from modelyard.gateway.limits.base import (
-    UNLIMITED,
-    WINDOW_S,
-    ProviderBusy,
-    Scope,
-    Slot,
-    Window,
-    exceeded,
-)
+from modelyard.errors import ProviderBusy
+from modelyard.gateway.limits.base import UNLIMITED, WINDOW_S, Scope, Slot, Window, exceeded
 
 
 class _Queue:

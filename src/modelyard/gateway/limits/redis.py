@@ -36,16 +36,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from modelyard.gateway.limits.base import (
-    UNLIMITED,
-    WINDOW_S,
-    LimitName,
-    ProviderBusy,
-    Scope,
-    Slot,
-    Window,
-    exceeded,
-)
+from modelyard.errors import LimitName, ProviderBusy
+from modelyard.gateway.limits.base import UNLIMITED, WINDOW_S, Scope, Slot, Window, exceeded
 from modelyard.gateway.limits.memory import MemoryLimiter
 
 log = logging.getLogger("modelyard.gateway")
