@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from pydantic import Field
 from sqlalchemy import delete, func, select
 
 from modelyard.billing import ledger
@@ -33,6 +34,7 @@ from modelyard.billing.subscriptions import (
 )
 from modelyard.db.tables import CreditEntry, CreditGrant, CreditHold, Plan, Subscription
 from modelyard.registry.actors import Actor
+from modelyard.registry.common import Amount, View
 from modelyard.registry.tx import Database, Tx
 
 BATCH = 500
@@ -51,6 +53,27 @@ class RenewalReport:
     @property
     def changed(self) -> bool:
         return bool(self.renewed or self.cancelled or self.expired or self.grants_expired)
+
+
+# What a run did, as the API and `modelyard billing renew --json` show it.
+class RenewalView(View):
+    renewed: list[str] = Field(description="subscriptions renewed into a new period")
+    cancelled: list[str] = Field(description="subscriptions cancelled at their period's end")
+    expired: list[str] = Field(description="subscriptions expired (suspended or plan retired)")
+    written_off: Amount = Field(description="credits left on expired grants, written off")
+    grants_expired: int
+    holds_dropped: int = Field(description="lapsed credit holds of gateways removed")
+
+    @classmethod
+    def of(cls, report: RenewalReport) -> RenewalView:
+        return cls(
+            renewed=report.renewed,
+            cancelled=report.cancelled,
+            expired=report.expired,
+            written_off=report.written_off,
+            grants_expired=report.grants_expired,
+            holds_dropped=report.holds_dropped,
+        )
 
 
 async def run_due(db: Database, actor: Actor | None = None) -> RenewalReport:

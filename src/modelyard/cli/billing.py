@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from modelyard.api.routers.billing import RenewalView
 from modelyard.billing import periods
 from modelyard.errors import ValidationFailed
 
@@ -16,7 +15,7 @@ from ._common import JsonFlag, emit, note, run
 app = typer.Typer(help="Billing periods: renewals, rollover, expiry.")
 
 
-def _summary(done: RenewalView) -> None:
+def _summary(done: periods.RenewalView) -> None:
     lines = [
         f"renewed: {len(done.renewed)}",
         f"cancelled at period end: {len(done.cancelled)}",
@@ -45,5 +44,5 @@ def renew(
         raise ValidationFailed.at(
             "--now", "is required: `modelyard billing renew --now` runs the renewal job once"
         )
-    done = RenewalView.of(run(lambda r: periods.run_due(r.db)))
+    done = periods.RenewalView.of(run(lambda r: periods.run_due(r.db)))
     emit(done, as_json, lambda: _summary(done))
