@@ -30,6 +30,9 @@ class Target:
     headers: dict[str, str] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     timeout_s: float = 60.0
+    # What adapters work out once per target (request headers, timeouts), not per call: a
+    # target is made once per provider and model and lives as long as its snapshot.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -97,9 +97,14 @@ async def send(
 
     The whole call must end within ``timeout_s``; a stream may run long, so there only
     connecting and the silence between reads are timed."""
-    timeouts = aiohttp.ClientTimeout(total=target.timeout_s)
-    if streaming:
-        timeouts = aiohttp.ClientTimeout(sock_connect=target.timeout_s, sock_read=target.timeout_s)
+    timeouts = target.memo.get("timeouts" if not streaming else "stream-timeouts")
+    if timeouts is None:
+        timeouts = aiohttp.ClientTimeout(total=target.timeout_s)
+        if streaming:
+            timeouts = aiohttp.ClientTimeout(
+                sock_connect=target.timeout_s, sock_read=target.timeout_s
+            )
+        target.memo["timeouts" if not streaming else "stream-timeouts"] = timeouts
     response = await http.request(
         method,
         url,

@@ -118,6 +118,17 @@ def _chunks(
     return chunks, end
 
 
+def _headers(target: Target) -> dict[str, str]:
+    headers = {**target.headers, "Content-Type": "application/json"}
+    if target.api_key:
+        headers["Authorization"] = f"Bearer {target.api_key}"
+    if target.organization:
+        headers["OpenAI-Organization"] = target.organization
+    if project := target.config.get("project"):
+        headers["OpenAI-Project"] = str(project)
+    return headers
+
+
 class OpenAIAdapter:
     async def _post(
         self,
@@ -128,13 +139,9 @@ class OpenAIAdapter:
         *,
         streaming: bool = False,
     ) -> aiohttp.ClientResponse:
-        headers = {**target.headers, "Content-Type": "application/json"}
-        if target.api_key:
-            headers["Authorization"] = f"Bearer {target.api_key}"
-        if target.organization:
-            headers["OpenAI-Organization"] = target.organization
-        if project := target.config.get("project"):
-            headers["OpenAI-Project"] = str(project)
+        headers = target.memo.get("openai-headers")
+        if headers is None:
+            headers = target.memo["openai-headers"] = _headers(target)
         url = f"{target.base_url}{path}"
         return await edge.send(http, target, url, payload, headers=headers, streaming=streaming)
 

@@ -44,6 +44,18 @@ class _Histogram:
         self.total += seconds
 
 
+class _LabelSet:
+    """The label tuples of one provider, model, operation and status, made once."""
+
+    __slots__ = ("completion", "prompt", "request", "where")
+
+    def __init__(self, provider: str, model: str, operation: str, status: str) -> None:
+        self.where = _labels(provider=provider, model=model)
+        self.request = _labels(provider=provider, model=model, operation=operation, status=status)
+        self.prompt = (*self.where, ("type", "prompt"))
+        self.completion = (*self.where, ("type", "completion"))
+
+
 class Metrics:
     def __init__(self) -> None:
         self.requests: dict[Labels, int] = defaultdict(int)
@@ -53,6 +65,7 @@ class Metrics:
         self.retries: dict[Labels, int] = defaultdict(int)
         self.fallbacks: dict[Labels, int] = defaultdict(int)
         self.rejections: dict[Labels, int] = defaultdict(int)
+        self._label_sets: dict[tuple[str, str, str, str], _LabelSet] = {}
 
     def call(
         self,
@@ -69,15 +82,18 @@ class Metrics:
         attempts: int,
         fallbacks: int,
     ) -> None:
-        where = _labels(provider=provider, model=model)
-        self.requests[
-            _labels(provider=provider, model=model, operation=operation, status=status)
-        ] += 1
+        labels = self._label_sets.get((provider, model, operation, status))
+        if labels is None:
+            labels = self._label_sets[(provider, model, operation, status)] = _LabelSet(
+                provider, model, operation, status
+            )
+        where = labels.where
+        self.requests[labels.request] += 1
         self.latency[where].observe(seconds)
         if prompt_tokens:
-            self.tokens[(*where, ("type", "prompt"))] += prompt_tokens
+            self.tokens[labels.prompt] += prompt_tokens
         if completion_tokens:
-            self.tokens[(*where, ("type", "completion"))] += completion_tokens
+            self.tokens[labels.completion] += completion_tokens
         if cost is not None and currency:
             self.cost[(("currency", currency), *where)] += cost
         if attempts > 1:

@@ -21,7 +21,6 @@ from modelyard.api.openai.models import get_model, list_models
 from modelyard.api.openai.wire import (
     Headers,
     error_reply,
-    header,
     overhead,
     read_body,
     response_headers,
@@ -56,13 +55,12 @@ async def serve(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> Non
 
 async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: Any) -> None:
     started = time.perf_counter()
-    request_id = (
-        header(scope, b"x-request-id") or header(scope, b"idempotency-key") or ids.request_id()
-    )[:100]
+    given, authorization = _headers(scope)
+    request_id = (given or ids.request_id())[:100]
     extra: Headers = [(b"x-request-id", request_id.encode())]
     try:
         snap = gateway.snapshot()
-        key = authenticate(gateway, snap, scope)
+        key = authenticate(gateway, snap, authorization)
         method, path = scope["method"], scope["path"]
         if path == "/v1/chat/completions" and method == "POST":
             await chat(gateway, snap, key, request_id, receive, send, started)
@@ -94,8 +92,25 @@ async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: An
         await send_json(send, status, body, [*extra, *headers, overhead(started, 0.0)])
 
 
-def authenticate(gateway: Gateway, snap: Snapshot, scope: dict[str, Any]) -> KeyEntry:
-    value = header(scope, b"authorization") or ""
+def _headers(scope: dict[str, Any]) -> tuple[str | None, str]:
+    """The caller's request id (``x-request-id``, else ``idempotency-key``) and the
+    ``authorization`` value, from one pass over the headers."""
+    request_id = idempotency = authorization = None
+    for name, value in scope["headers"]:  # the first of each counts
+        if name == b"authorization":
+            authorization = authorization or value
+        elif name == b"x-request-id":
+            request_id = request_id or value
+        elif name == b"idempotency-key":
+            idempotency = idempotency or value
+    given = request_id or idempotency
+    return (
+        given.decode("latin-1") if given else None,
+        authorization.decode("latin-1") if authorization else "",
+    )
+
+
+def authenticate(gateway: Gateway, snap: Snapshot, value: str) -> KeyEntry:
     scheme, _, token = value.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("send your modelyard API key as 'Authorization: Bearer <key>'")

@@ -97,10 +97,10 @@ def response_headers(call: Call, started: float) -> Headers:
     if call.candidate is not None:
         headers.append((b"x-modelyard-provider", call.candidate.provider.name.encode()))
         headers.append((b"x-modelyard-model", call.candidate.model.model_id.encode()))
-    headers.append((b"x-modelyard-attempts", str(call.attempts).encode()))
+    headers.append((b"x-modelyard-attempts", b"%d" % call.attempts))
     if call.warning:
         headers.append((b"x-modelyard-warning", call.warning.encode()))
     if call.window is not None:
-        headers += [(k.encode(), v.encode()) for k, v in call.window.headers().items()]
+        headers += call.window.header_pairs()
     headers.append(overhead(started, call.upstream_ms))
     return headers

@@ -89,16 +89,24 @@ class Window:
 
     def headers(self) -> dict[str, str]:
         """The ``x-ratelimit-*`` response headers, in OpenAI's format."""
-        out: dict[str, str] = {}
-        reset = _duration(self.reset_s)
+        return {k.decode(): v.decode() for k, v in self.header_pairs()}
+
+    def header_pairs(self) -> list[tuple[bytes, bytes]]:
+        """:meth:`headers` as the raw ASGI header pairs."""
+        out: list[tuple[bytes, bytes]] = []
+        reset = _duration(self.reset_s).encode()
         if self.limit_requests is not None:
-            out["x-ratelimit-limit-requests"] = str(self.limit_requests)
-            out["x-ratelimit-remaining-requests"] = str(max(0, self.remaining_requests or 0))
-            out["x-ratelimit-reset-requests"] = reset
+            out += (
+                (b"x-ratelimit-limit-requests", b"%d" % self.limit_requests),
+                (b"x-ratelimit-remaining-requests", b"%d" % max(0, self.remaining_requests or 0)),
+                (b"x-ratelimit-reset-requests", reset),
+            )
         if self.limit_tokens is not None:
-            out["x-ratelimit-limit-tokens"] = str(self.limit_tokens)
-            out["x-ratelimit-remaining-tokens"] = str(max(0, self.remaining_tokens or 0))
-            out["x-ratelimit-reset-tokens"] = reset
+            out += (
+                (b"x-ratelimit-limit-tokens", b"%d" % self.limit_tokens),
+                (b"x-ratelimit-remaining-tokens", b"%d" % max(0, self.remaining_tokens or 0)),
+                (b"x-ratelimit-reset-tokens", reset),
+            )
         return out
 
     def tightest(self, other: Window) -> Window:
