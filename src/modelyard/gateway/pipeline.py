@@ -22,11 +22,11 @@ from modelyard.errors import ModelyardError
 from modelyard.gateway.breaker import CircuitBreaker
 from modelyard.gateway.clients import Clients
 from modelyard.gateway.errors import UpstreamBadRequest, UpstreamError, UpstreamUnavailable
-from modelyard.gateway.kinds import adapter_for
 from modelyard.gateway.limits.base import Charge, Limiter, LimitExceeded, ProviderBusy, Window
 from modelyard.gateway.resolve import Candidate, Resolution
 from modelyard.gateway.retry import with_retries
 from modelyard.gateway.snapshot import Snapshot
+from modelyard.kinds.base import adapter_for
 from modelyard.registry.system_settings import RetryPolicy
 
 T = TypeVar("T")
