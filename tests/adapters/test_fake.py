@@ -24,9 +24,7 @@ from modelyard.errors import (
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
-    ValidationFailed,
 )
-from modelyard.kinds.base import FakeConfig, kind_of, typed_config
 
 ASK = [
     {"role": "system", "content": "Be brief."},
@@ -236,13 +234,3 @@ async def test_embeddings_need_an_input(http: aiohttp.ClientSession) -> None:
     with pytest.raises(UpstreamBadRequest) as caught:
         await ADAPTER.embed(http, make_target(), {"input": []})
     assert caught.value.details == {"param": "input"}
-
-
-def test_the_fake_kind_validates_its_config() -> None:
-    kind = kind_of("fake")
-    assert (kind.default_base_url, kind.requires_api_key) == ("http://fake.invalid", False)
-    assert typed_config(kind, {}) == FakeConfig()
-    with pytest.raises(ValidationFailed, match=r"config\.fail_with"):
-        typed_config(kind, {"fail_with": "explode"})
-    with pytest.raises(ValidationFailed, match=r"config\.replies"):
-        typed_config(kind, {"replies": "typo"})

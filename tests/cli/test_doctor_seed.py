@@ -16,6 +16,7 @@ CHECKS = [
     "database reachable",
     "migrations",
     "sealed secrets",
+    "provider kinds",
     "audit trail",
 ]
 

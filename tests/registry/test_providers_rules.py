@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from modelyard.kinds.base import KINDS
+from modelyard.kinds.base import kinds
 from modelyard.registry.actors import Actor
 from modelyard.services import Registry
 from tests.registry.helpers import (
@@ -181,7 +181,7 @@ async def test_an_invalid_kind_is_rejected_with_the_valid_kinds(
     call = registry.providers.create(admin, {"name": "x", "kind": "openia"})
     error = await fails(registry, "VALIDATION_FAILED", call)
     assert error.details["errors"][0]["path"] == "kind"
-    for kind in KINDS:
+    for kind in kinds():
         assert kind in error.message
 
 

@@ -1,6 +1,6 @@
 """The ``fake`` kind: deterministic OpenAI-shaped replies with no network, for demos and tests.
 
-What it does is the provider's :class:`~modelyard.kinds.base.FakeConfig`:
+What it does is the provider's :class:`FakeConfig`:
 a fixed reply (or the last user message, with ``echo``), streamed as ``stream_chunks``
 content deltas; usage as configured or estimated with :mod:`modelyard.tokens`
 (then marked estimated); embeddings of ``embedding_dims`` floats derived from a SHA-256 of
@@ -21,9 +21,10 @@ import sys
 import time
 from array import array
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
+from pydantic import BaseModel, ConfigDict, Field
 
 from modelyard import tokens
 from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target, Usage
@@ -35,7 +36,6 @@ from modelyard.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from modelyard.kinds.base import FakeConfig
 
 Json = dict[str, Any]
 MAX_DIMS = 8192
@@ -46,6 +46,28 @@ FAILURES: dict[str, tuple[type[UpstreamError], int | None]] = {
     "auth": (UpstreamAuthFailed, 401),
     "bad_request": (UpstreamBadRequest, 400),
 }
+
+
+class FakeConfig(BaseModel):
+    """A ``fake`` provider's config: its replies, usage and failures."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reply: str = Field(default="This is a fake reply.", description="the assistant's reply")
+    echo: bool = Field(default=False, description="reply with the last user message instead")
+    prompt_tokens: int | None = Field(
+        default=None, ge=0, description="reported prompt tokens; None estimates them"
+    )
+    completion_tokens: int | None = Field(
+        default=None, ge=0, description="reported completion tokens; None estimates them"
+    )
+    stream_chunks: int = Field(default=3, ge=1, description="content deltas a stream sends")
+    fail_with: Literal["rate_limited", "timeout", "unavailable", "auth", "bad_request"] | None = (
+        Field(default=None, description="the failure the first fail_times calls raise")
+    )
+    fail_times: int = Field(default=0, ge=0, description="calls that fail before one succeeds")
+    latency_ms: int = Field(default=0, ge=0, description="wait before answering")
+    embedding_dims: int = Field(default=8, ge=1, le=8192, description="floats per embedding")
 
 
 def _text(content: Any) -> str:

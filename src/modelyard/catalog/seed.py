@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from modelyard.catalog.data import CatalogModel, CatalogProvider, load_catalog
 from modelyard.db.tables import Model, ModelPrice, Provider
-from modelyard.kinds.base import kind_of
+from modelyard.kinds.base import kind_of, typed_config
 from modelyard.registry.actors import Actor
 from modelyard.registry.prices import current_prices
 from modelyard.services import Registry
@@ -72,7 +72,8 @@ async def seed_catalog(registry: Registry, actor: Actor) -> SeedReport:
 def needs_api_key(entry: CatalogProvider) -> bool:
     """A catalog provider needs a key if its kind says so or it is hosted (not on this host)."""
     kind = kind_of(entry.kind)
-    return kind.requires_api_key or urlsplit(entry.base_url).hostname not in LOCAL_HOSTS
+    config = typed_config(kind, kind.catalog_config(entry.name))
+    return kind.requires_key(config) or urlsplit(entry.base_url).hostname not in LOCAL_HOSTS
 
 
 async def _existing(registry: Registry, actor: Actor) -> dict[str, _Existing]:
@@ -108,8 +109,9 @@ def _provider_spec(entry: CatalogProvider) -> dict[str, Any]:
         "base_url": entry.base_url,
         "enabled": not needs_api_key(entry),
     }
-    if entry.kind == "openai_compatible":
-        spec["config"] = {"vendor": entry.name}
+    config = kind_of(entry.kind).catalog_config(entry.name)
+    if config:
+        spec["config"] = config
     return spec
 
 

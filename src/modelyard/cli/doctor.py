@@ -15,6 +15,7 @@ from modelyard.db.engine import create_engine
 from modelyard.db.migrate import current_revision, head_revision
 from modelyard.db.tables import Provider
 from modelyard.errors import Misconfigured, SecretUnreadable
+from modelyard.kinds.base import kinds, problems
 from modelyard.registry.secrets import Keyring, sealed_parts
 from modelyard.registry.tx import Database
 from modelyard.services import Registry
@@ -83,6 +84,23 @@ async def _secrets(registry: Registry, keyring: Keyring | None) -> Check:
     return Check(name, True, f"{len(rows)} open ({counts})")
 
 
+async def _kinds(registry: Registry) -> Check:
+    """Every plug-in loaded, and every provider's kind installed."""
+    name, installed = "provider kinds", kinds()
+    async with registry.db.read(ACTOR) as tx:
+        rows = (await tx.session.execute(select(Provider.name, Provider.kind))).all()
+    trouble = list(problems())
+    missing = sorted(f"{provider} ({kind})" for provider, kind in rows if kind not in installed)
+    if missing:
+        trouble.append(
+            f"providers of kinds not installed, skipped by the gateway: {', '.join(missing)}; "
+            "install their plug-ins or delete them"
+        )
+    if trouble:
+        return Check(name, False, "; ".join(trouble))
+    return Check(name, True, f"{len(installed)} installed: {', '.join(sorted(installed))}")
+
+
 async def _database(settings: Settings, keyring: Keyring | None) -> list[Check]:
     registry = Registry(Database(create_engine(settings.database_url, pool_size=1), keyring))
     checks: list[Check] = []
@@ -97,6 +115,7 @@ async def _database(settings: Settings, keyring: Keyring | None) -> list[Check]:
             return checks
         checks.append(Check("migrations", True, f"at head {head}"))
         checks.append(await _secrets(registry, keyring))
+        checks.append(await _kinds(registry))
         report = await registry.audit.verify(ACTOR)
         detail = f"{report.checked} events intact"
         if not report.ok:
@@ -125,7 +144,7 @@ def run_checks() -> list[Check]:
 
 
 def doctor(as_json: JsonFlag = False) -> None:
-    """Check the database, migrations, master key, sealed secrets and settings."""
+    """Check the database, migrations, master key, sealed secrets, provider kinds, settings."""
     checks = run_checks()
     ok = all(c.ok for c in checks)
     if as_json:

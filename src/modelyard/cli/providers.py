@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from modelyard.errors import ValidationFailed
-from modelyard.kinds.base import KINDS
+from modelyard.kinds.base import kinds
 from modelyard.registry.common import Page, PageRequest
 from modelyard.registry.lookup import ProviderFilter
 from modelyard.registry.provider_views import ProviderView
@@ -151,7 +151,7 @@ def show(provider: Ref, as_json: JsonFlag = False) -> None:
 @app.command()
 def add(
     name: Annotated[str, typer.Option(help="System name: lowercase letters, digits, _.-")],
-    kind: Annotated[str, typer.Option(help=f"One of {', '.join(sorted(KINDS))}.")],
+    kind: Annotated[str, typer.Option(help=f"One of {', '.join(sorted(kinds()))}.")],
     base_url: BaseUrl = None,
     display_name: DisplayName = None,
     description: Description = None,

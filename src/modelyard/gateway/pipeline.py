@@ -28,10 +28,10 @@ from modelyard.errors import (
 )
 from modelyard.gateway.breaker import CircuitBreaker
 from modelyard.gateway.clients import Clients
-from modelyard.gateway.kinds import adapter_for
 from modelyard.gateway.limits.base import Limiter
 from modelyard.gateway.resolve import Candidate
 from modelyard.gateway.retry import with_retries
+from modelyard.kinds.base import adapter_for
 from modelyard.registry.system_settings import RetryPolicy
 
 if TYPE_CHECKING:

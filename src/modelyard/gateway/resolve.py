@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 
 from modelyard.errors import CapabilityMissing, Conflict, NotFound
-from modelyard.gateway.snapshot import ModelEntry, ProviderEntry, Snapshot
+from modelyard.gateway.snapshot import ModelEntry, ProviderEntry, Snapshot, Uninstalled
 
 _RNG = random.Random()  # noqa: S311 - load sharing, not security
 DEFAULT_SETTING = {"chat": "defaults.chat_model", "embedding": "defaults.embedding_model"}
@@ -49,12 +49,7 @@ def resolve(
     else:
         chosen = _defaults(snap, user, purpose, needs)
     if not chosen:
-        what = f"model {requested!r}" if named else "a default model"
-        raise NotFound(
-            f"no usable provider serves {what}; check the model name, or "
-            "that its provider is enabled",
-            code="MODEL_NOT_FOUND",
-        )
+        raise _not_served(snap, user, requested if named else None)
     warning = _lifecycle(snap, chosen[0].model)
     missing = sorted(needs - chosen[0].model.capabilities)
     if missing:
@@ -67,6 +62,36 @@ def resolve(
     chosen += _fallbacks(snap, user, chosen)
     chosen = [c for c in chosen if needs <= c.model.capabilities]
     return Resolution(tuple(_with_fallback(snap, chosen, needs)), warning)
+
+
+def _not_served(snap: Snapshot, user: uuid.UUID, requested: str | None) -> NotFound:
+    what = f"model {requested!r}" if requested else "a default model"
+    gone = _uninstalled(snap, user, requested) if requested else None
+    if gone is not None:
+        return NotFound(
+            f"no usable provider serves {what}: provider {gone.name!r} is of kind "
+            f"{gone.kind!r}, which is not installed on this server",
+            code="MODEL_NOT_FOUND",
+            details={"provider": gone.name, "kind": gone.kind},
+        )
+    return NotFound(
+        f"no usable provider serves {what}; check the model name, or that its provider is enabled",
+        code="MODEL_NOT_FOUND",
+    )
+
+
+def _uninstalled(snap: Snapshot, user: uuid.UUID, requested: str) -> Uninstalled | None:
+    """A provider the caller may use that serves ``requested`` but whose kind is missing."""
+    if not snap.uninstalled:
+        return None
+    pinned, _, model_id = requested.partition("/")
+    for model in (*snap.by_model_id.get(requested, ()), *snap.by_model_id.get(model_id, ())):
+        gone = snap.uninstalled.get(model.provider_id)
+        if gone is None or gone.owner not in (None, user):
+            continue
+        if model.model_id == requested or gone.name == pinned:
+            return gone
+    return None
 
 
 def _share(candidates: list[Candidate], rng: random.Random) -> list[Candidate]:

@@ -14,11 +14,12 @@ import bisect
 import hashlib
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 
@@ -37,6 +38,7 @@ from modelyard.db.tables import (
     UserPreference,
 )
 from modelyard.errors import ModelyardError, Unauthenticated
+from modelyard.kinds.base import kinds
 from modelyard.registry.actors import Actor
 from modelyard.registry.system_settings import KNOWN, RetryPolicy
 from modelyard.registry.tx import Database
@@ -91,6 +93,14 @@ class ProviderEntry:
             config=self.config,
             timeout_s=self.timeout_s,
         )
+
+
+class Uninstalled(NamedTuple):
+    """A provider left out of the snapshot because its kind's plug-in is not installed."""
+
+    name: str
+    owner: uuid.UUID | None
+    kind: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +165,7 @@ class Snapshot:
     settings: dict[str, Any]
     preferences: dict[uuid.UUID, Preference]
     billing: dict[uuid.UUID, Billing] = field(default_factory=dict)
+    uninstalled: dict[uuid.UUID, Uninstalled] = field(default_factory=dict)
 
     @cached_property
     def retry(self) -> RetryPolicy:
@@ -227,7 +238,7 @@ async def load(db: Database) -> Snapshot:
         s = tx.session
         generation = int(await s.scalar(select(RegistryState.generation)) or 0)
         keys = await _keys(s, tx.now)
-        providers = {p.id: _provider(db, p) for p in await s.scalars(select(Provider))}
+        providers, uninstalled = _providers(db, await s.scalars(select(Provider)))
         models = {m.id: _model(m) for m in await s.scalars(select(Model))}
         prices: dict[uuid.UUID, list[PriceEntry]] = {}
         for p in await s.scalars(select(ModelPrice).order_by(ModelPrice.effective_from)):
@@ -262,6 +273,7 @@ async def load(db: Database) -> Snapshot:
         settings,
         preferences,
         billing,
+        uninstalled,
     )
 
 
@@ -312,6 +324,21 @@ async def _keys(session: Any, now: datetime) -> dict[str, KeyEntry]:
         for key, user in rows
         if key.expires_at is None or key.expires_at > now
     }
+
+
+def _providers(
+    db: Database, rows: Iterable[Provider]
+) -> tuple[dict[uuid.UUID, ProviderEntry], dict[uuid.UUID, Uninstalled]]:
+    """The providers the installed kinds can serve; the others, named, are left out."""
+    installed = kinds()
+    providers, uninstalled = {}, {}
+    for row in rows:
+        if row.kind in installed:
+            providers[row.id] = _provider(db, row)
+        else:
+            uninstalled[row.id] = Uninstalled(row.name, row.owner_user_id, row.kind)
+            log.warning("provider %s is skipped: its kind %r is not installed", row.name, row.kind)
+    return providers, uninstalled
 
 
 def _provider(db: Database, row: Provider) -> ProviderEntry:

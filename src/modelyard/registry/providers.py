@@ -24,6 +24,7 @@ from modelyard.kinds.base import (
     check_api_key,
     check_headers,
     kind_of,
+    kind_of_provider,
     typed_config,
 )
 from modelyard.registry.actors import Actor
@@ -163,14 +164,15 @@ class Providers:
             raise ValidationFailed.at(nulls[0], "must not be null")
         async with self.db.write(actor) as tx:
             provider = await provider_manageable(tx, provider_id)
-            kind = kind_of(provider.kind)
             if "name" in changes:
                 await name_free(tx, provider.owner_user_id, changes["name"], provider.id)
             if "config" in changes:
+                kind = kind_of_provider(provider.name, provider.kind)
                 changes["config"] = typed_config(kind, changes["config"]).model_dump(
                     mode="json", exclude_none=True
                 )
             if "base_url" in changes:
+                kind = kind_of_provider(provider.name, provider.kind)
                 changes["base_url"] = base_url_for(kind, changes["base_url"])
             if "custom_headers" in changes:
                 check_headers(changes["custom_headers"])
@@ -182,9 +184,10 @@ class Providers:
         """Replace (or, where the kind allows, remove) the provider's API key."""
         async with self.db.write(actor) as tx:
             provider = await provider_manageable(tx, provider_id)
-            kind = kind_of(provider.kind)
-            check_api_key(kind, typed_config(kind, provider.config), api_key, creating=False)
-            if api_key is None and kind.requires_key(typed_config(kind, provider.config)):
+            kind = kind_of_provider(provider.name, provider.kind)
+            config = typed_config(kind, provider.config)
+            check_api_key(kind, config, api_key, creating=False)
+            if api_key is None and kind.requires_key(config):
                 raise ValidationFailed.at("api_key", f"is required for kind {kind.name!r}")
             before = snapshot(provider)
             if api_key is None:
@@ -203,8 +206,10 @@ class Providers:
                     "the active provider cannot be disabled; activate another first",
                     code="PROVIDER_IS_ACTIVE",
                 )
-            if enabled and provider.api_key_sealed is None:
-                key_not_required(kind_of(provider.kind), provider.config)
+            if enabled:  # a provider whose kind is not installed could not serve
+                kind = kind_of_provider(provider.name, provider.kind)
+                if provider.api_key_sealed is None:
+                    key_not_required(kind, provider.config)
             changes: dict[str, Any] = {"enabled": enabled}
             if not enabled:
                 changes["is_default"] = False
