@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import aiohttp
+import orjson
 
 
 @dataclass(frozen=True)
@@ -61,16 +62,53 @@ class EmbeddingResult:
     raw: bytes | None = None  # ``body`` exactly as the upstream sent it, when it is OpenAI's
 
 
-@dataclass(slots=True)
 class StreamChunk:
     """One OpenAI ``chat.completion.chunk``; ``usage`` is set on the chunk that carries it.
 
-    ``more`` says the adapter already holds the next chunk (it came in the same read of the
-    upstream's body): a relay may hold this one back and write both at once."""
+    ``raw``: the chunk's JSON exactly as an upstream that speaks OpenAI's format sent it,
+    which a relay forwards without encoding it again; ``chunk`` is then parsed from it only
+    when something asks. ``more`` says the adapter already holds the next chunk (it came in
+    the same read of the upstream's body): a relay may hold this one back and write both at
+    once."""
 
-    chunk: dict[str, Any]
-    usage: Usage | None = None
-    more: bool = False
+    __slots__ = ("_chunk", "more", "raw", "usage")
+
+    def __init__(
+        self,
+        chunk: dict[str, Any] | None = None,
+        usage: Usage | None = None,
+        *,
+        more: bool = False,
+        raw: bytes | None = None,
+    ) -> None:
+        self._chunk = chunk
+        self.usage = usage
+        self.more = more
+        self.raw = raw
+
+    @property
+    def chunk(self) -> dict[str, Any]:
+        if self._chunk is None:
+            parsed = _loads(self.raw) if self.raw is not None else None
+            self._chunk = parsed if isinstance(parsed, dict) else {}
+        return self._chunk
+
+    def __repr__(self) -> str:
+        return f"StreamChunk({self.chunk!r}, {self.usage!r}, more={self.more!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StreamChunk):
+            return NotImplemented
+        return (self.chunk, self.usage, self.more) == (other.chunk, other.usage, other.more)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _loads(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
 
 
 class Adapter(Protocol):

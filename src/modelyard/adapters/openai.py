@@ -17,6 +17,7 @@ characters, the key redacted), never the key itself or the whole upstream body.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -30,7 +31,8 @@ from modelyard.errors import UpstreamError
 Json = dict[str, Any]
 CHAT_PATH = "/chat/completions"
 EMBEDDINGS_PATH = "/embeddings"
-DONE = "[DONE]"
+DONE = b"[DONE]"
+USAGE = re.compile(rb'"usage"\s*:\s*\{')  # a usage object, not "usage": null
 
 
 def _error_of(document: Any) -> Json:
@@ -91,19 +93,27 @@ def _estimate_chat(body: Json, reply: Json) -> Usage:
 
 
 def _chunks(
-    batch: list[tuple[str | None, str]], target: Target
+    batch: list[tuple[str | None, bytes]], target: Target
 ) -> tuple[list[StreamChunk], bool | Exception]:
     """The chunks of one read of a stream (all but the last marked ``more``), and whether the
-    stream ends after them: ``True`` at ``[DONE]``, the failure an error event raises."""
+    stream ends after them: ``True`` at ``[DONE]``, the failure an error event raises.
+
+    A chunk is kept as the bytes that came (``raw``): only one that may carry usage or an
+    error is parsed here; one that is not a JSON object is skipped."""
     chunks: list[StreamChunk] = []
     end: bool | Exception = False
     for _, data in batch:
         if data == DONE:
             end = True
             break
+        if data[:1] != b"{" or data[-1:] != b"}":
+            continue  # a broken event is skipped
+        if not (b'"error"' in data or USAGE.search(data)):
+            chunks.append(StreamChunk(more=True, raw=data))
+            continue
         chunk = edge.loads(data)
         if not isinstance(chunk, dict):
-            continue  # a broken event is skipped
+            continue
         if chunk.get("error") is not None:  # what came before it still counts
             error = _error_of(chunk)
             code = error.get("code")
@@ -112,7 +122,7 @@ def _chunks(
             else:
                 end = edge.stream_failed(target, error.get("message"))
             break
-        chunks.append(StreamChunk(chunk, usage_of(chunk.get("usage")), more=True))
+        chunks.append(StreamChunk(chunk, usage_of(chunk.get("usage")), more=True, raw=data))
     if chunks:
         chunks[-1].more = False
     return chunks, end
@@ -172,7 +182,7 @@ class OpenAIAdapter:
             edge.edge(target, _error),
             await self._post(http, target, path, payload, streaming=True) as response,
         ):
-            async for batch in sse.batches(response.content):
+            async for batch in sse.raw_batches(response.content):
                 chunks, end = _chunks(batch, target)
                 for item in chunks:
                     yield item

@@ -28,41 +28,42 @@ CR, LF = b"\r", b"\n"
 
 
 class _Event:
-    """The event being assembled from its field lines."""
+    """The event being assembled from its field lines; its data stays bytes until it is
+    dispatched."""
 
     __slots__ = ("data", "name")
 
     def __init__(self) -> None:
         self.name: str | None = None
-        self.data: list[str] = []
+        self.data: list[bytes] = []
 
-    def line(self, line: bytes) -> tuple[str | None, str] | None:
+    def line(self, line: bytes) -> tuple[str | None, bytes] | None:
         """Take one line; return the event that a blank line completes."""
         if not line:
             if not self.data:
                 self.name = None
                 return None
-            done = (self.name, "\n".join(self.data))
+            data = self.data[0] if len(self.data) == 1 else b"\n".join(self.data)
+            done = (self.name, data)
             self.name, self.data = None, []
             return done
         if line.startswith(b"data:"):  # the common case first
-            value = line[6:] if line[5:6] == b" " else line[5:]
-            self.data.append(value.decode(errors="replace"))
+            self.data.append(line[6:] if line[5:6] == b" " else line[5:])
         elif line[0] != 0x3A:  # ":" starts a comment
             field, _, value = line.partition(b":")
             value = value[1:] if value[:1] == b" " else value
             if field == b"event":
                 self.name = value.decode(errors="replace")
             elif field == b"data":  # "data" with no colon: an empty data line
-                self.data.append("")
+                self.data.append(b"")
         return None
 
 
 async def events(content: aiohttp.StreamReader) -> AsyncIterator[tuple[str | None, str]]:
     """``(event name or None, data)`` for each event of an ``text/event-stream`` body."""
-    async for batch in batches(content):
-        for done in batch:
-            yield done
+    async for batch in raw_batches(content):
+        for name, data in batch:
+            yield name, data.decode(errors="replace")
 
 
 async def batches(
@@ -70,6 +71,15 @@ async def batches(
 ) -> AsyncIterator[list[tuple[str | None, str]]]:
     """The events of a body as :func:`events` reads them, a list per read of the body that
     completed any: a relay can write everything one read brought in one write."""
+    async for batch in raw_batches(content):
+        yield [(name, data.decode(errors="replace")) for name, data in batch]
+
+
+async def raw_batches(
+    content: aiohttp.StreamReader,
+) -> AsyncIterator[list[tuple[str | None, bytes]]]:
+    """:func:`batches` with each event's data as the bytes that came (lines joined with LF,
+    nothing decoded): what a relay forwards unchanged."""
     event = _Event()
     buffer = b""
     skip_lf = False  # the last read ended in CR: an LF opening the next read ends no line

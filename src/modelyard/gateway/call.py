@@ -19,6 +19,7 @@ here touches the database.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -46,6 +47,7 @@ class Call:
     """One call's whole state, from the request line to its usage row."""
 
     __slots__ = (
+        "asked",
         "at",
         "attempts",
         "body",
@@ -93,6 +95,7 @@ class Call:
         self.at = gateway.clock()  # the price in force at this instant is the call's price
         # What the attempts made of it (written by the pipeline):
         self.candidate: Candidate | None = None
+        self.asked = False  # an upstream was sent the request
         self.attempts = 0
         self.fallbacks = 0
         self.upstream_ms = 0.0
@@ -151,8 +154,8 @@ class Call:
         try:
             await self.admit()
             result = await self.gateway.pipeline.chat(self)
-        except ModelyardError as exc:
-            self.settle(None, "error", exc.code)
+        except BaseException as exc:
+            self.unanswered(exc)
             raise
         self.settle(result.usage, "ok")
         return result
@@ -161,8 +164,8 @@ class Call:
         try:
             await self.admit()
             result = await self.gateway.pipeline.embed(self)
-        except ModelyardError as exc:
-            self.settle(None, "error", exc.code)
+        except BaseException as exc:
+            self.unanswered(exc)
             raise
         self.settle(result.usage, "ok")
         return result
@@ -173,13 +176,24 @@ class Call:
         try:
             await self.admit()
             first, rest = await self.gateway.pipeline.stream(self)
-        except ModelyardError as exc:
-            self.settle(None, "error", exc.code)
+        except BaseException as exc:
+            self.unanswered(exc)
             raise
         self.ttft_ms = int((time.perf_counter() - self.started) * 1000)
         return Stream(self, first, rest)
 
     # -- settle -----------------------------------------------------------------------------
+
+    def unanswered(self, exc: BaseException) -> None:
+        """Settle a call that got no answer: its own error; cancelled (the caller left, or
+        the server stops), charged the prompt if the upstream had been asked; or a fault."""
+        if isinstance(exc, ModelyardError):
+            self.settle(None, "error", exc.code)
+        elif isinstance(exc, asyncio.CancelledError):
+            usage = Usage(self.prompt, 0, estimated=True) if self.asked else None
+            self.settle(usage, "aborted")
+        else:
+            self.settle(None, "error", ModelyardError.code)
 
     def settle(
         self,
@@ -263,12 +277,13 @@ class Stream:
     """A stream in flight: relays chunks, keeps the usage the provider reported (else what
     was produced, for an estimate) and settles its call once, in :meth:`finish`."""
 
-    __slots__ = ("call", "first", "rest", "text", "usage")
+    __slots__ = ("call", "first", "rest", "text", "unread", "usage")
 
     def __init__(self, call: Call, first: StreamChunk, rest: AsyncIterator[StreamChunk]) -> None:
         self.call, self.first, self.rest = call, first, rest
         self.usage: Usage | None = None
         self.text: list[str] = []
+        self.unread: list[bytes] = []
 
     async def chunks(self) -> AsyncIterator[StreamChunk]:
         try:
@@ -287,21 +302,36 @@ class Stream:
     def _seen(self, item: StreamChunk) -> StreamChunk:
         if item.usage is not None:
             self.usage = item.usage
-        elif self.usage is None:
-            for choice in item.chunk.get("choices") or ():
-                content = (choice.get("delta") or {}).get("content")
-                if isinstance(content, str):
-                    self.text.append(content)
+            self.unread.clear()
+        elif self.usage is None:  # what was produced, in case no usage comes
+            if item.raw is not None:
+                self.unread.append(item.raw)  # parsed only if it is ever needed
+            else:
+                self.text += _content(item.chunk)
         return item
 
     def finish(self, status: str, code: str | None = None) -> None:
         """Settle the call: what the provider reported, else an estimate of what was
         produced (an aborted stream is charged for what it produced, no more)."""
         usage = self.usage
+        if usage is None:
+            for raw in self.unread:
+                self.text += _content(StreamChunk(raw=raw).chunk)
+        self.unread.clear()
         if usage is None and (self.text or status == "aborted"):
             produced = tokens.estimate_text("".join(self.text))
             usage = Usage(self.call.prompt, produced, estimated=True)
         self.call.settle(usage, status, code)
+
+
+def _content(chunk: dict[str, Any]) -> list[str]:
+    """The text a chunk's choices add."""
+    out = []
+    for choice in chunk.get("choices") or ():
+        content = (choice.get("delta") or {}).get("content") if isinstance(choice, dict) else None
+        if isinstance(content, str):
+            out.append(content)
+    return out
 
 
 def chat_call(

@@ -113,7 +113,10 @@ class Pipeline:
                 started = time.perf_counter()
                 try:
                     result, attempts = await self._limited(
-                        candidate, partial(attempt, candidate, target, upstream), policy, deadline
+                        candidate,
+                        partial(_asked, call, attempt, candidate, target, upstream),
+                        policy,
+                        deadline,
                     )
                 finally:
                     call.upstream_ms += (time.perf_counter() - started) * 1000
@@ -152,3 +155,15 @@ class Pipeline:
         )
         async with slot:
             return await with_retries(attempt, policy, deadline=deadline)
+
+
+def _asked(
+    call: Call,
+    attempt: Callable[[Candidate, Target, dict[str, Any]], Awaitable[T]],
+    candidate: Candidate,
+    target: Target,
+    upstream: dict[str, Any],
+) -> Awaitable[T]:
+    """One attempt; from here on the upstream has the prompt (a cancelled call pays it)."""
+    call.asked = True
+    return attempt(candidate, target, upstream)

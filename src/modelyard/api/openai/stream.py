@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from modelyard.adapters.base import StreamChunk
 from modelyard.api.openai.wire import error_body, response_headers
 from modelyard.errors import ModelyardError
 from modelyard.gateway.call import Call
@@ -45,20 +46,23 @@ async def run(call: Call, body: dict[str, Any], receive: Any, send: Any, started
             }
         )
         async for item in chunks:
-            data = _outgoing(item.chunk, include_usage)
+            data = _outgoing(item, include_usage)
             if data is not None:
                 pending.append(data)
             if not item.more and pending:
                 await _write(send, pending)
         pending.append(DONE)
     except asyncio.CancelledError:
+        status = "aborted"  # the client left, or the server stops
         if not gone.is_set():
             raise
         me.uncancel()
-        status = "aborted"
     except ModelyardError as exc:  # the provider failed mid-stream: tell the client, end
         status, code = "error", exc.code
         pending.append(b"data: " + error_body(exc.status, exc.code, exc.message) + b"\n\n")
+    except Exception:  # a fault: recorded as one, then the server's to report
+        status, code = "error", ModelyardError.code
+        raise
     finally:
         watcher.cancel()
         await stream.close()
@@ -73,7 +77,12 @@ async def _write(send: Any, pending: list[bytes], *, more: bool = True) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": more})
 
 
-def _outgoing(chunk: dict[str, Any], include_usage: bool) -> bytes | None:
+def _outgoing(item: StreamChunk, include_usage: bool) -> bytes | None:
+    """The event to write for a chunk: as the upstream sent it where it can be, else encoded;
+    the usage the caller did not ask for left out (it is recorded all the same)."""
+    if item.raw is not None and (item.usage is None or include_usage):
+        return b"data: " + item.raw + b"\n\n"
+    chunk = item.chunk
     if not include_usage and "usage" in chunk:
         if not chunk.get("choices"):
             return None  # the usage-only chunk the caller did not ask for
