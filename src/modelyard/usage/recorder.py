@@ -19,14 +19,16 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modelyard.usage.outbox import Outbox
 from modelyard.usage.record import UsageRecord
-from modelyard.usage.writer import UsageWriter
+from modelyard.usage.writer import PAUSE_S, UsageWriter
 
 log = logging.getLogger("modelyard.usage.recorder")
+STEP = 50  # rows turned into dicts between two turns of the event loop
 REPLAY_BATCHES_PER_TICK = 20  # the periodic flush replays a backlog in bounded steps
 
 
@@ -145,7 +147,7 @@ class UsageRecorder:
         """Store a batch; False (the batch untouched) if the database cannot take it now."""
         self._in_flight = 0 if parked else len(batch)
         try:
-            rejected, stored = await self.writer.write([r.to_row() for r in batch])
+            rejected, stored = await self.writer.write(await _rows(batch))
         except asyncio.CancelledError:
             if not parked:  # committed or not, parking is safe: replays are idempotent
                 self.outbox.append([r.to_json() for r in batch])
@@ -182,6 +184,17 @@ class UsageRecorder:
     def _park_now(self) -> None:
         batch, self._buffer = self._buffer, []
         self.outbox.append([r.to_json() for r in batch])
+
+
+async def _rows(batch: Sequence[UsageRecord]) -> list[dict[str, Any]]:
+    """The batch as rows, ``STEP`` at a time with a pause between (see
+    :mod:`modelyard.usage.writer`): a flush never holds up the calls waiting for long."""
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(batch), STEP):
+        if start:
+            await asyncio.sleep(PAUSE_S)
+        rows += [r.to_row() for r in batch[start : start + STEP]]
+    return rows
 
 
 def _decode(lines: Sequence[bytes]) -> tuple[list[UsageRecord], list[bytes]]:
