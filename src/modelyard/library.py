@@ -23,7 +23,7 @@ from sqlalchemy import select
 from modelyard import ids
 from modelyard.bootstrap import bootstrap
 from modelyard.db.tables import User
-from modelyard.errors import Unauthenticated
+from modelyard.errors import ModelyardError, Unauthenticated
 from modelyard.gateway.call import chat_call, embedding_call
 from modelyard.gateway.service import Gateway, make_gateway
 from modelyard.gateway.snapshot import KeyEntry
@@ -56,14 +56,19 @@ class Yard:
         body = {"messages": messages, "model": model, **params, "stream": True}
         snap = await self._snapshot()
         stream = await chat_call(self.gateway, snap, self.key, ids.request_id(), body).stream()
-        status = "aborted"
+        status, code = "aborted", None
         try:
             async for item in stream.chunks():
                 yield item.chunk
             status = "ok"
+        except ModelyardError as exc:  # the provider failed mid-stream
+            status, code = "error", exc.code
+            raise
         finally:
-            await stream.close()
-            stream.finish(status)
+            try:
+                await stream.close()
+            finally:
+                stream.finish(status, code)
 
     async def embed(self, input: str | list[str], *, model: str | None = None) -> dict[str, Any]:
         body = {"input": input, "model": model}

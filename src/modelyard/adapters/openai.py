@@ -8,7 +8,8 @@ upstream unchanged, unknown fields included; the gateway has already set ``model
 Streams always ask for usage (``stream_options.include_usage``): the chunk that carries it
 comes back as a :class:`StreamChunk` with ``usage`` set, and the API layer forwards that
 chunk only if the caller asked for it. A stream that ends without usage (a server that
-ignores the option) yields nothing extra; the pipeline then estimates from what was produced.
+ignores the option) yields nothing extra; the call is then charged an estimate of what was
+produced.
 
 Failures become domain errors at the shared edge (:mod:`.edge`), mapped by :func:`_error`:
 messages carry the provider name, the status and the upstream ``error.message`` (at most 500
@@ -17,7 +18,6 @@ characters, the key redacted), never the key itself or the whole upstream body.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -32,7 +32,6 @@ Json = dict[str, Any]
 CHAT_PATH = "/chat/completions"
 EMBEDDINGS_PATH = "/embeddings"
 DONE = b"[DONE]"
-USAGE = re.compile(rb'"usage"\s*:\s*\{')  # a usage object, not "usage": null
 
 
 def _error_of(document: Any) -> Json:
@@ -98,22 +97,18 @@ def _chunks(
     """The chunks of one read of a stream (all but the last marked ``more``), and whether the
     stream ends after them: ``True`` at ``[DONE]``, the failure an error event raises.
 
-    A chunk is kept as the bytes that came (``raw``): only one that may carry usage or an
-    error is parsed here; one that is not a JSON object is skipped."""
+    Each event is parsed (one that is not a JSON object is skipped) and keeps the bytes that
+    came as ``raw`` when they are one line, so a relay can forward them as they are."""
     chunks: list[StreamChunk] = []
     end: bool | Exception = False
-    for _, data in batch:
+    for _, received in batch:
+        data = received.strip()
         if data == DONE:
             end = True
             break
-        if data[:1] != b"{" or data[-1:] != b"}":
-            continue  # a broken event is skipped
-        if not (b'"error"' in data or USAGE.search(data)):
-            chunks.append(StreamChunk(more=True, raw=data))
-            continue
         chunk = edge.loads(data)
         if not isinstance(chunk, dict):
-            continue
+            continue  # a broken event is skipped
         if chunk.get("error") is not None:  # what came before it still counts
             error = _error_of(chunk)
             code = error.get("code")
@@ -122,7 +117,8 @@ def _chunks(
             else:
                 end = edge.stream_failed(target, error.get("message"))
             break
-        chunks.append(StreamChunk(chunk, usage_of(chunk.get("usage")), more=True, raw=data))
+        raw = data if b"\n" not in data and b"\r" not in data else None
+        chunks.append(StreamChunk(chunk, usage_of(chunk.get("usage")), more=True, raw=raw))
     if chunks:
         chunks[-1].more = False
     return chunks, end

@@ -13,34 +13,34 @@ plan), the most tokens it may use. Then each step runs once, its state kept on t
   slot released, metrics, and the usage row handed to the recorder.
 
 ``settle`` runs exactly once whatever happens: a failure while admitting or attempting
-settles with status ``error``; a stream settles when it ends, fails or is abandoned. Nothing
-here touches the database.
+settles with status ``error``, a cancellation (the caller left, the server stops) with
+``aborted``; a stream (:mod:`modelyard.gateway.streaming`) settles when it ends, fails or is
+abandoned. Nothing here touches the database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from modelyard import tokens
-from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Usage
+from modelyard.adapters.base import ChatResult, EmbeddingResult, Usage
 from modelyard.billing.holds import Reservation
 from modelyard.billing.pricing import cost_of, estimate
 from modelyard.errors import ModelyardError
 from modelyard.gateway import entitlement, request
 from modelyard.gateway.limits.base import Charge, Slot, Window
+from modelyard.gateway.pipeline import PARALLEL_WAIT_S
 from modelyard.gateway.resolve import Candidate, Resolution, resolve
 from modelyard.gateway.snapshot import Billing, KeyEntry, Snapshot
+from modelyard.gateway.streaming import Stream
 from modelyard.usage.record import UsageRecord
 
 if TYPE_CHECKING:
     from modelyard.gateway.service import Gateway
 
 LIMIT_CODES = frozenset({"LIMIT_EXCEEDED", "PROVIDER_BUSY"})
-PARALLEL_WAIT_S = 30.0  # how long a call waits for its plan's parallel slot
 
 
 class Call:
@@ -271,67 +271,6 @@ class Call:
                 charged_credits=charged,
             )
         )
-
-
-class Stream:
-    """A stream in flight: relays chunks, keeps the usage the provider reported (else what
-    was produced, for an estimate) and settles its call once, in :meth:`finish`."""
-
-    __slots__ = ("call", "first", "rest", "text", "unread", "usage")
-
-    def __init__(self, call: Call, first: StreamChunk, rest: AsyncIterator[StreamChunk]) -> None:
-        self.call, self.first, self.rest = call, first, rest
-        self.usage: Usage | None = None
-        self.text: list[str] = []
-        self.unread: list[bytes] = []
-
-    async def chunks(self) -> AsyncIterator[StreamChunk]:
-        try:
-            yield self._seen(self.first)
-            async for chunk in self.rest:
-                yield self._seen(chunk)
-        finally:
-            await self.close()
-
-    async def close(self) -> None:
-        """Stop reading the upstream (cancels its request if the caller stopped early)."""
-        aclose = getattr(self.rest, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-    def _seen(self, item: StreamChunk) -> StreamChunk:
-        if item.usage is not None:
-            self.usage = item.usage
-            self.unread.clear()
-        elif self.usage is None:  # what was produced, in case no usage comes
-            if item.raw is not None:
-                self.unread.append(item.raw)  # parsed only if it is ever needed
-            else:
-                self.text += _content(item.chunk)
-        return item
-
-    def finish(self, status: str, code: str | None = None) -> None:
-        """Settle the call: what the provider reported, else an estimate of what was
-        produced (an aborted stream is charged for what it produced, no more)."""
-        usage = self.usage
-        if usage is None:
-            for raw in self.unread:
-                self.text += _content(StreamChunk(raw=raw).chunk)
-        self.unread.clear()
-        if usage is None and (self.text or status == "aborted"):
-            produced = tokens.estimate_text("".join(self.text))
-            usage = Usage(self.call.prompt, produced, estimated=True)
-        self.call.settle(usage, status, code)
-
-
-def _content(chunk: dict[str, Any]) -> list[str]:
-    """The text a chunk's choices add."""
-    out = []
-    for choice in chunk.get("choices") or ():
-        content = (choice.get("delta") or {}).get("content") if isinstance(choice, dict) else None
-        if isinstance(content, str):
-            out.append(content)
-    return out
 
 
 def chat_call(

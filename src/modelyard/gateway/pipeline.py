@@ -157,13 +157,18 @@ class Pipeline:
             return await with_retries(attempt, policy, deadline=deadline)
 
 
-def _asked(
+async def _asked(
     call: Call,
     attempt: Callable[[Candidate, Target, dict[str, Any]], Awaitable[T]],
     candidate: Candidate,
     target: Target,
     upstream: dict[str, Any],
-) -> Awaitable[T]:
-    """One attempt; from here on the upstream has the prompt (a cancelled call pays it)."""
+) -> T:
+    """One attempt. While it runs the upstream has the prompt: a call cancelled now pays its
+    estimate; one the upstream answered with an error does not."""
     call.asked = True
-    return attempt(candidate, target, upstream)
+    try:
+        return await attempt(candidate, target, upstream)
+    except Exception:
+        call.asked = False
+        raise

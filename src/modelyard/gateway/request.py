@@ -5,22 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from modelyard import tokens
-from modelyard.errors import BadRequest, PayloadTooLarge
+from modelyard.errors import BadRequest
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
-
-# The two errors are re-exported: the OpenAI handler raises them as ``calls.BadRequest``.
-__all__ = [
-    "MAX_BODY_BYTES",
-    "BadRequest",
-    "PayloadTooLarge",
-    "chat_needs",
-    "embedding_needs",
-    "max_completion",
-    "prompt_estimate",
-    "requested_model",
-    "wants_stream",
-]
 
 
 def chat_needs(body: dict[str, Any]) -> frozenset[str]:
@@ -73,7 +60,19 @@ def wants_stream(body: dict[str, Any]) -> bool:
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise BadRequest("stream: must be true or false", details={"param": "stream"})
+    if stream:
+        include_usage(body)  # a malformed stream_options is refused before anything starts
     return stream
+
+
+def include_usage(body: dict[str, Any]) -> bool:
+    """Whether a streaming caller asked for the usage chunk (``stream_options``)."""
+    options = body.get("stream_options")
+    if options is None:
+        return False
+    if not isinstance(options, dict):
+        raise BadRequest("stream_options: must be an object", details={"param": "stream_options"})
+    return bool(options.get("include_usage"))
 
 
 def prompt_estimate(body: dict[str, Any], operation: str) -> int:

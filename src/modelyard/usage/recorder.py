@@ -1,8 +1,8 @@
 """Usage rows, written off the request path in batches, never lost.
 
 ``record()`` only appends to a buffer. A background task writes the buffer every
-``flush_interval_s`` (or as soon as ``batch_size`` rows wait) with one multi-row INSERT that
-skips request ids already recorded, so a retried request is recorded once. Whatever the
+``flush_interval_s`` (or as soon as ``batch_size`` rows wait) in one transaction of bulk
+INSERTs that skip request ids already recorded, so a retried request is recorded once. Whatever the
 database cannot take goes to a durable local outbox (:mod:`modelyard.usage.outbox`)
 and is replayed, idempotently, once the database answers again; while it is away, new rows
 join the outbox within one flush interval. ``stop()`` writes everything, into the database or

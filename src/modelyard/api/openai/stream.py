@@ -17,13 +17,14 @@ import orjson
 from modelyard.adapters.base import StreamChunk
 from modelyard.api.openai.wire import error_body, response_headers
 from modelyard.errors import ModelyardError
+from modelyard.gateway import request
 from modelyard.gateway.call import Call
 
 DONE = b"data: [DONE]\n\n"
 
 
 async def run(call: Call, body: dict[str, Any], receive: Any, send: Any, started: float) -> None:
-    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    include_usage = request.include_usage(body)
     stream = await call.stream()
     chunks = stream.chunks()
     headers = response_headers(call, started)
@@ -65,8 +66,10 @@ async def run(call: Call, body: dict[str, Any], receive: Any, send: Any, started
         raise
     finally:
         watcher.cancel()
-        await stream.close()
-        stream.finish(status, code)
+        try:
+            await stream.close()
+        finally:
+            stream.finish(status, code)
     if not gone.is_set():
         await _write(send, pending, more=False)
 
@@ -79,10 +82,11 @@ async def _write(send: Any, pending: list[bytes], *, more: bool = True) -> None:
 
 def _outgoing(item: StreamChunk, include_usage: bool) -> bytes | None:
     """The event to write for a chunk: as the upstream sent it where it can be, else encoded;
-    the usage the caller did not ask for left out (it is recorded all the same)."""
-    if item.raw is not None and (item.usage is None or include_usage):
-        return b"data: " + item.raw + b"\n\n"
+    the usage the caller did not ask for left out, even a null one (it is recorded all the
+    same)."""
     chunk = item.chunk
+    if item.raw is not None and (include_usage or "usage" not in chunk):
+        return b"data: " + item.raw + b"\n\n"
     if not include_usage and "usage" in chunk:
         if not chunk.get("choices"):
             return None  # the usage-only chunk the caller did not ask for

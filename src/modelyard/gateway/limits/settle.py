@@ -3,8 +3,8 @@
 A call's tpm windows were charged at its token budget before it ran; once its usage is known
 :meth:`Settler.correct` queues the difference, and one task applies everything queued (a
 limiter hiccup is logged, never raised: the window simply ends). A call's parallel slot is
-given back by :meth:`Settler.release`, through the same worker, as a Redis slot needs a
-round trip. :meth:`Settler.drain` waits for all of it (the gateway's stop calls it).
+given back by :meth:`Settler.release` in a task of its own (a Redis slot needs a round
+trip). :meth:`Settler.drain` waits for all of it (the gateway's stop calls it).
 """
 
 from __future__ import annotations
@@ -18,15 +18,17 @@ log = logging.getLogger("modelyard.gateway")
 
 
 class Settler:
-    """One worker task for every call's settling: a finished call only queues its work and
-    wakes the worker, so no task is made per call."""
+    """One worker task for every call's tpm corrections, so a finished call only queues its
+    work and wakes the worker; no task is made per call. Each slot release runs in a task of
+    its own, so a slow release (a Redis failover) never holds up another."""
 
     def __init__(self, limiter: Limiter) -> None:
         self.limiter = limiter
-        self._queue: list[tuple[Charge, int] | Slot] = []
+        self._queue: list[tuple[Charge, int]] = []
+        self._releases: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
-        self._idle.set()
         self._worker: asyncio.Task[None] | None = None
 
     def correct(self, charges: list[Charge], used: int, served: object) -> None:
@@ -42,13 +44,17 @@ class Settler:
             self._start()
 
     def release(self, slot: Slot) -> None:
-        self._queue.append(slot)
-        self._start()
+        task = asyncio.create_task(self._release(slot))
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
 
     async def drain(self) -> None:
         """Wait until everything queued so far is settled."""
-        while self._queue or not self._idle.is_set():
-            await self._idle.wait()
+        while self._releases or (self._worker is not None and not self._idle.is_set()):
+            if self._releases:
+                await asyncio.gather(*self._releases, return_exceptions=True)
+            else:
+                await self._idle.wait()
 
     async def close(self) -> None:
         """Settle what is queued, then stop the worker."""
@@ -59,27 +65,40 @@ class Settler:
             await asyncio.gather(worker, return_exceptions=True)
 
     def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # events and the worker belong to one loop
+            self._loop, self._worker = loop, None
+            self._wake, self._idle = asyncio.Event(), asyncio.Event()
         self._idle.clear()
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._run(), name="modelyard-limits-settler")
         self._wake.set()
 
     async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                batch, self._queue = self._queue, []
-                for job in batch:
-                    await self._settle(job)
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._queue:
+                    batch, self._queue = self._queue, []
+                    for index, job in enumerate(batch):
+                        try:
+                            await self._correct(*job)
+                        except BaseException:  # cancelled mid-batch: keep what is not done
+                            self._queue[:0] = batch[index:]
+                            raise
+                self._idle.set()
+        finally:
             self._idle.set()
 
-    async def _settle(self, job: tuple[Charge, int] | Slot) -> None:
+    async def _correct(self, charge: Charge, delta: int) -> None:
         try:
-            if isinstance(job, tuple):
-                charge, delta = job
-                await self.limiter.add_tokens(charge.key, delta, charge.since)
-            else:
-                await job.release()
+            await self.limiter.add_tokens(charge.key, delta, charge.since)
         except Exception:  # a limiter hiccup must not surface; the window ends
-            log.warning("could not settle a finished call's limits", exc_info=True)
+            log.warning("could not settle tokens on %s", charge.key, exc_info=True)
+
+    async def _release(self, slot: Slot) -> None:
+        try:
+            await slot.release()
+        except Exception:  # the slot's lease ends by itself
+            log.warning("could not release a parallel slot", exc_info=True)

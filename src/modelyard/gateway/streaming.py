@@ -1,0 +1,63 @@
+"""A streamed call after its first chunk: relayed chunk by chunk, settled once at the end.
+
+The call (:class:`modelyard.gateway.call.Call`) was admitted and attempted until its first
+chunk arrived; :class:`Stream` hands the chunks on, keeps the usage the provider reports
+(else the text produced, for an estimate) and settles the call in :meth:`Stream.finish`,
+which the relay calls on every exit: the end, a failure, or a caller that went away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from modelyard import tokens
+from modelyard.adapters.base import StreamChunk, Usage
+
+if TYPE_CHECKING:
+    from modelyard.gateway.call import Call
+
+
+class Stream:
+    """A stream in flight: relays chunks, keeps the usage the provider reported (else what
+    was produced, for an estimate) and settles its call once, in :meth:`finish`."""
+
+    __slots__ = ("call", "first", "rest", "text", "usage")
+
+    def __init__(self, call: Call, first: StreamChunk, rest: AsyncIterator[StreamChunk]) -> None:
+        self.call, self.first, self.rest = call, first, rest
+        self.usage: Usage | None = None
+        self.text: list[str] = []
+
+    async def chunks(self) -> AsyncIterator[StreamChunk]:
+        try:
+            yield self._seen(self.first)
+            async for chunk in self.rest:
+                yield self._seen(chunk)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Stop reading the upstream (cancels its request if the caller stopped early)."""
+        aclose = getattr(self.rest, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    def _seen(self, item: StreamChunk) -> StreamChunk:
+        if item.usage is not None:
+            self.usage = item.usage
+        elif self.usage is None:  # what was produced, in case no usage comes
+            for choice in item.chunk.get("choices") or ():
+                content = (choice.get("delta") or {}).get("content")
+                if isinstance(content, str):
+                    self.text.append(content)
+        return item
+
+    def finish(self, status: str, code: str | None = None) -> None:
+        """Settle the call: what the provider reported, else an estimate of what was
+        produced (an aborted stream is charged for what it produced, no more)."""
+        usage = self.usage
+        if usage is None and (self.text or status == "aborted"):
+            produced = tokens.estimate_text("".join(self.text))
+            usage = Usage(self.call.prompt, produced, estimated=True)
+        self.call.settle(usage, status, code)
