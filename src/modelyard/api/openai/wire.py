@@ -80,13 +80,6 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
-def header(scope: dict[str, Any], name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
 def overhead(started: float, upstream_ms: float) -> tuple[bytes, bytes]:
     spent = (time.perf_counter() - started) * 1000 - upstream_ms
     return b"x-modelyard-overhead-ms", f"{max(spent, 0.0):.3f}".encode()
