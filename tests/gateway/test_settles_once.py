@@ -176,9 +176,28 @@ async def test_a_fault_mid_stream_settles_once_as_an_error_not_a_success(
     paced = Paced(event(chunk("a")), event(chunk("b")), DONE)
     rig.reply(CHAT, paced.handler)
     try:
-        with pytest.raises(RuntimeError):  # the server's to report
-            await rig.call(PATH, STREAM)
+        exchange = await rig.call(PATH, STREAM)
     finally:
         paced.release()
     [record] = rig.records
     assert (record.status, record.error_code) == ("error", "INTERNAL_ERROR")
+    # The client had what came before the fault, then an error event ending the body.
+    events = [e for e in exchange.content.split(b"\n\n") if e]
+    assert orjson.loads(events[0].removeprefix(b"data: ")) == chunk("a")
+    error = orjson.loads(events[-1].removeprefix(b"data: "))["error"]
+    assert (error["code"], error["type"]) == ("internal_error", "api_error")
+    assert b"[DONE]" not in exchange.content
+    assert exchange.bodies[-1]["more_body"] is False
+
+
+async def test_a_malformed_chunk_is_relayed_and_the_call_settles_once(rig: Rig) -> None:
+    odd = {"id": "c", "choices": [{"index": 0, "delta": "not an object"}, "nor this"]}
+    paced = Paced(event(chunk("a")), event(odd), event(chunk("b")), DONE)
+    paced.release()  # everything at once
+    rig.reply(CHAT, paced.handler)
+    exchange = await rig.call(PATH, STREAM)
+    assert exchange.content.endswith(DONE)
+    assert exchange.bodies[-1]["more_body"] is False
+    [record] = rig.records
+    assert (record.status, record.estimated) == ("ok", True)
+    assert record.completion_tokens > 0  # "a" and "b" counted, the odd chunk ignored

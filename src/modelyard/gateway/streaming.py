@@ -47,8 +47,10 @@ class Stream:
         if item.usage is not None:
             self.usage = item.usage
         elif self.usage is None:  # what was produced, in case no usage comes
-            for choice in item.chunk.get("choices") or ():
-                content = (choice.get("delta") or {}).get("content")
+            choices = item.chunk.get("choices")
+            for choice in choices if isinstance(choices, list) else ():
+                delta = choice.get("delta") if isinstance(choice, dict) else None
+                content = delta.get("content") if isinstance(delta, dict) else None
                 if isinstance(content, str):
                     self.text.append(content)
         return item

@@ -10,6 +10,7 @@ produced. A client that disconnects cancels the upstream request, and the call i
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import orjson
@@ -21,6 +22,7 @@ from modelyard.gateway import request
 from modelyard.gateway.call import Call
 
 DONE = b"data: [DONE]\n\n"
+log = logging.getLogger("modelyard.gateway")
 
 
 async def run(call: Call, body: dict[str, Any], receive: Any, send: Any, started: float) -> None:
@@ -61,9 +63,10 @@ async def run(call: Call, body: dict[str, Any], receive: Any, send: Any, started
     except ModelyardError as exc:  # the provider failed mid-stream: tell the client, end
         status, code = "error", exc.code
         pending.append(b"data: " + error_body(exc.status, exc.code, exc.message) + b"\n\n")
-    except Exception:  # a fault: recorded as one, then the server's to report
+    except Exception:  # a fault: recorded and logged as one; the client gets a clean end
+        log.exception("stream relay failed (request %s)", call.request_id)
         status, code = "error", ModelyardError.code
-        raise
+        pending.append(b"data: " + error_body(500, code, "internal error") + b"\n\n")
     finally:
         watcher.cancel()
         try:
