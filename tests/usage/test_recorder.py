@@ -22,7 +22,7 @@ from modelyard.db.tables import CreditEntry, UsageEvent, User
 from modelyard.gateway.snapshot import PriceEntry
 from modelyard.usage.record import UsageRecord
 from modelyard.usage.recorder import UsageRecorder
-from modelyard.usage.writer import PIECE
+from modelyard.usage.writer import BULK, PACED
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -182,9 +182,11 @@ async def test_calls_become_rows_in_few_statements_of_one_shape(
     assert recorder.pending() == 2500
     await recorder.stop()
     inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
-    # Batches of 1000, 1000 and 500 rows, in statements of at most PIECE rows, all of them
-    # one statement text whatever their row count (the drivers keep it prepared).
-    assert len(inserts) == 2 * -(-1000 // PIECE) + -(-500 // PIECE)
+    # Batches of 1000, 1000 and 500 rows, all in one statement text whatever their row count
+    # (the drivers keep it prepared): the first in bulk (1500 rows still waited behind it),
+    # the others paced, in the shorter statements of a writer that keeps up.
+    paced = -(-1000 // PACED.piece) + -(-500 // PACED.piece)
+    assert len(inserts) == -(-1000 // BULK.piece) + paced
     assert len(set(inserts)) == 1
     assert len(await stored(engine)) == 2500
     assert recorder.pending() == 0

@@ -25,10 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from modelyard.usage.outbox import Outbox
 from modelyard.usage.record import UsageRecord
-from modelyard.usage.writer import PAUSE_S, UsageWriter
+from modelyard.usage.writer import BULK, PACED, Pace, UsageWriter
 
 log = logging.getLogger("modelyard.usage.recorder")
-STEP = 50  # rows turned into dicts between two turns of the event loop
 REPLAY_BATCHES_PER_TICK = 20  # the periodic flush replays a backlog in bounded steps
 
 
@@ -147,7 +146,10 @@ class UsageRecorder:
         """Store a batch; False (the batch untouched) if the database cannot take it now."""
         self._in_flight = 0 if parked else len(batch)
         try:
-            rejected, stored = await self.writer.write(await _rows(batch))
+            # Paced while it keeps up; in bulk when rows pile up (see usage/writer.py).
+            pace = PACED if len(self._buffer) < self.batch_size else BULK
+            rows = await _rows(batch, pace)
+            rejected, stored = await self.writer.write(rows, pace=pace)
         except asyncio.CancelledError:
             if not parked:  # committed or not, parking is safe: replays are idempotent
                 self.outbox.append([r.to_json() for r in batch])
@@ -186,14 +188,14 @@ class UsageRecorder:
         self.outbox.append([r.to_json() for r in batch])
 
 
-async def _rows(batch: Sequence[UsageRecord]) -> list[dict[str, Any]]:
-    """The batch as rows, ``STEP`` at a time with a pause between (see
+async def _rows(batch: Sequence[UsageRecord], pace: Pace) -> list[dict[str, Any]]:
+    """The batch as rows, a step at a time with the pace's pause between (see
     :mod:`modelyard.usage.writer`): a flush never holds up the calls waiting for long."""
     rows: list[dict[str, Any]] = []
-    for start in range(0, len(batch), STEP):
+    for start in range(0, len(batch), pace.step):
         if start:
-            await asyncio.sleep(PAUSE_S)
-        rows += [r.to_row() for r in batch[start : start + STEP]]
+            await asyncio.sleep(pace.pause_s)
+        rows += [r.to_row() for r in batch[start : start + pace.step]]
     return rows
 
 

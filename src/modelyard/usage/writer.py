@@ -1,12 +1,16 @@
 """Usage rows into the database: ``INSERT ... ON CONFLICT (request_id) DO NOTHING``
-statements of up to ``PIECE`` rows each, every one the same SQL text whatever its row count
+statements of up to ``Pace.piece`` rows each, every one the same SQL text whatever its row count
 (see :mod:`modelyard.usage.sql`), in a short transaction of their own per batch.
-Turning rows into bound values runs on the event loop before the transaction opens,
-``STEP`` rows at a time with a pause of ``PAUSE_S`` between: writing usage shares a core with
+Turning rows into bound values runs on the event loop before the transaction opens, a
+step of rows at a time (:class:`Pace`): writing usage shares a core with
 the requests (measured: 650-row flushes every 0.2 s at 3,300 calls/s made the 1-connection
 p99 several times the p50), so it takes the core in short turns with room between them for
-the calls waiting. Inside the transaction the statements of ``PIECE`` rows follow each other
-with only a turn of the loop between, so SQLite's write lock is held briefly.
+the calls waiting (``PACED``). The recorder asks for that only while it keeps up (a backlog
+of less than a batch); when rows pile up it writes ``BULK``: long statements, steps back to
+back, so the writer is never paced below the rate calls arrive (measured: paced at 64
+connections, 75,000 rows waited after 20 s; in bulk, none). Inside the transaction the
+statements follow each other with only a turn of the loop between, so SQLite's write lock is
+held briefly.
 
 In the same transaction, each newly stored row that carries ``charged_credits`` debits its
 user's credit ledger (a row already stored, say a replay, debits nothing: the ledger follows
@@ -26,6 +30,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, select
@@ -39,9 +44,23 @@ from modelyard.usage.sql import RowRefused, bulk_insert
 Row = dict[str, Any]
 log = logging.getLogger("modelyard.usage.writer")
 MAX_BACKOFF_S = 5.0
-PIECE = 100  # rows per statement at most (SQLite runs one in ~0.4 ms, in its own thread)
-STEP = 50  # rows encoded at a time (~0.15 ms of the event loop)
-PAUSE_S = 0.001  # between two steps or statements: the requests' turn on the core
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How a batch takes the core: ``piece`` rows per statement at most (SQLite runs it in its
+    own thread, on the same core), encoded ``step`` rows at a time with ``pause_s`` between
+    two steps."""
+
+    piece: int
+    step: int
+    pause_s: float
+
+
+# While the writer keeps up: short turns with room between them for the calls waiting.
+PACED = Pace(piece=100, step=50, pause_s=0.001)
+# When rows pile up: long statements, steps back to back (a turn of the loop between).
+BULK = Pace(piece=1000, step=100, pause_s=0.0)
 
 
 def is_row_error(exc: BaseException) -> bool:
@@ -72,13 +91,13 @@ class UsageWriter:
         """True while backing off after a failure (an explicit flush may still try)."""
         return time.monotonic() < self._retry_at
 
-    async def write(self, rows: Sequence[Row]) -> tuple[list[int], set[int]]:
+    async def write(self, rows: Sequence[Row], *, pace: Pace = BULK) -> tuple[list[int], set[int]]:
         """Store ``rows`` (request ids already stored are skipped, and a request id twice in
         ``rows`` is stored from its first row); return the indexes of the rows the database
         refused and of the rows newly stored. Raises when the database cannot take the batch
         now."""
         try:
-            refused, stored = await self._write(rows)
+            refused, stored = await self._write(rows, pace)
         except Exception as exc:
             self._failed(exc)
             raise
@@ -87,10 +106,10 @@ class UsageWriter:
             self._backoff = self._retry_at = 0.0
         return refused, stored
 
-    async def _write(self, rows: Sequence[Row]) -> tuple[list[int], set[int]]:
+    async def _write(self, rows: Sequence[Row], pace: Pace) -> tuple[list[int], set[int]]:
         for unlink in (False, True):
             try:
-                return [], _firsts(rows, await self._run(rows, unlink=unlink))
+                return [], _firsts(rows, await self._run(rows, unlink, pace))
             except Exception as exc:
                 if not is_row_error(exc):
                     raise
@@ -100,7 +119,7 @@ class UsageWriter:
         stored: set[int] = set()
         for index, row in enumerate(rows):
             try:
-                if await self._run([row], unlink=True):
+                if await self._run([row], True, BULK):
                     stored.add(index)
             except Exception as exc:
                 if not is_row_error(exc):
@@ -108,17 +127,17 @@ class UsageWriter:
                 refused.append(index)
         return refused, stored
 
-    async def _run(self, rows: Sequence[Row], *, unlink: bool) -> set[str]:
+    async def _run(self, rows: Sequence[Row], unlink: bool, pace: Pace) -> set[str]:
         async with asyncio.timeout(self.timeout_s):
             # Encoded before the transaction opens (SQLite's write lock is held for less),
             # in steps that let requests be served in between.
-            pieces = [] if unlink else await self._values(rows)
+            pieces = [] if unlink else await self._values(rows, pace)
             async with self.engine.connect() as plain:
                 conn = await plain.execution_options(modelyard_write=True)
                 async with conn.begin():
                     if unlink:
                         rows = await self._unlink(conn, rows)
-                        pieces = await self._values(rows, pause_s=0.0)
+                        pieces = await self._values(rows, BULK)
                     stored: set[str] = set()
                     for index, values in enumerate(pieces):
                         if index:  # the write lock is held: a turn of the loop, no pause
@@ -129,18 +148,17 @@ class UsageWriter:
                         await _debit(conn, charged)
                     return stored
 
-    async def _values(
-        self, rows: Sequence[Row], *, pause_s: float = PAUSE_S
-    ) -> list[list[list[Any]]]:
-        """The rows' stored values in pieces of ``PIECE``, made ``STEP`` rows at a time with
-        ``pause_s`` between (none while a transaction holds the write lock)."""
+    async def _values(self, rows: Sequence[Row], pace: Pace) -> list[list[list[Any]]]:
+        """The rows' stored values in pieces of ``pace.piece``, made ``pace.step`` rows at a
+        time with ``pace.pause_s`` between."""
         pieces: list[list[list[Any]]] = []
-        for start in range(0, len(rows), PIECE):
+        piece, step = pace.piece, pace.step
+        for start in range(0, len(rows), piece):
             values: list[list[Any]] = []
-            for at in range(start, min(start + PIECE, len(rows)), STEP):
+            for at in range(start, min(start + piece, len(rows)), step):
                 if at:
-                    await asyncio.sleep(pause_s)  # the requests' turn
-                values += self._insert.values(rows[at : min(at + STEP, start + PIECE)])
+                    await asyncio.sleep(pace.pause_s)  # the calls' turn
+                values += self._insert.values(rows[at : min(at + step, start + piece)])
             pieces.append(values)
         return pieces
 
