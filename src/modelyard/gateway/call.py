@@ -30,8 +30,7 @@ from modelyard.billing.holds import Reservation
 from modelyard.billing.pricing import cost_of, estimate
 from modelyard.errors import ModelyardError
 from modelyard.gateway import entitlement, request
-from modelyard.gateway.limits.base import Charge, Slot, Window
-from modelyard.gateway.pipeline import PARALLEL_WAIT_S
+from modelyard.gateway.limits.base import PARALLEL_WAIT_S, Charge, Slot, Window
 from modelyard.gateway.resolve import Candidate, Resolution, resolve
 from modelyard.gateway.snapshot import Billing, KeyEntry, Snapshot
 from modelyard.gateway.streaming import Stream

@@ -28,7 +28,7 @@ from modelyard.errors import (
 )
 from modelyard.gateway.breaker import CircuitBreaker
 from modelyard.gateway.clients import Clients
-from modelyard.gateway.limits.base import Limiter
+from modelyard.gateway.limits.base import PARALLEL_WAIT_S, Limiter
 from modelyard.gateway.resolve import Candidate
 from modelyard.gateway.retry import with_retries
 from modelyard.kinds.base import adapter_for
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from modelyard.gateway.call import Call
 
 T = TypeVar("T")
-PARALLEL_WAIT_S = 30.0  # how long a call waits for a provider's parallel slot
 
 
 class Pipeline:

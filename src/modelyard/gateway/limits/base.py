@@ -32,6 +32,7 @@ from typing import Protocol
 from modelyard.errors import LimitExceeded, LimitName
 
 WINDOW_S = 60.0
+PARALLEL_WAIT_S = 30.0  # how long a call waits for a parallel slot (a plan's, a provider's)
 Scope = tuple[str, int | None, int | None]  # key, rpm, tpm
 
 
