@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from modelyard.adapters import gemini_reply as replies
+from modelyard.adapters import shapes
 from modelyard.adapters.base import Usage
 from tests.gateway.upstream import fixture
 
@@ -87,4 +88,4 @@ def test_a_stream_blocked_without_usage_ends_filtered_with_an_estimate() -> None
     chunks = [*state.start(0), *state.event({"promptFeedback": {"blockReason": "SAFETY"}})]
     *_, finish, last = [*chunks, *state.end(ASK)]
     assert finish.chunk["choices"][0]["finish_reason"] == "content_filter"
-    assert last.usage == replies.estimate(ASK, "")  # no usageMetadata: estimated, so marked
+    assert last.usage == shapes.estimate(ASK, "")  # no usageMetadata: estimated, so marked

@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 
 from modelyard.adapters import anthropic_wire as wire
-from modelyard.adapters import edge, sse
+from modelyard.adapters import edge, shapes, sse
 from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target
 from modelyard.errors import UpstreamBadRequest, UpstreamError, UpstreamUnavailable
 
@@ -138,8 +138,8 @@ class _Stream:
 
     def end(self) -> Iterator[StreamChunk]:
         yield self.delta({}, wire.finish_reason(self.stop_reason))
-        counted = wire.usage(self.usage) or wire.estimate(self.body, "".join(self.produced))
-        chunk = {**self.base, "choices": [], "usage": wire.usage_json(counted)}
+        counted = wire.usage(self.usage) or shapes.estimate(self.body, "".join(self.produced))
+        chunk = {**self.base, "choices": [], "usage": shapes.usage_json(counted)}
         yield StreamChunk(chunk, counted)
 
 

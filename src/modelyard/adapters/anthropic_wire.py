@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from modelyard import tokens
+from modelyard.adapters import shapes
 from modelyard.adapters.base import Usage
 from modelyard.adapters.edge import bad
 
@@ -240,21 +240,6 @@ def usage(raw: Any) -> Usage | None:
     return Usage(prompt, _count(raw, "output_tokens"), cached)
 
 
-def usage_json(counted: Usage) -> Json:
-    return {
-        "prompt_tokens": counted.prompt_tokens,
-        "completion_tokens": counted.completion_tokens,
-        "total_tokens": counted.total_tokens,
-        "prompt_tokens_details": {"cached_tokens": counted.cached_tokens},
-    }
-
-
-def estimate(body: Json, produced: str) -> Usage:
-    messages = body.get("messages")
-    prompt = tokens.estimate_messages(messages) if isinstance(messages, list) else 0
-    return Usage(prompt, tokens.estimate_text(produced), estimated=True)
-
-
 def reply(document: Json, body: Json, model: str, created: int) -> tuple[Json, Usage]:
     """An Anthropic ``message`` as an OpenAI ``chat.completion`` and its usage."""
     blocks = [b for b in document.get("content") or () if isinstance(b, dict)]
@@ -264,7 +249,7 @@ def reply(document: Json, body: Json, model: str, created: int) -> tuple[Json, U
     if calls:
         message["tool_calls"] = calls
     produced = text + "".join(c["function"]["arguments"] for c in calls)
-    counted = usage(document.get("usage")) or estimate(body, produced)
+    counted = usage(document.get("usage")) or shapes.estimate(body, produced)
     choice = {
         "index": 0,
         "message": message,
@@ -277,6 +262,6 @@ def reply(document: Json, body: Json, model: str, created: int) -> tuple[Json, U
         "created": created,
         "model": document.get("model") or model,
         "choices": [choice],
-        "usage": usage_json(counted),
+        "usage": shapes.usage_json(counted),
     }
     return completion, counted

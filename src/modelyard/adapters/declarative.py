@@ -22,7 +22,7 @@ import aiohttp
 import orjson
 
 from modelyard import tokens
-from modelyard.adapters import edge, sse
+from modelyard.adapters import edge, shapes, sse
 from modelyard.adapters.base import (
     ChatResult,
     EmbeddingResult,
@@ -79,8 +79,7 @@ def _usage(counts: Mapping[str, int | None], body: dict[str, Any], completion_te
     prompt, completion = counts.get("prompt_tokens"), counts.get("completion_tokens")
     estimated = prompt is None or completion is None
     if prompt is None:
-        messages = body.get("messages")
-        prompt = tokens.estimate_messages(messages) if isinstance(messages, list) else 0
+        prompt = shapes.prompt_estimate(body)
     if completion is None:
         completion = tokens.estimate_text(completion_text)
     return Usage(prompt, completion, counts.get("cached_tokens") or 0, estimated)
@@ -101,15 +100,6 @@ def _first_text(document: Any, paths: tuple[Path, ...]) -> str | None:
     return None
 
 
-def _usage_json(usage: Usage) -> dict[str, Any]:
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
-    }
-
-
 class _Chunks:
     """OpenAI ``chat.completion.chunk`` objects sharing one id."""
 
@@ -126,7 +116,7 @@ class _Chunks:
         return StreamChunk({**self.base, "choices": [choice]})
 
     def usage(self, usage: Usage) -> StreamChunk:
-        return StreamChunk({**self.base, "choices": [], "usage": _usage_json(usage)}, usage)
+        return StreamChunk({**self.base, "choices": [], "usage": shapes.usage_json(usage)}, usage)
 
 
 class DeclarativeAdapter:
@@ -181,7 +171,7 @@ class DeclarativeAdapter:
             "created": int(time.time()),
             "model": target.model_id,
             "choices": [choice],
-            "usage": _usage_json(usage),
+            "usage": shapes.usage_json(usage),
         }
         return ChatResult(reply, usage)
 

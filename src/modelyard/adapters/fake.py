@@ -12,14 +12,11 @@ provider (counted in this adapter instance, so a process restart starts over), t
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import itertools
 import math
 import struct
-import sys
 import time
-from array import array
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
@@ -27,6 +24,7 @@ import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelyard import tokens
+from modelyard.adapters import shapes
 from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target, Usage
 from modelyard.errors import (
     RateLimited,
@@ -93,22 +91,12 @@ def _reply(config: FakeConfig, body: Json) -> str:
 
 def _usage(config: FakeConfig, body: Json, completion_text: str) -> Usage:
     prompt, completion = config.prompt_tokens, config.completion_tokens
-    messages = body.get("messages")
-    estimate = tokens.estimate_messages(messages) if isinstance(messages, list) else 0
+    estimate = shapes.prompt_estimate(body)
     return Usage(
         estimate if prompt is None else prompt,
         tokens.estimate_text(completion_text) if completion is None else completion,
         estimated=prompt is None or completion is None,
     )
-
-
-def _usage_json(usage: Usage) -> Json:
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
-    }
 
 
 def _pieces(text: str, count: int) -> list[str]:
@@ -126,15 +114,6 @@ def vector(text: str, dims: int) -> list[float]:
     values = [w / 2**31 - 1.0 for w in words]
     norm = math.sqrt(sum(v * v for v in values)) or 1.0
     return [v / norm for v in values]
-
-
-def _encoded(values: list[float], encoding: Any) -> list[float] | str:
-    if encoding != "base64":
-        return values
-    packed = array("f", values)  # OpenAI's base64 form: little-endian float32
-    if sys.byteorder == "big":
-        packed.byteswap()
-    return base64.b64encode(packed.tobytes()).decode()
 
 
 class FakeAdapter:
@@ -171,7 +150,7 @@ class FakeAdapter:
         message = {"role": "assistant", "content": text, "refusal": None}
         choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
         reply: Json = {**self._base(target, "chat.completion"), "choices": [choice]}
-        reply["usage"] = _usage_json(usage)
+        reply["usage"] = shapes.usage_json(usage)
         return ChatResult(reply, usage)
 
     async def stream(
@@ -190,7 +169,7 @@ class FakeAdapter:
             yield chunk({"content": piece})
         yield chunk({}, "stop")
         usage = _usage(config, body, text)
-        yield StreamChunk({**base, "choices": [], "usage": _usage_json(usage)}, usage)
+        yield StreamChunk({**base, "choices": [], "usage": shapes.usage_json(usage)}, usage)
 
     async def embed(
         self, http: aiohttp.ClientSession, target: Target, body: Json
@@ -208,7 +187,7 @@ class FakeAdapter:
             {
                 "object": "embedding",
                 "index": i,
-                "embedding": _encoded(vector(str(x), dims), encoding),
+                "embedding": shapes.embedding(vector(str(x), dims), encoding),
             }
             for i, x in enumerate(items)
         ]

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import aiohttp
 
 from modelyard import tokens
-from modelyard.adapters import edge, sse
+from modelyard.adapters import edge, shapes, sse
 from modelyard.adapters import gemini_reply as replies
 from modelyard.adapters import gemini_wire as wire
 from modelyard.adapters.base import (
@@ -114,7 +114,7 @@ class GeminiAdapter:
         ]
         text = "".join(c["message"]["content"] or "" for c in choices)
         usage, reasoning = replies.usage(document.get("usageMetadata")) or (
-            replies.estimate(body, text),
+            shapes.estimate(body, text),
             0,
         )
         response_id = document.get("responseId") or uuid.uuid4().hex
@@ -124,7 +124,7 @@ class GeminiAdapter:
             "created": int(time.time()),
             "model": target.model_id,
             "choices": choices,
-            "usage": replies.usage_json(usage, reasoning),
+            "usage": shapes.usage_json(usage, reasoning),
         }
         return ChatResult(reply, usage)
 
@@ -168,7 +168,7 @@ class GeminiAdapter:
             {
                 "object": "embedding",
                 "index": i,
-                "embedding": replies.embedding(e.get("values", []), encoding),
+                "embedding": shapes.embedding(e.get("values", []), encoding),
             }
             for i, e in enumerate(document.get("embeddings") or ())
         ]

@@ -8,17 +8,14 @@ convention, so a caller that echoes the assistant message sends it back (see
 
 from __future__ import annotations
 
-import base64
-import sys
 import time
 import uuid
-from array import array
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
-from modelyard import tokens
+from modelyard.adapters import shapes
 from modelyard.adapters.base import StreamChunk, Usage
 
 Json = dict[str, Any]
@@ -90,31 +87,6 @@ def usage(metadata: Any) -> tuple[Usage, int] | None:
     return Usage(prompt, completion, metadata.get("cachedContentTokenCount", 0)), thoughts
 
 
-def usage_json(usage: Usage, reasoning: int = 0) -> Json:
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
-        "completion_tokens_details": {"reasoning_tokens": reasoning},
-    }
-
-
-def embedding(values: list[float], encoding: Any) -> list[float] | str:
-    if encoding != "base64":
-        return values
-    packed = array("f", values)  # OpenAI's base64 form: little-endian float32
-    if sys.byteorder == "big":
-        packed.byteswap()
-    return base64.b64encode(packed.tobytes()).decode()
-
-
-def estimate(body: Json, text: str) -> Usage:
-    messages = body.get("messages")
-    prompt = tokens.estimate_messages(messages) if isinstance(messages, list) else 0
-    return Usage(prompt, tokens.estimate_text(text), estimated=True)
-
-
 class Stream:
     """Gemini stream events -> OpenAI ``chat.completion.chunk`` objects sharing one id."""
 
@@ -163,6 +135,6 @@ class Stream:
         for index in self.started:
             reason = self.finish.get(index) or ("SAFETY" if self.blocked else None)
             yield self.delta(index, {}, finish_reason(reason, index in self.calls))
-        counted, reasoning = usage(self.metadata) or (estimate(body, "".join(self.text)), 0)
-        chunk = {**self.base, "choices": [], "usage": usage_json(counted, reasoning)}
+        counted, reasoning = usage(self.metadata) or (shapes.estimate(body, "".join(self.text)), 0)
+        chunk = {**self.base, "choices": [], "usage": shapes.usage_json(counted, reasoning)}
         yield StreamChunk(chunk, counted)

@@ -9,18 +9,15 @@ Translation lives in :mod:`.ollama_wire`; calls go through the shared :mod:`.edg
 
 from __future__ import annotations
 
-import base64
-import sys
 import time
 import uuid
-from array import array
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 
 from modelyard import tokens
-from modelyard.adapters import edge
+from modelyard.adapters import edge, shapes
 from modelyard.adapters import ollama_wire as wire
 from modelyard.adapters.base import (
     ChatResult,
@@ -40,30 +37,6 @@ def _error(failure: edge.Failure, target: Target) -> UpstreamError:
     error = failure.body.get("error") if isinstance(failure.body, dict) else None
     message = edge.describe(target, failure.status, error)
     return edge.from_status(failure.status, message, failure.retry_after)
-
-
-def _usage_json(usage: Usage) -> Json:
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
-    }
-
-
-def _embedding(values: list[float], encoding: Any) -> list[float] | str:
-    if encoding != "base64":
-        return values
-    packed = array("f", values)  # OpenAI's base64 form: little-endian float32
-    if sys.byteorder == "big":
-        packed.byteswap()
-    return base64.b64encode(packed.tobytes()).decode()
-
-
-def _estimate(body: Json, text: str) -> Usage:
-    messages = body.get("messages")
-    prompt = tokens.estimate_messages(messages) if isinstance(messages, list) else 0
-    return Usage(prompt, tokens.estimate_text(text), estimated=True)
 
 
 async def _lines(content: aiohttp.StreamReader) -> AsyncIterator[Json]:
@@ -126,7 +99,7 @@ class OllamaAdapter:
         answer: Json = {"role": "assistant", "content": text if text or not calls else None}
         if calls:
             answer["tool_calls"] = calls
-        usage = wire.usage(document, _estimate(body, text))
+        usage = wire.usage(document, shapes.estimate(body, text))
         choice = {
             "index": 0,
             "message": answer,
@@ -139,7 +112,7 @@ class OllamaAdapter:
             "created": int(time.time()),
             "model": target.model_id,
             "choices": [choice],
-            "usage": _usage_json(usage),
+            "usage": shapes.usage_json(usage),
         }
         return ChatResult(reply, usage)
 
@@ -180,8 +153,8 @@ class OllamaAdapter:
                     final = line
                     break
         yield chunk({}, wire.finish_reason(final.get("done_reason"), calls > 0))
-        usage = wire.usage(final, _estimate(body, "".join(text)))
-        yield StreamChunk({**base, "choices": [], "usage": _usage_json(usage)}, usage)
+        usage = wire.usage(final, shapes.estimate(body, "".join(text)))
+        yield StreamChunk({**base, "choices": [], "usage": shapes.usage_json(usage)}, usage)
 
     async def embed(
         self, http: aiohttp.ClientSession, target: Target, body: Json
@@ -197,7 +170,7 @@ class OllamaAdapter:
         document = await self._call(http, target, "/api/embed", payload)
         encoding = body.get("encoding_format")
         data = [
-            {"object": "embedding", "index": i, "embedding": _embedding(values, encoding)}
+            {"object": "embedding", "index": i, "embedding": shapes.embedding(values, encoding)}
             for i, values in enumerate(document.get("embeddings") or ())
         ]
         counted = document.get("prompt_eval_count")

@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 
 from modelyard import tokens
-from modelyard.adapters import edge, sse
+from modelyard.adapters import edge, shapes, sse
 from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target, Usage
 from modelyard.errors import UpstreamError
 
@@ -86,9 +86,7 @@ def _produced(reply: Json) -> str:
 
 
 def _estimate_chat(body: Json, reply: Json) -> Usage:
-    messages = body.get("messages")
-    prompt = tokens.estimate_messages(messages) if isinstance(messages, list) else 0
-    return Usage(prompt, tokens.estimate_text(_produced(reply)), estimated=True)
+    return shapes.estimate(body, _produced(reply))
 
 
 def _chunks(
