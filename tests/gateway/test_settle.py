@@ -245,3 +245,54 @@ async def test_a_slot_released_through_the_settler_is_free_again(
     again = await limiter.acquire_slot("plan-parallel:u", 1, 0)  # free: no waiting at all
     await again.release()
     await asyncio.wait_for(settler.close(), 10)
+
+
+class HungSlot(Slot):
+    """A slot whose release hangs until ``gate`` opens (a Redis round trip during failover)."""
+
+    def __init__(self, gate: asyncio.Event) -> None:
+        super().__init__()
+        self.gate = gate
+        self.given_back = False
+
+    async def _release(self) -> None:
+        await self.gate.wait()
+        self.given_back = True
+
+
+async def test_a_slot_release_that_hangs_holds_up_no_other_release() -> None:
+    limiter = MemoryLimiter()
+    settler = Settler(limiter)
+    gate = asyncio.Event()
+    stuck = [HungSlot(gate) for _ in range(5)]
+    for slot in stuck:
+        settler.release(slot)
+    held = await limiter.acquire_slot("plan-parallel:u", 1, 1.0)
+    settler.release(held)
+    # The memory slot is free at once although five releases ahead of it are still hanging.
+    again = await limiter.acquire_slot("plan-parallel:u", 1, 1.0)
+    assert not any(slot.given_back for slot in stuck)
+    await again.release()
+    gate.set()
+    await drained(settler)
+    assert all(slot.given_back for slot in stuck)
+    await settler.close()
+
+
+def test_a_settler_settles_in_whichever_event_loop_it_is_used() -> None:
+    limiter = MemoryLimiter()
+    settler = Settler(limiter)
+
+    async def two_calls() -> None:
+        for _ in range(2):  # the worker waits for work in between
+            charge = await charged(limiter, "provider:p", 100)
+            settler.correct([charge], 40, None)
+            await drained(settler)
+            await asyncio.sleep(0)
+            assert len(workers()) == 1  # waiting for the next call's work, not dead
+        await settler.close()
+
+    asyncio.run(two_calls())  # a gateway started, stopped, and started again in a new loop
+    asyncio.run(two_calls())
+    window = asyncio.run(limiter.hit("provider:p", rpm=None, tpm=100_000, tokens=0))
+    assert window.remaining_tokens == 100_000 - 4 * 40  # each call charged 40, not 100

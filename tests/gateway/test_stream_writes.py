@@ -187,3 +187,16 @@ async def test_an_event_spread_over_data_lines_reaches_the_client_as_one_valid_e
     exchange = await rig.call(PATH, ask(include_usage=True))
     document = {"id": "c", "choices": [{"index": 0, "delta": {"content": "hi"}}]}
     assert events(exchange.content) == [document, USAGE, "[DONE]"]
+
+
+@pytest.mark.parametrize("options", ["yes", [], 1, True])
+async def test_stream_options_that_are_not_an_object_are_refused_before_anything_starts(
+    rig: Rig, options: object
+) -> None:
+    rig.reply(CHAT, whole(DONE))
+    exchange = await rig.call(PATH, {**ask(True), "stream_options": options})
+    assert exchange.start["status"] == 400
+    error = orjson.loads(exchange.content)["error"]
+    assert (error["code"], error["param"]) == ("invalid_request", "stream_options")
+    assert not rig.upstream.received
+    assert rig.records == []

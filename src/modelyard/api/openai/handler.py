@@ -41,6 +41,8 @@ from modelyard.gateway.service import Gateway
 from modelyard.gateway.snapshot import KeyEntry, Snapshot
 
 log = logging.getLogger("modelyard.gateway")
+CHAT = "/v1/chat/completions"
+CALLS = frozenset({CHAT, "/v1/embeddings"})
 
 
 async def serve(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -62,11 +64,8 @@ async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: An
         snap = gateway.snapshot()
         key = authenticate(gateway, snap, authorization)
         method, path = scope["method"], scope["path"]
-        if path == "/v1/chat/completions" and method == "POST":
-            await chat(gateway, snap, key, request_id, receive, send, started)
-            return
-        if path == "/v1/embeddings" and method == "POST":
-            await embeddings(gateway, snap, key, request_id, receive, send, started)
+        if path in CALLS and method == "POST":
+            await call(gateway, snap, key, request_id, path, receive, send, started)
             return
         if path == "/v1/models" and method == "GET":
             body = list_models(snap, key)
@@ -133,37 +132,29 @@ async def _json_body(receive: Any) -> dict[str, Any]:
     return body
 
 
-async def chat(
+async def call(
     gateway: Gateway,
     snap: Snapshot,
     key: KeyEntry,
     request_id: str,
+    path: str,
     receive: Any,
     send: Any,
     started: float,
 ) -> None:
+    """A chat completion (JSON or a stream) or embeddings: one call through the gateway."""
     body = await _json_body(receive)
-    call = chat_call(gateway, snap, key, request_id, body)
-    if request.wants_stream(body):
-        await stream.run(call, body, receive, send, started)
-        return
-    result = await call.chat()
-    await send_json(send, 200, _encoded(result), response_headers(call, started))
-
-
-async def embeddings(
-    gateway: Gateway,
-    snap: Snapshot,
-    key: KeyEntry,
-    request_id: str,
-    receive: Any,
-    send: Any,
-    started: float,
-) -> None:
-    body = await _json_body(receive)
-    call = embedding_call(gateway, snap, key, request_id, body)
-    result = await call.embed()
-    await send_json(send, 200, _encoded(result), response_headers(call, started))
+    result: ChatResult | EmbeddingResult
+    if path == CHAT:
+        chat = chat_call(gateway, snap, key, request_id, body)
+        if request.wants_stream(body):
+            await stream.run(chat, body, receive, send, started)
+            return
+        made, result = chat, await chat.chat()
+    else:
+        made = embedding_call(gateway, snap, key, request_id, body)
+        result = await made.embed()
+    await send_json(send, 200, _encoded(result), response_headers(made, started))
 
 
 def _encoded(result: ChatResult | EmbeddingResult) -> bytes:
