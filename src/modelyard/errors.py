@@ -18,7 +18,9 @@ name a narrower ``code`` (shown in parentheses); the status is always the class'
     ├── Forbidden                   403 FORBIDDEN (SUBSCRIPTION_SUSPENDED, MODEL_NOT_IN_PLAN)
     ├── Misconfigured               500 MISCONFIGURED        master key missing, bad settings
     │   └── SecretUnreadable        500 SECRET_UNREADABLE    unknown master key, failed tag
+    ├── RequestTimeout              408 REQUEST_TIMEOUT      a request body arrived too slowly
     ├── NotReady                    503 NOT_READY            gateway without a snapshot yet
+    │   └── DependencyDown          503 DEPENDENCY_UNAVAILABLE  database or Redis unreachable
     ├── ProviderBusy                429 PROVIDER_BUSY        no parallel slot freed in time
     ├── LimitExceeded               429 LIMIT_EXCEEDED       over a local rpm/tpm limit
     └── UpstreamError               502 UPSTREAM_ERROR       redirect, broken reply or stream
@@ -152,9 +154,29 @@ class SecretUnreadable(Misconfigured):
 # -- the gateway before any provider is called ----------------------------------------------
 
 
+class RequestTimeout(ModelyardError):
+    status = 408
+    code = "REQUEST_TIMEOUT"
+
+
 class NotReady(ModelyardError):
     status = 503
     code = "NOT_READY"
+
+
+class DependencyDown(NotReady):
+    """The database or Redis could not be reached: the caller may retry after a while
+    (``retry_after`` seconds). Made from the driver's exception by
+    :func:`modelyard.faults.dependency_down`, never with the driver's message."""
+
+    code = "DEPENDENCY_UNAVAILABLE"
+
+    def __init__(self, what: str, retry_after: float = 2.0) -> None:
+        super().__init__(
+            f"the {what} is unreachable; retry in a few seconds",
+            details={"dependency": what},
+        )
+        self.retry_after: float | None = retry_after
 
 
 def _scope(key: str) -> str:
