@@ -7,7 +7,7 @@ Unknown keys are refused unless namespaced ``custom.``. Model references name a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from sqlalchemy import select
@@ -100,6 +100,13 @@ KNOWN: dict[str, SettingDef] = {
             Literal["warn", "reject"],
             "warn",
             "What a request for a DEPRECATED model gets: a warning header, or MODEL_DEPRECATED.",
+        ),
+        SettingDef(
+            "gateway.idempotency_ttl_s",
+            Annotated[int, Field(ge=1, le=604_800)],
+            86_400,
+            "Seconds an Idempotency-Key stays used after a call that carried it: a repeat by"
+            " the same user within them gets 409 IDEMPOTENCY_KEY_REUSED (1 to 604800).",
         ),
         SettingDef(
             "gateway.fallback_to_active_provider",
