@@ -95,6 +95,16 @@ def sample(users: dict[str, str]) -> list[dict[str, Any]]:
             credits=credits,
             client_request_id=CLIENT_IDS.get(index),
         )
-        for index, (who, at, provider, model, status, prompt, completion, cost, currency, credits)
-        in enumerate(SAMPLE)
+        for index, (
+            who,
+            at,
+            provider,
+            model,
+            status,
+            prompt,
+            completion,
+            cost,
+            currency,
+            credits,
+        ) in enumerate(SAMPLE)
     ]
