@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from modelyard.errors import BadRequest, ModelyardError
+from modelyard.gateway import idempotency
 from modelyard.gateway.call import Call
 
 Send = Any
@@ -31,7 +32,6 @@ ERROR_TYPES = {
 Headers = list[tuple[bytes, bytes]]
 CLIENT_ID_MAX = 100  # x-client-request-id / x-request-id, as stored (usage_events)
 IDEMPOTENCY_KEY_MAX = 255
-IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"  # gateway.idempotency.CODE
 
 
 def error_body(status: int, code: str, message: str, param: str | None = None) -> bytes:
@@ -48,7 +48,7 @@ def error_reply(exc: ModelyardError) -> tuple[int, bytes, Headers]:
     if exc.status == 429 or retry_after is not None:
         seconds = max(1, math.ceil(retry_after or 1))
         headers.append((b"retry-after", str(seconds).encode()))
-    elif exc.code == IDEMPOTENCY_KEY_REUSED:  # a retry would meet the same refusal
+    elif exc.code == idempotency.CODE:  # a retry would meet the same refusal
         headers.append((b"x-should-retry", b"false"))
     return exc.status, error_body(exc.status, exc.code, exc.message, param), headers
 
