@@ -242,7 +242,10 @@ class Snapshot:
 
 
 async def load(db: Database) -> Snapshot:
-    """Read the whole registry in one transaction."""
+    """Read the whole registry in one transaction (after following the key file, which
+    another process may have rotated or retired keys in: one ``stat``)."""
+    if db.keyring is not None:
+        db.keyring.reload()
     async with db.read(Actor.operator("gateway")) as tx:
         s = tx.session
         generation = int(await s.scalar(select(RegistryState.generation)) or 0)
