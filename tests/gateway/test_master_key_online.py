@@ -19,12 +19,12 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from modelyard.db.tables import AuditEvent
+from modelyard.db.tables import AuditEvent, Provider
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate
-from modelyard.registry.secrets import Keyring, read_key_file
+from modelyard.registry.secrets import Keyring, generate_key, read_key_file, write_key_file
 from modelyard.registry.users import UserCreate
 from modelyard.services import Registry
 from modelyard.settings import Settings
@@ -203,3 +203,67 @@ async def test_rotate_reseal_retire_under_load_fail_no_call(
         *(repr(r.args) for r in caplog.records),
     ]
     assert [t for t in texts if planted in t] == []
+
+
+async def test_readiness_names_a_provider_whose_key_cannot_be_opened_until_its_key_arrives(
+    settings: Settings, registry: Registry, admin: Actor, tmp_path: Path
+) -> None:
+    planted = "sk-PLANTED-" + uuid.uuid4().hex
+    stranger = generate_key()  # a key this server has never been given
+    async with fake_upstream({CHAT: json_reply(fixture("openai/chat_completion.json"))}) as up:
+        key = await _keyed_provider(registry, admin, up.url, planted)
+        alice = await registry.users.create(admin, UserCreate(email="alice@example.com"))
+        member = await registry.keys.authenticate(
+            (await registry.keys.create(admin, ApiKeyCreate(name="a", user_id=alice.id))).key
+        )
+        mine = await registry.providers.create(
+            member,
+            {
+                "name": "alices",
+                "kind": "openai",
+                "base_url": "https://api.example.com/v1",
+                "api_key": planted,
+            },
+        )
+        ring = Keyring.from_texts([stranger], "stranger")
+        async with registry.db.engine.begin() as conn:
+            for row in await conn.execute(select(Provider.id)):
+                await conn.execute(
+                    update(Provider)
+                    .where(Provider.id == row.id)
+                    .values(api_key_sealed=ring.seal(planted, context=f"provider:{row.id}"))
+                )
+        local = settings.model_copy(update={"usage_outbox": tmp_path / "usage.outbox"})
+        async with running(local, registry) as (url, _app), httpx.AsyncClient() as http:
+            answer = await http.get(f"{url}/health/ready")
+            assert answer.status_code == 503
+            body = answer.json()
+            assert body["status"] == "not ready"
+            assert body["checks"]["secrets"] == "2 provider key(s) cannot be opened by this server"
+            reason = (
+                f"a secret is sealed with master key {ring.primary_id}, which is not configured"
+            )
+            assert body["unreadable_secrets"] == [
+                {"provider": "openai-up", "owner": "system", "reason": reason},
+                {"provider": "alices", "owner": "member", "reason": reason},
+            ]
+            assert planted not in answer.text
+            assert stranger not in answer.text
+            assert str(mine.id) not in answer.text
+
+            # the operator adds the missing key to the key file: ready again, no restart
+            keys = read_key_file(settings.master_key_file)
+            write_key_file(settings.master_key_file, [*keys, stranger])
+            for _ in range(6000):  # a guard against a hang, not a measure
+                answer = await http.get(f"{url}/health/ready")
+                if answer.status_code == 200:
+                    break
+                await asyncio.sleep(0.01)
+            assert answer.json()["checks"]["secrets"] == "ok"
+            call = await http.post(
+                f"{url}/v1/chat/completions",
+                json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]},
+                headers={"authorization": f"Bearer {key}"},
+            )
+            assert call.status_code == 200
+    assert [r.headers["Authorization"] for r in up.received] == [f"Bearer {planted}"]
