@@ -180,3 +180,17 @@ def test_planted_keys_never_appear_in_rotation_output_logs_or_audit(
     assert any("master_key.rotate" in t for t in texts)
     for key in planted.values():
         assert [t for t in texts if key in t] == []
+
+
+def test_a_rotation_that_cannot_open_a_secret_changes_nothing(keyed: Cli) -> None:
+    keys, sealed = read_key_file(keyed.key_file), sealed_keys(keyed.database_url)
+    kid = _break_one_secret(keyed, "claude")
+    broken = sealed_keys(keyed.database_url)
+
+    message = keyed.fails("master-key", "rotate", "--json")
+
+    assert "provider 'claude' cannot be re-sealed" in message
+    assert kid in message
+    assert read_key_file(keyed.key_file) == keys
+    assert sealed_keys(keyed.database_url) == broken
+    assert broken != sealed

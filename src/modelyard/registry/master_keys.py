@@ -75,9 +75,9 @@ async def status(db: Database) -> KeyStatus:
     return KeyStatus(keyring.primary_id, keyring.ids(), counts)
 
 
-async def _reseal(tx: Tx, keyring: Keyring, progress: Progress | None) -> int:
-    """Re-seal every secret under the primary key (each one opened: a secret that does not
-    open fails the whole re-seal, naming its provider)."""
+async def _open_all(tx: Tx, keyring: Keyring) -> list[tuple[Provider, str]]:
+    """Every sealed provider key, opened (rows locked for the re-seal); one that does not
+    open fails the whole operation, naming its provider, before anything is changed."""
     keyring.reload()
     providers = (
         await tx.session.scalars(
@@ -87,26 +87,35 @@ async def _reseal(tx: Tx, keyring: Keyring, progress: Progress | None) -> int:
             .with_for_update()
         )
     ).all()
-    for done, provider in enumerate(providers, start=1):
-        context = f"provider:{provider.id}"
+    opened: list[tuple[Provider, str]] = []
+    for provider in providers:
         try:
-            plain = keyring.open(provider.api_key_sealed or "", context=context)
+            plain = keyring.open(provider.api_key_sealed or "", context=f"provider:{provider.id}")
         except SecretUnreadable as exc:
             raise SecretUnreadable(
                 f"provider {provider.name!r} cannot be re-sealed: {exc.message}; nothing was "
                 "changed"
             ) from None
-        provider.api_key_sealed = keyring.seal(plain, context=context)
+        opened.append((provider, plain))
+    return opened
+
+
+def _seal_all(
+    opened: list[tuple[Provider, str]], keyring: Keyring, progress: Progress | None
+) -> int:
+    """Re-seal every opened key under the primary key."""
+    for done, (provider, plain) in enumerate(opened, start=1):
+        provider.api_key_sealed = keyring.seal(plain, context=f"provider:{provider.id}")
         if progress:
-            progress(done, len(providers))
-    return len(providers)
+            progress(done, len(opened))
+    return len(opened)
 
 
 async def reseal(db: Database, actor: Actor, progress: Progress | None = None) -> int:
     """Re-seal every secret under the primary key, all in one transaction."""
     keyring = _keyring(db)
     async with db.write(actor) as tx:
-        count = await _reseal(tx, keyring, progress)
+        count = _seal_all(await _open_all(tx, keyring), keyring, progress)
         await tx.record(
             "master_key.reseal",
             "master_key",
@@ -123,10 +132,12 @@ async def rotate(
     _need_key_file(settings, ENV_ROTATE)
     path = settings.master_key_file
     async with db.write(actor) as tx:
-        new_keys = [generate_key(), *read_key_file(path)]
+        keys = read_key_file(path)
+        opened = await _open_all(tx, _follow(db, path, keys))  # before the file changes
+        new_keys = [generate_key(), *keys]
         write_key_file(path, new_keys)
         keyring = _follow(db, path, new_keys)
-        count = await _reseal(tx, keyring, progress)
+        count = _seal_all(opened, keyring, progress)
         await tx.record(
             "master_key.rotate",
             "master_key",
