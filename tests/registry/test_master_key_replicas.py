@@ -131,3 +131,19 @@ async def test_environment_keys_rotate_without_a_failed_open(
     assert promoted.open(sealed, context=f"provider:{a.id}") == KEY_A
     only_new = Keyring.from_settings(environment(new))  # 4. old key removed
     assert only_new.open(sealed, context=f"provider:{a.id}") == KEY_A
+
+
+async def test_a_broken_key_file_is_not_followed_and_a_keyring_never_prints_keys(
+    registry: Registry, admin: Actor, settings: Settings
+) -> None:
+    ring = _ring(registry)
+    [text] = read_key_file(settings.master_key_file)
+    before = ring.ids()
+    settings.master_key_file.write_text("not base64\n")
+
+    assert ring.reload() is False
+    assert ring.ids() == before
+    a = await registry.providers.create(admin, openai("a", key=KEY_A))  # still seals
+    assert (await _sealed(registry, a.id)).startswith(f"v1.{before[0]}.")
+    assert text not in repr(ring)
+    assert before[0] in repr(ring)

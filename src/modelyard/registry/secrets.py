@@ -5,7 +5,8 @@ master key that sealed it (the first 8 hex digits of the key's SHA-256), so seve
 keys can be readable at once while secrets are re-encrypted under a new one. Each secret is
 bound to its row through the AEAD associated data, so a sealed value copied onto another row
 does not open. Master keys come from ``MODELYARD_MASTER_KEY`` or the key file (one base64
-key per line, newest first); there is no built-in default.
+key per line, newest first); there is no built-in default. A keyring read from the key file
+re-reads it when it changes, so running servers follow a rotation made by another process.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ class Keyring:
         self.keys = keys
         self.path = path
         self._seen = _signature(path) if path is not None else None
+
+    def __repr__(self) -> str:
+        return f"Keyring(ids={self.ids()}, path={self.path})"
 
     @classmethod
     def from_texts(cls, texts: list[str], source: str, path: Path | None = None) -> Keyring:

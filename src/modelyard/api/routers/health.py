@@ -59,8 +59,8 @@ async def ready(registry: RegistryDep, request: Request) -> JSONBody:
 
 
 def _secrets(snapshot: Snapshot) -> tuple[str, list[dict[str, str]]]:
-    """ "ok", or how many provider keys this server cannot open, and which (names and the
-    reason, which names the master key id needed; never key material)."""
+    """Whether every provider key opens on this server; else how many do not, and which:
+    names and the reason (it names the master key id needed; never key material)."""
     found = [
         {"provider": u.name, "owner": "system" if u.owner is None else "member", "reason": u.reason}
         for u in sorted(snapshot.unreadable.values(), key=lambda u: (u.owner is not None, u.name))
