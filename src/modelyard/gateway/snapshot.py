@@ -95,6 +95,14 @@ class ProviderEntry:
         )
 
 
+class Unreadable(NamedTuple):
+    """A provider whose sealed API key this server cannot open (it is unusable here)."""
+
+    name: str
+    owner: uuid.UUID | None
+    reason: str  # names the master key id it needs, never secret material
+
+
 class Uninstalled(NamedTuple):
     """A provider left out of the snapshot because its kind's plug-in is not installed."""
 
@@ -166,6 +174,7 @@ class Snapshot:
     preferences: dict[uuid.UUID, Preference]
     billing: dict[uuid.UUID, Billing] = field(default_factory=dict)
     uninstalled: dict[uuid.UUID, Uninstalled] = field(default_factory=dict)
+    unreadable: dict[uuid.UUID, Unreadable] = field(default_factory=dict)
 
     @cached_property
     def retry(self) -> RetryPolicy:
@@ -233,12 +242,15 @@ class Snapshot:
 
 
 async def load(db: Database) -> Snapshot:
-    """Read the whole registry in one transaction."""
+    """Read the whole registry in one transaction (after following the key file, which
+    another process may have rotated or retired keys in: one ``stat``)."""
+    if db.keyring is not None:
+        db.keyring.reload()
     async with db.read(Actor.operator("gateway")) as tx:
         s = tx.session
         generation = int(await s.scalar(select(RegistryState.generation)) or 0)
         keys = await _keys(s, tx.now)
-        providers, uninstalled = _providers(db, await s.scalars(select(Provider)))
+        providers, uninstalled, unreadable = _providers(db, await s.scalars(select(Provider)))
         models = {m.id: _model(m) for m in await s.scalars(select(Model))}
         prices: dict[uuid.UUID, list[PriceEntry]] = {}
         for p in await s.scalars(select(ModelPrice).order_by(ModelPrice.effective_from)):
@@ -274,6 +286,7 @@ async def load(db: Database) -> Snapshot:
         preferences,
         billing,
         uninstalled,
+        unreadable,
     )
 
 
@@ -328,29 +341,42 @@ async def _keys(session: Any, now: datetime) -> dict[str, KeyEntry]:
 
 def _providers(
     db: Database, rows: Iterable[Provider]
-) -> tuple[dict[uuid.UUID, ProviderEntry], dict[uuid.UUID, Uninstalled]]:
-    """The providers the installed kinds can serve; the others, named, are left out."""
+) -> tuple[
+    dict[uuid.UUID, ProviderEntry], dict[uuid.UUID, Uninstalled], dict[uuid.UUID, Unreadable]
+]:
+    """The providers the installed kinds can serve; the others, named, are left out. Those
+    whose key cannot be opened are kept (unusable) and named with the reason."""
     installed = kinds()
-    providers, uninstalled = {}, {}
+    providers, uninstalled, unreadable = {}, {}, {}
     for row in rows:
         if row.kind in installed:
-            providers[row.id] = _provider(db, row)
+            api_key, problem = _open_key(db, row)
+            providers[row.id] = _provider(row, api_key, usable=problem is None)
+            if problem is not None:
+                unreadable[row.id] = Unreadable(row.name, row.owner_user_id, problem)
         else:
             uninstalled[row.id] = Uninstalled(row.name, row.owner_user_id, row.kind)
             log.warning("provider %s is skipped: its kind %r is not installed", row.name, row.kind)
-    return providers, uninstalled
+    return providers, uninstalled, unreadable
 
 
-def _provider(db: Database, row: Provider) -> ProviderEntry:
-    api_key, usable = None, True
-    if row.api_key_sealed is not None:
+def _open_key(db: Database, row: Provider) -> tuple[str | None, str | None]:
+    """The provider's API key, or why it cannot be opened (re-reading a changed key file
+    first when the key id is not known here: another process may have just rotated)."""
+    if row.api_key_sealed is None:
+        return None, None
+    if db.keyring is None:
+        problem = "no master key is configured"
+    else:
         try:
-            if db.keyring is None:
-                raise Unauthenticated("no master key")  # handled just below
-            api_key = db.keyring.open(row.api_key_sealed, context=f"provider:{row.id}")
-        except ModelyardError:
-            usable = False
-            log.warning("provider %s is unusable: its API key cannot be opened", row.name)
+            return db.keyring.open(row.api_key_sealed, context=f"provider:{row.id}"), None
+        except ModelyardError as exc:
+            problem = exc.message
+    log.warning("provider %s is unusable: its API key cannot be opened: %s", row.name, problem)
+    return None, problem
+
+
+def _provider(row: Provider, api_key: str | None, *, usable: bool) -> ProviderEntry:
     return ProviderEntry(
         id=row.id,
         name=row.name,
