@@ -60,10 +60,15 @@ async def ready(registry: RegistryDep, request: Request) -> JSONBody:
 
 def _secrets(snapshot: Snapshot) -> tuple[str, list[dict[str, str]]]:
     """Whether every provider key opens on this server; else how many do not, and which:
-    names and the reason (it names the master key id needed; never key material)."""
+    system providers by name, members' by id (this endpoint answers anyone, and a member's
+    names are their own), with the reason (the master key id needed; never key material)."""
     found = [
-        {"provider": u.name, "owner": "system" if u.owner is None else "member", "reason": u.reason}
-        for u in sorted(snapshot.unreadable.values(), key=lambda u: (u.owner is not None, u.name))
+        {"provider": u.name, "owner": "system", "reason": u.reason}
+        if u.owner is None
+        else {"provider_id": str(pid), "owner": "member", "reason": u.reason}
+        for pid, u in sorted(
+            snapshot.unreadable.items(), key=lambda kv: (kv[1].owner is not None, kv[1].name)
+        )
     ]
     if not found:
         return "ok", []
