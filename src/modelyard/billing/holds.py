@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelyard.billing import ledger
 from modelyard.db.tables import CreditHold
+from modelyard.db.types import canonical
 from modelyard.errors import PaymentRequired
 from modelyard.registry.tx import Database
 
@@ -110,7 +111,7 @@ class CreditKeeper:
                 if account.available < amount:
                     if account.syncs == seen or not account.drained:
                         await self._sync(user_id, account, amount)
-                    free = max(ZERO, account.available)
+                    free = canonical(max(ZERO, account.available))
                     if free < amount:
                         if least is None or free < least or free <= 0:
                             raise PaymentRequired(

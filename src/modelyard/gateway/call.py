@@ -215,7 +215,7 @@ class Call:
         price = self.snap.price_at(candidate.model.id, self.at) if candidate else None
         rules = self.snap.credit_rules
         cost, credits = cost_of(price, usage, rules.credits_per_usd) if price else (None, None)
-        charged = None
+        charged = Decimal(0) if self.billed else None  # billed, free: 0, not "unbilled"
         if self.reservation is not None:
             charged = gateway.credits.settle(self.reservation, credits or Decimal(0))
             self.reservation = None

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from modelyard.billing.pricing import affordable, estimate
+from modelyard.db.types import canonical
 from modelyard.errors import Forbidden, PaymentRequired
 from modelyard.gateway import request
 from modelyard.gateway.resolve import Resolution
@@ -80,6 +81,7 @@ def refusal(
 ) -> PaymentRequired:
     """402 naming the plan, what is available, what the call needs and what to do."""
     available = exc.details.get("available", "0")
+    amount, least = canonical(amount), canonical(least)
     plan = call.plan.plan if call.plan is not None else None
     whose = f" on the {plan!r} plan" if plan else ""
     if minimum and least < amount:
