@@ -26,7 +26,7 @@ from modelyard.registry.actors import Actor
 from modelyard.registry.common import PageRequest
 from modelyard.services import Registry
 from modelyard.settings import Settings
-from tests.gateway.upstream import json_reply
+from tests.gateway.upstream import fixture, json_reply, sse_reply
 from tests.gateway.v1_rig import CHAT, MODEL, PROVIDER, Exchange, Rig, openai_rig
 
 ASK = [{"role": "user", "content": "What is the answer?"}]
@@ -279,11 +279,20 @@ async def test_a_call_the_balance_cannot_cover_is_sent_with_max_tokens_capped(
         cap = int((left - PROMPT * Decimal("0.0005")) / Decimal("0.0005"))
         assert (_status(third), _header(third, "x-modelyard-max-tokens-capped")) == (200, str(cap))
         assert rig.upstream.received[-1].body["max_tokens"] == cap
+        assert await _ledger(rig, user_id) == left - Decimal("0.01")  # 3 credits served 0.01
+        # A stream is capped the same way, and says so in its headers.
+        rig.reply(CHAT, sse_reply(fixture("openai/chat_stream.sse")))
+        streamed = await rig.call(CHAT[1], _chat(max_tokens=100_000, stream=True))
+        assert _status(streamed) == 200
+        capped = int(_header(streamed, "x-modelyard-max-tokens-capped") or 0)
+        assert 0 < capped == rig.upstream.received[-1].body["max_tokens"] < 100_000
+        left = await _ledger(rig, user_id)
+        rig.reply(CHAT, _reply(10, 10))
         # A call the balance covers is not capped.
         small = await rig.call(CHAT[1], _chat(max_tokens=20))
         assert (_status(small), _header(small, "x-modelyard-max-tokens-capped")) == (200, None)
         small_cost = _credits(10 * PER_PROMPT + 10 * PER_COMPLETION)
-        assert await _ledger(rig, user_id) == left - Decimal("0.01") - small_cost
+        assert await _ledger(rig, user_id) == left - small_cost
 
 
 async def test_a_capped_call_that_uses_more_is_charged_no_more_than_the_balance(
