@@ -90,7 +90,7 @@ def refusal(
             f"{minimum}-token answer)"
         )
     else:
-        need = f"this call costs {amount}"
+        need = f"this call may cost up to {amount}"
     return PaymentRequired(
         f"insufficient credits{whose}: {available} available, {need}; top up the credits "
         "(an admin grants them) or send a shorter prompt",
