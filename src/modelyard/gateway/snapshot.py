@@ -24,9 +24,11 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 
 from modelyard.adapters.base import Target
+from modelyard.billing.pricing import Rate, rate_of
 from modelyard.billing.subscriptions import CURRENT
 from modelyard.db.tables import (
     ApiKey,
+    CreditGrant,
     Model,
     ModelPrice,
     Plan,
@@ -156,6 +158,30 @@ class Billing:
 
 
 @dataclass(frozen=True, slots=True)
+class CreditRules:
+    """The ``billing.*`` settings a call is paid by, read once per snapshot
+    (``docs/billing.md``)."""
+
+    credits_per_usd: Decimal
+    uncredited_users: str  # serve | refuse
+    unpriced_models: str  # refuse | flag
+    worst_case_completion: int  # a hold's completion tokens without max_tokens or max output
+    min_completion: int  # the smallest answer a capped call is still sent with
+    estimate_completion: int  # completion tokens charged to rate windows without max_tokens
+
+    @classmethod
+    def of(cls, settings: dict[str, Any]) -> CreditRules:
+        return cls(
+            Decimal(str(settings["billing.credits_per_usd"])),
+            settings["billing.uncredited_users"],
+            settings["billing.unpriced_models"],
+            int(settings["billing.worst_case_completion_tokens"]),
+            int(settings["billing.min_completion_tokens"]),
+            int(settings["gateway.completion_estimate_tokens"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Preference:
     default_model_id: uuid.UUID | None
     temperature: Decimal | None
@@ -175,6 +201,26 @@ class Snapshot:
     billing: dict[uuid.UUID, Billing] = field(default_factory=dict)
     uninstalled: dict[uuid.UUID, Uninstalled] = field(default_factory=dict)
     unreadable: dict[uuid.UUID, Unreadable] = field(default_factory=dict)
+    credited: frozenset[uuid.UUID] = frozenset()  # users ever granted credits: they pay
+
+    @cached_property
+    def credit_rules(self) -> CreditRules:
+        return CreditRules.of(self.settings)
+
+    def rate_at(self, model: uuid.UUID, when: datetime) -> tuple[PriceEntry | None, Rate | None]:
+        """The price in force and what its tokens cost in credits (None: no credit value)."""
+        price = self.price_at(model, when)
+        if price is None:
+            return None, None
+        try:
+            return price, self._rates[price.id]
+        except KeyError:
+            rate = self._rates[price.id] = rate_of(price, self.credit_rules.credits_per_usd)
+            return price, rate
+
+    @cached_property
+    def _rates(self) -> dict[uuid.UUID, Rate | None]:
+        return {}
 
     @cached_property
     def retry(self) -> RetryPolicy:
@@ -271,6 +317,7 @@ async def load(db: Database) -> Snapshot:
             for row in await s.scalars(select(UserPreference))
         }
         billing = await _billing(s)
+        credited = frozenset(await s.scalars(select(CreditGrant.user_id).distinct()))
     by_model_id: dict[str, list[ModelEntry]] = {}
     for model in sorted(models.values(), key=lambda m: (m.created_at, str(m.id))):
         by_model_id.setdefault(model.model_id, []).append(model)
@@ -287,6 +334,7 @@ async def load(db: Database) -> Snapshot:
         billing,
         uninstalled,
         unreadable,
+        credited,
     )
 
 
