@@ -17,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from modelyard.billing.credits import GrantCreate
 from modelyard.billing.plans import PlanCreate, PlanUpdate
 from modelyard.billing.subscriptions import SubscriptionCreate
 from modelyard.db.tables import UsageEvent
@@ -87,6 +88,7 @@ async def world(
     )
     user = await registry.users.create(admin, UserCreate(email="member@example.com"))
     await registry.subscriptions.create(admin, SubscriptionCreate(user_id=user.id, plan="starter"))
+    await registry.credits.grant(admin, GrantCreate(user_id=user.id, amount=Decimal(100)))
     key = await registry.keys.create(admin, ApiKeyCreate(name="app", user_id=user.id))
     local = settings.model_copy(update={"usage_outbox": tmp_path / "outbox"})
     async with running(local, registry) as (url, app):

@@ -5,7 +5,9 @@ what the request needs of a model, the candidates that may serve it (narrowed by
 plan), the most tokens it may use. Then each step runs once, its state kept on the call:
 
 * **admit**: the caller's own limits (per API key, per user, per plan: one round trip), the
-  plan's parallel slot, and the credit hold for the most the call may cost;
+  plan's parallel slot, and, for a caller who pays in credits, the credit hold for the most
+  the call may cost (its ``max_tokens`` capped when the balance cannot cover it:
+  :mod:`modelyard.gateway.credit`);
 * **attempt**: the pipeline (circuit breaker, provider limits, retries, fallback, adapter)
   writes onto the call which candidate served it, after how many attempts;
 * **settle**: tokens (the tpm windows charged at the budget corrected to what was used), the
@@ -22,14 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from modelyard.adapters.base import ChatResult, EmbeddingResult, Usage
 from modelyard.billing.holds import Reservation
-from modelyard.billing.pricing import cost_of, estimate
+from modelyard.billing.pricing import cost_of
 from modelyard.errors import LimitExceeded, ModelyardError, ProviderBusy
-from modelyard.gateway import entitlement, idempotency, request
+from modelyard.gateway import credit, entitlement, idempotency, request
 from modelyard.gateway.limits.base import PARALLEL_WAIT_S, Charge, Slot, Window
 from modelyard.gateway.resolve import Candidate, Resolution, resolve
 from modelyard.gateway.scopes import caller_scope
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
     from modelyard.gateway.service import Gateway
 
 LIMIT_CODES = frozenset({"LIMIT_EXCEEDED", "PROVIDER_BUSY"})
+T = TypeVar("T")
 
 
 class Call:
@@ -50,9 +54,11 @@ class Call:
         "asked",
         "at",
         "attempts",
+        "billed",
         "body",
         "budget",
         "candidate",
+        "capped",
         "charges",
         "claimed",
         "client_request_id",
@@ -74,6 +80,7 @@ class Call:
         "ttft_ms",
         "upstream_ms",
         "window",
+        "worst",
     )
 
     def __init__(
@@ -93,7 +100,10 @@ class Call:
         self.request_id, self.operation, self.body = request_id, operation, body
         self.resolution, self.plan = resolution, plan
         self.prompt = prompt  # estimated prompt tokens
-        self.budget = budget  # most tokens the call may use: the prompt plus the completion cap
+        self.budget = budget  # tokens charged to rate windows up front (settle corrects them)
+        self.billed = False  # paid in credits (credit.prepare)
+        self.worst = budget  # the most tokens it may use, for the credit hold
+        self.capped: int | None = None  # max_tokens lowered to what the balance pays for
         self.started = time.perf_counter()
         self.at = gateway.clock()  # the price in force at this instant is the call's price
         # What the attempts made of it (written by the pipeline):
@@ -136,21 +146,15 @@ class Call:
                 gateway.limiter, self.snap, key.user_id, self.idempotency_key, self.request_id
             )
         await self._caller_limits()
-        if plan is None:
-            return
-        if plan.max_parallel:
+        if plan is not None and plan.max_parallel:
             try:
                 self.slot = await gateway.limiter.acquire_slot(
                     f"plan-parallel:{key.user_id}", plan.max_parallel, PARALLEL_WAIT_S
                 )
             except ProviderBusy as exc:
                 raise exc.named(caller_scope(exc.key, key, plan)) from None
-        price_at, at = self.snap.price_at, self.at
-        amount = estimate(
-            (price_at(c.model.id, at) for c in self.resolution.candidates), self.budget
-        )
-        if amount > 0:
-            self.reservation = await gateway.credits.reserve(key.user_id, amount)
+        if self.billed:
+            await credit.hold(self)
 
     async def _caller_limits(self) -> None:
         """rpm/tpm per API key, per user and per plan, in one round trip (Redis); a refusal
@@ -236,8 +240,9 @@ class Call:
             served = candidate.provider.id if candidate is not None else None
             gateway.settler.correct(self.charges, usage.total_tokens, served)
         price = self.snap.price_at(candidate.model.id, self.at) if candidate else None
-        cost, credits = cost_of(price, usage) if price else (None, None)
-        charged = None
+        rules = self.snap.credit_rules
+        cost, credits = cost_of(price, usage, rules.credits_per_usd) if price else (None, None)
+        charged = Decimal(0) if self.billed else None  # billed, free: 0, not "unbilled"
         if self.reservation is not None:
             charged = gateway.credits.settle(self.reservation, credits or Decimal(0))
             self.reservation = None
@@ -252,9 +257,14 @@ class Call:
         if self.idempotency_key is not None:
             meta = {**(meta or {}), "idempotency_key": self.idempotency_key}
         elapsed = time.perf_counter() - self.started
+        provider = candidate.provider if candidate else None
+        model = candidate.model if candidate else None
+        if self.billed and credits is None and provider and model:  # billing.unpriced_models
+            meta = {**(meta or {}), "unpriced": True}
+            gateway.metrics.unpriced(provider.name, model.model_id)
         gateway.metrics.call(
-            provider=candidate.provider.name if candidate else "",
-            model=candidate.model.model_id if candidate else "",
+            provider=provider.name if provider else "",
+            model=model.model_id if model else "",
             operation=self.operation,
             status=status,
             seconds=elapsed,
@@ -268,8 +278,7 @@ class Call:
         if error_code in LIMIT_CODES:
             gateway.metrics.rejected(error_code.lower())
         # A call refused before any candidate was tried keeps the model it asked for.
-        named = candidate or self.resolution.candidates[0]
-        provider, model = named.provider, named.model
+        asked_for = candidate or self.resolution.candidates[0]
         gateway.recorder.record(
             UsageRecord(
                 request_id=self.request_id,
@@ -277,10 +286,10 @@ class Call:
                 occurred_at=self.at,
                 user_id=self.key.user_id,
                 api_key_id=self.key.key_id,
-                provider_id=provider.id,
-                model_id=model.id,
-                provider_name=provider.name,
-                model_name=model.model_id,
+                provider_id=asked_for.provider.id,
+                model_id=asked_for.model.id,
+                provider_name=asked_for.provider.name,
+                model_name=asked_for.model.model_id,
                 operation=self.operation,
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
@@ -322,11 +331,14 @@ def chat_call(
     operation = "function_call" if body.get("tools") or body.get("functions") else "chat"
     call = Call(gateway, snap, key, request_id, operation, body, resolution, None, 0, 0)
     call.client_request_id, call.idempotency_key = client_request_id, idempotency_key
-    call.plan = _entitled(call, needs)
-    call.prompt = request.prompt_estimate(body, "chat")
-    call.budget = call.prompt + request.max_completion(
-        body, call.resolution.candidates[0].model.max_output_tokens
-    )
+    billed = _recorded(call, lambda: _entitled(call, needs))
+    call.prompt = prompt = request.prompt_estimate(body, "chat")
+    estimate = snap.credit_rules.estimate_completion  # rate windows: a realistic guess
+    model_max = call.resolution.candidates[0].model.max_output_tokens
+    asked = request.requested_completion(body)
+    call.budget = call.worst = prompt + (asked or min(estimate, model_max or estimate))
+    if billed:
+        _recorded(call, lambda: credit.prepare(call, completion=True))
     return call
 
 
@@ -344,19 +356,29 @@ def embedding_call(
     resolution = resolve(snap, key.user_id, request.requested_model(body), "embedding", needs)
     call = Call(gateway, snap, key, request_id, "embedding", body, resolution, None, 0, 0)
     call.client_request_id, call.idempotency_key = client_request_id, idempotency_key
-    call.plan = _entitled(call, needs)
-    call.prompt = call.budget = request.prompt_estimate(body, "embedding")
+    billed = _recorded(call, lambda: _entitled(call, needs))
+    call.prompt = call.budget = call.worst = request.prompt_estimate(body, "embedding")
+    if billed:
+        _recorded(call, lambda: credit.prepare(call, completion=False))
     return call
 
 
-def _entitled(call: Call, needs: frozenset[str]) -> Billing | None:
-    """The caller's plan, its candidates narrowed to what it allows; a refusal (403) is
-    recorded, naming the model asked for, before it is raised."""
+def _entitled(call: Call, needs: frozenset[str]) -> bool:
+    """The caller's plan on the call, its candidates narrowed to what the plan allows;
+    whether the call is paid in credits."""
+    snap, user = call.snap, call.key.user_id
+    call.plan = plan = entitlement.billing_of(snap, user)
+    billed = entitlement.pays(snap, user, plan)
+    if plan is not None:
+        call.resolution = entitlement.within_plan(plan, call.resolution, needs)
+    return billed
+
+
+def _recorded(call: Call, step: Callable[[], T]) -> T:
+    """``step``'s answer; a refusal (the plan, an unpriced model) is recorded first, naming
+    the model asked for."""
     try:
-        plan = entitlement.billing_of(call.snap, call.key.user_id)
-        if plan is not None:
-            call.resolution = entitlement.within_plan(plan, call.resolution, needs)
+        return step()
     except ModelyardError as exc:
         call.settle(None, "error", exc.code)
         raise
-    return plan
