@@ -40,6 +40,7 @@ message.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -186,27 +187,57 @@ def _scope(key: str) -> str:
 
 
 class ProviderBusy(ModelyardError):
+    """No parallel slot freed in time. The message names the scope by what the caller knows
+    it as (:meth:`named`: "the 'free' plan", "provider 'openai'"), its limits key until then."""
+
     status = 429
     code = "PROVIDER_BUSY"
 
     def __init__(self, key: str, limit: int, waited_s: float, retry_after: float = 1.0) -> None:
+        self.key, self.limit, self.waited_s = key, limit, waited_s
         super().__init__(
-            f"{key} already runs its maximum of {limit} parallel requests and none finished "
-            f"within {waited_s:g} s; retry shortly",
+            self._say(key),
             details={"key": key, "scope": _scope(key), "limit": limit, "waited_s": waited_s},
         )
         self.retry_after: float | None = retry_after
 
+    def named(self, name: str) -> ProviderBusy:
+        """Say the scope as ``name`` (a noun phrase: "the 'free' plan"); returns itself."""
+        _rename(self, self._say(name), name)
+        return self
+
+    def _say(self, name: str) -> str:
+        return (
+            f"{name} already runs its maximum of {self.limit} parallel requests and none "
+            f"finished within {self.waited_s:g} s; send fewer calls at once, or retry in a "
+            "few seconds"
+        )
+
 
 class LimitExceeded(ModelyardError):
+    """Over an rpm or tpm limit (the upstream was not called). ``retry_after`` is None when
+    the request can never fit (it needs more tokens than the whole tpm). The message names
+    the scope by what the caller knows it as (:meth:`named`), its limits key until then, and
+    says what to do: wait, or send a lower ``max_tokens``."""
+
     status = 429
     code = "LIMIT_EXCEEDED"
 
     def __init__(
-        self, key: str, limit: LimitName, value: int, retry_after: float | None, message: str
+        self,
+        key: str,
+        limit: LimitName,
+        value: int,
+        retry_after: float | None,
+        *,
+        tokens: int = 0,
     ) -> None:
+        self.key = key
+        self.limit: LimitName = limit
+        self.value, self.tokens = value, tokens
+        self.retry_after = retry_after
         super().__init__(
-            message,
+            self._say(key),
             details={
                 "key": key,
                 "scope": _scope(key),
@@ -215,9 +246,33 @@ class LimitExceeded(ModelyardError):
                 "retry_after": retry_after,
             },
         )
-        self.key = key
-        self.limit: LimitName = limit
-        self.retry_after = retry_after
+
+    def named(self, name: str) -> LimitExceeded:
+        """Say the scope as ``name`` (a noun phrase: "the 'free' plan"); returns itself."""
+        _rename(self, self._say(name), name)
+        return self
+
+    def _say(self, name: str) -> str:
+        limit, value, tokens = self.limit, self.value, self.tokens
+        if self.retry_after is None:  # larger than the whole tpm: waiting will not help
+            return (
+                f"the request needs about {tokens} tokens, more than the whole {limit} limit "
+                f"of {name} ({value} tokens per minute); send a shorter request or a lower "
+                "max_tokens"
+            )
+        wait = f"wait {max(1, math.ceil(self.retry_after))} s before retrying"
+        if limit == "rpm":
+            return f"the rpm limit of {name} ({value} requests per minute) is reached; {wait}"
+        return (
+            f"the tpm limit of {name} ({value} tokens per minute) has no room for this request "
+            f"(about {tokens} tokens, counting max_tokens); {wait}, or send a lower max_tokens"
+        )
+
+
+def _rename(exc: ModelyardError, message: str, name: str) -> None:
+    exc.message = message
+    exc.args = (message,)
+    exc.details["name"] = name
 
 
 # -- upstream failures, as each adapter's edge translates them ------------------------------

@@ -131,6 +131,8 @@ async def test_two_currencies_in_one_group_are_never_added_up(world: World) -> N
         ),
         pytest.param({"since": "2030-01-01T12:00:00+01:00"}, {1, 2, 3, 4, 5}, id="other-zone"),
         pytest.param({"provider": "openai", "model": "claude"}, set(), id="nothing"),
+        pytest.param({"client_request_id": "job-7"}, {1, 3}, id="client-request-id"),
+        pytest.param({"client_request_id": "job-8"}, set(), id="client-request-id-none"),
     ],
 )
 async def test_filters_apply_to_totals_and_events(
@@ -156,6 +158,9 @@ async def test_members_see_only_their_own_usage_whatever_they_ask(world: World) 
         assert {e["user_id"] for e in events["items"]} == {world.ids["alice"]}
     mine = await world.get(EVENTS, "bob", status="aborted")
     assert [e["request_id"] for e in mine["items"]] == world.request_ids(4)
+    # bob chose the same client request id as alice: he finds his call, not hers
+    tagged = await world.get(EVENTS, "bob", client_request_id="job-7")
+    assert [e["request_id"] for e in tagged["items"]] == world.request_ids(3)
     everyone = await world.get(EVENTS)
     assert everyone["total"] == 6
 
@@ -181,6 +186,7 @@ async def test_an_event_carries_the_call_and_nothing_secret(world: World) -> Non
     assert event == {
         "id": event["id"],
         "request_id": world.rows[1]["request_id"],
+        "client_request_id": "job-7",
         "occurred_at": "2030-01-01T12:00:00Z",
         "user_id": world.ids["alice"],
         "user_email": "alice@example.com",
@@ -272,6 +278,7 @@ async def test_events_as_csv_write_every_field_exactly(world: World) -> None:
     assert dict(zip(header, rows[0], strict=True)) == {
         "id": as_json["items"][0]["id"],
         "request_id": world.rows[1]["request_id"],
+        "client_request_id": "job-7",
         "occurred_at": "2030-01-01T12:00:00Z",
         "user_id": world.ids["alice"],
         "user_email": "alice@example.com",
@@ -325,6 +332,7 @@ async def test_json_stays_the_default_format(world: World) -> None:
         (EVENTS, {"status": "bogus"}, "status", "'ok', 'error' or 'aborted'"),
         (USAGE, {"since": "2030-01-01T00:00:00"}, "since", "timezone"),
         (USAGE, {"user_id": "not-a-uuid"}, "user_id", "UUID"),
+        (EVENTS, {"client_request_id": "x" * 101}, "client_request_id", "at most 100"),
         (
             USAGE,
             {"since": "2030-02-01T00:00:00Z", "until": "2030-01-01T00:00:00Z"},

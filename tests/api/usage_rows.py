@@ -75,6 +75,7 @@ SAMPLE = [
     ("bob", "2030-01-02T08:00:00Z", "openai", "gpt-4o-mini", "ok", 40, 20, "0.01", "EUR", "0.25"),
 ]
 NEWEST_FIRST = [4, 2, 5, 1, 3, 0]  # SAMPLE's indexes by time, newest first
+CLIENT_IDS = {1: "job-7", 3: "job-7"}  # the callers' own request ids: two users chose one
 
 
 def sample(users: dict[str, str]) -> list[dict[str, Any]]:
@@ -92,6 +93,18 @@ def sample(users: dict[str, str]) -> list[dict[str, Any]]:
             cost=cost,
             currency=currency,
             credits=credits,
+            client_request_id=CLIENT_IDS.get(index),
         )
-        for who, at, provider, model, status, prompt, completion, cost, currency, credits in SAMPLE
+        for index, (
+            who,
+            at,
+            provider,
+            model,
+            status,
+            prompt,
+            completion,
+            cost,
+            currency,
+            credits,
+        ) in enumerate(SAMPLE)
     ]

@@ -97,6 +97,7 @@ def test_by_groups_comma_separated_or_repeated(stocked: Stocked) -> None:
         pytest.param(["--user", "bob"], {3, 4, 5}, id="user-id"),  # replaced by bob's id
         pytest.param(["--model", "gpt-4o"], {0, 1, 3}, id="model"),
         pytest.param(["--provider", "anthropic"], {2}, id="provider"),
+        pytest.param(["--client-request-id", "job-7"], {1, 3}, id="client-request-id"),
         pytest.param(["--since", "2030-01-02T00:00:00Z"], {2, 4, 5}, id="since"),
         pytest.param(["--until", "2030-01-02T00:00:00Z"], {0, 1, 3}, id="until"),
         pytest.param(
@@ -142,11 +143,14 @@ def test_csv_totals_and_events_exactly(stocked: Stocked) -> None:
     alice = stocked.ids["alice"]
     out = stocked.cli.ok("usage", "events", "--csv", "--model", "gpt-4o", "--user", alice)
     header, *rows = parse_csv(out.stdout)
-    assert header[:3] == ["id", "request_id", "occurred_at"]
+    assert header[:4] == ["id", "request_id", "client_request_id", "occurred_at"]
     got = [dict(zip(header, r, strict=True)) for r in rows]
-    assert [(r["request_id"], r["occurred_at"], r["cost"], r["credits"]) for r in got] == [
-        (stocked.rows[1]["request_id"], "2030-01-01T12:00:00Z", "0.0000025", ""),
-        (stocked.rows[0]["request_id"], "2030-01-01T10:00:00Z", "0.0000125", "1.5"),
+    assert [
+        (r["request_id"], r["client_request_id"], r["occurred_at"], r["cost"], r["credits"])
+        for r in got
+    ] == [
+        (stocked.rows[1]["request_id"], "job-7", "2030-01-01T12:00:00Z", "0.0000025", ""),
+        (stocked.rows[0]["request_id"], "", "2030-01-01T10:00:00Z", "0.0000125", "1.5"),
     ]
 
 

@@ -152,7 +152,7 @@ async def test_bad_requests_get_openai_shaped_errors(
     assert response.headers["x-request-id"]
 
 
-async def test_usage_rows_are_recorded_once_per_request_id_with_exact_cost(
+async def test_every_call_gets_its_own_usage_row_with_exact_cost_whatever_id_it_sends(
     settings: Settings, registry: Registry, admin: Actor, tmp_path: Any
 ) -> None:
     await _provider(
@@ -170,7 +170,9 @@ async def test_usage_rows_are_recorded_once_per_request_id_with_exact_cost(
             )
         await client.close()
     rows = await _usage_rows(registry)
-    assert sorted(r.request_id for r in rows) == ["other", "same"]
+    assert sorted(r.client_request_id for r in rows) == ["other", "same", "same"]
+    assert len({r.request_id for r in rows}) == 3  # the server's ids key the rows
+    assert all(r.request_id.startswith("req_") for r in rows)
     for row in rows:
         assert (row.prompt_tokens, row.completion_tokens) == (1000, 500)
         assert row.cost == Decimal("0.006")  # 1000 * 2 / 1e6 + 500 * 8 / 1e6

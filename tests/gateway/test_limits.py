@@ -252,6 +252,47 @@ def test_make_limiter_picks_the_backend_from_the_url() -> None:
     assert isinstance(make_limiter("redis://127.0.0.1:6379/0", "modelyard"), RedisLimiter)
 
 
+async def test_a_key_is_claimed_once_until_its_holder_gives_it_back(make: Factory) -> None:
+    limiter = make()
+    assert await limiter.claim("idempotency:u1:k", "first", 60)
+    assert not await limiter.claim("idempotency:u1:k", "second", 60)
+    await limiter.unclaim("idempotency:u1:k", "second")  # not its claim: nothing happens
+    assert not await limiter.claim("idempotency:u1:k", "third", 60)
+    assert await limiter.claim("idempotency:u2:k", "other user", 60)
+    await limiter.unclaim("idempotency:u1:k", "first")
+    assert await limiter.claim("idempotency:u1:k", "fourth", 60)
+
+
+async def test_a_claim_lasts_its_ttl_and_expired_claims_are_forgotten() -> None:
+    clock = Clock()
+    limiter = MemoryLimiter(clock)
+    assert await limiter.claim("a", "t1", 10)
+    clock.now += 9.9
+    assert not await limiter.claim("a", "t2", 10)
+    clock.now += 0.2
+    assert await limiter.claim("a", "t3", 10)  # expired: claimed anew
+    for n in range(100):
+        await limiter.claim(f"k{n}", "t", 1)
+    clock.now += 20
+    await limiter.claim("b", "t", 1)
+    assert set(limiter._claims) == {"b"}  # type: ignore[attr-defined]
+
+
+@pytest.mark.redis
+async def test_a_claim_on_one_replica_holds_on_the_others_for_its_ttl(
+    replicas: Callable[..., RedisLimiter], redis_prefix: str
+) -> None:
+    a, b = replicas(), replicas()
+    assert await a.claim("idempotency:u:k", "a", 30)
+    assert not await b.claim("idempotency:u:k", "b", 30)
+    ttl = await a.redis.pttl(f"{redis_prefix}:{{idempotency:u:k}}:claim")
+    assert 0 < ttl <= 30_000
+    await b.unclaim("idempotency:u:k", "b")  # not b's claim
+    assert not await b.claim("idempotency:u:k", "b", 30)
+    await a.unclaim("idempotency:u:k", "a")
+    assert await b.claim("idempotency:u:k", "b", 30)
+
+
 @pytest.mark.redis
 async def test_two_replicas_share_rate_limits_and_slots(
     replicas: Callable[..., RedisLimiter], redis_prefix: str

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import event, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -279,6 +280,33 @@ async def test_a_request_id_twice_in_one_batch_is_stored_and_debited_once(
         )
     assert sorted(debits) == [("once", Decimal("-0.25")), ("twice", Decimal("-1.5"))]
     assert settled == [("twice", 1000, True), ("twice", 5, False), ("once", 1000, True)]
+
+
+async def test_calls_sharing_a_client_request_id_are_each_stored_and_debited_once(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """The caller's id is a correlation field: only the server's request id dedupes, so an
+    outbox replay (of rows already stored, and of a line parked before the column existed)
+    stays idempotent while calls that share a client id are all kept."""
+    user_id = await add_user(engine)
+    charged = {"user_id": user_id, "charged_credits": Decimal("1"), "client_request_id": "same"}
+    records = [usage_record(f"req_{n}", **charged) for n in range(3)]
+    recorder = UsageRecorder(engine, outbox=tmp_path / "outbox")
+    for record in records:
+        recorder.record(record)
+    await recorder.flush()
+    old = orjson.loads(usage_record("req_old", user_id=user_id).to_json())
+    del old["client_request_id"]  # parked by an older version
+    recorder.outbox.append([r.to_json() for r in records] + [orjson.dumps(old)])
+    await recorder.stop()
+    rows = {row.request_id: row for row in await stored(engine)}
+    assert rows.keys() == {"req_0", "req_1", "req_2", "req_old"}
+    assert [rows[f"req_{n}"].client_request_id for n in range(3)] == ["same"] * 3
+    assert rows["req_old"].client_request_id is None
+    async with engine.connect() as conn:
+        debits = list(await conn.scalars(select(CreditEntry.request_id)))
+    assert sorted(debits) == ["req_0", "req_1", "req_2"]
+    assert not recorder.outbox.rejected_path.exists()
 
 
 async def test_a_value_too_long_for_its_column_sets_only_that_row_aside(

@@ -40,6 +40,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 def full_row(request_id: str, refs: dict[str, uuid.UUID]) -> dict[str, Any]:
     return {
         "request_id": request_id,
+        "client_request_id": "the caller's own id",
         # not UTC, and microseconds that end in zeros: both must be stored as SQLAlchemy does
         "occurred_at": datetime(2026, 3, 1, 9, 30, 0, 120000, tzinfo=timezone(timedelta(hours=2))),
         "api_key_id": None,

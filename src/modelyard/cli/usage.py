@@ -44,6 +44,7 @@ EVENT_HEADINGS = (
     "completion",
     "latency ms",
     "cost",
+    "client request id",
 )
 _DIMENSIONS: dict[Group, Callable[[UsageTotal], object]] = {
     "day": lambda t: t.day,
@@ -73,6 +74,13 @@ def usage(
     user: Annotated[str | None, typer.Option(help="Only this user (email or id).")] = None,
     model: Annotated[str | None, typer.Option(help="Only this model id.")] = None,
     provider: Annotated[str | None, typer.Option(help="Only this provider name.")] = None,
+    client_request_id: Annotated[
+        str | None,
+        typer.Option(
+            "--client-request-id",
+            help="Only calls the caller tagged with this id (x-client-request-id).",
+        ),
+    ] = None,
     since: Annotated[str | None, typer.Option(help="From this time (ISO 8601 with zone).")] = None,
     until: Annotated[str | None, typer.Option(help="Before this time (ISO 8601).")] = None,
     status: Annotated[
@@ -96,6 +104,7 @@ def usage(
     window = {
         "model": model,
         "provider": provider,
+        "client_request_id": client_request_id,
         "since": parse_time(since, "--since") if since else None,
         "until": parse_time(until, "--until") if until else None,
     }
@@ -184,6 +193,7 @@ def _events(page: Page[UsageEventView], as_json: bool, as_csv: bool) -> None:
                     e.completion_tokens,
                     e.latency_ms,
                     None if e.cost is None else f"{e.cost:f} {e.currency or ''}".strip(),
+                    e.client_request_id,
                 )
                 for e in page.items
             ],

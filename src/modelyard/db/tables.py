@@ -280,7 +280,9 @@ class UsageEvent(Base):
         Index("ix_usage_events_model_time", "model_id", "occurred_at"),
     )
     id: Mapped[uuid.UUID] = _uuid_pk()
-    request_id: Mapped[str] = mapped_column(String(100), unique=True)
+    request_id: Mapped[str] = mapped_column(String(100), unique=True)  # made by the server
+    # The caller's own id (x-client-request-id / x-request-id): correlation only, not unique.
+    client_request_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     user_id: Mapped[uuid.UUID | None] = _user_ref()
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(

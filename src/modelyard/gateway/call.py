@@ -24,16 +24,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from modelyard.adapters.base import ChatResult, EmbeddingResult, Usage
 from modelyard.billing.holds import Reservation
 from modelyard.billing.pricing import cost_of
-from modelyard.errors import ModelyardError
-from modelyard.gateway import credit, entitlement, request
+from modelyard.errors import LimitExceeded, ModelyardError, ProviderBusy
+from modelyard.gateway import credit, entitlement, idempotency, request
 from modelyard.gateway.limits.base import PARALLEL_WAIT_S, Charge, Slot, Window
 from modelyard.gateway.resolve import Candidate, Resolution, resolve
+from modelyard.gateway.scopes import caller_scope
 from modelyard.gateway.snapshot import Billing, KeyEntry, Snapshot
 from modelyard.gateway.streaming import Stream
 from modelyard.usage.record import UsageRecord
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from modelyard.gateway.service import Gateway
 
 LIMIT_CODES = frozenset({"LIMIT_EXCEEDED", "PROVIDER_BUSY"})
+T = TypeVar("T")
 
 
 class Call:
@@ -57,9 +60,12 @@ class Call:
         "candidate",
         "capped",
         "charges",
+        "claimed",
+        "client_request_id",
         "failures",
         "fallbacks",
         "gateway",
+        "idempotency_key",
         "key",
         "operation",
         "plan",
@@ -114,6 +120,10 @@ class Call:
         self.slot: Slot | None = None
         self.ttft_ms: int | None = None
         self.settled = False
+        # What the caller said about the call (set by chat_call / embedding_call):
+        self.client_request_id: str | None = None  # correlation only, never the row's key
+        self.idempotency_key: str | None = None
+        self.claimed: str | None = None  # the Idempotency-Key claim, given back if unanswered
 
     @property
     def warning(self) -> str | None:
@@ -128,9 +138,28 @@ class Call:
     # -- admit ------------------------------------------------------------------------------
 
     async def admit(self) -> None:
-        """The caller's own limits, the plan's parallelism, then the credits the call may
-        cost. Whatever is acquired here is released by :meth:`settle`."""
+        """The caller's Idempotency-Key and own limits, the plan's parallelism, then the
+        credits the call may cost. Whatever is acquired here is released by :meth:`settle`."""
         key, plan, gateway = self.key, self.plan, self.gateway
+        if self.idempotency_key is not None:  # before the limits: a refused repeat uses none
+            self.claimed = await idempotency.claim(
+                gateway.limiter, self.snap, key.user_id, self.idempotency_key, self.request_id
+            )
+        await self._caller_limits()
+        if plan is not None and plan.max_parallel:
+            try:
+                self.slot = await gateway.limiter.acquire_slot(
+                    f"plan-parallel:{key.user_id}", plan.max_parallel, PARALLEL_WAIT_S
+                )
+            except ProviderBusy as exc:
+                raise exc.named(caller_scope(exc.key, key, plan)) from None
+        if self.billed:
+            await credit.hold(self)
+
+    async def _caller_limits(self) -> None:
+        """rpm/tpm per API key, per user and per plan, in one round trip (Redis); a refusal
+        names the scope as the caller knows it."""
+        key, plan = self.key, self.plan
         scopes: list[tuple[str, int | None, int | None]] = []
         if key.key_id is not None and (key.rpm_limit or key.tpm_limit):
             scopes.append((f"key:{key.key_id}", key.rpm_limit, key.tpm_limit))
@@ -138,16 +167,14 @@ class Call:
             scopes.append((f"user:{key.user_id}", key.user_rpm_limit, key.user_tpm_limit))
         if plan is not None and (plan.rpm_limit or plan.tpm_limit):
             scopes.append((f"plan:{key.user_id}", plan.rpm_limit, plan.tpm_limit))
-        if scopes:  # one round trip for all of them (Redis)
-            windows = await gateway.limiter.hit_many(scopes, self.budget)
-            for (name, _rpm, _tpm), window in zip(scopes, windows, strict=True):
-                self.narrow(name, self.budget, window)
-        if plan is not None and plan.max_parallel:
-            self.slot = await gateway.limiter.acquire_slot(
-                f"plan-parallel:{key.user_id}", plan.max_parallel, PARALLEL_WAIT_S
-            )
-        if self.billed:
-            await credit.hold(self)
+        if not scopes:
+            return
+        try:
+            windows = await self.gateway.limiter.hit_many(scopes, self.budget)
+        except LimitExceeded as exc:
+            raise exc.named(caller_scope(exc.key, key, plan)) from None
+        for (name, _rpm, _tpm), window in zip(scopes, windows, strict=True):
+            self.narrow(name, self.budget, window)
 
     # -- admit -> attempt -> settle -----------------------------------------------------------
 
@@ -224,6 +251,11 @@ class Call:
         if self.slot is not None:
             gateway.settler.release(self.slot)
             self.slot = None
+        if self.claimed is not None and status != "ok" and self.ttft_ms is None:
+            gateway.settler.unclaim(self.claimed, self.request_id)  # unanswered: may retry
+            self.claimed = None
+        if self.idempotency_key is not None:
+            meta = {**(meta or {}), "idempotency_key": self.idempotency_key}
         elapsed = time.perf_counter() - self.started
         provider = candidate.provider if candidate else None
         model = candidate.model if candidate else None
@@ -245,16 +277,19 @@ class Call:
         )
         if error_code in LIMIT_CODES:
             gateway.metrics.rejected(error_code.lower())
+        # A call refused before any candidate was tried keeps the model it asked for.
+        asked_for = candidate or self.resolution.candidates[0]
         gateway.recorder.record(
             UsageRecord(
                 request_id=self.request_id,
+                client_request_id=self.client_request_id,
                 occurred_at=self.at,
                 user_id=self.key.user_id,
                 api_key_id=self.key.key_id,
-                provider_id=provider.id if provider else None,
-                model_id=model.id if model else None,
-                provider_name=provider.name if provider else None,
-                model_name=model.model_id if model else None,
+                provider_id=asked_for.provider.id,
+                model_id=asked_for.model.id,
+                provider_name=asked_for.provider.name,
+                model_name=asked_for.model.model_id,
                 operation=self.operation,
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
@@ -279,39 +314,71 @@ class Call:
 
 
 def chat_call(
-    gateway: Gateway, snap: Snapshot, key: KeyEntry, request_id: str, body: dict[str, Any]
+    gateway: Gateway,
+    snap: Snapshot,
+    key: KeyEntry,
+    request_id: str,
+    body: dict[str, Any],
+    *,
+    client_request_id: str | None = None,
+    idempotency_key: str | None = None,
 ) -> Call:
     """A chat call, ready to admit: 400 for a malformed request, 403 for what the caller's
-    plan does not allow, 404/400 when no model can serve it."""
+    plan does not allow (recorded), 404/400 when no model can serve it. ``request_id`` is
+    the server's own (the usage row's key); the caller's ids only travel with the call."""
     needs = request.chat_needs(body)
-    plan = entitlement.billing_of(snap, key.user_id)
-    billed = entitlement.pays(snap, key.user_id, plan)
     resolution = resolve(snap, key.user_id, request.requested_model(body), "chat", needs)
-    if plan is not None:
-        resolution = entitlement.within_plan(plan, resolution, needs)
-    prompt = request.prompt_estimate(body, "chat")
-    estimate = snap.credit_rules.estimate_completion  # rate windows: a realistic guess
-    model_max = resolution.candidates[0].model.max_output_tokens
-    asked = request.requested_completion(body)
-    budget = prompt + (asked or min(estimate, model_max or estimate))
     operation = "function_call" if body.get("tools") or body.get("functions") else "chat"
-    call = Call(gateway, snap, key, request_id, operation, body, resolution, plan, prompt, budget)
+    call = Call(gateway, snap, key, request_id, operation, body, resolution, None, 0, 0)
+    call.client_request_id, call.idempotency_key = client_request_id, idempotency_key
+    billed = _recorded(call, lambda: _entitled(call, needs))
+    call.prompt = prompt = request.prompt_estimate(body, "chat")
+    estimate = snap.credit_rules.estimate_completion  # rate windows: a realistic guess
+    model_max = call.resolution.candidates[0].model.max_output_tokens
+    asked = request.requested_completion(body)
+    call.budget = call.worst = prompt + (asked or min(estimate, model_max or estimate))
     if billed:
-        credit.prepare(call, completion=True)
+        _recorded(call, lambda: credit.prepare(call, completion=True))
     return call
 
 
 def embedding_call(
-    gateway: Gateway, snap: Snapshot, key: KeyEntry, request_id: str, body: dict[str, Any]
+    gateway: Gateway,
+    snap: Snapshot,
+    key: KeyEntry,
+    request_id: str,
+    body: dict[str, Any],
+    *,
+    client_request_id: str | None = None,
+    idempotency_key: str | None = None,
 ) -> Call:
     needs = request.embedding_needs(body)
-    plan = entitlement.billing_of(snap, key.user_id)
-    billed = entitlement.pays(snap, key.user_id, plan)
     resolution = resolve(snap, key.user_id, request.requested_model(body), "embedding", needs)
-    if plan is not None:
-        resolution = entitlement.within_plan(plan, resolution, needs)
-    prompt = request.prompt_estimate(body, "embedding")
-    call = Call(gateway, snap, key, request_id, "embedding", body, resolution, plan, prompt, prompt)
+    call = Call(gateway, snap, key, request_id, "embedding", body, resolution, None, 0, 0)
+    call.client_request_id, call.idempotency_key = client_request_id, idempotency_key
+    billed = _recorded(call, lambda: _entitled(call, needs))
+    call.prompt = call.budget = call.worst = request.prompt_estimate(body, "embedding")
     if billed:
-        credit.prepare(call, completion=False)
+        _recorded(call, lambda: credit.prepare(call, completion=False))
     return call
+
+
+def _entitled(call: Call, needs: frozenset[str]) -> bool:
+    """The caller's plan on the call, its candidates narrowed to what the plan allows;
+    whether the call is paid in credits."""
+    snap, user = call.snap, call.key.user_id
+    call.plan = plan = entitlement.billing_of(snap, user)
+    billed = entitlement.pays(snap, user, plan)
+    if plan is not None:
+        call.resolution = entitlement.within_plan(plan, call.resolution, needs)
+    return billed
+
+
+def _recorded(call: Call, step: Callable[[], T]) -> T:
+    """``step``'s answer; a refusal (the plan, an unpriced model) is recorded first, naming
+    the model asked for."""
+    try:
+        return step()
+    except ModelyardError as exc:
+        call.settle(None, "error", exc.code)
+        raise

@@ -31,6 +31,7 @@ from modelyard.gateway.clients import Clients
 from modelyard.gateway.limits.base import PARALLEL_WAIT_S, Limiter
 from modelyard.gateway.resolve import Candidate
 from modelyard.gateway.retry import with_retries
+from modelyard.gateway.scopes import provider_scope
 from modelyard.kinds.base import adapter_for
 from modelyard.registry.system_settings import RetryPolicy
 
@@ -124,7 +125,7 @@ class Pipeline:
                 return result
             except (LimitExceeded, ProviderBusy) as exc:  # this provider is full: try the next
                 call.failures.append(f"{provider.name}: {exc.code}")
-                last = exc
+                last = exc.named(provider_scope(provider))
             except UpstreamError as exc:
                 call.attempts += exc.attempts
                 call.failures.append(f"{provider.name}: {exc.code}")

@@ -59,6 +59,8 @@ class KeyEntry:
     tpm_limit: int | None = None
     user_rpm_limit: int | None = None  # of its user, across all their keys
     user_tpm_limit: int | None = None
+    key_name: str = ""  # how limit messages name the key (with its display prefix)
+    key_prefix: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +383,8 @@ async def _keys(session: Any, now: datetime) -> dict[str, KeyEntry]:
             key.tpm_limit,
             user.rpm_limit,
             user.tpm_limit,
+            key.name,
+            key.prefix,
         )
         for key, user in rows
         if key.expires_at is None or key.expires_at > now

@@ -147,6 +147,13 @@ KNOWN: dict[str, SettingDef] = {
             "What a request for a DEPRECATED model gets: a warning header, or MODEL_DEPRECATED.",
         ),
         SettingDef(
+            "gateway.idempotency_ttl_s",
+            Annotated[int, Field(ge=1, le=604_800)],
+            86_400,
+            "Seconds an Idempotency-Key stays used after a call that carried it: a repeat by"
+            " the same user within them gets 409 IDEMPOTENCY_KEY_REUSED (1 to 604800).",
+        ),
+        SettingDef(
             "gateway.fallback_to_active_provider",
             bool,
             True,

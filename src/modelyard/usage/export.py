@@ -3,7 +3,8 @@
 Amounts are written exactly as stored (``0.0000125``, never a float's ``1.25e-05``), times as
 ISO 8601 UTC (``2030-01-02T03:04:05Z``), nothing as an empty cell.
 
-Text a caller chose (a request id from ``x-request-id``, a model or provider name) could make
+Text a caller chose (its own request id from ``x-client-request-id``, a model or provider
+name) could make
 a spreadsheet run a formula when the file is opened: a text cell that begins with ``=``,
 ``+``, ``-``, ``@``, a tab or a carriage return is written after a ``'``, which spreadsheets
 take as "this is text" (numbers and amounts are never touched)."""

@@ -57,6 +57,7 @@ class UsageRecord:
     credits: Decimal | None
     meta: dict[str, Any]
     charged_credits: Decimal | None = None  # debited from the user's credit ledger
+    client_request_id: str | None = None  # the caller's own id: correlation, never a key
 
     def __post_init__(self) -> None:  # cheap checks: a bad row fails here, not in a batch
         if self.operation not in OPERATIONS:

@@ -50,6 +50,7 @@ class UsageFilter(Spec):
     user_id: uuid.UUID | None = None
     model: str | None = None
     provider: str | None = None
+    client_request_id: str | None = Field(default=None, min_length=1, max_length=100)
     since: AwareDatetime | None = None
     until: AwareDatetime | None = None
 
@@ -92,7 +93,8 @@ class UsageEventView(View):
     """One recorded call (no secrets: the key is named by its id only)."""
 
     id: uuid.UUID
-    request_id: str
+    request_id: str  # the server's, unique
+    client_request_id: str | None  # the caller's own (x-client-request-id), not unique
     occurred_at: datetime
     user_id: uuid.UUID | None
     user_email: str | None
@@ -203,6 +205,8 @@ def _conditions(actor: Actor, f: UsageFilter) -> list[ColumnElement[bool]]:
         where.append(UsageEvent.model_name == f.model)
     if f.provider is not None:
         where.append(UsageEvent.provider_name == f.provider)
+    if f.client_request_id is not None:
+        where.append(UsageEvent.client_request_id == f.client_request_id)
     if f.since is not None:
         where.append(UsageEvent.occurred_at >= f.since)
     if f.until is not None:

@@ -2,8 +2,11 @@
 FastAPI routing or middleware (measured: a FastAPI route costs 1.5-1.9x a bare handler).
 
 Routes: ``POST /v1/chat/completions`` (JSON or SSE stream), ``POST /v1/embeddings``,
-``GET /v1/models``, ``GET /v1/models/{id}``. Every response carries ``x-request-id`` and
-``x-modelyard-overhead-ms``; errors take OpenAI's shape.
+``GET /v1/models``, ``GET /v1/models/{id}``. Every response carries ``x-request-id`` (made
+here: the usage row's key, whatever the caller sends) and ``x-modelyard-overhead-ms``; the
+caller's own id (``x-client-request-id``, else ``x-request-id``) is echoed as
+``x-client-request-id`` and kept on the usage row for correlation; ``Idempotency-Key`` is
+handed to the call (:mod:`modelyard.gateway.idempotency`). Errors take OpenAI's shape.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from modelyard.adapters.base import ChatResult, EmbeddingResult
 from modelyard.api.openai import stream
 from modelyard.api.openai.models import get_model, list_models
 from modelyard.api.openai.wire import (
+    CLIENT_ID_MAX,
+    IDEMPOTENCY_KEY_MAX,
     Headers,
+    caller_id,
     error_reply,
     overhead,
     read_body,
@@ -57,15 +63,20 @@ async def serve(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> Non
 
 async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: Any) -> None:
     started = time.perf_counter()
-    given, authorization = _headers(scope)
-    request_id = (given or ids.request_id())[:100]
+    request_id = ids.request_id()  # never the caller's: it keys the usage row
     extra: Headers = [(b"x-request-id", request_id.encode())]
+    authorization, given, given_as, idempotency = _headers(scope)
     try:
+        client_id = caller_id(given, given_as, CLIENT_ID_MAX)
+        if client_id is not None:
+            extra.append((b"x-client-request-id", client_id.encode()))
         snap = gateway.snapshot()
         key = authenticate(gateway, snap, authorization)
         method, path = scope["method"], scope["path"]
         if path in CALLS and method == "POST":
-            await call(gateway, snap, key, request_id, path, receive, send, started)
+            idem = caller_id(idempotency, "Idempotency-Key", IDEMPOTENCY_KEY_MAX)
+            ids_ = (client_id, idem)
+            await call(gateway, snap, key, request_id, ids_, path, receive, send, started)
             return
         if path == "/v1/models" and method == "GET":
             body = list_models(snap, key)
@@ -91,21 +102,25 @@ async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: An
         await send_json(send, status, body, [*extra, *headers, overhead(started, 0.0)])
 
 
-def _headers(scope: dict[str, Any]) -> tuple[str | None, str]:
-    """The caller's request id (``x-request-id``, else ``idempotency-key``) and the
-    ``authorization`` value, from one pass over the headers."""
-    request_id = idempotency = authorization = None
+def _headers(scope: dict[str, Any]) -> tuple[str, bytes | None, str, bytes | None]:
+    """From one pass over the headers: the ``authorization`` value, the caller's own request
+    id and the header it came in (``x-client-request-id``, else ``x-request-id``), and the
+    ``idempotency-key``, the last two as sent."""
+    client_id = request_id = idempotency = authorization = None
     for name, value in scope["headers"]:  # the first of each counts
         if name == b"authorization":
             authorization = authorization or value
+        elif name == b"x-client-request-id":
+            client_id = client_id or value
         elif name == b"x-request-id":
             request_id = request_id or value
         elif name == b"idempotency-key":
             idempotency = idempotency or value
-    given = request_id or idempotency
     return (
-        given.decode("latin-1") if given else None,
         authorization.decode("latin-1") if authorization else "",
+        client_id or request_id,
+        "x-client-request-id" if client_id else "x-request-id",
+        idempotency,
     )
 
 
@@ -137,22 +152,41 @@ async def call(
     snap: Snapshot,
     key: KeyEntry,
     request_id: str,
+    given: tuple[str | None, str | None],
     path: str,
     receive: Any,
     send: Any,
     started: float,
 ) -> None:
-    """A chat completion (JSON or a stream) or embeddings: one call through the gateway."""
+    """A chat completion (JSON or a stream) or embeddings: one call through the gateway;
+    ``given``: the caller's own request id and Idempotency-Key."""
     body = await _json_body(receive)
+    client_id, idempotency = given
     result: ChatResult | EmbeddingResult
     if path == CHAT:
-        chat = chat_call(gateway, snap, key, request_id, body)
+        chat = chat_call(
+            gateway,
+            snap,
+            key,
+            request_id,
+            body,
+            client_request_id=client_id,
+            idempotency_key=idempotency,
+        )
         if request.wants_stream(body):
             await stream.run(chat, body, receive, send, started)
             return
         made, result = chat, await chat.chat()
     else:
-        made = embedding_call(gateway, snap, key, request_id, body)
+        made = embedding_call(
+            gateway,
+            snap,
+            key,
+            request_id,
+            body,
+            client_request_id=client_id,
+            idempotency_key=idempotency,
+        )
         result = await made.embed()
     await send_json(send, 200, _encoded(result), response_headers(made, started))
 

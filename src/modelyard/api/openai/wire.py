@@ -11,7 +11,8 @@ from typing import Any
 
 import orjson
 
-from modelyard.errors import ModelyardError
+from modelyard.errors import BadRequest, ModelyardError
+from modelyard.gateway import idempotency
 from modelyard.gateway.call import Call
 
 Send = Any
@@ -29,6 +30,8 @@ ERROR_TYPES = {
     429: "rate_limit_error",
 }
 Headers = list[tuple[bytes, bytes]]
+CLIENT_ID_MAX = 100  # x-client-request-id / x-request-id, as stored (usage_events)
+IDEMPOTENCY_KEY_MAX = 255
 
 
 def error_body(status: int, code: str, message: str, param: str | None = None) -> bytes:
@@ -45,6 +48,8 @@ def error_reply(exc: ModelyardError) -> tuple[int, bytes, Headers]:
     if exc.status == 429 or retry_after is not None:
         seconds = max(1, math.ceil(retry_after or 1))
         headers.append((b"retry-after", str(seconds).encode()))
+    elif exc.code == idempotency.CODE:  # a retry would meet the same refusal
+        headers.append((b"x-should-retry", b"false"))
     return exc.status, error_body(exc.status, exc.code, exc.message, param), headers
 
 
@@ -85,8 +90,24 @@ def overhead(started: float, upstream_ms: float) -> tuple[bytes, bytes]:
     return b"x-modelyard-overhead-ms", f"{max(spent, 0.0):.3f}".encode()
 
 
+def caller_id(raw: bytes | None, header: str, most: int) -> str | None:
+    """An id the caller chose (a correlation id, an Idempotency-Key) as it is kept: 1 to
+    ``most`` printable ASCII characters, else 400 naming the header; empty means none."""
+    if not raw:
+        return None
+    if len(raw) > most or not raw.isascii() or not (text := raw.decode()).isprintable():
+        raise BadRequest(
+            f"the {header} header must be at most {most} printable ASCII characters "
+            f"(it has {len(raw)} bytes); send a shorter id, or none",
+            details={"param": header},
+        )
+    return text
+
+
 def response_headers(call: Call, started: float) -> Headers:
     headers: Headers = [(b"x-request-id", call.request_id.encode())]
+    if call.client_request_id is not None:
+        headers.append((b"x-client-request-id", call.client_request_id.encode()))
     if call.candidate is not None:
         headers.append((b"x-modelyard-provider", call.candidate.provider.name.encode()))
         headers.append((b"x-modelyard-model", call.candidate.model.model_id.encode()))

@@ -36,6 +36,14 @@ UserId = Annotated[
 Since = Annotated[datetime | None, Query(description="inclusive; ISO 8601 with a zone")]
 Until = Annotated[datetime | None, Query(description="exclusive; ISO 8601 with a zone")]
 Format = Annotated[str, Query(alias="format", description="json (default) or csv")]
+ClientRequestId = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        description="only calls the caller tagged with this id (x-client-request-id or "
+        "x-request-id; not unique)",
+    ),
+]
 GroupBy = Annotated[
     list[str] | None,
     Query(
@@ -64,6 +72,7 @@ async def usage_totals(
     user_id: UserId = None,
     model: str | None = None,
     provider: str | None = None,
+    client_request_id: ClientRequestId = None,
     since: Since = None,
     until: Until = None,
     group_by: GroupBy = None,
@@ -75,7 +84,14 @@ async def usage_totals(
     groups = parse_groups(group_by or ())
     filters: UsageFilter = check(
         UsageFilter,
-        {"user_id": user_id, "model": model, "provider": provider, "since": since, "until": until},
+        {
+            "user_id": user_id,
+            "model": model,
+            "provider": provider,
+            "client_request_id": client_request_id,
+            "since": since,
+            "until": until,
+        },
     )
     totals = await registry.usage.totals(actor, filters, groups)
     return _csv(totals_csv(totals, groups), "usage.csv") if fmt == "csv" else totals
@@ -93,6 +109,7 @@ async def usage_events(
     user_id: UserId = None,
     model: str | None = None,
     provider: str | None = None,
+    client_request_id: ClientRequestId = None,
     status: Annotated[str | None, Query(description="ok, error or aborted")] = None,
     since: Since = None,
     until: Until = None,
@@ -109,6 +126,7 @@ async def usage_events(
             "user_id": user_id,
             "model": model,
             "provider": provider,
+            "client_request_id": client_request_id,
             "status": status,
             "since": since,
             "until": until,

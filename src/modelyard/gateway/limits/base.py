@@ -17,6 +17,9 @@ keep the same semantics:
   actually used is added (it may overshoot ``tpm``; the next ``hit`` then waits for the
   window to end) or refunded. A refund only counts in the window that was charged
   (``since``: the window's start from the hit), never below zero.
+- ``claim``: take a key once for ``ttl_s`` seconds (an Idempotency-Key): True for the first
+  claim, False for every other until it expires or its holder gives it back (``unclaim``
+  with the same token). Redis: ``SET NX PX``, so one claim wins across replicas.
 
 Both errors live in :mod:`modelyard.errors` (429 ``PROVIDER_BUSY``, 429 ``LIMIT_EXCEEDED``
 with ``retry_after`` set); both differ from the upstream ``RATE_LIMITED``: the provider was
@@ -38,24 +41,10 @@ Scope = tuple[str, int | None, int | None]  # key, rpm, tpm
 
 
 def exceeded(key: str, limit: LimitName, value: int, reset_s: float, tokens: int) -> LimitExceeded:
-    """The error for a refused ``hit``; a request larger than the whole tpm never fits."""
-    if limit == "tpm" and tokens > value:
-        return LimitExceeded(
-            key,
-            limit,
-            value,
-            None,
-            f"the request needs about {tokens} tokens, more than {key}'s whole limit of "
-            f"{value} tokens per minute; send a shorter request or raise the limit",
-        )
-    unit = "requests" if limit == "rpm" else "tokens"
-    return LimitExceeded(
-        key,
-        limit,
-        value,
-        reset_s,
-        f"{key} is over its limit of {value} {unit} per minute; retry in {reset_s:.1f} s",
-    )
+    """The error for a refused ``hit``; a request larger than the whole tpm never fits (no
+    retry_after). The caller names the scope in its message (:meth:`LimitExceeded.named`)."""
+    never = limit == "tpm" and tokens > value
+    return LimitExceeded(key, limit, value, None if never else reset_s, tokens=tokens)
 
 
 @dataclass(slots=True)
@@ -208,6 +197,15 @@ class Limiter(Protocol):
     async def add_tokens(self, key: str, tokens: int, since: float | None = None) -> None:
         """Charge (or, negative, refund) tokens learnt after the call; a refund only
         counts while the window that started at ``since`` is current."""
+        ...
+
+    async def claim(self, key: str, token: str, ttl_s: float) -> bool:
+        """Hold ``key`` for ``ttl_s`` seconds under ``token`` if no one holds it; False when
+        someone does."""
+        ...
+
+    async def unclaim(self, key: str, token: str) -> None:
+        """Give ``key`` back, if ``token`` still holds it."""
         ...
 
     async def aclose(self) -> None:

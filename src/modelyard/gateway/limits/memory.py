@@ -3,7 +3,8 @@
 Every operation is O(1): a dict look-up and a few integer updates. A waiting caller costs one
 future in its key's queue; a slot is handed straight to the oldest waiter on release, so a
 newcomer never overtakes the queue. State lives per key for the life of the process (keys are
-providers, api keys and users: bounded by the registry).
+providers, api keys and users: bounded by the registry). Claims (``claim``) last their TTL:
+each claim first forgets, oldest first, those that have expired.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ class MemoryLimiter:
         self._clock = clock
         self._queues: dict[str, _Queue] = {}
         self._windows: dict[str, _Counts] = {}
+        self._claims: dict[str, tuple[float, str]] = {}  # key -> (expiry, token)
+        self._claim_order: deque[tuple[float, str]] = deque()  # (expiry, key), oldest first
 
     async def acquire_slot(self, key: str, limit: int, timeout_s: float) -> Slot:
         queue = self._queues.get(key)
@@ -132,6 +135,27 @@ class MemoryLimiter:
         if tokens < 0 and since != counts.start:
             return  # a refund for a window that has ended
         counts.tokens = max(0, counts.tokens + tokens)
+
+    async def claim(self, key: str, token: str, ttl_s: float) -> bool:
+        now = self._clock()
+        order, claims = self._claim_order, self._claims
+        while order and order[0][0] <= now:  # forget what has expired, oldest first
+            expiry, old = order.popleft()
+            held = claims.get(old)
+            if held is not None and held[0] <= now:
+                del claims[old]
+        held = claims.get(key)
+        if held is not None and held[0] > now:
+            return False
+        expiry = now + ttl_s
+        claims[key] = (expiry, token)
+        order.append((expiry, key))  # a shorter TTL set later is forgotten a little late
+        return True
+
+    async def unclaim(self, key: str, token: str) -> None:
+        held = self._claims.get(key)
+        if held is not None and held[1] == token:
+            del self._claims[key]
 
     async def aclose(self) -> None:
         return None

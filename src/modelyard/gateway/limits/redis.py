@@ -6,6 +6,7 @@ Keys (``{key}`` is a Redis Cluster hash tag, so one key's state sits on one shar
     <prefix>:{<key>}:holders  zset holder id -> lease expiry (ms)
     <prefix>:{<key>}:queue    zset waiter id -> ticket (INCR of :ticket)
     <prefix>:{<key>}:alive    zset waiter id -> time its place lapses unless it polls again
+    <prefix>:{<key>}:claim    string: the token of whoever claimed the key (SET NX PX)
 
 Every key expires on its own once idle. Time is Redis's own clock (``TIME``), one clock for
 all replicas; tests inject theirs.
@@ -112,6 +113,10 @@ redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2]))
 return 1"""
 )
 
+# KEYS: claim; ARGV: token -> 1 if it was this token's and is now gone
+UNCLAIM = """if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0"""
+
 
 class RedisSlot(Slot):
     __slots__ = ("_holder", "_keys", "_limiter", "_renewal", "_timer", "key")
@@ -182,6 +187,7 @@ class RedisLimiter:
         self.add_script = redis.register_script(ADD_TOKENS)
         self.acquire_script = redis.register_script(ACQUIRE)
         self.renew_script = redis.register_script(RENEW)
+        self.unclaim_script = redis.register_script(UNCLAIM)
         self._ids = itertools.count()
         self._me = uuid.uuid4().hex[:12]
         self._keys: dict[str, tuple[list[str], list[str]]] = {}
@@ -317,6 +323,25 @@ class RedisLimiter:
             self.unreachable(exc)
             await self._local.add_tokens(key, tokens, since)
         return None
+
+    async def claim(self, key: str, token: str, ttl_s: float) -> bool:
+        if not self._up():
+            return await self._local.claim(key, token, ttl_s)
+        name = f"{self.prefix}:{{{key}}}:claim"
+        try:
+            taken = await self.redis.set(name, token, nx=True, px=max(1, int(ttl_s * 1000)))
+        except UNREACHABLE as exc:
+            self.unreachable(exc)
+            return await self._local.claim(key, token, ttl_s)
+        return bool(taken)
+
+    async def unclaim(self, key: str, token: str) -> None:
+        await self._local.unclaim(key, token)  # claimed there while Redis was away
+        if self._up():
+            try:
+                await self.unclaim_script([f"{self.prefix}:{{{key}}}:claim"], [token])
+            except UNREACHABLE as exc:
+                self.unreachable(exc)  # the claim expires on its own
 
     async def aclose(self) -> None:
         await self.redis.aclose()

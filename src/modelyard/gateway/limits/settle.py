@@ -4,13 +4,17 @@ A call's tpm windows were charged at its token estimate before it ran; once its 
 :meth:`Settler.correct` queues the difference, and one task applies everything queued (a
 limiter hiccup is logged, never raised: the window simply ends). A call's parallel slot is
 given back by :meth:`Settler.release` in a task of its own (a Redis slot needs a round
-trip). :meth:`Settler.drain` waits for all of it (the gateway's stop calls it).
+trip), and so is an Idempotency-Key a call that got no answer gives back
+(:meth:`Settler.unclaim`). :meth:`Settler.drain` waits for all of it (the gateway's stop
+calls it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from modelyard.gateway.limits.base import Charge, Limiter, Slot
 
@@ -44,7 +48,14 @@ class Settler:
             self._start()
 
     def release(self, slot: Slot) -> None:
-        task = asyncio.create_task(self._release(slot))
+        self._later(self._release(slot))
+
+    def unclaim(self, key: str, token: str) -> None:
+        """Give back a key claimed with ``token`` (:meth:`Limiter.claim`)."""
+        self._later(self._unclaim(key, token))
+
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._releases.add(task)
         task.add_done_callback(self._releases.discard)
 
@@ -96,6 +107,12 @@ class Settler:
             await self.limiter.add_tokens(charge.key, delta, charge.since)
         except Exception:  # a limiter hiccup must not surface; the window ends
             log.warning("could not settle tokens on %s", charge.key, exc_info=True)
+
+    async def _unclaim(self, key: str, token: str) -> None:
+        try:
+            await self.limiter.unclaim(key, token)
+        except Exception:  # the claim expires by itself
+            log.warning("could not give back the claim on %s", key, exc_info=True)
 
     async def _release(self, slot: Slot) -> None:
         try:
