@@ -21,6 +21,7 @@ abandoned. Nothing here touches the database.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -28,17 +29,18 @@ from typing import TYPE_CHECKING, Any
 from modelyard.adapters.base import ChatResult, EmbeddingResult, Usage
 from modelyard.billing.holds import Reservation
 from modelyard.billing.pricing import cost_of, estimate
-from modelyard.errors import ModelyardError
+from modelyard.faults import as_error
 from modelyard.gateway import entitlement, request
 from modelyard.gateway.limits.base import PARALLEL_WAIT_S, Charge, Slot, Window
 from modelyard.gateway.resolve import Candidate, Resolution, resolve
-from modelyard.gateway.snapshot import Billing, KeyEntry, Snapshot
+from modelyard.gateway.snapshot import Billing, KeyEntry, PriceEntry, Snapshot
 from modelyard.gateway.streaming import Stream
 from modelyard.usage.record import UsageRecord
 
 if TYPE_CHECKING:
     from modelyard.gateway.service import Gateway
 
+log = logging.getLogger("modelyard.gateway")
 LIMIT_CODES = frozenset({"LIMIT_EXCEEDED", "PROVIDER_BUSY"})
 
 
@@ -185,14 +187,13 @@ class Call:
 
     def unanswered(self, exc: BaseException) -> None:
         """Settle a call that got no answer: its own error; cancelled (the caller left, or
-        the server stops), charged the prompt if the upstream had been asked; or a fault."""
-        if isinstance(exc, ModelyardError):
-            self.settle(None, "error", exc.code)
-        elif isinstance(exc, asyncio.CancelledError):
+        the server stops), charged the prompt if the upstream had been asked; or a fault,
+        under the code its caller is answered with (:func:`modelyard.faults.as_error`)."""
+        if isinstance(exc, asyncio.CancelledError):
             usage = Usage(self.prompt, 0, estimated=True) if self.asked else None
             self.settle(usage, "aborted")
         else:
-            self.settle(None, "error", ModelyardError.code)
+            self.settle(None, "error", as_error(exc).code)
 
     def settle(
         self,
@@ -201,32 +202,82 @@ class Call:
         error_code: str | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
-        """Account for the call once: tokens, cost, credits, slots, metrics, the usage row."""
+        """Account for the call once: tokens, cost, credits, slots, metrics, the usage row.
+
+        Never raises: whatever the call acquired (tpm charges, its credit reservation, its
+        parallel slot) is given back even when a step before it fails, and a failing step
+        is logged with the request id while the others still run (:meth:`_fault`)."""
         if self.settled:
             return
         self.settled = True
-        gateway, candidate = self.gateway, self.candidate
-        usage = usage or Usage()
-        if self.charges:
-            served = candidate.provider.id if candidate is not None else None
-            gateway.settler.correct(self.charges, usage.total_tokens, served)
-        price = self.snap.price_at(candidate.model.id, self.at) if candidate else None
-        cost, credits = cost_of(price, usage) if price else (None, None)
-        charged = None
-        if self.reservation is not None:
-            charged = gateway.credits.settle(self.reservation, credits or Decimal(0))
-            self.reservation = None
-            if credits is not None and charged < credits:
-                meta = {**(meta or {}), "credits_capped_from": format(credits, "f")}
-        if self.slot is not None:
-            gateway.settler.release(self.slot)
-            self.slot = None
+        candidate, usage = self.candidate, usage or Usage()
+        price: PriceEntry | None = None
+        cost = credits = None
+        try:
+            price = self.snap.price_at(candidate.model.id, self.at) if candidate else None
+            cost, credits = cost_of(price, usage) if price else (None, None)
+        except Exception:
+            self._fault("pricing")
+        charged, meta = self._give_back(usage, credits, meta)
         elapsed = time.perf_counter() - self.started
-        provider = candidate.provider if candidate else None
-        model = candidate.model if candidate else None
-        gateway.metrics.call(
-            provider=provider.name if provider else "",
-            model=model.model_id if model else "",
+        try:
+            self._report(usage, status, error_code, price, cost, elapsed)
+        except Exception:
+            self._fault("metrics")
+        try:
+            self._record(usage, status, error_code, price, cost, credits, charged, meta, elapsed)
+        except Exception:
+            self._fault("usage recording")
+            if charged:  # no row will carry the charge to the ledger: give it back
+                self.gateway.credits.done(self.key.user_id, charged, stored=False)
+
+    def _give_back(
+        self, usage: Usage, credits: Decimal | None, meta: dict[str, Any] | None
+    ) -> tuple[Decimal | None, dict[str, Any] | None]:
+        """Release what admission and the attempts acquired, each whatever the others do:
+        the tpm windows corrected to what was used, the credit reservation settled (charging
+        what the call used), the parallel slot. Returns the charge and the row's meta."""
+        gateway, candidate, charged = self.gateway, self.candidate, None
+        if self.charges:
+            try:
+                served = candidate.provider.id if candidate is not None else None
+                gateway.settler.correct(self.charges, usage.total_tokens, served)
+            except Exception:
+                self._fault("tpm correction")
+        if self.reservation is not None:
+            reservation, self.reservation = self.reservation, None
+            try:
+                charged = gateway.credits.settle(reservation, credits or Decimal(0))
+                if credits is not None and charged < credits:
+                    meta = {**(meta or {}), "credits_capped_from": format(credits, "f")}
+            except Exception:
+                self._fault("credit settlement")
+                charged = None
+                try:
+                    gateway.credits.release(reservation)  # nothing charged, nothing kept
+                except Exception:
+                    self._fault("credit release")
+        if self.slot is not None:
+            slot, self.slot = self.slot, None
+            try:
+                gateway.settler.release(slot)
+            except Exception:
+                self._fault("slot release")
+        return charged, meta
+
+    def _report(
+        self,
+        usage: Usage,
+        status: str,
+        error_code: str | None,
+        price: PriceEntry | None,
+        cost: Decimal | None,
+        elapsed: float,
+    ) -> None:
+        metrics, candidate = self.gateway.metrics, self.candidate
+        metrics.call(
+            provider=candidate.provider.name if candidate else "",
+            model=candidate.model.model_id if candidate else "",
             operation=self.operation,
             status=status,
             seconds=elapsed,
@@ -238,8 +289,25 @@ class Call:
             fallbacks=self.fallbacks,
         )
         if error_code in LIMIT_CODES:
-            gateway.metrics.rejected(error_code.lower())
-        gateway.recorder.record(
+            metrics.rejected(error_code.lower())
+
+    def _record(
+        self,
+        usage: Usage,
+        status: str,
+        error_code: str | None,
+        price: PriceEntry | None,
+        cost: Decimal | None,
+        credits: Decimal | None,
+        charged: Decimal | None,
+        meta: dict[str, Any] | None,
+        elapsed: float,
+    ) -> None:
+        """Hand the call's usage row to the recorder."""
+        candidate = self.candidate
+        provider = candidate.provider if candidate else None
+        model = candidate.model if candidate else None
+        self.gateway.recorder.record(
             UsageRecord(
                 request_id=self.request_id,
                 occurred_at=self.at,
@@ -270,6 +338,11 @@ class Call:
                 charged_credits=charged,
             )
         )
+
+    def _fault(self, step: str) -> None:
+        """A step of :meth:`settle` failed: a bug or a broken part, never the caller's
+        business. Logged with its traceback and the request id; the call goes on."""
+        log.exception("settling a call failed at %s (request %s)", step, self.request_id)
 
 
 def chat_call(

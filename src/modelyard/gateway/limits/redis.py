@@ -36,7 +36,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from modelyard.errors import LimitName, ProviderBusy
+from modelyard.errors import LimitExceeded, LimitName, ProviderBusy
 from modelyard.gateway.limits.base import UNLIMITED, WINDOW_S, Scope, Slot, Window, exceeded
 from modelyard.gateway.limits.memory import MemoryLimiter
 
@@ -290,7 +290,8 @@ class RedisLimiter:
 
     async def hit_many(self, scopes: Sequence[Scope], tokens: int) -> list[Window]:
         """Several keys in one round trip (a pipeline; each key on its own hash slot). Keys
-        after a refused one are counted too: a refusal may overcount by one request."""
+        other than a refused one are counted too: a refusal may overcount by one request,
+        but the tokens it counted elsewhere are taken back (one more round trip)."""
         limited = [s for s in scopes if s[1] is not None or s[2] is not None]
         if len(limited) < 2 or not self._up():
             return [await self.hit(k, rpm=r, tpm=t, tokens=tokens) for k, r, t in limited]
@@ -305,7 +306,19 @@ class RedisLimiter:
         except UNREACHABLE as exc:
             self.unreachable(exc)
             return await self._local.hit_many(limited, tokens)
-        return [_window(k, r, t, tokens, a) for (k, r, t), a in zip(limited, answers, strict=True)]
+        passed: list[tuple[str, Window]] = []
+        refused: LimitExceeded | None = None
+        for (key, rpm, tpm), answer in zip(limited, answers, strict=True):
+            try:
+                passed.append((key, _window(key, rpm, tpm, tokens, answer)))
+            except LimitExceeded as exc:
+                refused = refused or exc
+        if refused is not None:  # the call goes no further: take back its tokens
+            for key, counted in passed:
+                if tokens:
+                    await self.add_tokens(key, -tokens, counted.start)
+            raise refused
+        return [counted for _, counted in passed]
 
     async def add_tokens(self, key: str, tokens: int, since: float | None = None) -> None:
         if not self._up():
