@@ -256,6 +256,31 @@ async def test_a_billed_call_needing_more_hold_while_the_database_is_down_gets_a
     all_released(left, dict.fromkeys(rig.windows, used))
 
 
+async def test_a_call_refused_by_one_rate_window_leaves_no_tokens_in_the_others(
+    settings: Settings,
+    registry: Registry,
+    admin: Actor,
+    tmp_path: Any,
+    limits: tuple[str, str] | None,
+) -> None:
+    """The plan's window (checked after the key's and the user's) refuses the second call:
+    the key's and the user's windows keep no tokens for it."""
+    async with billed_rig(settings, registry, admin, tmp_path, plan_rpm=1, redis=limits) as rig:
+        served = await _ask(rig, ASK)
+        refused = await _ask(rig, ASK)
+        left = await rig.leftovers()
+        rows = await rig.rows()
+    assert served.status_code == 200
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "limit_exceeded"
+    assert sorted((row.status, row.error_code) for row in rows) == [
+        ("error", "LIMIT_EXCEEDED"),
+        ("ok", None),
+    ]
+    used = sum(row.prompt_tokens + row.completion_tokens for row in rows)
+    all_released(left, dict.fromkeys(rig.windows, used))
+
+
 # -- callers that leave ---------------------------------------------------------------------
 
 Leave = Callable[[Billed, pytest.MonkeyPatch], Awaitable[None]]

@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -42,6 +42,7 @@ from modelyard.gateway.limits.memory import MemoryLimiter
 
 log = logging.getLogger("modelyard.gateway")
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+POOL_SIZE = 100  # connections to Redis per replica
 
 _NOW = """local now = tonumber(ARGV[1])
 if now < 0 then local t = redis.call('TIME') now = t[1] * 1000 + math.floor(t[2] / 1000) end
@@ -191,8 +192,17 @@ class RedisLimiter:
 
     @classmethod
     def from_url(cls, url: str, prefix: str, **options: Any) -> RedisLimiter:
-        client = Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
-        return cls(client, prefix, **options)
+        """At most ``POOL_SIZE`` connections; a call finding them all busy waits up to a
+        second for one, rather than taking Redis for unreachable (a plain pool refuses the
+        101st concurrent call, and limits would fall back to per replica under load)."""
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=POOL_SIZE,
+            timeout=1.0,
+            socket_timeout=1.0,
+            socket_connect_timeout=1.0,
+        )
+        return cls(Redis.from_pool(pool), prefix, **options)
 
     def now(self) -> int:
         """Milliseconds on the injected clock, or -1: Redis's own clock."""
