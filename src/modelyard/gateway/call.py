@@ -5,7 +5,9 @@ what the request needs of a model, the candidates that may serve it (narrowed by
 plan), the most tokens it may use. Then each step runs once, its state kept on the call:
 
 * **admit**: the caller's own limits (per API key, per user, per plan: one round trip), the
-  plan's parallel slot, and the credit hold for the most the call may cost;
+  plan's parallel slot, and, for a caller who pays in credits, the credit hold for the most
+  the call may cost (its ``max_tokens`` capped when the balance cannot cover it:
+  :mod:`modelyard.gateway.credit`);
 * **attempt**: the pipeline (circuit breaker, provider limits, retries, fallback, adapter)
   writes onto the call which candidate served it, after how many attempts;
 * **settle**: tokens (the tpm windows charged at the budget corrected to what was used), the
@@ -28,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from modelyard.adapters.base import ChatResult, EmbeddingResult, Usage
 from modelyard.billing.holds import Reservation
-from modelyard.billing.pricing import cost_of, estimate
+from modelyard.billing.pricing import cost_of
 from modelyard.faults import as_error
-from modelyard.gateway import entitlement, request
+from modelyard.gateway import credit, entitlement, request
 from modelyard.gateway.limits.base import PARALLEL_WAIT_S, Charge, Slot, Window
 from modelyard.gateway.resolve import Candidate, Resolution, resolve
 from modelyard.gateway.snapshot import Billing, KeyEntry, PriceEntry, Snapshot
@@ -51,9 +53,11 @@ class Call:
         "asked",
         "at",
         "attempts",
+        "billed",
         "body",
         "budget",
         "candidate",
+        "capped",
         "charges",
         "failures",
         "fallbacks",
@@ -72,6 +76,7 @@ class Call:
         "ttft_ms",
         "upstream_ms",
         "window",
+        "worst",
     )
 
     def __init__(
@@ -91,7 +96,10 @@ class Call:
         self.request_id, self.operation, self.body = request_id, operation, body
         self.resolution, self.plan = resolution, plan
         self.prompt = prompt  # estimated prompt tokens
-        self.budget = budget  # most tokens the call may use: the prompt plus the completion cap
+        self.budget = budget  # tokens charged to rate windows up front (settle corrects them)
+        self.billed = False  # paid in credits (credit.prepare)
+        self.worst = budget  # the most tokens it may use, for the credit hold
+        self.capped: int | None = None  # max_tokens lowered to what the balance pays for
         self.started = time.perf_counter()
         self.at = gateway.clock()  # the price in force at this instant is the call's price
         # What the attempts made of it (written by the pipeline):
@@ -136,18 +144,12 @@ class Call:
             windows = await gateway.limiter.hit_many(scopes, self.budget)
             for (name, _rpm, _tpm), window in zip(scopes, windows, strict=True):
                 self.narrow(name, self.budget, window)
-        if plan is None:
-            return
-        if plan.max_parallel:
+        if plan is not None and plan.max_parallel:
             self.slot = await gateway.limiter.acquire_slot(
                 f"plan-parallel:{key.user_id}", plan.max_parallel, PARALLEL_WAIT_S
             )
-        price_at, at = self.snap.price_at, self.at
-        amount = estimate(
-            (price_at(c.model.id, at) for c in self.resolution.candidates), self.budget
-        )
-        if amount > 0:
-            self.reservation = await gateway.credits.reserve(key.user_id, amount)
+        if self.billed:
+            await credit.hold(self)
 
     # -- admit -> attempt -> settle -----------------------------------------------------------
 
@@ -215,13 +217,17 @@ class Call:
         cost = credits = None
         try:
             price = self.snap.price_at(candidate.model.id, self.at) if candidate else None
-            cost, credits = cost_of(price, usage) if price else (None, None)
+            rules = self.snap.credit_rules
+            cost, credits = cost_of(price, usage, rules.credits_per_usd) if price else (None, None)
         except Exception:
             self._fault("pricing")
         charged, meta = self._give_back(usage, credits, meta)
+        unpriced = self.billed and credits is None and candidate is not None
+        if unpriced:  # billing.unpriced_models
+            meta = {**(meta or {}), "unpriced": True}
         elapsed = time.perf_counter() - self.started
         try:
-            self._report(usage, status, error_code, price, cost, elapsed)
+            self._report(usage, status, error_code, price, cost, elapsed, unpriced)
         except Exception:
             self._fault("metrics")
         try:
@@ -237,7 +243,8 @@ class Call:
         """Release what admission and the attempts acquired, each whatever the others do:
         the tpm windows corrected to what was used, the credit reservation settled (charging
         what the call used), the parallel slot. Returns the charge and the row's meta."""
-        gateway, candidate, charged = self.gateway, self.candidate, None
+        gateway, candidate = self.gateway, self.candidate
+        charged = Decimal(0) if self.billed else None  # billed, free: 0, not "unbilled"
         if self.charges:
             try:
                 served = candidate.provider.id if candidate is not None else None
@@ -273,8 +280,11 @@ class Call:
         price: PriceEntry | None,
         cost: Decimal | None,
         elapsed: float,
+        unpriced: bool,
     ) -> None:
         metrics, candidate = self.gateway.metrics, self.candidate
+        if unpriced and candidate is not None:
+            metrics.unpriced(candidate.provider.name, candidate.model.model_id)
         metrics.call(
             provider=candidate.provider.name if candidate else "",
             model=candidate.model.model_id if candidate else "",
@@ -352,13 +362,20 @@ def chat_call(
     plan does not allow, 404/400 when no model can serve it."""
     needs = request.chat_needs(body)
     plan = entitlement.billing_of(snap, key.user_id)
+    billed = entitlement.pays(snap, key.user_id, plan)
     resolution = resolve(snap, key.user_id, request.requested_model(body), "chat", needs)
     if plan is not None:
         resolution = entitlement.within_plan(plan, resolution, needs)
     prompt = request.prompt_estimate(body, "chat")
-    budget = prompt + request.max_completion(body, resolution.candidates[0].model.max_output_tokens)
+    estimate = snap.credit_rules.estimate_completion  # rate windows: a realistic guess
+    model_max = resolution.candidates[0].model.max_output_tokens
+    asked = request.requested_completion(body)
+    budget = prompt + (asked or min(estimate, model_max or estimate))
     operation = "function_call" if body.get("tools") or body.get("functions") else "chat"
-    return Call(gateway, snap, key, request_id, operation, body, resolution, plan, prompt, budget)
+    call = Call(gateway, snap, key, request_id, operation, body, resolution, plan, prompt, budget)
+    if billed:
+        credit.prepare(call, completion=True)
+    return call
 
 
 def embedding_call(
@@ -366,8 +383,12 @@ def embedding_call(
 ) -> Call:
     needs = request.embedding_needs(body)
     plan = entitlement.billing_of(snap, key.user_id)
+    billed = entitlement.pays(snap, key.user_id, plan)
     resolution = resolve(snap, key.user_id, request.requested_model(body), "embedding", needs)
     if plan is not None:
         resolution = entitlement.within_plan(plan, resolution, needs)
     prompt = request.prompt_estimate(body, "embedding")
-    return Call(gateway, snap, key, request_id, "embedding", body, resolution, plan, prompt, prompt)
+    call = Call(gateway, snap, key, request_id, "embedding", body, resolution, plan, prompt, prompt)
+    if billed:
+        credit.prepare(call, completion=False)
+    return call
