@@ -23,7 +23,8 @@ from sqlalchemy import select
 from modelyard import ids
 from modelyard.bootstrap import bootstrap
 from modelyard.db.tables import User
-from modelyard.errors import ModelyardError, Unauthenticated
+from modelyard.errors import Unauthenticated
+from modelyard.faults import as_error
 from modelyard.gateway.call import chat_call, embedding_call
 from modelyard.gateway.service import Gateway, make_gateway
 from modelyard.gateway.snapshot import KeyEntry
@@ -61,8 +62,8 @@ class Yard:
             async for item in stream.chunks():
                 yield item.chunk
             status = "ok"
-        except ModelyardError as exc:  # the provider failed mid-stream
-            status, code = "error", exc.code
+        except Exception as exc:  # the provider failed mid-stream, or a fault
+            status, code = "error", as_error(exc).code
             raise
         finally:
             try:

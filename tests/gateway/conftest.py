@@ -16,6 +16,7 @@ import pytest
 import redis
 
 REDIS_URL = os.environ.get("MODELYARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+pytest.register_assert_rewrite("tests.gateway.fault_rig")  # its checks explain themselves
 IN_CI = os.environ.get("CI", "").lower() == "true"
 _tests = itertools.count()
 
@@ -63,3 +64,13 @@ def redis_prefix(redis_url: str, redis_run: tuple[str, str]) -> Iterator[str]:
         _delete(client, prefix + ":")
     finally:
         client.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def limits(request: pytest.FixtureRequest) -> tuple[str, str] | None:
+    """Where a test gateway keeps its limits: None (in memory), or Redis (url, key prefix)."""
+    if request.param == "memory":
+        return None
+    url: str = request.getfixturevalue("redis_url")
+    prefix: str = request.getfixturevalue("redis_prefix")
+    return url, prefix

@@ -135,6 +135,19 @@ class CreditKeeper:
         account.spent += charge
         return charge
 
+    def release(self, reservation: Reservation) -> None:
+        """Give a reservation back without charging anything: the call's settlement failed
+        (a bug, logged by the caller); the hold must not stay short by it."""
+        account = self._accounts.get(reservation.user_id)
+        if account is not None:
+            account.reserved = max(ZERO, account.reserved - reservation.amount)
+
+    def outstanding(self) -> tuple[Decimal, Decimal]:
+        """Credits reserved by calls in flight, and charged but not yet in the ledger, over
+        every user (read-only: tests and diagnostics; both are zero when all is settled)."""
+        accounts = self._accounts.values()
+        return sum((a.reserved for a in accounts), ZERO), sum((a.spent for a in accounts), ZERO)
+
     def done(self, user_id: uuid.UUID | None, charged: Decimal | None, stored: bool) -> None:
         """A usage row left the recorder: its charge is in the ledger now (``stored``) or
         never will be (a duplicate or refused row)."""

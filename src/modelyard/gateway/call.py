@@ -23,6 +23,7 @@ abandoned. Nothing here touches the database.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -32,17 +33,19 @@ from modelyard.adapters.base import ChatResult, EmbeddingResult, Usage
 from modelyard.billing.holds import Reservation
 from modelyard.billing.pricing import cost_of
 from modelyard.errors import LimitExceeded, ModelyardError, ProviderBusy
+from modelyard.faults import as_error
 from modelyard.gateway import credit, entitlement, idempotency, request
 from modelyard.gateway.limits.base import PARALLEL_WAIT_S, Charge, Slot, Window
 from modelyard.gateway.resolve import Candidate, Resolution, resolve
 from modelyard.gateway.scopes import caller_scope
-from modelyard.gateway.snapshot import Billing, KeyEntry, Snapshot
+from modelyard.gateway.snapshot import Billing, KeyEntry, PriceEntry, Snapshot
 from modelyard.gateway.streaming import Stream
 from modelyard.usage.record import UsageRecord
 
 if TYPE_CHECKING:
     from modelyard.gateway.service import Gateway
 
+log = logging.getLogger("modelyard.gateway")
 LIMIT_CODES = frozenset({"LIMIT_EXCEEDED", "PROVIDER_BUSY"})
 T = TypeVar("T")
 
@@ -214,14 +217,13 @@ class Call:
 
     def unanswered(self, exc: BaseException) -> None:
         """Settle a call that got no answer: its own error; cancelled (the caller left, or
-        the server stops), charged the prompt if the upstream had been asked; or a fault."""
-        if isinstance(exc, ModelyardError):
-            self.settle(None, "error", exc.code)
-        elif isinstance(exc, asyncio.CancelledError):
+        the server stops), charged the prompt if the upstream had been asked; or a fault,
+        under the code its caller is answered with (:func:`modelyard.faults.as_error`)."""
+        if isinstance(exc, asyncio.CancelledError):
             usage = Usage(self.prompt, 0, estimated=True) if self.asked else None
             self.settle(usage, "aborted")
         else:
-            self.settle(None, "error", ModelyardError.code)
+            self.settle(None, "error", as_error(exc).code)
 
     def settle(
         self,
@@ -230,41 +232,103 @@ class Call:
         error_code: str | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
-        """Account for the call once: tokens, cost, credits, slots, metrics, the usage row."""
+        """Account for the call once: tokens, cost, credits, slots, metrics, the usage row.
+
+        Never raises: whatever the call acquired (tpm charges, its credit reservation, its
+        parallel slot) is given back even when a step before it fails, and a failing step
+        is logged with the request id while the others still run (:meth:`_fault`)."""
         if self.settled:
             return
         self.settled = True
-        gateway, candidate = self.gateway, self.candidate
-        usage = usage or Usage()
-        if self.charges:
-            served = candidate.provider.id if candidate is not None else None
-            gateway.settler.correct(self.charges, usage.total_tokens, served)
-        price = self.snap.price_at(candidate.model.id, self.at) if candidate else None
-        rules = self.snap.credit_rules
-        cost, credits = cost_of(price, usage, rules.credits_per_usd) if price else (None, None)
-        charged = Decimal(0) if self.billed else None  # billed, free: 0, not "unbilled"
-        if self.reservation is not None:
-            charged = gateway.credits.settle(self.reservation, credits or Decimal(0))
-            self.reservation = None
-            if credits is not None and charged < credits:
-                meta = {**(meta or {}), "credits_capped_from": format(credits, "f")}
-        if self.slot is not None:
-            gateway.settler.release(self.slot)
-            self.slot = None
-        if self.claimed is not None and status != "ok" and self.ttft_ms is None:
-            gateway.settler.unclaim(self.claimed, self.request_id)  # unanswered: may retry
-            self.claimed = None
-        if self.idempotency_key is not None:
-            meta = {**(meta or {}), "idempotency_key": self.idempotency_key}
-        elapsed = time.perf_counter() - self.started
-        provider = candidate.provider if candidate else None
-        model = candidate.model if candidate else None
-        if self.billed and credits is None and provider and model:  # billing.unpriced_models
+        candidate, usage = self.candidate, usage or Usage()
+        price: PriceEntry | None = None
+        cost = credits = None
+        try:
+            price = self.snap.price_at(candidate.model.id, self.at) if candidate else None
+            rules = self.snap.credit_rules
+            cost, credits = cost_of(price, usage, rules.credits_per_usd) if price else (None, None)
+        except Exception:
+            self._fault("pricing")
+        charged, meta = self._give_back(usage, status, credits, meta)
+        unpriced = self.billed and credits is None and candidate is not None
+        if unpriced:  # billing.unpriced_models
             meta = {**(meta or {}), "unpriced": True}
-            gateway.metrics.unpriced(provider.name, model.model_id)
-        gateway.metrics.call(
-            provider=provider.name if provider else "",
-            model=model.model_id if model else "",
+        elapsed = time.perf_counter() - self.started
+        try:
+            self._report(usage, status, error_code, price, cost, elapsed, unpriced)
+        except Exception:
+            self._fault("metrics")
+        try:
+            self._record(usage, status, error_code, price, cost, credits, charged, meta, elapsed)
+        except Exception:
+            self._fault("usage recording")
+            if charged:  # no row will carry the charge to the ledger: give it back
+                self.gateway.credits.done(self.key.user_id, charged, stored=False)
+
+    def _give_back(
+        self, usage: Usage, status: str, credits: Decimal | None, meta: dict[str, Any] | None
+    ) -> tuple[Decimal | None, dict[str, Any] | None]:
+        """Release what admission and the attempts acquired, each whatever the others do:
+        the tpm windows corrected to what was used, the credit reservation settled (charging
+        what the call used), the parallel slot, the Idempotency-Key of a call that got no
+        answer. Returns the charge and the row's meta."""
+        gateway, candidate = self.gateway, self.candidate
+        charged = Decimal(0) if self.billed else None  # billed, free: 0, not "unbilled"
+        if self.charges:
+            try:
+                served = candidate.provider.id if candidate is not None else None
+                gateway.settler.correct(self.charges, usage.total_tokens, served)
+            except Exception:
+                self._fault("tpm correction")
+        if self.reservation is not None:
+            reservation, self.reservation = self.reservation, None
+            try:
+                charged = gateway.credits.settle(reservation, credits or Decimal(0))
+                if credits is not None and charged < credits:
+                    meta = {**(meta or {}), "credits_capped_from": format(credits, "f")}
+            except Exception:
+                self._fault("credit settlement")
+                charged = None
+                try:
+                    gateway.credits.release(reservation)  # nothing charged, nothing kept
+                except Exception:
+                    self._fault("credit release")
+        if self.slot is not None:
+            slot, self.slot = self.slot, None
+            try:
+                gateway.settler.release(slot)
+            except Exception:
+                self._fault("slot release")
+        if self.idempotency_key is not None:
+            self._unclaim(status)
+            meta = {**(meta or {}), "idempotency_key": self.idempotency_key}
+        return charged, meta
+
+    def _unclaim(self, status: str) -> None:
+        """Give the Idempotency-Key of a call that got no answer back: the caller may retry."""
+        claimed, self.claimed = self.claimed, None
+        if claimed is not None and status != "ok" and self.ttft_ms is None:
+            try:
+                self.gateway.settler.unclaim(claimed, self.request_id)
+            except Exception:
+                self._fault("idempotency key release")
+
+    def _report(
+        self,
+        usage: Usage,
+        status: str,
+        error_code: str | None,
+        price: PriceEntry | None,
+        cost: Decimal | None,
+        elapsed: float,
+        unpriced: bool,
+    ) -> None:
+        metrics, candidate = self.gateway.metrics, self.candidate
+        if unpriced and candidate is not None:
+            metrics.unpriced(candidate.provider.name, candidate.model.model_id)
+        metrics.call(
+            provider=candidate.provider.name if candidate else "",
+            model=candidate.model.model_id if candidate else "",
             operation=self.operation,
             status=status,
             seconds=elapsed,
@@ -276,10 +340,24 @@ class Call:
             fallbacks=self.fallbacks,
         )
         if error_code in LIMIT_CODES:
-            gateway.metrics.rejected(error_code.lower())
+            metrics.rejected(error_code.lower())
+
+    def _record(
+        self,
+        usage: Usage,
+        status: str,
+        error_code: str | None,
+        price: PriceEntry | None,
+        cost: Decimal | None,
+        credits: Decimal | None,
+        charged: Decimal | None,
+        meta: dict[str, Any] | None,
+        elapsed: float,
+    ) -> None:
+        """Hand the call's usage row to the recorder."""
         # A call refused before any candidate was tried keeps the model it asked for.
-        asked_for = candidate or self.resolution.candidates[0]
-        gateway.recorder.record(
+        asked_for = self.candidate or self.resolution.candidates[0]
+        self.gateway.recorder.record(
             UsageRecord(
                 request_id=self.request_id,
                 client_request_id=self.client_request_id,
@@ -311,6 +389,11 @@ class Call:
                 charged_credits=charged,
             )
         )
+
+    def _fault(self, step: str) -> None:
+        """A step of :meth:`settle` failed: a bug or a broken part, never the caller's
+        business. Logged with its traceback and the request id; the call goes on."""
+        log.exception("settling a call failed at %s (request %s)", step, self.request_id)
 
 
 def chat_call(

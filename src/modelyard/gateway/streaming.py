@@ -8,6 +8,7 @@ which the relay calls on every exit: the end, a failure, or a caller that went a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,8 @@ from modelyard.adapters.base import StreamChunk, Usage
 
 if TYPE_CHECKING:
     from modelyard.gateway.call import Call
+
+log = logging.getLogger("modelyard.gateway")
 
 
 class Stream:
@@ -41,7 +44,14 @@ class Stream:
         """Stop reading the upstream (cancels its request if the caller stopped early)."""
         aclose = getattr(self.rest, "aclose", None)
         if aclose is not None:
-            await aclose()
+            try:
+                await aclose()
+            except Exception:  # the relay is over either way; the call still settles
+                log.warning(
+                    "closing an upstream stream failed (request %s)",
+                    self.call.request_id,
+                    exc_info=True,
+                )
 
     def _seen(self, item: StreamChunk) -> StreamChunk:
         if item.usage is not None:
@@ -59,7 +69,9 @@ class Stream:
         """Settle the call: what the provider reported, else an estimate of what was
         produced (an aborted stream is charged for what it produced, no more)."""
         usage = self.usage
-        if usage is None and (self.text or status == "aborted"):
-            produced = tokens.estimate_text("".join(self.text))
-            usage = Usage(self.call.prompt, produced, estimated=True)
-        self.call.settle(usage, status, code)
+        try:
+            if usage is None and (self.text or status == "aborted"):
+                produced = tokens.estimate_text("".join(self.text))
+                usage = Usage(self.call.prompt, produced, estimated=True)
+        finally:  # settled (and all it holds released) even if the estimate failed
+            self.call.settle(usage, status, code)

@@ -35,12 +35,12 @@ from modelyard.api.openai.wire import (
 from modelyard.errors import (
     BadRequest,
     Forbidden,
-    ModelyardError,
     NotFound,
     NotReady,
     PayloadTooLarge,
     Unauthenticated,
 )
+from modelyard.faults import as_error
 from modelyard.gateway import request
 from modelyard.gateway.call import chat_call, embedding_call
 from modelyard.gateway.service import Gateway
@@ -87,17 +87,22 @@ async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: An
                 f"{method} {path} is not an endpoint of this API", code="UNKNOWN_ENDPOINT"
             )
         await send_json(send, 200, body, [*extra, overhead(started, 0.0)])
-    except ModelyardError as exc:
-        status, body, headers = error_reply(exc)
-        # Code and status only: an upstream's message is the caller's business, not the log's.
+    except Exception as exc:  # an error (ours or the upstream's), or a fault: JSON all the same
+        error = as_error(exc)
+        status, body, headers = error_reply(error)
+        # Code and status only: an upstream's message is the caller's business, not the log's;
+        # a fault of our own carries its traceback (never into the reply).
+        bug = error is not exc and status == 500
         log.log(
-            logging.WARNING if status >= 500 else logging.INFO,
-            "%s %s -> %d %s (request %s)",
+            logging.ERROR if bug else logging.WARNING if status >= 500 else logging.INFO,
+            "%s %s -> %d %s (request %s)%s",
             scope["method"],
             scope["path"],
             status,
-            exc.code,
+            error.code,
             request_id,
+            "" if error is exc else f": {type(exc).__name__}",
+            exc_info=exc if bug else None,
         )
         await send_json(send, status, body, [*extra, *headers, overhead(started, 0.0)])
 

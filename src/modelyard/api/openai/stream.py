@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ import orjson
 from modelyard.adapters.base import StreamChunk
 from modelyard.api.openai.wire import error_body, response_headers
 from modelyard.errors import ModelyardError
+from modelyard.faults import as_error
 from modelyard.gateway import request
 from modelyard.gateway.call import Call
 
@@ -26,17 +28,21 @@ log = logging.getLogger("modelyard.gateway")
 
 
 async def run(call: Call, body: dict[str, Any], receive: Any, send: Any, started: float) -> None:
+    """Relay the call's stream. Raises only before the response starts (the handler answers
+    that as a JSON error); after it, a failure ends the body with an error event."""
     include_usage = request.include_usage(body)
     stream = await call.stream()
-    chunks = stream.chunks()
-    headers = response_headers(call, started)
     me = asyncio.current_task()
-    assert me is not None
     gone = asyncio.Event()
-    watcher = asyncio.create_task(_watch(receive, gone, me))
+    watcher: asyncio.Task[None] | None = None
+    begun = False
     status, code = "ok", None
     pending: list[bytes] = []  # chunks that came in one read upstream go out in one write
-    try:  # from here on the call is recorded (and its credits settled) whatever happens
+    try:  # from here on the call is recorded, and all it holds released, whatever happens
+        assert me is not None
+        chunks = stream.chunks()
+        headers = response_headers(call, started)
+        watcher = asyncio.create_task(_watch(receive, gone, me))
         await send(
             {
                 "type": "http.response.start",
@@ -48,33 +54,46 @@ async def run(call: Call, body: dict[str, Any], receive: Any, send: Any, started
                 ],
             }
         )
-        async for item in chunks:
-            data = _outgoing(item, include_usage)
-            if data is not None:
-                pending.append(data)
-            if not item.more and pending:
-                await _write(send, pending)
+        begun = True
+        await _relay(chunks, include_usage, send, pending)
         pending.append(DONE)
     except asyncio.CancelledError:
         status = "aborted"  # the client left, or the server stops
-        if not gone.is_set():
+        if not gone.is_set() or me is None:
             raise
         me.uncancel()
-    except ModelyardError as exc:  # the provider failed mid-stream: tell the client, end
-        status, code = "error", exc.code
-        pending.append(b"data: " + error_body(exc.status, exc.code, exc.message) + b"\n\n")
-    except Exception:  # a fault: recorded and logged as one; the client gets a clean end
-        log.exception("stream relay failed (request %s)", call.request_id)
-        status, code = "error", ModelyardError.code
-        pending.append(b"data: " + error_body(500, code, "internal error") + b"\n\n")
+    except Exception as exc:  # the provider failed mid-stream, or a fault: tell the client, end
+        error = as_error(exc)
+        status, code = "error", error.code
+        if not begun:
+            raise
+        if not isinstance(exc, ModelyardError):  # a fault: logged as one
+            log.exception("stream relay failed (request %s)", call.request_id)
+        pending.append(b"data: " + error_body(error.status, error.code, error.message) + b"\n\n")
     finally:
-        watcher.cancel()
+        if watcher is not None:
+            watcher.cancel()
         try:
             await stream.close()
         finally:
             stream.finish(status, code)
     if not gone.is_set():
-        await _write(send, pending, more=False)
+        try:
+            await _write(send, pending, more=False)
+        except Exception as exc:  # settled already; nothing more to tell anyone
+            log.info("stream end not sent (request %s): %s", call.request_id, type(exc).__name__)
+
+
+async def _relay(
+    chunks: AsyncIterator[StreamChunk], include_usage: bool, send: Any, pending: list[bytes]
+) -> None:
+    """Write the chunks on, those that came in one read upstream in one write."""
+    async for item in chunks:
+        data = _outgoing(item, include_usage)
+        if data is not None:
+            pending.append(data)
+        if not item.more and pending:
+            await _write(send, pending)
 
 
 async def _write(send: Any, pending: list[bytes], *, more: bool = True) -> None:

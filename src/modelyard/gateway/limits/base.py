@@ -191,7 +191,8 @@ class Limiter(Protocol):
 
     async def hit_many(self, scopes: Sequence[Scope], tokens: int) -> list[Window]:
         """``hit`` for each (key, rpm, tpm) that has a limit, in one round trip where the
-        backend can; one window per such scope; the first refusal raises."""
+        backend can; one window per such scope; a refusal raises, and no scope keeps the
+        tokens counted for the refused call."""
         ...
 
     async def add_tokens(self, key: str, tokens: int, since: float | None = None) -> None:

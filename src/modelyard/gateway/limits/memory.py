@@ -105,6 +105,24 @@ class MemoryLimiter:
     async def hit(self, key: str, *, rpm: int | None, tpm: int | None, tokens: int) -> Window:
         if rpm is None and tpm is None:
             return UNLIMITED
+        counts, reset = self._check(key, rpm, tpm, tokens)
+        return _count(counts, rpm, tpm, tokens, reset)
+
+    async def hit_many(self, scopes: Sequence[Scope], tokens: int) -> list[Window]:
+        """Every scope is checked before any is counted: a refusal counts nothing anywhere
+        (no tpm charge is left behind in the scopes before the refused one)."""
+        checked = [
+            (self._check(key, rpm, tpm, tokens), rpm, tpm)
+            for key, rpm, tpm in scopes
+            if rpm is not None or tpm is not None
+        ]
+        return [_count(counts, rpm, tpm, tokens, reset) for (counts, reset), rpm, tpm in checked]
+
+    def _check(
+        self, key: str, rpm: int | None, tpm: int | None, tokens: int
+    ) -> tuple[_Counts, float]:
+        """The key's current window and the seconds left of it; :class:`LimitExceeded`
+        when one more request of ``tokens`` would go over."""
         now = self._clock()
         counts = self._windows.get(key)
         if counts is None:
@@ -116,16 +134,15 @@ class MemoryLimiter:
             raise exceeded(key, "rpm", rpm, reset, tokens)
         if tpm is not None and counts.tokens + tokens > tpm:
             raise exceeded(key, "tpm", tpm, reset, tokens)
-        counts.requests += 1
-        counts.tokens += tokens
-        return Window.left(rpm, counts.requests, tpm, counts.tokens, reset, counts.start)
+        return counts, reset
 
-    async def hit_many(self, scopes: Sequence[Scope], tokens: int) -> list[Window]:
-        return [
-            await self.hit(key, rpm=rpm, tpm=tpm, tokens=tokens)
-            for key, rpm, tpm in scopes
-            if rpm is not None or tpm is not None
-        ]
+    def in_use(self) -> dict[str, int]:
+        """Parallel slots held, by key (read-only: tests and diagnostics)."""
+        return {key: queue.active for key, queue in self._queues.items() if queue.active}
+
+    def tokens(self) -> dict[str, int]:
+        """Tokens counted in each key's current window (read-only: tests and diagnostics)."""
+        return {key: counts.tokens for key, counts in self._windows.items()}
 
     async def add_tokens(self, key: str, tokens: int, since: float | None = None) -> None:
         counts = self._windows.get(key)
@@ -159,6 +176,12 @@ class MemoryLimiter:
 
     async def aclose(self) -> None:
         return None
+
+
+def _count(counts: _Counts, rpm: int | None, tpm: int | None, tokens: int, reset: float) -> Window:
+    counts.requests += 1
+    counts.tokens += tokens
+    return Window.left(rpm, counts.requests, tpm, counts.tokens, reset, counts.start)
 
 
 def _forget(queue: _Queue, waiter: asyncio.Future[None]) -> None:

@@ -32,17 +32,18 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from modelyard.errors import LimitName, ProviderBusy
+from modelyard.errors import LimitExceeded, LimitName, ProviderBusy
 from modelyard.gateway.limits.base import UNLIMITED, WINDOW_S, Scope, Slot, Window, exceeded
 from modelyard.gateway.limits.memory import MemoryLimiter
 
 log = logging.getLogger("modelyard.gateway")
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+POOL_SIZE = 100  # connections to Redis per replica
 
 _NOW = """local now = tonumber(ARGV[1])
 if now < 0 then local t = redis.call('TIME') now = t[1] * 1000 + math.floor(t[2] / 1000) end
@@ -197,8 +198,17 @@ class RedisLimiter:
 
     @classmethod
     def from_url(cls, url: str, prefix: str, **options: Any) -> RedisLimiter:
-        client = Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
-        return cls(client, prefix, **options)
+        """At most ``POOL_SIZE`` connections; a call finding them all busy waits up to a
+        second for one, rather than taking Redis for unreachable (a plain pool refuses the
+        101st concurrent call, and limits would fall back to per replica under load)."""
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=POOL_SIZE,
+            timeout=1.0,
+            socket_timeout=1.0,
+            socket_connect_timeout=1.0,
+        )
+        return cls(Redis.from_pool(pool), prefix, **options)
 
     def now(self) -> int:
         """Milliseconds on the injected clock, or -1: Redis's own clock."""
@@ -296,7 +306,8 @@ class RedisLimiter:
 
     async def hit_many(self, scopes: Sequence[Scope], tokens: int) -> list[Window]:
         """Several keys in one round trip (a pipeline; each key on its own hash slot). Keys
-        after a refused one are counted too: a refusal may overcount by one request."""
+        other than a refused one are counted too: a refusal may overcount by one request,
+        but the tokens it counted elsewhere are taken back (one more round trip)."""
         limited = [s for s in scopes if s[1] is not None or s[2] is not None]
         if len(limited) < 2 or not self._up():
             return [await self.hit(k, rpm=r, tpm=t, tokens=tokens) for k, r, t in limited]
@@ -311,7 +322,19 @@ class RedisLimiter:
         except UNREACHABLE as exc:
             self.unreachable(exc)
             return await self._local.hit_many(limited, tokens)
-        return [_window(k, r, t, tokens, a) for (k, r, t), a in zip(limited, answers, strict=True)]
+        passed: list[tuple[str, Window]] = []
+        refused: LimitExceeded | None = None
+        for (key, rpm, tpm), answer in zip(limited, answers, strict=True):
+            try:
+                passed.append((key, _window(key, rpm, tpm, tokens, answer)))
+            except LimitExceeded as exc:
+                refused = refused or exc
+        if refused is not None:  # the call goes no further: take back its tokens
+            for key, counted in passed:
+                if tokens:
+                    await self.add_tokens(key, -tokens, counted.start)
+            raise refused
+        return [counted for _, counted in passed]
 
     async def add_tokens(self, key: str, tokens: int, since: float | None = None) -> None:
         if not self._up():
