@@ -29,7 +29,7 @@ from modelyard.adapters.base import ChatResult, EmbeddingResult, Usage
 from modelyard.billing.holds import Reservation
 from modelyard.billing.pricing import cost_of, estimate
 from modelyard.errors import ModelyardError
-from modelyard.gateway import entitlement, request
+from modelyard.gateway import entitlement, params, request
 from modelyard.gateway.limits.base import PARALLEL_WAIT_S, Charge, Slot, Window
 from modelyard.gateway.resolve import Candidate, Resolution, resolve
 from modelyard.gateway.snapshot import Billing, KeyEntry, Snapshot
@@ -277,11 +277,13 @@ def chat_call(
 ) -> Call:
     """A chat call, ready to admit: 400 for a malformed request, 403 for what the caller's
     plan does not allow, 404/400 when no model can serve it."""
+    params.check_chat(body)
     needs = request.chat_needs(body)
     plan = entitlement.billing_of(snap, key.user_id)
     resolution = resolve(snap, key.user_id, request.requested_model(body), "chat", needs)
     if plan is not None:
         resolution = entitlement.within_plan(plan, resolution, needs)
+    params.check_output(body, resolution.candidates[0].model.max_output_tokens)
     prompt = request.prompt_estimate(body, "chat")
     budget = prompt + request.max_completion(body, resolution.candidates[0].model.max_output_tokens)
     operation = "function_call" if body.get("tools") or body.get("functions") else "chat"
@@ -291,6 +293,7 @@ def chat_call(
 def embedding_call(
     gateway: Gateway, snap: Snapshot, key: KeyEntry, request_id: str, body: dict[str, Any]
 ) -> Call:
+    params.check_embedding(body)
     needs = request.embedding_needs(body)
     plan = entitlement.billing_of(snap, key.user_id)
     resolution = resolve(snap, key.user_id, request.requested_model(body), "embedding", needs)
