@@ -2,8 +2,9 @@
 FastAPI routing or middleware (measured: a FastAPI route costs 1.5-1.9x a bare handler).
 
 Routes: ``POST /v1/chat/completions`` (JSON or SSE stream), ``POST /v1/embeddings``,
-``GET /v1/models``, ``GET /v1/models/{id}``. Every response carries ``x-request-id`` and
-``x-modelyard-overhead-ms``; errors take OpenAI's shape.
+``GET /v1/models``, ``GET /v1/models/{id}``; another method on one of them is a 405 with
+``Allow``. Every response carries ``x-request-id`` and ``x-modelyard-overhead-ms``; errors
+take OpenAI's shape. They are in the app's OpenAPI through :mod:`modelyard.api.openai.spec`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from modelyard.api.openai import stream
 from modelyard.api.openai.models import get_model, list_models
 from modelyard.api.openai.wire import (
     Headers,
+    error_body,
     error_reply,
     overhead,
     read_body,
@@ -71,6 +73,9 @@ async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: An
             body = list_models(snap, key)
         elif path.startswith("/v1/models/") and method == "GET":
             body = get_model(snap, key, path.removeprefix("/v1/models/"))
+        elif (allow := _allowed(path)) is not None:
+            await _not_allowed(send, method, path, allow, [*extra, overhead(started, 0.0)])
+            return
         else:
             raise NotFound(
                 f"{method} {path} is not an endpoint of this API", code="UNKNOWN_ENDPOINT"
@@ -89,6 +94,22 @@ async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: An
             request_id,
         )
         await send_json(send, status, body, [*extra, *headers, overhead(started, 0.0)])
+
+
+def _allowed(path: str) -> str | None:
+    """The method ``path`` answers, when it is an endpoint of this API."""
+    if path in CALLS:
+        return "POST"
+    if path == "/v1/models" or path.startswith("/v1/models/"):
+        return "GET"
+    return None
+
+
+async def _not_allowed(send: Any, method: str, path: str, allow: str, headers: Headers) -> None:
+    """405 with ``Allow``, in OpenAI's error shape."""
+    message = f"{method} is not allowed on {path}; use {allow}"
+    body = error_body(405, "method_not_allowed", message)
+    await send_json(send, 405, body, [(b"allow", allow.encode()), *headers])
 
 
 def _headers(scope: dict[str, Any]) -> tuple[str | None, str]:
