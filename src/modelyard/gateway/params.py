@@ -27,7 +27,9 @@ from modelyard.gateway.params_messages import (
     tools,
 )
 from modelyard.gateway.params_types import (
+    INT64,
     Check,
+    as_integer,
     boolean,
     enum,
     fail,
@@ -42,7 +44,6 @@ from modelyard.gateway.params_types import (
 
 MAX_STOP = 4
 MAX_INPUTS = 2048
-INT64 = 2**63
 
 
 def _stop(param: str, value: Any) -> None:
@@ -113,8 +114,8 @@ CHAT: dict[str, Check] = {
     "n": integer(1, 128),
     "presence_penalty": number(-2, 2),
     "frequency_penalty": number(-2, 2),
-    "max_tokens": integer(1, None),
-    "max_completion_tokens": integer(1, None),
+    "max_tokens": integer(1, INT64 - 1),
+    "max_completion_tokens": integer(1, INT64 - 1),
     "stop": _stop,
     "logprobs": boolean,
     "top_logprobs": integer(0, 20),
@@ -149,7 +150,9 @@ def check_chat(body: dict[str, Any]) -> None:
     for name, value in body.items():
         check = get(name)
         if check is not None and value is not None:
-            check(name, value)
+            fixed = check(name, value)
+            if fixed is not None:  # 64.0 -> 64, in place (no key is added or removed)
+                body[name] = fixed
     if body.get("messages") is None:
         missing("messages")
     if body.get("top_logprobs") is not None and body.get("logprobs") is not True:
@@ -213,11 +216,17 @@ def _token_ids(param: str, value: list[Any]) -> None:
         fail(param, f"Invalid '{param}': empty array. Expected an array of token ids.")
     for item in value:
         if type(item) is not int or item < 0 or item >= INT64:
-            index = next(
-                i for i, v in enumerate(value) if type(v) is not int or v < 0 or v >= INT64
-            )
-            if type(item) is not int:
-                wrong_type(f"{param}[{index}]", "an integer", item)
+            _fix_token_ids(param, value)
+            return
+
+
+def _fix_token_ids(param: str, value: list[Any]) -> None:
+    """Token ids written as decimals (``5.0``) made ints in place; anything else refused."""
+    for index, item in enumerate(value):
+        token = item
+        if type(token) is not int:
+            token = value[index] = as_integer(f"{param}[{index}]", item)
+        if token < 0 or token >= INT64:
             fail(
                 f"{param}[{index}]",
                 f"Invalid '{param}[{index}]': token ids are non-negative integers.",
@@ -231,13 +240,18 @@ def _token_lists(param: str, value: list[Any]) -> None:
         _token_ids(f"{param}[{index}]", item)
 
 
-_ITEMS: dict[type, Check] = {str: _texts, int: _token_ids, list: _token_lists}
+_ITEMS: dict[type, Check] = {
+    str: _texts,
+    int: _token_ids,
+    float: _token_ids,
+    list: _token_lists,
+}
 
 EMBEDDING: dict[str, Check] = {
     "model": _model,
     "input": _input,
     "encoding_format": enum(("float", "base64")),
-    "dimensions": integer(1, None),
+    "dimensions": integer(1, INT64 - 1),
     "user": string,
 }
 
@@ -248,6 +262,8 @@ def check_embedding(body: dict[str, Any]) -> None:
     for name, value in body.items():
         check = get(name)
         if check is not None and value is not None:
-            check(name, value)
+            fixed = check(name, value)
+            if fixed is not None:  # 64.0 -> 64, in place (no key is added or removed)
+                body[name] = fixed
     if body.get("input") is None:
         missing("input")

@@ -234,8 +234,33 @@ def _list(param: str, value: Any) -> list[Any]:
     return value
 
 
+def _good_function(tool: Any) -> bool:
+    """A well-formed function tool, told without building a single string (the common case);
+    anything else goes through the checks that name what is wrong."""
+    if type(tool) is not dict or tool.get("type") != "function":
+        return False
+    function = tool.get("function")
+    if type(function) is not dict:
+        return False
+    name, get = function.get("name"), function.get
+    return (
+        type(name) is str
+        and NAME.fullmatch(name) is not None
+        and type(get("description")) in _NULL_OR_STRING
+        and type(get("parameters")) in _NULL_OR_OBJECT
+        and type(get("strict")) in _NULL_OR_BOOL
+    )
+
+
+_NULL_OR_STRING = (type(None), str)
+_NULL_OR_OBJECT = (type(None), dict)
+_NULL_OR_BOOL = (type(None), bool)
+
+
 def tools(param: str, value: Any) -> None:
     for index, tool in enumerate(_list(param, value)):
+        if _good_function(tool):
+            continue
         at = f"{param}[{index}]"
         if type(tool) is not dict:
             wrong_type(at, "an object", tool)

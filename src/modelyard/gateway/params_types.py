@@ -3,7 +3,10 @@ the checks of one value (a number in a range, an integer, a boolean, one of a fe
 
 A check is ``check(param, value)``: it returns when the value is good and raises
 :class:`~modelyard.errors.BadRequest` naming ``param`` otherwise. Types are compared
-exactly (``type(value) is int``), so ``true`` is no integer and ``1`` no boolean."""
+exactly (``type(value) is int``), so ``true`` is no integer and ``1`` no boolean. A number
+written with a fraction of zero (``64.0``) is the integer JSON Schema says it is: the check
+returns it as an ``int`` for the caller to put in its place (every other check returns
+None)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ from typing import Any, NoReturn
 
 from modelyard.errors import BadRequest
 
-Check = Callable[[str, Any], None]
+Check = Callable[[str, Any], object]
+INT64 = 2**63
 SHOWN = 40  # characters of a refused value quoted back
 
 
@@ -84,12 +88,20 @@ def number(low: float, high: float) -> Check:
     return check
 
 
-def integer(low: int, high: int | None) -> Check:
-    """A JSON integer (not a boolean, not ``1.0``) within ``low..high``."""
+def as_integer(param: str, value: Any) -> int:
+    """``value`` as an int when it is one written as a decimal (``64.0``), else a refusal."""
+    if type(value) is float and value.is_integer() and -INT64 <= value < INT64:
+        return int(value)
+    wrong_type(param, "an integer", value)
 
-    def check(param: str, value: Any) -> None:
+
+def integer(low: int, high: int) -> Check:
+    """A JSON integer (not a boolean) within ``low..high``; ``64.0`` is returned as 64."""
+
+    def check(param: str, value: Any) -> int | None:
+        fixed = None
         if type(value) is not int:
-            wrong_type(param, "an integer", value)
+            value = fixed = as_integer(param, value)
         if value < low:
             fail(
                 param,
@@ -97,13 +109,14 @@ def integer(low: int, high: int | None) -> Check:
                 f"but got {value} instead.",
                 "integer_below_min_value",
             )
-        if high is not None and value > high:
+        if value > high:
             fail(
                 param,
                 f"Invalid '{param}': integer above maximum value. Expected a value <= {high}, "
                 f"but got {value} instead.",
                 "integer_above_max_value",
             )
+        return fixed
 
     return check
 

@@ -42,8 +42,10 @@ CHAT_REQUEST = obj(
         "n": integer(1, 128, "choices to generate"),
         "presence_penalty": number(-2, 2, "penalty for tokens already present"),
         "frequency_penalty": number(-2, 2, "penalty by token frequency"),
-        "max_tokens": integer(1, None, "completion cap, at most the model's max output"),
-        "max_completion_tokens": integer(1, None, "completion cap, at most the model's max output"),
+        "max_tokens": integer(1, INT64 - 1, "completion cap, at most the model's max output"),
+        "max_completion_tokens": integer(
+            1, INT64 - 1, "completion cap, at most the model's max output"
+        ),
         "stop": nullable({"anyOf": [STRING, {"type": "array", "maxItems": 4, "items": STRING}]}),
         "logprobs": OPTIONAL_BOOL,
         "top_logprobs": integer(0, 20, "needs logprobs: true"),
@@ -110,7 +112,7 @@ EMBEDDING_REQUEST = obj(
             ]
         },
         "encoding_format": nullable({"enum": ["float", "base64"]}),
-        "dimensions": integer(1, None, "dimensions of each embedding"),
+        "dimensions": integer(1, INT64 - 1, "dimensions of each embedding"),
         "user": OPTIONAL_STRING,
     },
     ("input",),
