@@ -314,7 +314,8 @@ CHAT_VALID: list[tuple[str, dict[str, Any]]] = [
         chat(
             temperature=None, top_p=None, n=None, max_tokens=None, stop=None, tools=None, seed=None
         )
-        | {"stream_options": None, "response_format": None, "logit_bias": None, "user": None},
+        | {"stream": None, "stream_options": None, "response_format": None, "logit_bias": None}
+        | {"user": None},
     ),
     ("unknown-fields-pass", chat(top_k=40, repetition_penalty=1.1, extra_body={"x": 1})),
     (

@@ -56,6 +56,22 @@ RETRY_AFTER = {
 }
 
 
+EVENT = {
+    "type": "object",
+    "description": "one Server-Sent Event (OpenAPI 3.1: the schema describes each event)",
+    "properties": {
+        "data": {
+            "type": "string",
+            "description": "a chat.completion.chunk as JSON, an error object, or [DONE]",
+        },
+        "event": {"type": "string"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+    "required": ["data"],
+}
+
+
 def _errors(statuses: tuple[int, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for status in statuses:
@@ -98,7 +114,7 @@ PATHS: dict[str, Any] = {
                 "chat.completion.chunk objects ending with `data: [DONE]`",
                 "content": {
                     "application/json": {"schema": ref("ChatCompletion")},
-                    "text/event-stream": {"schema": {"type": "string"}},
+                    "text/event-stream": {"schema": EVENT},
                 },
             },
             CALL_ERRORS,
