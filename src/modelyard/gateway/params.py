@@ -11,17 +11,18 @@ Unlike OpenAI, ``model`` may be left out: the system's default model serves the 
 
 It runs on every call, so it is a hand-written checker: one dictionary lookup per field of
 the body, one pass over the messages, and every message text built only when refusing.
-The messages and tools are checked in :mod:`modelyard.gateway.params_messages`.
+The messages are checked in :mod:`modelyard.gateway.params_messages`, the tools in
+:mod:`modelyard.gateway.params_tools`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from modelyard.gateway.params_messages import (
+from modelyard.gateway.params_messages import messages
+from modelyard.gateway.params_tools import (
     function_call,
     functions,
-    messages,
     response_format,
     tool_choice,
     tools,

@@ -1,7 +1,7 @@
 """The JSON Schemas of a chat request's structured parts in ``/v1``'s OpenAPI: messages by
 role, content parts, tool calls, tools, ``tool_choice`` and ``response_format``, with the
-constraints :mod:`modelyard.gateway.params_messages` enforces; and the schema helpers
-:mod:`modelyard.api.openai.spec_schemas` builds the rest with."""
+constraints :mod:`modelyard.gateway.params_messages` and ``params_tools`` enforce; and the
+schema helpers :mod:`modelyard.api.openai.spec_schemas` builds the rest with."""
 
 from __future__ import annotations
 
