@@ -8,6 +8,7 @@ name a narrower ``code`` (shown in parentheses); the status is always the class'
     ModelyardError                  500 INTERNAL_ERROR
     ├── ValidationFailed            422 VALIDATION_FAILED
     │   ├── BadRequest              400 INVALID_REQUEST      a gateway call's body is unusable
+    │   │                               (INVALID_TYPE, INVALID_VALUE, MISSING_REQUIRED_PARAMETER...)
     │   │   └── PayloadTooLarge     413 PAYLOAD_TOO_LARGE
     │   └── CapabilityMissing       400 CAPABILITY_MISSING   no candidate model can do it
     ├── NotFound                    404 NOT_FOUND (PROVIDER_NOT_FOUND, MODEL_NOT_FOUND, ...)

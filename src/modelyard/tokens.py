@@ -48,9 +48,13 @@ def estimate_messages(messages: list[dict[str, Any]]) -> int:
 
 
 def estimate_inputs(value: Any) -> int:
-    """Tokens of an embeddings ``input``: a string or a list of strings."""
+    """Tokens of an embeddings ``input``: a string, or a list of strings, of token ids or of
+    lists of token ids."""
     if isinstance(value, str):
         return estimate_text(value)
     if isinstance(value, list):
-        return sum(estimate_text(v) if isinstance(v, str) else len(v) for v in value)
+        return sum(
+            estimate_text(v) if isinstance(v, str) else len(v) if isinstance(v, list) else 1
+            for v in value
+        )
     return 0

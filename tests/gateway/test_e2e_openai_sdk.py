@@ -127,11 +127,11 @@ async def test_embeddings_and_models(gateway: tuple[str, str]) -> None:
             404,
             "model_not_found",
         ),
-        ({"json": {"model": "fake-model"}}, 400, "invalid_request"),
+        ({"json": {"model": "fake-model"}}, 400, "missing_required_parameter"),
         (
             {"json": {"model": "fake-model", "messages": "x", "stream": "yes"}},
             400,
-            "invalid_request",
+            "invalid_type",
         ),
         ({"content": b"x" * (17 * 1024 * 1024)}, 413, "payload_too_large"),
     ],

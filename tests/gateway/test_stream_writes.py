@@ -197,6 +197,6 @@ async def test_stream_options_that_are_not_an_object_are_refused_before_anything
     exchange = await rig.call(PATH, {**ask(True), "stream_options": options})
     assert exchange.start["status"] == 400
     error = orjson.loads(exchange.content)["error"]
-    assert (error["code"], error["param"]) == ("invalid_request", "stream_options")
+    assert (error["code"], error["param"]) == ("invalid_type", "stream_options")
     assert not rig.upstream.received
     assert rig.records == []

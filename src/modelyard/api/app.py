@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from modelyard import __version__
 from modelyard.api import errors
 from modelyard.api.openai import handler as v1
+from modelyard.api.openai import spec as v1_spec
 from modelyard.api.routers import (
     audit,
     billing,
@@ -87,4 +88,5 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX)
     for module in (plans, subscriptions, credits, billing):
         app.include_router(module.router, prefix=API_PREFIX)
+    v1_spec.install(app)  # last: it wraps whatever builds the OpenAPI document
     return app

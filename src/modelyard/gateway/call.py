@@ -34,7 +34,7 @@ from modelyard.billing.holds import Reservation
 from modelyard.billing.pricing import cost_of
 from modelyard.errors import LimitExceeded, ModelyardError, ProviderBusy
 from modelyard.faults import as_error
-from modelyard.gateway import credit, entitlement, idempotency, request
+from modelyard.gateway import credit, entitlement, idempotency, params, request
 from modelyard.gateway.limits.base import PARALLEL_WAIT_S, Charge, Slot, Window
 from modelyard.gateway.resolve import Candidate, Resolution, resolve
 from modelyard.gateway.scopes import caller_scope
@@ -409,15 +409,17 @@ def chat_call(
     """A chat call, ready to admit: 400 for a malformed request, 403 for what the caller's
     plan does not allow (recorded), 404/400 when no model can serve it. ``request_id`` is
     the server's own (the usage row's key); the caller's ids only travel with the call."""
+    params.check_chat(body)
     needs = request.chat_needs(body)
     resolution = resolve(snap, key.user_id, request.requested_model(body), "chat", needs)
     operation = "function_call" if body.get("tools") or body.get("functions") else "chat"
     call = Call(gateway, snap, key, request_id, operation, body, resolution, None, 0, 0)
     call.client_request_id, call.idempotency_key = client_request_id, idempotency_key
     billed = _recorded(call, lambda: _entitled(call, needs))
+    model_max = call.resolution.candidates[0].model.max_output_tokens
+    params.check_output(body, model_max)
     call.prompt = prompt = request.prompt_estimate(body, "chat")
     estimate = snap.credit_rules.estimate_completion  # rate windows: a realistic guess
-    model_max = call.resolution.candidates[0].model.max_output_tokens
     asked = request.requested_completion(body)
     call.budget = call.worst = prompt + (asked or min(estimate, model_max or estimate))
     if billed:
@@ -435,6 +437,7 @@ def embedding_call(
     client_request_id: str | None = None,
     idempotency_key: str | None = None,
 ) -> Call:
+    params.check_embedding(body)
     needs = request.embedding_needs(body)
     resolution = resolve(snap, key.user_id, request.requested_model(body), "embedding", needs)
     call = Call(gateway, snap, key, request_id, "embedding", body, resolution, None, 0, 0)

@@ -58,7 +58,9 @@ def requested_model(body: dict[str, Any]) -> str | None:
 
 
 def wants_stream(body: dict[str, Any]) -> bool:
-    stream = body.get("stream", False)
+    stream = body.get("stream")
+    if stream is None:  # left out, or null as OpenAI allows
+        return False
     if not isinstance(stream, bool):
         raise BadRequest("stream: must be true or false", details={"param": "stream"})
     if stream:

@@ -7,6 +7,8 @@ here: the usage row's key, whatever the caller sends) and ``x-modelyard-overhead
 caller's own id (``x-client-request-id``, else ``x-request-id``) is echoed as
 ``x-client-request-id`` and kept on the usage row for correlation; ``Idempotency-Key`` is
 handed to the call (:mod:`modelyard.gateway.idempotency`). Errors take OpenAI's shape.
+Another method on one of them is a 405 with ``Allow``. They are in the app's OpenAPI
+through :mod:`modelyard.api.openai.spec`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from modelyard.api.openai.wire import (
     IDEMPOTENCY_KEY_MAX,
     Headers,
     caller_id,
+    error_body,
     error_reply,
     overhead,
     read_body,
@@ -82,6 +85,9 @@ async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: An
             body = list_models(snap, key)
         elif path.startswith("/v1/models/") and method == "GET":
             body = get_model(snap, key, path.removeprefix("/v1/models/"))
+        elif (allow := _allowed(path)) is not None:
+            await _not_allowed(send, method, path, allow, [*extra, overhead(started, 0.0)])
+            return
         else:
             raise NotFound(
                 f"{method} {path} is not an endpoint of this API", code="UNKNOWN_ENDPOINT"
@@ -105,6 +111,22 @@ async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: An
             exc_info=exc if bug else None,
         )
         await send_json(send, status, body, [*extra, *headers, overhead(started, 0.0)])
+
+
+def _allowed(path: str) -> str | None:
+    """The method ``path`` answers, when it is an endpoint of this API."""
+    if path in CALLS:
+        return "POST"
+    if path == "/v1/models" or path.startswith("/v1/models/"):
+        return "GET"
+    return None
+
+
+async def _not_allowed(send: Any, method: str, path: str, allow: str, headers: Headers) -> None:
+    """405 with ``Allow``, in OpenAI's error shape."""
+    message = f"{method} is not allowed on {path}; use {allow}"
+    body = error_body(405, "method_not_allowed", message)
+    await send_json(send, 405, body, [(b"allow", allow.encode()), *headers])
 
 
 def _headers(scope: dict[str, Any]) -> tuple[str, bytes | None, str, bytes | None]:
