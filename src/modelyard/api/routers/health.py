@@ -27,7 +27,11 @@ async def metrics(request: Request) -> Response:
     return Response(text, media_type="text/plain; version=0.0.4")
 
 
-@router.get("/health/ready", summary="Readiness: database reachable, schema at head")
+@router.get(
+    "/health/ready",
+    summary="Readiness: database reachable, schema at head",
+    responses={503: {"description": "Not ready: `checks` says which check failed"}},
+)
 async def ready(registry: RegistryDep, request: Request) -> JSONBody:
     checks: dict[str, object] = {}
     try:
