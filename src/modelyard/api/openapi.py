@@ -107,14 +107,14 @@ def allowed_methods(app: FastAPI, path: str) -> list[str] | None:
     if table is None:
         table = []
         for template, operations in app.openapi().get("paths", {}).items():
-            pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+            regex = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
             methods = sorted(m.upper() for m in operations)
             if "GET" in methods:
                 methods.append("HEAD")
-            table.append((re.compile(f"^{pattern}$"), methods))
+            table.append((re.compile(f"^{regex}$"), methods))
         app.state.allow = table
-    for pattern, methods in table:
-        if pattern.match(path):
+    for compiled, methods in table:
+        if compiled.match(path):
             return methods
     return None
 
