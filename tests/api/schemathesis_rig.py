@@ -2,8 +2,8 @@
 stays able to act however the fuzzer changes the data.
 
 Seeded through the services (not the API under test): the bootstrap admin, a member with an
-API key, and a system provider of kind ``fake`` with one model, so calls that should succeed
-(including ``/v1`` ones once they are in the OpenAPI) can.
+API key, a system provider of kind ``fake`` with one model, and credits for both users, so
+calls that should succeed (``/v1`` ones too, once they are in the OpenAPI) can.
 
 The fuzzer acts with one API key and may, legitimately, revoke that key, delete or demote its
 user or set it an rpm limit of 1: the rest of the run would then test nothing but 401s. So
@@ -18,8 +18,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+from modelyard.billing.credits import GrantCreate
 from modelyard.bootstrap import bootstrap
 from modelyard.errors import Unauthenticated
 from modelyard.registry.actors import Actor
@@ -57,6 +59,9 @@ async def seed(settings: Settings) -> Seeded:
         await registry.models.create(
             OPERATOR, ModelCreate(provider_id=provider.id, model_id=FAKE_MODEL)
         )
+        for user_id in (admin.user_id, member.id):  # calls succeed whatever the credit rules
+            grant = GrantCreate(user_id=user_id, amount=Decimal(1_000_000), reason="rig")
+            await registry.credits.grant(OPERATOR, grant)
         return Seeded(admin.user_id, boot.admin_key, member.id, key.key)
     finally:
         await registry.close()

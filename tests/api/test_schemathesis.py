@@ -11,10 +11,12 @@ schemathesis' examples, coverage and fuzzing phases and these checks:
   ``Allow`` names the path's methods.
 
 The run is reproducible (fixed seed, deterministic generation) and bounded to fit CI by
-``MAX_EXAMPLES`` per operation and phase. The stateful phase is not run: it chains
-operations at random through OpenAPI links the API does not declare, so it would add time
-without new inputs. The number of cases each run sent is printed (and recorded as a junit
-property), e.g. ``schemathesis: 4,321 cases over 59 operations (sqlite, admin), 0 failures``.
+``MAX_EXAMPLES`` per operation and phase. The stateful phase is not run: its random walks
+over sequences of operations would take most of the time budget, while the phases that run
+already reach every operation with valid and invalid inputs. The number of cases each run
+sent is printed (and recorded as a junit property): with ``MAX_EXAMPLES = 25``, about 3,700
+cases per run over the 59 operations of today, about 15,000 for the four runs (2-3 minutes
+on two cores).
 """
 
 from __future__ import annotations
@@ -87,15 +89,18 @@ class Outcome:
     failures: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
+    by_operation: dict[str, set[int]] = field(default_factory=dict)
 
 
 def _scenario(outcome: Outcome, recorder: Any) -> None:
     outcome.cases += len(recorder.cases)
     if recorder.cases:
         outcome.operations.add(recorder.label)
+    seen = outcome.by_operation.setdefault(recorder.label, set())
     for interaction in recorder.interactions.values():
         if interaction.response is not None:
             outcome.statuses[interaction.response.status_code] += 1
+            seen.add(interaction.response.status_code)
     for checks in recorder.checks.values():
         for check in checks:
             if check.status == Status.FAILURE and check.failure_info is not None:
@@ -159,3 +164,6 @@ def test_no_input_gets_a_server_error_or_an_undocumented_answer(
     problems = outcome.errors + outcome.failures
     assert not problems, f"{summary}\n" + "\n".join(problems)
     assert outcome.operations == documented, documented - outcome.operations
+    # The actor stayed able to act: every operation got past authentication at least once.
+    locked_out = sorted(op for op, seen in outcome.by_operation.items() if seen <= {401})
+    assert not locked_out, locked_out
