@@ -325,3 +325,22 @@ async def test_every_integer_an_operation_takes_is_bounded(client: httpx.AsyncCl
     for where, schema in integers:
         assert schema.get("minimum", schema.get("exclusiveMinimum", -(2**64))) >= -(2**63), where
         assert schema.get("maximum", schema.get("exclusiveMaximum", 2**64)) <= 2**63 - 1, where
+
+
+async def test_an_admin_with_the_longest_email_can_still_act(
+    client: httpx.AsyncClient, admin_key: str
+) -> None:
+    """``user:<email>`` labels every write the user makes (audit, ledger, grants: 200
+    characters) while an email may have 320: the label is cut to fit, the id stays whole."""
+    email = f"{'a' * 300}@example.com"
+    admin = await make_member(client, admin_key, role="admin")
+    ok(await client.patch(f"{USERS}/{admin.id}", headers=auth(admin_key), json={"email": email}))
+    created = ok(
+        await client.post(USERS, headers=admin.headers, json={"email": "new@example.com"}), 201
+    )
+    grant = {"user_id": created["id"], "amount": "5"}
+    ok(await client.post(f"{API}/credits/grants", headers=admin.headers, json=grant), 201)
+    events = ok(await client.get(AUDIT, headers=auth(admin_key), params={"actor_id": admin.id}))
+    assert events["items"]
+    for event in events["items"]:
+        assert event["actor_label"] == f"user:{email}"[:200]

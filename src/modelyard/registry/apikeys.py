@@ -146,12 +146,7 @@ class ApiKeys:
                 raise denied
             now = tx.now
             stale = key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY
-            actor = Actor(
-                user_id=user.id,
-                role=user.role,
-                label=f"user:{user.email}",
-                scopes=frozenset(key.scopes),
-            )
+            actor = Actor.user(user.id, user.role, user.email, frozenset(key.scopes))
         if stale:  # a bookkeeping write at most once a minute per key; not audited
             async with self.db.write(probe) as tx:
                 await tx.session.execute(
