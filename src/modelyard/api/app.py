@@ -83,7 +83,7 @@ def create_app(
     if registry is not None:
         app.state.registry = registry
     errors.install(app)
-    openapi.install(app)
+    openapi.install(app, API_PREFIX)
     app.include_router(health.router)
     checked = [Depends(storable_params)]
     for module in (providers, overview, models, settings, users, keys, audit, usage):

@@ -2,8 +2,8 @@
 
 Each admin operation lists the error statuses it can really answer, all with the one error
 schema ``{"error": {"code", "message", "details"}}``, derived from the route itself rather
-than written by hand per endpoint (they are read from the operation's own OpenAPI, so
-operations added later, /v1 too, get theirs):
+than written by hand per endpoint (they are read from the operation's own OpenAPI, so an
+operation added later gets its own):
 
 =====  ==================================================  ====================================
  400   a body that is not JSON                             operations with a body
@@ -74,8 +74,10 @@ def error_statuses(method: str, operation: dict[str, Any]) -> set[int]:
     return statuses
 
 
-def _document(schema: dict[str, Any]) -> None:
-    for path in schema.get("paths", {}).values():
+def _document(schema: dict[str, Any], prefix: str) -> None:
+    for template, path in schema.get("paths", {}).items():
+        if not template.startswith(prefix):
+            continue
         for method, operation in path.items():
             responses = operation.setdefault("responses", {})
             if _is_fastapi_422(responses.get("422")):
@@ -89,8 +91,9 @@ def _document(schema: dict[str, Any]) -> None:
                     },
                 )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for name in ("HTTPValidationError", "ValidationError"):
-        components.pop(name, None)
+    if "HTTPValidationError" not in str(schema.get("paths")):  # no longer used anywhere
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
     defs = Error.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(defs.pop("$defs", {}))
     components["Error"] = defs
@@ -119,8 +122,10 @@ def allowed_methods(app: FastAPI, path: str) -> list[str] | None:
     return None
 
 
-def install(app: FastAPI) -> None:
-    """Make ``app.openapi()`` list every operation's errors (built once, then cached)."""
+def install(app: FastAPI, prefix: str) -> None:
+    """Make ``app.openapi()`` list the errors of every operation under ``prefix`` (the admin
+    API; ``/v1`` answers errors in OpenAI's shape and documents its own). Built once, then
+    cached."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -131,7 +136,7 @@ def install(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            _document(schema)
+            _document(schema, prefix)
             app.openapi_schema = schema
         return app.openapi_schema
 
