@@ -37,4 +37,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/registry_queries.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .hypothesis

@@ -126,4 +126,4 @@ async def _identity(
     if admin is None:
         raise Unauthenticated("no active admin to act as; run `modelyard init` or pass api_key=")
     key = KeyEntry(None, admin.id, admin.role, frozenset(SCOPES), None)
-    return key, Actor(admin.id, admin.role, f"user:{admin.email}")
+    return key, Actor.user(admin.id, admin.role, admin.email, frozenset(SCOPES))

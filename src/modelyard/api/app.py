@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from modelyard import __version__
-from modelyard.api import errors
+from modelyard.api import errors, openapi
+from modelyard.api.deps import storable_params
 from modelyard.api.openai import handler as v1
 from modelyard.api.openai import spec as v1_spec
 from modelyard.api.routers import (
@@ -83,10 +84,12 @@ def create_app(
     if registry is not None:
         app.state.registry = registry
     errors.install(app)
+    openapi.install(app, API_PREFIX)
     app.include_router(health.router)
+    checked = [Depends(storable_params)]
     for module in (providers, overview, models, settings, users, keys, audit, usage):
-        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(module.router, prefix=API_PREFIX, dependencies=checked)
     for module in (plans, subscriptions, credits, billing):
-        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(module.router, prefix=API_PREFIX, dependencies=checked)
     v1_spec.install(app)  # last: it wraps whatever builds the OpenAPI document
     return app

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from modelyard.errors import Unauthenticated
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import PageRequest
+from modelyard.registry.fields import INT64_MAX, unstorable
 from modelyard.services import Registry
 
 bearer = HTTPBearer(auto_error=False, description="a modelyard API key (myk_...)")
@@ -39,9 +41,23 @@ async def writer(actor: Annotated[Actor, Depends(authenticated)]) -> Actor:
     return actor
 
 
+async def storable_params(request: Request) -> None:
+    """No path or query parameter holds NUL or a lone surrogate (no database stores or
+    compares them): a 422 naming the parameter, before any lookup."""
+    for where, items in (
+        ("path", list(request.path_params.items())),
+        ("query", request.query_params.multi_items()),
+    ):
+        for name, value in items:
+            problem = unstorable(value)
+            if problem:
+                loc = (where, name)
+                raise RequestValidationError([{"type": "value_error", "loc": loc, "msg": problem}])
+
+
 def paging(
     limit: Annotated[int, Query(ge=1, le=500, description="items per page")] = 50,
-    offset: Annotated[int, Query(ge=0, description="items to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX, description="items to skip")] = 0,
 ) -> PageRequest:
     return PageRequest(limit=limit, offset=offset)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
+from modelyard.api.openapi import allowed_methods
 from modelyard.api.responses import JSONBody
 from modelyard.errors import ModelyardError
 
@@ -27,10 +29,18 @@ HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, message: str, details: object = None) -> JSONBody:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: object = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONBody:
     body = {"error": {"code": code, "message": message, "details": details or {}}}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONBody(body, status_code=status, headers=headers)
+    extra = dict(headers or {})
+    if status == 401:
+        extra.setdefault("WWW-Authenticate", "Bearer")
+    return JSONBody(body, status_code=status, headers=extra or None)
 
 
 async def _domain(_: Request, exc: Exception) -> JSONBody:
@@ -54,10 +64,15 @@ async def _validation(_: Request, exc: Exception) -> JSONBody:
     return error_response(422, "VALIDATION_FAILED", summary, {"errors": errors})
 
 
-async def _http(_: Request, exc: Exception) -> JSONBody:
+async def _http(request: Request, exc: Exception) -> JSONBody:
     assert isinstance(exc, HTTPException)
     code = HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
-    return error_response(exc.status_code, code, str(exc.detail))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # every method the path has, not only its first route's
+        methods = allowed_methods(request.app, request.url.path)
+        if methods:
+            headers["Allow"] = ", ".join(methods)
+    return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONBody:

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 from sqlalchemy import func, select
 
 from modelyard.billing import ledger
@@ -17,6 +17,7 @@ from modelyard.db.types import canonical
 from modelyard.errors import Conflict, ValidationFailed
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Amount, Page, PageRequest, Spec, View, not_found
+from modelyard.registry.fields import Instant
 from modelyard.registry.tx import Database, Tx
 
 MAX_CREDITS = Decimal("1e12")
@@ -56,7 +57,7 @@ class GrantCreate(Spec):
     user_id: uuid.UUID
     amount: Decimal = Field(gt=0, le=MAX_CREDITS, decimal_places=6)
     source: Literal["purchase", "adjustment"] = "purchase"
-    expires_at: AwareDatetime | None = None
+    expires_at: Instant | None = None
     reason: str = Field(default="", max_length=500)
 
 

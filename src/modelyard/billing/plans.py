@@ -16,6 +16,7 @@ from modelyard.db.tables import Plan
 from modelyard.errors import Conflict, NotFound, ValidationFailed
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Amount, Spec, View, not_found, parse_id
+from modelyard.registry.fields import PositiveInt32
 from modelyard.registry.tx import Database, Tx
 
 Rollover = Literal["none", "capped", "full"]
@@ -44,8 +45,8 @@ class PlanView(View):
 class _PlanFields(Spec):
     display_name: str | None = Field(default=None, max_length=200)
     rollover_cap: Decimal | None = Field(default=None, ge=0, le=MAX_CREDITS, decimal_places=6)
-    rpm_limit: int | None = Field(default=None, ge=1)
-    tpm_limit: int | None = Field(default=None, ge=1)
+    rpm_limit: PositiveInt32 | None = None
+    tpm_limit: PositiveInt32 | None = None
     max_parallel: int | None = Field(default=None, ge=1, le=10_000)
     allowed_models: list[str] | None = Field(
         default=None, description="model names, aliases or provider/model; null: any"
@@ -71,6 +72,8 @@ class PlanUpdate(_PlanFields):
     monthly_credits: Decimal | None = Field(default=None, ge=0, le=MAX_CREDITS, decimal_places=6)
     rollover: Rollover | None = None
     active: bool | None = None
+
+    not_null = frozenset({"display_name", "monthly_credits", "rollover", "active"})
 
 
 def _check_cap(rollover: str, cap: Decimal | None) -> None:

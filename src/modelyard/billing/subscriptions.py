@@ -72,6 +72,8 @@ class SubscriptionUpdate(Spec):
     external_customer_id: str | None = Field(default=None, max_length=200)
     external_subscription_id: str | None = Field(default=None, max_length=200)
 
+    not_null = frozenset({"status", "cancel_at_period_end", "plan"})
+
 
 def period_index(anchor: datetime, start: datetime) -> int:
     """Which period (0, 1, ...) after ``anchor`` begins at ``start``."""

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from modelyard.errors import Forbidden
 
 SCOPES = ("inference", "registry:read", "registry:write")
+# Where an actor's label is stored (audit events, ledger entries, grants) it has 200
+# characters; an email has up to 320.
+LABEL_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,11 @@ class Actor:
     role: str
     label: str
     scopes: frozenset[str] = field(default_factory=lambda: frozenset(SCOPES))
+
+    @classmethod
+    def user(cls, user_id: uuid.UUID, role: str, email: str, scopes: frozenset[str]) -> Actor:
+        """A user acting through an API key; the label fits every column that stores it."""
+        return cls(user_id=user_id, role=role, label=f"user:{email}"[:LABEL_MAX], scopes=scopes)
 
     @classmethod
     def operator(cls, label: str = "cli") -> Actor:

@@ -7,13 +7,14 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import Field, field_validator
 from sqlalchemy import select, update
 
 from modelyard.db.tables import ApiKey, User
 from modelyard.errors import Conflict, Unauthenticated, ValidationFailed
 from modelyard.registry.actors import SCOPES, Actor
 from modelyard.registry.common import Spec, View, not_found, parse_id
+from modelyard.registry.fields import Instant, PositiveInt32
 from modelyard.registry.tx import Database, Tx
 
 TOKEN_PREFIX = "myk_"  # noqa: S105 - a public marker, not a secret
@@ -44,10 +45,10 @@ class NewApiKey(View):
 class ApiKeyCreate(Spec):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[str] = Field(default_factory=lambda: list(SCOPES))
-    expires_at: AwareDatetime | None = None
+    expires_at: Instant | None = None
     user_id: uuid.UUID | None = None
-    rpm_limit: int | None = Field(default=None, ge=1, description="requests per minute")
-    tpm_limit: int | None = Field(default=None, ge=1, description="tokens per minute")
+    rpm_limit: PositiveInt32 | None = Field(default=None, description="requests per minute")
+    tpm_limit: PositiveInt32 | None = Field(default=None, description="tokens per minute")
 
     @field_validator("scopes")
     @classmethod
@@ -145,12 +146,7 @@ class ApiKeys:
                 raise denied
             now = tx.now
             stale = key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY
-            actor = Actor(
-                user_id=user.id,
-                role=user.role,
-                label=f"user:{user.email}",
-                scopes=frozenset(key.scopes),
-            )
+            actor = Actor.user(user.id, user.role, user.email, frozenset(key.scopes))
         if stale:  # a bookkeeping write at most once a minute per key; not audited
             async with self.db.write(probe) as tx:
                 await tx.session.execute(

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime
 from sqlalchemy import func, select
 
 from modelyard.db.tables import AuditEvent
 from modelyard.registry.actors import Actor
 from modelyard.registry.audit import ChainReport, verify_chain
 from modelyard.registry.common import Page, PageRequest, Spec, View
+from modelyard.registry.fields import Instant
 from modelyard.registry.tx import Database
 
 
@@ -35,8 +35,8 @@ class AuditFilter(Spec):
     entity_id: str | None = None
     action: str | None = None
     actor_id: str | None = None
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
 
 
 class AuditLog:

@@ -6,11 +6,19 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+)
 
 from modelyard.errors import NotFound
+from modelyard.registry.fields import NonNegativeInt64, storable
 
 T = TypeVar("T")
 
@@ -25,10 +33,48 @@ class View(BaseModel):
     model_config = ConfigDict(from_attributes=True, frozen=True)
 
 
-class Spec(BaseModel):
-    """Input of a service call: unknown fields are an error, not silently dropped."""
+def _not_null_schema(schema: dict[str, Any], cls: type[BaseModel]) -> None:
+    """The JSON schema of a :class:`Spec`: its ``not_null`` fields do not offer ``null``."""
+    properties = schema.get("properties", {})
+    for name in getattr(cls, "not_null", ()):
+        prop = properties.get(name)
+        if not prop or "anyOf" not in prop:
+            continue
+        options = [o for o in prop["anyOf"] if o != {"type": "null"}]
+        if len(options) == 1:
+            del prop["anyOf"]
+            prop.update(options[0])
+        else:
+            prop["anyOf"] = options
+        if prop.get("default", 0) is None:
+            del prop["default"]
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+class Spec(BaseModel):
+    """Input of a service call: unknown fields are an error, not silently dropped, and no
+    text in any field (nested JSON too) holds what no database stores (NUL, lone surrogates;
+    :func:`~modelyard.registry.fields.storable`).
+
+    ``not_null`` names the fields that may be left out (their default, None, means "leave it
+    as it is") but not sent as ``null``: their column is NOT NULL. Such a ``null`` is a 422
+    naming the field, and the JSON schema does not offer it."""
+
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=_not_null_schema
+    )
+    not_null: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _present_not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name in cls.not_null:
+            raise ValueError("may not be null; leave it out to keep the current value")
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return storable(value)
 
 
 class Page(BaseModel, Generic[T]):
@@ -40,7 +86,7 @@ class Page(BaseModel, Generic[T]):
 
 class PageRequest(BaseModel):
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    offset: int = Field(default=0, ge=0)
+    offset: NonNegativeInt64 = 0
 
 
 def parse_id(value: uuid.UUID | str, what: str) -> uuid.UUID:

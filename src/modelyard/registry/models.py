@@ -16,6 +16,7 @@ from modelyard.db.tables import Model, Provider
 from modelyard.errors import Conflict, ValidationFailed, check
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Page, PageRequest, Spec
+from modelyard.registry.fields import PositiveInt32
 from modelyard.registry.lookup import model_manageable, model_visible, provider_manageable
 from modelyard.registry.model_views import CAPABILITIES, ModelView, snapshot, view_of
 from modelyard.registry.prices import PriceSpec, append_price, current_prices
@@ -33,8 +34,8 @@ def _capabilities(value: list[str] | None) -> list[str] | None:
 
 class ModelFields(Spec):
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
-    context_window: int | None = Field(default=None, ge=1)
-    max_output_tokens: int | None = Field(default=None, ge=1)
+    context_window: PositiveInt32 | None = None
+    max_output_tokens: PositiveInt32 | None = None
     capabilities: list[str] | None = None
     fallbacks: list[str] | None = Field(
         default=None,
@@ -64,7 +65,7 @@ class ModelCreate(ModelFields):
 
 
 class ModelUpdate(ModelFields):
-    pass
+    not_null = frozenset({"display_name", "capabilities", "fallbacks"})
 
 
 class ModelFilter(Spec):

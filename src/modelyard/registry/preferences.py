@@ -30,6 +30,8 @@ class PreferencesUpdate(Spec):
     temperature: Decimal | None = Field(default=None, ge=0, le=2, decimal_places=2)
     streaming: bool | None = None
 
+    not_null = frozenset({"streaming"})
+
 
 class Preferences:
     def __init__(self, db: Database) -> None:
@@ -45,8 +47,6 @@ class Preferences:
         user_id = _user(actor)
         spec: PreferencesUpdate = check(PreferencesUpdate, raw)
         changes = spec.model_dump(exclude_unset=True)
-        if changes.get("streaming", False) is None:
-            raise ValidationFailed.at("streaming", "must be true or false")
         async with self.db.write(actor) as tx:
             if changes.get("default_model_id") is not None:
                 await _usable_model(tx, changes["default_model_id"])

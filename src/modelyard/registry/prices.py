@@ -16,6 +16,7 @@ from modelyard.db.types import canonical
 from modelyard.errors import Conflict, NotFound, ValidationFailed, check
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Spec, jsonable
+from modelyard.registry.fields import Instant
 from modelyard.registry.lookup import model_manageable, model_visible
 from modelyard.registry.model_views import PriceView
 from modelyard.registry.tx import Database, Tx
@@ -31,7 +32,7 @@ class PriceSpec(Spec):
     )
     credits_per_1k: Decimal | None = Field(default=None, ge=0, le=MAX_PRICE, decimal_places=10)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
-    effective_from: datetime | None = None
+    effective_from: Instant | None = None
 
     @field_validator(
         "input_per_mtok",

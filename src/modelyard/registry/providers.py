@@ -29,6 +29,7 @@ from modelyard.kinds.base import (
 )
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Page, PageRequest, Spec
+from modelyard.registry.fields import PositiveInt32
 from modelyard.registry.lookup import (
     ProviderFilter,
     provider_manageable,
@@ -60,8 +61,8 @@ class ProviderFields(Spec):
     config: dict[str, Any] | None = None
     timeout_ms: int | None = Field(default=None, ge=100, le=600_000)
     max_parallel: int | None = Field(default=None, ge=1, le=100_000)
-    rpm_limit: int | None = Field(default=None, ge=1)
-    tpm_limit: int | None = Field(default=None, ge=1)
+    rpm_limit: PositiveInt32 | None = None
+    tpm_limit: PositiveInt32 | None = None
     weight: int | None = Field(
         default=None,
         ge=1,
@@ -72,7 +73,7 @@ class ProviderFields(Spec):
 
 class ProviderCreate(ProviderFields):
     name: str = Field(pattern=NAME_PATTERN)
-    kind: str
+    kind: str = Field(max_length=32)
     api_key: SecretStr | None = None
     enabled: bool = True
     is_default: bool = False
@@ -81,6 +82,11 @@ class ProviderCreate(ProviderFields):
 
 class ProviderUpdate(ProviderFields):
     name: str | None = Field(default=None, pattern=NAME_PATTERN)
+
+    # Only the organization can be cleared; leaving a field out keeps it.
+    not_null = frozenset(
+        {name for name in ProviderFields.model_fields if name != "organization"} | {"name"}
+    )
 
 
 class Providers:
@@ -159,9 +165,6 @@ class Providers:
     async def update(self, actor: Actor, provider_id: uuid.UUID | str, raw: Any) -> ProviderView:
         spec: ProviderUpdate = check(ProviderUpdate, raw)
         changes = spec.model_dump(exclude_unset=True)
-        if any(value is None for key, value in changes.items() if key != "organization"):
-            nulls = sorted(k for k, v in changes.items() if v is None and k != "organization")
-            raise ValidationFailed.at(nulls[0], "must not be null")
         async with self.db.write(actor) as tx:
             provider = await provider_manageable(tx, provider_id)
             if "name" in changes:

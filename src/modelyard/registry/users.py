@@ -14,6 +14,7 @@ from modelyard.db.tables import Provider, User
 from modelyard.errors import Conflict, Forbidden
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Page, PageRequest, Spec, View, not_found, parse_id
+from modelyard.registry.fields import PositiveInt32
 from modelyard.registry.provider_changes import apply_change
 from modelyard.registry.tx import Database, Tx
 
@@ -47,8 +48,8 @@ class UserCreate(Spec):
     display_name: str = Field(default="", max_length=200)
     role: Role = "member"
     email_verified: bool = False
-    rpm_limit: int | None = Field(default=None, ge=1, description="requests per minute")
-    tpm_limit: int | None = Field(default=None, ge=1, description="tokens per minute")
+    rpm_limit: PositiveInt32 | None = Field(default=None, description="requests per minute")
+    tpm_limit: PositiveInt32 | None = Field(default=None, description="tokens per minute")
 
     @field_validator("email")
     @classmethod
@@ -62,8 +63,10 @@ class UserUpdate(Spec):
     role: Role | None = None
     status: Status | None = None
     email_verified: bool | None = None
-    rpm_limit: int | None = Field(default=None, ge=1)
-    tpm_limit: int | None = Field(default=None, ge=1)
+    rpm_limit: PositiveInt32 | None = None
+    tpm_limit: PositiveInt32 | None = None
+
+    not_null = frozenset({"email", "display_name", "role", "status", "email_verified"})
 
     @field_validator("email")
     @classmethod

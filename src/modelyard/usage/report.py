@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal, get_args
 
-from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from sqlalchemy import ColumnElement, func, select
 
 from modelyard.db.tables import UsageEvent, User
@@ -20,6 +20,7 @@ from modelyard.db.types import canonical
 from modelyard.errors import ValidationFailed
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Amount, Page, Spec, View
+from modelyard.registry.fields import Instant, NonNegativeInt64
 from modelyard.registry.tx import Database
 
 Group = Literal["day", "user", "model", "provider"]
@@ -51,8 +52,8 @@ class UsageFilter(Spec):
     model: str | None = None
     provider: str | None = None
     client_request_id: str | None = Field(default=None, min_length=1, max_length=100)
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
 
     @field_validator("until")
     @classmethod
@@ -69,7 +70,7 @@ class EventFilter(UsageFilter):
 
 class EventPage(Spec):
     limit: int = Field(default=EVENTS_LIMIT, ge=1, le=EVENTS_MAX)
-    offset: int = Field(default=0, ge=0)
+    offset: NonNegativeInt64 = 0
 
 
 class UsageTotal(View):

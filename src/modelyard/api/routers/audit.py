@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from modelyard.api.deps import Paging, Reader, RegistryDep
 from modelyard.registry.audit_log import AuditEventView, AuditFilter
 from modelyard.registry.common import Page
+from modelyard.registry.fields import Instant
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -30,8 +31,8 @@ async def list_events(
     entity_id: str | None = None,
     action: str | None = None,
     actor_id: str | None = None,
-    since: Annotated[AwareDatetime | None, Query(description="inclusive")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="exclusive")] = None,
+    since: Annotated[Instant | None, Query(description="inclusive")] = None,
+    until: Annotated[Instant | None, Query(description="exclusive")] = None,
 ) -> Page[AuditEventView]:
     filters = AuditFilter(
         entity_type=entity_type,

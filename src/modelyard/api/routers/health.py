@@ -31,6 +31,7 @@ async def metrics(request: Request) -> Response:
 @router.get(
     "/health/ready",
     summary="Readiness: database reachable, schema at head, every provider key opens",
+    responses={503: {"description": "Not ready: `checks` says which check failed"}},
 )
 async def ready(registry: RegistryDep, request: Request) -> JSONBody:
     checks: dict[str, object] = {}

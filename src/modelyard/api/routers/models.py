@@ -6,10 +6,10 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Response
-from pydantic import AwareDatetime
 
 from modelyard.api.deps import Paging, Reader, RegistryDep, Writer
 from modelyard.registry.common import Page
+from modelyard.registry.fields import Instant
 from modelyard.registry.model_views import ModelView, PriceView
 from modelyard.registry.models import ModelCreate, ModelFilter, ModelUpdate
 from modelyard.registry.prices import PriceSpec
@@ -107,7 +107,7 @@ async def price_at(
     actor: Reader,
     model_id: str,
     at: Annotated[
-        AwareDatetime, Query(description="ISO 8601 time with a zone, e.g. 2026-01-01T00:00:00Z")
+        Instant, Query(description="ISO 8601 time with a zone, e.g. 2026-01-01T00:00:00Z")
     ],
 ) -> PriceView:
     return await registry.prices.at(actor, model_id, at)

@@ -4,7 +4,6 @@ the calls one by one; JSON or (``?format=csv``) CSV."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -13,6 +12,7 @@ from starlette.responses import Response
 from modelyard.api.deps import Reader, RegistryDep
 from modelyard.errors import check
 from modelyard.registry.common import Page
+from modelyard.registry.fields import INT64_MAX, Instant
 from modelyard.usage.export import events_csv, parse_format, totals_csv
 from modelyard.usage.report import (
     EVENTS_LIMIT,
@@ -33,8 +33,8 @@ CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
 UserId = Annotated[
     uuid.UUID | None, Query(description="one user's calls (admins; members always see their own)")
 ]
-Since = Annotated[datetime | None, Query(description="inclusive; ISO 8601 with a zone")]
-Until = Annotated[datetime | None, Query(description="exclusive; ISO 8601 with a zone")]
+Since = Annotated[Instant | None, Query(description="inclusive; ISO 8601 with a zone")]
+Until = Annotated[Instant | None, Query(description="exclusive; ISO 8601 with a zone")]
 Format = Annotated[str, Query(alias="format", description="json (default) or csv")]
 ClientRequestId = Annotated[
     str | None,
@@ -114,7 +114,7 @@ async def usage_events(
     since: Since = None,
     until: Until = None,
     limit: Annotated[int, Query(ge=1, le=EVENTS_MAX, description="calls per page")] = EVENTS_LIMIT,
-    offset: Annotated[int, Query(ge=0, description="calls to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX, description="calls to skip")] = 0,
     format_: Format = "json",
 ) -> Page[UsageEventView] | Response:
     """Same visibility as the totals. CSV holds the requested page, with the number of
