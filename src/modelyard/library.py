@@ -25,7 +25,7 @@ from modelyard.bootstrap import bootstrap
 from modelyard.db.tables import User
 from modelyard.errors import Unauthenticated
 from modelyard.faults import as_error
-from modelyard.gateway.call import chat_call, embedding_call
+from modelyard.gateway.intake import chat_call, embedding_call
 from modelyard.gateway.service import Gateway, make_gateway
 from modelyard.gateway.snapshot import KeyEntry
 from modelyard.registry.actors import SCOPES, Actor

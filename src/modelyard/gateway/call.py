@@ -1,6 +1,6 @@
 """One call through the gateway, on one straight line: admit -> attempt(s) -> settle.
 
-A :class:`Call` is made from a caller's request (:func:`chat_call`, :func:`embedding_call`):
+A :class:`Call` is made from a caller's request (:mod:`modelyard.gateway.intake`):
 what the request needs of a model, the candidates that may serve it (narrowed by the caller's
 plan), the most tokens it may use. Then each step runs once, its state kept on the call:
 
@@ -12,7 +12,8 @@ plan), the most tokens it may use. Then each step runs once, its state kept on t
   writes onto the call which candidate served it, after how many attempts;
 * **settle**: tokens (the tpm windows charged at the budget corrected to what was used), the
   cost at the price in force when the call started, the credits charged from the hold, the
-  slot released, metrics, and the usage row handed to the recorder.
+  slot released, metrics, and the usage row handed to the recorder
+  (:mod:`modelyard.gateway.settlement`).
 
 ``settle`` runs exactly once whatever happens: a failure while admitting or attempting
 settles with status ``error``, a cancellation (the caller left, the server stops) with
@@ -23,31 +24,22 @@ abandoned. Nothing here touches the database.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from collections.abc import Callable
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from modelyard.adapters.base import ChatResult, EmbeddingResult, Usage
 from modelyard.billing.holds import Reservation
-from modelyard.billing.pricing import cost_of
-from modelyard.errors import LimitExceeded, ModelyardError, ProviderBusy
+from modelyard.errors import LimitExceeded, ProviderBusy
 from modelyard.faults import as_error
-from modelyard.gateway import credit, entitlement, idempotency, params, request
+from modelyard.gateway import credit, idempotency, settlement
 from modelyard.gateway.limits.base import PARALLEL_WAIT_S, Charge, Slot, Window
-from modelyard.gateway.resolve import Candidate, Resolution, resolve
+from modelyard.gateway.resolve import Candidate, Resolution
 from modelyard.gateway.scopes import caller_scope
-from modelyard.gateway.snapshot import Billing, KeyEntry, PriceEntry, Snapshot
+from modelyard.gateway.snapshot import Billing, KeyEntry, Snapshot
 from modelyard.gateway.streaming import Stream
-from modelyard.usage.record import UsageRecord
 
 if TYPE_CHECKING:
     from modelyard.gateway.service import Gateway
-
-log = logging.getLogger("modelyard.gateway")
-LIMIT_CODES = frozenset({"LIMIT_EXCEEDED", "PROVIDER_BUSY"})
-T = TypeVar("T")
 
 
 class Call:
@@ -232,239 +224,6 @@ class Call:
         error_code: str | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
-        """Account for the call once: tokens, cost, credits, slots, metrics, the usage row.
-
-        Never raises: whatever the call acquired (tpm charges, its credit reservation, its
-        parallel slot) is given back even when a step before it fails, and a failing step
-        is logged with the request id while the others still run (:meth:`_fault`)."""
-        if self.settled:
-            return
-        self.settled = True
-        candidate, usage = self.candidate, usage or Usage()
-        price: PriceEntry | None = None
-        cost = credits = None
-        try:
-            price = self.snap.price_at(candidate.model.id, self.at) if candidate else None
-            rules = self.snap.credit_rules
-            cost, credits = cost_of(price, usage, rules.credits_per_usd) if price else (None, None)
-        except Exception:
-            self._fault("pricing")
-        charged, meta = self._give_back(usage, status, credits, meta)
-        unpriced = self.billed and credits is None and candidate is not None
-        if unpriced:  # billing.unpriced_models
-            meta = {**(meta or {}), "unpriced": True}
-        elapsed = time.perf_counter() - self.started
-        try:
-            self._report(usage, status, error_code, price, cost, elapsed, unpriced)
-        except Exception:
-            self._fault("metrics")
-        try:
-            self._record(usage, status, error_code, price, cost, credits, charged, meta, elapsed)
-        except Exception:
-            self._fault("usage recording")
-            if charged:  # no row will carry the charge to the ledger: give it back
-                self.gateway.credits.done(self.key.user_id, charged, stored=False)
-
-    def _give_back(
-        self, usage: Usage, status: str, credits: Decimal | None, meta: dict[str, Any] | None
-    ) -> tuple[Decimal | None, dict[str, Any] | None]:
-        """Release what admission and the attempts acquired, each whatever the others do:
-        the tpm windows corrected to what was used, the credit reservation settled (charging
-        what the call used), the parallel slot, the Idempotency-Key of a call that got no
-        answer. Returns the charge and the row's meta."""
-        gateway, candidate = self.gateway, self.candidate
-        charged = Decimal(0) if self.billed else None  # billed, free: 0, not "unbilled"
-        if self.charges:
-            try:
-                served = candidate.provider.id if candidate is not None else None
-                gateway.settler.correct(self.charges, usage.total_tokens, served)
-            except Exception:
-                self._fault("tpm correction")
-        if self.reservation is not None:
-            reservation, self.reservation = self.reservation, None
-            try:
-                charged = gateway.credits.settle(reservation, credits or Decimal(0))
-                if credits is not None and charged < credits:
-                    meta = {**(meta or {}), "credits_capped_from": format(credits, "f")}
-            except Exception:
-                self._fault("credit settlement")
-                charged = None
-                try:
-                    gateway.credits.release(reservation)  # nothing charged, nothing kept
-                except Exception:
-                    self._fault("credit release")
-        if self.slot is not None:
-            slot, self.slot = self.slot, None
-            try:
-                gateway.settler.release(slot)
-            except Exception:
-                self._fault("slot release")
-        if self.idempotency_key is not None:
-            self._unclaim(status)
-            meta = {**(meta or {}), "idempotency_key": self.idempotency_key}
-        return charged, meta
-
-    def _unclaim(self, status: str) -> None:
-        """Give the Idempotency-Key of a call that got no answer back: the caller may retry."""
-        claimed, self.claimed = self.claimed, None
-        if claimed is not None and status != "ok" and self.ttft_ms is None:
-            try:
-                self.gateway.settler.unclaim(claimed, self.request_id)
-            except Exception:
-                self._fault("idempotency key release")
-
-    def _report(
-        self,
-        usage: Usage,
-        status: str,
-        error_code: str | None,
-        price: PriceEntry | None,
-        cost: Decimal | None,
-        elapsed: float,
-        unpriced: bool,
-    ) -> None:
-        metrics, candidate = self.gateway.metrics, self.candidate
-        if unpriced and candidate is not None:
-            metrics.unpriced(candidate.provider.name, candidate.model.model_id)
-        metrics.call(
-            provider=candidate.provider.name if candidate else "",
-            model=candidate.model.model_id if candidate else "",
-            operation=self.operation,
-            status=status,
-            seconds=elapsed,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            cost=cost,
-            currency=price.currency if price else None,
-            attempts=self.attempts,
-            fallbacks=self.fallbacks,
-        )
-        if error_code in LIMIT_CODES:
-            metrics.rejected(error_code.lower())
-
-    def _record(
-        self,
-        usage: Usage,
-        status: str,
-        error_code: str | None,
-        price: PriceEntry | None,
-        cost: Decimal | None,
-        credits: Decimal | None,
-        charged: Decimal | None,
-        meta: dict[str, Any] | None,
-        elapsed: float,
-    ) -> None:
-        """Hand the call's usage row to the recorder."""
-        # A call refused before any candidate was tried keeps the model it asked for.
-        asked_for = self.candidate or self.resolution.candidates[0]
-        self.gateway.recorder.record(
-            UsageRecord(
-                request_id=self.request_id,
-                client_request_id=self.client_request_id,
-                occurred_at=self.at,
-                user_id=self.key.user_id,
-                api_key_id=self.key.key_id,
-                provider_id=asked_for.provider.id,
-                model_id=asked_for.model.id,
-                provider_name=asked_for.provider.name,
-                model_name=asked_for.model.model_id,
-                operation=self.operation,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                cached_tokens=usage.cached_tokens,
-                estimated=usage.estimated,
-                latency_ms=int(elapsed * 1000),
-                ttft_ms=self.ttft_ms,
-                attempts=self.attempts,
-                status=status,
-                error_code=error_code,
-                price_id=price.id if price else None,
-                input_per_mtok=price.input_per_mtok if price else None,
-                output_per_mtok=price.output_per_mtok if price else None,
-                cached_input_per_mtok=price.cached_input_per_mtok if price else None,
-                currency=price.currency if price else None,
-                cost=cost,
-                credits=credits,
-                meta=meta or {},
-                charged_credits=charged,
-            )
-        )
-
-    def _fault(self, step: str) -> None:
-        """A step of :meth:`settle` failed: a bug or a broken part, never the caller's
-        business. Logged with its traceback and the request id; the call goes on."""
-        log.exception("settling a call failed at %s (request %s)", step, self.request_id)
-
-
-def chat_call(
-    gateway: Gateway,
-    snap: Snapshot,
-    key: KeyEntry,
-    request_id: str,
-    body: dict[str, Any],
-    *,
-    client_request_id: str | None = None,
-    idempotency_key: str | None = None,
-) -> Call:
-    """A chat call, ready to admit: 400 for a malformed request, 403 for what the caller's
-    plan does not allow (recorded), 404/400 when no model can serve it. ``request_id`` is
-    the server's own (the usage row's key); the caller's ids only travel with the call."""
-    params.check_chat(body)
-    needs = request.chat_needs(body)
-    resolution = resolve(snap, key.user_id, request.requested_model(body), "chat", needs)
-    operation = "function_call" if body.get("tools") or body.get("functions") else "chat"
-    call = Call(gateway, snap, key, request_id, operation, body, resolution, None, 0, 0)
-    call.client_request_id, call.idempotency_key = client_request_id, idempotency_key
-    billed = _recorded(call, lambda: _entitled(call, needs))
-    model_max = call.resolution.candidates[0].model.max_output_tokens
-    params.check_output(body, model_max)
-    call.prompt = prompt = request.prompt_estimate(body, "chat")
-    estimate = snap.credit_rules.estimate_completion  # rate windows: a realistic guess
-    asked = request.requested_completion(body)
-    call.budget = call.worst = prompt + (asked or min(estimate, model_max or estimate))
-    if billed:
-        _recorded(call, lambda: credit.prepare(call, completion=True))
-    return call
-
-
-def embedding_call(
-    gateway: Gateway,
-    snap: Snapshot,
-    key: KeyEntry,
-    request_id: str,
-    body: dict[str, Any],
-    *,
-    client_request_id: str | None = None,
-    idempotency_key: str | None = None,
-) -> Call:
-    params.check_embedding(body)
-    needs = request.embedding_needs(body)
-    resolution = resolve(snap, key.user_id, request.requested_model(body), "embedding", needs)
-    call = Call(gateway, snap, key, request_id, "embedding", body, resolution, None, 0, 0)
-    call.client_request_id, call.idempotency_key = client_request_id, idempotency_key
-    billed = _recorded(call, lambda: _entitled(call, needs))
-    call.prompt = call.budget = call.worst = request.prompt_estimate(body, "embedding")
-    if billed:
-        _recorded(call, lambda: credit.prepare(call, completion=False))
-    return call
-
-
-def _entitled(call: Call, needs: frozenset[str]) -> bool:
-    """The caller's plan on the call, its candidates narrowed to what the plan allows;
-    whether the call is paid in credits."""
-    snap, user = call.snap, call.key.user_id
-    call.plan = plan = entitlement.billing_of(snap, user)
-    billed = entitlement.pays(snap, user, plan)
-    if plan is not None:
-        call.resolution = entitlement.within_plan(plan, call.resolution, needs)
-    return billed
-
-
-def _recorded(call: Call, step: Callable[[], T]) -> T:
-    """``step``'s answer; a refusal (the plan, an unpriced model) is recorded first, naming
-    the model asked for."""
-    try:
-        return step()
-    except ModelyardError as exc:
-        call.settle(None, "error", exc.code)
-        raise
+        """Account for the call once (:func:`modelyard.gateway.settlement.settle`); never
+        raises."""
+        settlement.settle(self, usage, status, error_code, meta)

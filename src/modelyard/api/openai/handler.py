@@ -45,7 +45,7 @@ from modelyard.errors import (
 )
 from modelyard.faults import as_error
 from modelyard.gateway import request
-from modelyard.gateway.call import chat_call, embedding_call
+from modelyard.gateway.intake import chat_call, embedding_call
 from modelyard.gateway.service import Gateway
 from modelyard.gateway.snapshot import KeyEntry, Snapshot
 
