@@ -10,7 +10,8 @@ import pytest
 
 from modelyard.errors import CapabilityMissing, Conflict, NotFound, ValidationFailed
 from modelyard.gateway.resolve import resolve
-from modelyard.gateway.snapshot import Snapshot, load
+from modelyard.gateway.snapshot import Snapshot
+from modelyard.gateway.snapshot_load import load
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate
 from modelyard.registry.users import UserCreate

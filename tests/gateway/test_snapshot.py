@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from modelyard.errors import NotReady, Unauthenticated
 from modelyard.gateway.refresh import SnapshotHolder
-from modelyard.gateway.snapshot import load
+from modelyard.gateway.snapshot_load import load
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate
 from modelyard.registry.secrets import Keyring, generate_key

@@ -14,7 +14,7 @@ import pytest
 
 from modelyard.errors import Conflict, NotFound
 from modelyard.gateway.resolve import resolve
-from modelyard.gateway.snapshot import load
+from modelyard.gateway.snapshot_load import load
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate
 from modelyard.registry.common import PageRequest

@@ -21,7 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from modelyard.db.tables import RegistryState
 from modelyard.errors import NotReady
-from modelyard.gateway.snapshot import Snapshot, load
+from modelyard.gateway.snapshot import Snapshot
+from modelyard.gateway.snapshot_load import load
 from modelyard.registry.actors import Actor
 from modelyard.registry.tx import CHANGE_CHANNEL, Database
 

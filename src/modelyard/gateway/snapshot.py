@@ -2,7 +2,8 @@
 API keys), models, prices, settings and preferences — everything a request needs, so that
 serving one touches no database.
 
-A :class:`Snapshot` is immutable and built in one read transaction; :class:`SnapshotHolder`
+A :class:`Snapshot` is immutable and built in one read transaction
+(:mod:`modelyard.gateway.snapshot_load`); :class:`SnapshotHolder`
 swaps in a new one when the registry's configuration generation moves (checked every
 ``refresh_interval_s``, one tiny query), and keeps serving the last good one while the
 database is unreachable: a valid key never gets a 401 because the database is down.
@@ -14,36 +15,16 @@ import bisect
 import hashlib
 import logging
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
-
 from modelyard.adapters.base import Target
 from modelyard.billing.pricing import Rate, rate_of
-from modelyard.billing.subscriptions import CURRENT
-from modelyard.db.tables import (
-    ApiKey,
-    CreditGrant,
-    Model,
-    ModelPrice,
-    Plan,
-    Provider,
-    RegistryState,
-    Subscription,
-    SystemSetting,
-    User,
-    UserPreference,
-)
-from modelyard.errors import ModelyardError, Unauthenticated
-from modelyard.kinds.base import kinds
-from modelyard.registry.actors import Actor
-from modelyard.registry.system_settings import KNOWN, RetryPolicy
-from modelyard.registry.tx import Database
+from modelyard.errors import Unauthenticated
+from modelyard.registry.system_settings import RetryPolicy
 
 log = logging.getLogger("modelyard.gateway")
 
@@ -287,181 +268,3 @@ class Snapshot:
     @cached_property
     def _targets(self) -> dict[tuple[uuid.UUID, str], Target]:
         return {}
-
-
-async def load(db: Database) -> Snapshot:
-    """Read the whole registry in one transaction (after following the key file, which
-    another process may have rotated or retired keys in: one ``stat``)."""
-    if db.keyring is not None:
-        db.keyring.reload()
-    async with db.read(Actor.operator("gateway")) as tx:
-        s = tx.session
-        generation = int(await s.scalar(select(RegistryState.generation)) or 0)
-        keys = await _keys(s, tx.now)
-        providers, uninstalled, unreadable = _providers(db, await s.scalars(select(Provider)))
-        models = {m.id: _model(m) for m in await s.scalars(select(Model))}
-        prices: dict[uuid.UUID, list[PriceEntry]] = {}
-        for p in await s.scalars(select(ModelPrice).order_by(ModelPrice.effective_from)):
-            prices.setdefault(p.model_id, []).append(
-                PriceEntry(
-                    p.id,
-                    p.effective_from,
-                    p.input_per_mtok,
-                    p.output_per_mtok,
-                    p.cached_input_per_mtok,
-                    p.credits_per_1k,
-                    p.currency,
-                )
-            )
-        stored = {row.key: row.value for row in await s.scalars(select(SystemSetting))}
-        preferences = {
-            row.user_id: Preference(row.default_model_id, row.temperature, row.streaming)
-            for row in await s.scalars(select(UserPreference))
-        }
-        billing = await _billing(s)
-        credited = frozenset(await s.scalars(select(CreditGrant.user_id).distinct()))
-    by_model_id: dict[str, list[ModelEntry]] = {}
-    for model in sorted(models.values(), key=lambda m: (m.created_at, str(m.id))):
-        by_model_id.setdefault(model.model_id, []).append(model)
-    settings = {key: definition.default for key, definition in KNOWN.items()} | stored
-    return Snapshot(
-        generation,
-        keys,
-        providers,
-        models,
-        {k: tuple(v) for k, v in by_model_id.items()},
-        {k: tuple(v) for k, v in prices.items()},
-        settings,
-        preferences,
-        billing,
-        uninstalled,
-        unreadable,
-        credited,
-    )
-
-
-async def _billing(session: Any) -> dict[uuid.UUID, Billing]:
-    """Per user, the subscription that decides: the current one (active or suspended), else
-    the latest that ended."""
-    rows = await session.execute(
-        select(Subscription, Plan)
-        .join(Plan, Plan.id == Subscription.plan_id)
-        .order_by(Subscription.created_at, Subscription.id)
-    )
-    out: dict[uuid.UUID, Billing] = {}
-    for sub, plan in rows:
-        seen = out.get(sub.user_id)
-        if seen is not None and seen.status in CURRENT and sub.status not in CURRENT:
-            continue
-        out[sub.user_id] = Billing(
-            sub.id,
-            sub.status,
-            plan.name,
-            plan.rpm_limit,
-            plan.tpm_limit,
-            plan.max_parallel,
-            None if plan.allowed_models is None else frozenset(plan.allowed_models),
-            None if plan.allowed_capabilities is None else frozenset(plan.allowed_capabilities),
-        )
-    return out
-
-
-async def _keys(session: Any, now: datetime) -> dict[str, KeyEntry]:
-    rows = await session.execute(
-        select(ApiKey, User)
-        .join(User, User.id == ApiKey.user_id)
-        .where(ApiKey.revoked_at.is_(None), User.deleted_at.is_(None), User.status == "active")
-    )
-    return {
-        key.key_hash: KeyEntry(
-            key.id,
-            user.id,
-            user.role,
-            frozenset(key.scopes),
-            key.expires_at,
-            key.rpm_limit,
-            key.tpm_limit,
-            user.rpm_limit,
-            user.tpm_limit,
-            key.name,
-            key.prefix,
-        )
-        for key, user in rows
-        if key.expires_at is None or key.expires_at > now
-    }
-
-
-def _providers(
-    db: Database, rows: Iterable[Provider]
-) -> tuple[
-    dict[uuid.UUID, ProviderEntry], dict[uuid.UUID, Uninstalled], dict[uuid.UUID, Unreadable]
-]:
-    """The providers the installed kinds can serve; the others, named, are left out. Those
-    whose key cannot be opened are kept (unusable) and named with the reason."""
-    installed = kinds()
-    providers, uninstalled, unreadable = {}, {}, {}
-    for row in rows:
-        if row.kind in installed:
-            api_key, problem = _open_key(db, row)
-            providers[row.id] = _provider(row, api_key, usable=problem is None)
-            if problem is not None:
-                unreadable[row.id] = Unreadable(row.name, row.owner_user_id, problem)
-        else:
-            uninstalled[row.id] = Uninstalled(row.name, row.owner_user_id, row.kind)
-            log.warning("provider %s is skipped: its kind %r is not installed", row.name, row.kind)
-    return providers, uninstalled, unreadable
-
-
-def _open_key(db: Database, row: Provider) -> tuple[str | None, str | None]:
-    """The provider's API key, or why it cannot be opened (re-reading a changed key file
-    first when the key id is not known here: another process may have just rotated)."""
-    if row.api_key_sealed is None:
-        return None, None
-    if db.keyring is None:
-        problem = "no master key is configured"
-    else:
-        try:
-            return db.keyring.open(row.api_key_sealed, context=f"provider:{row.id}"), None
-        except ModelyardError as exc:
-            problem = exc.message
-    log.warning("provider %s is unusable: its API key cannot be opened: %s", row.name, problem)
-    return None, problem
-
-
-def _provider(row: Provider, api_key: str | None, *, usable: bool) -> ProviderEntry:
-    return ProviderEntry(
-        id=row.id,
-        name=row.name,
-        owner=row.owner_user_id,
-        kind=row.kind,
-        enabled=row.enabled,
-        is_default=row.is_default,
-        is_active=row.is_active,
-        base_url=row.base_url,
-        api_key=api_key,
-        usable=usable,
-        organization=row.organization,
-        headers=dict(row.custom_headers),
-        config=dict(row.config),
-        timeout_s=row.timeout_ms / 1000,
-        max_parallel=row.max_parallel,
-        rpm_limit=row.rpm_limit,
-        tpm_limit=row.tpm_limit,
-        weight=row.weight,
-    )
-
-
-def _model(row: Model) -> ModelEntry:
-    return ModelEntry(
-        row.id,
-        row.provider_id,
-        row.model_id,
-        row.display_name,
-        row.context_window,
-        row.max_output_tokens,
-        frozenset(row.capabilities),
-        row.status,
-        row.is_default,
-        row.created_at,
-        tuple(row.fallbacks or ()),
-    )
