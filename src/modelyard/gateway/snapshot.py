@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 
 from modelyard.adapters.base import Target
+from modelyard.adapters.reach import Network, parse_networks, without_credentials
 from modelyard.billing.subscriptions import CURRENT
 from modelyard.db.tables import (
     ApiKey,
@@ -40,7 +41,7 @@ from modelyard.db.tables import (
 from modelyard.errors import ModelyardError, Unauthenticated
 from modelyard.kinds.base import kinds
 from modelyard.registry.actors import Actor
-from modelyard.registry.system_settings import KNOWN, RetryPolicy
+from modelyard.registry.system_settings import KNOWN, MEMBER_CIDRS, RetryPolicy
 from modelyard.registry.tx import Database
 
 log = logging.getLogger("modelyard.gateway")
@@ -79,6 +80,9 @@ class ProviderEntry:
     rpm_limit: int | None
     tpm_limit: int | None
     weight: int = 1
+    # None: reaches any address (a system or admin's provider); else a member's provider,
+    # which reaches public addresses and these private networks only (adapters/reach.py)
+    member_reach: tuple[Network, ...] | None = None
 
     def target(self, model_id: str) -> Target:
         return Target(
@@ -238,7 +242,12 @@ async def load(db: Database) -> Snapshot:
         s = tx.session
         generation = int(await s.scalar(select(RegistryState.generation)) or 0)
         keys = await _keys(s, tx.now)
-        providers, uninstalled = _providers(db, await s.scalars(select(Provider)))
+        stored = {row.key: row.value for row in await s.scalars(select(SystemSetting))}
+        allowed = parse_networks(stored.get(MEMBER_CIDRS) or ())
+        owned = await s.execute(
+            select(Provider, User.role).outerjoin(User, User.id == Provider.owner_user_id)
+        )
+        providers, uninstalled = _providers(db, owned, allowed)
         models = {m.id: _model(m) for m in await s.scalars(select(Model))}
         prices: dict[uuid.UUID, list[PriceEntry]] = {}
         for p in await s.scalars(select(ModelPrice).order_by(ModelPrice.effective_from)):
@@ -253,7 +262,6 @@ async def load(db: Database) -> Snapshot:
                     p.currency,
                 )
             )
-        stored = {row.key: row.value for row in await s.scalars(select(SystemSetting))}
         preferences = {
             row.user_id: Preference(row.default_model_id, row.temperature, row.streaming)
             for row in await s.scalars(select(UserPreference))
@@ -327,21 +335,24 @@ async def _keys(session: Any, now: datetime) -> dict[str, KeyEntry]:
 
 
 def _providers(
-    db: Database, rows: Iterable[Provider]
+    db: Database, rows: Iterable[Any], allowed: tuple[Network, ...]
 ) -> tuple[dict[uuid.UUID, ProviderEntry], dict[uuid.UUID, Uninstalled]]:
-    """The providers the installed kinds can serve; the others, named, are left out."""
+    """The providers the installed kinds can serve; the others, named, are left out.
+    ``rows`` are (provider, its owner's role); a member's provider reaches only public
+    addresses and the ``allowed`` private networks."""
     installed = kinds()
     providers, uninstalled = {}, {}
-    for row in rows:
+    for row, role in rows:
         if row.kind in installed:
-            providers[row.id] = _provider(db, row)
+            member = row.owner_user_id is not None and role != "admin"
+            providers[row.id] = _provider(db, row, allowed if member else None)
         else:
             uninstalled[row.id] = Uninstalled(row.name, row.owner_user_id, row.kind)
             log.warning("provider %s is skipped: its kind %r is not installed", row.name, row.kind)
     return providers, uninstalled
 
 
-def _provider(db: Database, row: Provider) -> ProviderEntry:
+def _provider(db: Database, row: Provider, reach: tuple[Network, ...] | None) -> ProviderEntry:
     api_key, usable = None, True
     if row.api_key_sealed is not None:
         try:
@@ -359,7 +370,7 @@ def _provider(db: Database, row: Provider) -> ProviderEntry:
         enabled=row.enabled,
         is_default=row.is_default,
         is_active=row.is_active,
-        base_url=row.base_url,
+        base_url=_base_url(row),
         api_key=api_key,
         usable=usable,
         organization=row.organization,
@@ -370,7 +381,19 @@ def _provider(db: Database, row: Provider) -> ProviderEntry:
         rpm_limit=row.rpm_limit,
         tpm_limit=row.tpm_limit,
         weight=row.weight,
+        member_reach=reach,
     )
+
+
+def _base_url(row: Provider) -> str:
+    """The stored base URL without a user/password (refused since; never sent nor shown)."""
+    url = without_credentials(row.base_url)
+    if url != row.base_url:
+        log.warning(
+            "provider %s: the user/password in its base_url is ignored; put the key in api_key",
+            row.name,
+        )
+    return url
 
 
 def _model(row: Model) -> ModelEntry:

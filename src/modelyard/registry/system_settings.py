@@ -6,10 +6,19 @@ Unknown keys are refused unless namespaced ``custom.``. Model references name a 
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from sqlalchemy import select
 
 from modelyard.db.tables import Model, Provider, SystemSetting
@@ -19,6 +28,17 @@ from modelyard.registry.common import View, jsonable
 from modelyard.registry.tx import Database, Tx
 
 CUSTOM_PREFIX = "custom."
+MEMBER_CIDRS = "security.member_allowed_private_cidrs"
+
+
+def _cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP network in CIDR form (10.0.0.0/8)") from None
+
+
+Cidrs = list[Annotated[str, AfterValidator(_cidr)]]
 
 
 class RetryPolicy(BaseModel):
@@ -100,6 +120,13 @@ KNOWN: dict[str, SettingDef] = {
             Literal["warn", "reject"],
             "warn",
             "What a request for a DEPRECATED model gets: a warning header, or MODEL_DEPRECATED.",
+        ),
+        SettingDef(
+            MEMBER_CIDRS,
+            Cidrs,
+            [],
+            "Private networks (CIDR) that members' own providers may reach anyway; by default"
+            " they reach public addresses only (no loopback, private, link-local, metadata).",
         ),
         SettingDef(
             "gateway.fallback_to_active_provider",
