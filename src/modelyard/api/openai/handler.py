@@ -119,8 +119,8 @@ def authenticate(gateway: Gateway, snap: Snapshot, value: str) -> KeyEntry:
     return key
 
 
-async def _json_body(receive: Any) -> dict[str, Any]:
-    raw = await read_body(receive, request.MAX_BODY_BYTES)
+async def _json_body(receive: Any, timeout_s: float) -> dict[str, Any]:
+    raw = await read_body(receive, request.MAX_BODY_BYTES, timeout_s)
     if raw is None:
         raise PayloadTooLarge(f"the request body exceeds {request.MAX_BODY_BYTES} bytes")
     try:
@@ -143,7 +143,7 @@ async def call(
     started: float,
 ) -> None:
     """A chat completion (JSON or a stream) or embeddings: one call through the gateway."""
-    body = await _json_body(receive)
+    body = await _json_body(receive, gateway.body_timeout_s)
     result: ChatResult | EmbeddingResult
     if path == CHAT:
         chat = chat_call(gateway, snap, key, request_id, body)
