@@ -35,6 +35,7 @@ import orjson
 from yarl import URL
 
 from modelyard.adapters.base import Target
+from modelyard.adapters.reach import refusal_of, refused_in
 from modelyard.errors import (
     RateLimited,
     UpstreamAuthFailed,
@@ -80,6 +81,10 @@ async def edge(target: Target, mapper: Mapper) -> AsyncIterator[None]:
     except TimeoutError:  # asyncio's, and aiohttp's ServerTimeoutError / ConnectionTimeoutError
         raise UpstreamTimeout(f"{name}: upstream did not answer in time") from None
     except aiohttp.ClientError as exc:  # refused, reset, disconnected, truncated body ...
+        if refused_in(exc):  # a member's provider at a non-public address: not retried
+            refused = UpstreamError(f"{name}: {refusal_of(exc)}")
+            refused.code = "ADDRESS_REFUSED"
+            raise refused from None
         detail = redact(f"{type(exc).__name__}: {exc}", target)
         raise UpstreamUnavailable(f"{name}: cannot reach upstream ({detail})") from None
 

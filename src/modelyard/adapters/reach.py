@@ -19,6 +19,7 @@ shape of every base URL and path template.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import re
 import socket
@@ -49,8 +50,31 @@ METADATA_SUFFIXES = (".metadata.google.internal", ".metadata.azure.com")
 KEY_PARAMS = re.compile(r"(?i)(^|[_-])(key|api[_-]?key|token|secret|password|auth|sig)$")
 
 
+REFUSED = "a member's provider may reach only public addresses"
+
+
 class AddressRefused(OSError):
-    """A connection to a non-public address, refused for a member-owned provider."""
+    """A connection to a non-public address, refused for a member-owned provider. Its errno
+    is EACCES, so that aiohttp's error for several refused addresses keeps the text."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(errno.EACCES, message)
+
+
+def refused_in(exc: BaseException) -> bool:
+    """Whether ``exc`` (aiohttp's connection error) is a refusal by :class:`Reach`."""
+    os_error = getattr(exc, "os_error", None)
+    return isinstance(os_error, AddressRefused) or (
+        isinstance(os_error, OSError) and REFUSED in str(os_error)
+    )
+
+
+def refusal_of(exc: BaseException) -> str:
+    """The refusal's text (every address's, when a name had several): no aiohttp wording."""
+    reasons = re.findall(
+        r"refused to connect: (.*?); " + REFUSED, str(getattr(exc, "os_error", ""))
+    )
+    return f"refused to connect: {', '.join(dict.fromkeys(reasons)) or 'not public'}; {REFUSED}"
 
 
 def refusal(address: Address, allowed: Iterable[Network] = ()) -> str | None:
@@ -124,10 +148,7 @@ class Reach:
         address = literal(str(sockaddr[0]))
         why = "unknown address" if address is None else refusal(address, self.allowed)
         if why is not None:
-            raise AddressRefused(
-                f"{self.provider}: refused to connect, {why}; a member's provider may reach "
-                "only public addresses"
-            )
+            raise AddressRefused(f"refused to connect: {why}; {REFUSED}")
         sock = socket.socket(family=family, type=kind, proto=proto)
         sock.setblocking(False)
         return sock
