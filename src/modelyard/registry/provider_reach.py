@@ -67,16 +67,22 @@ async def _refusal(host: str, allowed: tuple[Network, ...]) -> str | None:
     why = name_refusal(host, allowed)
     if why is not None or is_local_name(host):
         return why  # localhost is judged as 127.0.0.1, whatever else it resolves to
+    for resolved in await resolve(host):
+        found = literal(resolved)
+        why = "unknown address" if found is None else refusal(found, allowed)
+        if why is not None:
+            return f"{host!r} resolves to a refused address ({why})"
+    return None
+
+
+async def resolve(host: str) -> list[str]:
+    """The addresses ``host`` resolves to now; none when it does not resolve (in time), as
+    every connection is checked anyway."""
     try:
         async with asyncio.timeout(RESOLVE_TIMEOUT_S):
             infos = await asyncio.get_running_loop().getaddrinfo(
                 host, None, type=socket.SOCK_STREAM
             )
     except (OSError, TimeoutError):
-        return None  # unresolvable now: every connection is checked anyway
-    for info in infos:
-        found = literal(str(info[4][0]))
-        why = "unknown address" if found is None else refusal(found, allowed)
-        if why is not None:
-            return f"{host!r} resolves to a refused address ({why})"
-    return None
+        return []
+    return [str(info[4][0]) for info in infos]
