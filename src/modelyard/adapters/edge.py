@@ -146,7 +146,9 @@ def json_object(raw: bytes, target: Target) -> Json:
 
 def redact(text: str, target: Target) -> str:
     """``text`` without the key: as sent, in every encoding a URL or a JSON document gives it,
-    and any run of :data:`FRAGMENT` or more of its characters (an echo the upstream cut)."""
+    and any run of :data:`FRAGMENT` of its characters that looks like key material (holds a
+    digit, or both cases): an echo the upstream cut short. A run of plain words is left, so
+    a test key like ``secret-anthropic-key`` does not eat a message's ``anthropic``."""
     key = target.api_key
     if not key:
         return text
@@ -167,9 +169,16 @@ def _key_forms(target: Target, key: str) -> tuple[tuple[str, ...], frozenset[str
         query = URL.build(query={"k": key}).raw_query_string[2:]
         forms = {key, quote(key, safe=""), quote(key), quote_plus(key), query}
         forms.add(orjson.dumps(key).decode()[1:-1])
-        fragments = frozenset(key[i : i + FRAGMENT] for i in range(len(key) - FRAGMENT + 1))
+        runs = (key[i : i + FRAGMENT] for i in range(len(key) - FRAGMENT + 1))
+        fragments = frozenset(run for run in runs if _material(run))
         found = target.memo["key-forms"] = (tuple(sorted(forms, key=len, reverse=True)), fragments)
     return found
+
+
+def _material(run: str) -> bool:
+    return any(c.isdigit() for c in run) or (
+        any(c.islower() for c in run) and any(c.isupper() for c in run)
+    )
 
 
 def _has_fragment(text: str, fragments: frozenset[str]) -> bool:
@@ -203,16 +212,13 @@ def _said(text: Any, target: Target) -> str:
 def describe(target: Target, status: int, text: Any = None, kind: Any = None) -> str:
     """``<provider>: upstream returned HTTP <status>[ <kind>][: <text>]``: ``kind`` is the
     vendor's error type, ``text`` its message (each only when a non-empty string)."""
-    named = f" {kind}" if isinstance(kind, str) and kind else ""
-    message = f"{target.provider_name}: upstream returned HTTP {status}{named}{_said(text, target)}"
-    return redact(message, target)
+    named = f" {redact(kind, target)}" if isinstance(kind, str) and kind else ""
+    return f"{target.provider_name}: upstream returned HTTP {status}{named}{_said(text, target)}"
 
 
 def stream_failed(target: Target, text: Any = None) -> UpstreamError:
     """An error reported mid-stream that names no HTTP status."""
-    return UpstreamError(
-        redact(f"{target.provider_name}: upstream stream failed{_said(text, target)}", target)
-    )
+    return UpstreamError(f"{target.provider_name}: upstream stream failed{_said(text, target)}")
 
 
 def http_error(status: int, message: str, retry_after: float | None = None) -> UpstreamError:
