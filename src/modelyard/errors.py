@@ -13,9 +13,10 @@ name a narrower ``code`` (shown in parentheses); the status is always the class'
     ├── NotFound                    404 NOT_FOUND (PROVIDER_NOT_FOUND, MODEL_NOT_FOUND, ...)
     ├── Conflict                    409 CONFLICT (NAME_TAKEN, EMAIL_TAKEN, PROVIDER_DISABLED,
     │                                   PROVIDER_IS_ACTIVE, MODEL_DEPRECATED, ...)
-    ├── PaymentRequired             402 INSUFFICIENT_CREDITS
+    ├── PaymentRequired             402 INSUFFICIENT_CREDITS (NO_CREDITS)
     ├── Unauthenticated             401 UNAUTHENTICATED
-    ├── Forbidden                   403 FORBIDDEN (SUBSCRIPTION_SUSPENDED, MODEL_NOT_IN_PLAN)
+    ├── Forbidden                   403 FORBIDDEN (SUBSCRIPTION_SUSPENDED, MODEL_NOT_IN_PLAN,
+    │                                   MODEL_UNPRICED)
     ├── Misconfigured               500 MISCONFIGURED        master key missing, bad settings
     │   └── SecretUnreadable        500 SECRET_UNREADABLE    unknown master key, failed tag
     ├── RequestTimeout              408 REQUEST_TIMEOUT      a request body arrived too slowly

@@ -52,7 +52,7 @@ async def test_an_idle_replica_releases_its_hold_for_the_others(
     user = await registry.users.create(admin, UserCreate(email="u@example.com"))
     await registry.credits.grant(admin, GrantCreate(user_id=user.id, amount=UNIT * 4))
     a, b = CreditKeeper(registry.db, "replica-a"), CreditKeeper(registry.db, "replica-b")
-    reservation = await a.reserve(user.id, UNIT)  # a holds all 4 (headroom)
+    reservation = await a.reserve(user.id, UNIT * 4)  # a call that may cost all 4
     a.settle(reservation, UNIT)
     a.done(user.id, UNIT, stored=False)  # as if the usage row were a duplicate: no debit
     with pytest.raises(PaymentRequired) as info:
@@ -73,5 +73,58 @@ async def test_a_call_that_used_more_than_reserved_is_capped_at_what_is_held(
     await registry.credits.grant(admin, GrantCreate(user_id=user.id, amount=UNIT * 2))
     keeper = CreditKeeper(registry.db)
     reservation = await keeper.reserve(user.id, UNIT)
-    assert keeper.settle(reservation, UNIT * 5) == UNIT * 2  # never past the balance
+    assert keeper.settle(reservation, UNIT * 5) == UNIT  # never past the hold, nor the balance
+    await keeper.stop()
+
+
+async def test_a_hold_keeps_its_headroom_a_tenth_of_what_is_free_beyond_the_call(
+    registry: Registry, admin: Actor
+) -> None:
+    user = await registry.users.create(admin, UserCreate(email="u@example.com"))
+    await registry.credits.grant(admin, GrantCreate(user_id=user.id, amount=Decimal(100)))
+    keeper = CreditKeeper(registry.db)
+    await keeper.reserve(user.id, Decimal("2"))  # headroom 16 calls was 34 of 100
+    held = (await registry.credits.balance(admin, user.id)).held
+    assert held == Decimal("2") + Decimal("2") * 4  # 4 calls: 8 <= 10% of the 98 beyond
+    await keeper.stop()
+    small = CreditKeeper(registry.db)
+    await small.reserve(user.id, Decimal("0.01"))  # a small call: 16 more such calls
+    assert (await registry.credits.balance(admin, user.id)).held == Decimal("0.17")
+    await small.stop()
+
+
+async def test_a_call_may_take_less_than_its_worst_case_but_not_below_its_least(
+    registry: Registry, admin: Actor
+) -> None:
+    user = await registry.users.create(admin, UserCreate(email="u@example.com"))
+    await registry.credits.grant(admin, GrantCreate(user_id=user.id, amount=Decimal(3)))
+    keeper = CreditKeeper(registry.db)
+    part = await keeper.reserve(user.id, Decimal("8.2"), least=Decimal("0.01"))
+    assert part.amount == Decimal(3)  # all there is
+    with pytest.raises(PaymentRequired) as info:
+        await keeper.reserve(user.id, Decimal("8.2"), least=Decimal("0.01"))
+    assert info.value.details == {"available": "0", "estimate": "8.2"}
+    keeper.settle(part, Decimal("0.01"))
+    again = await keeper.reserve(user.id, Decimal("8.2"), least=Decimal("0.01"))
+    assert again.amount == Decimal("2.99")
+    await keeper.stop()
+
+
+async def test_calls_that_waited_for_a_resize_that_took_everything_are_refused_in_memory(
+    registry: Registry, admin: Actor
+) -> None:
+    user = await registry.users.create(admin, UserCreate(email="u@example.com"))
+    await registry.credits.grant(admin, GrantCreate(user_id=user.id, amount=UNIT * 3))
+    keeper = CreditKeeper(registry.db)
+
+    async def attempt() -> bool:
+        try:
+            await keeper.reserve(user.id, UNIT)
+        except PaymentRequired:
+            return False
+        return True
+
+    outcomes = await asyncio.gather(*(attempt() for _ in range(50)))
+    assert sum(outcomes) == 3
+    assert keeper.syncs <= 4  # not one database round trip per refused call
     await keeper.stop()

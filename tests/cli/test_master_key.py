@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+import logging
+import uuid
 
+import pytest
+from sqlalchemy import select, update
+
+from modelyard.db.engine import create_engine
+from modelyard.db.tables import AuditEvent, Provider
 from modelyard.errors import SecretUnreadable
-from modelyard.registry.secrets import Keyring, read_key_file
+from modelyard.registry.secrets import Keyring, generate_key, read_key_file
 from tests.cli.conftest import Cli, sealed_keys
 
 KEYS = {"openai": "sk-openai-0123456789abcdef", "claude": "sk-ant-0123456789abcdef"}
@@ -100,3 +107,90 @@ def test_master_key_commands_say_how_to_fix_a_missing_key(cli: Cli) -> None:
     message = cli.fails("master-key", "status")
     assert "does not exist" in message
     assert "modelyard init" in message
+
+
+def _audit_rows(database_url: str) -> list[str]:
+    async def _read() -> list[str]:
+        engine = create_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                return [repr(tuple(r)) for r in await conn.execute(select(AuditEvent.__table__))]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(_read())
+
+
+def _break_one_secret(cli: Cli, name: str) -> str:
+    """Re-seal provider ``name``'s key under a master key nobody configured; its key id."""
+    stranger = Keyring.from_texts([generate_key()], "stranger")
+    pid = next(p["id"] for p in cli.json("providers", "list")["items"] if p["name"] == name)
+
+    async def _write() -> None:
+        engine = create_engine(cli.database_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    update(Provider)
+                    .where(Provider.id == uuid.UUID(pid))
+                    .values(api_key_sealed=stranger.seal("x", context=f"provider:{pid}"))
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(_write())
+    return stranger.primary_id
+
+
+def test_planted_keys_never_appear_in_rotation_output_logs_or_audit(
+    ready: Cli, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    planted = {name: f"sk-PLANTED-{name}-{uuid.uuid4().hex}" for name in ("one", "two")}
+    for name, key in planted.items():
+        ready.ok(
+            "providers", "add", f"--name={name}", "--kind=openai", "--api-key-stdin", input=key
+        )
+    outputs: list[str] = []
+    for command in (
+        ("master-key", "status"),
+        ("master-key", "rotate"),
+        ("master-key", "reseal"),
+        ("master-key", "status"),
+        ("master-key", "retire"),
+        ("master-key", "rotate", "--retire"),
+        ("doctor",),
+    ):
+        for json_flag in ((), ("--json",)):
+            result = ready.ok(*command, *json_flag)
+            outputs += [result.stdout, result.stderr]
+    # failures name the provider and the key id, never the key
+    kid = _break_one_secret(ready, "two")
+    doctor = ready("doctor", "--json")
+    assert doctor.exit_code == 1
+    assert f"two (a secret is sealed with master key {kid}" in doctor.stdout
+    outputs += [doctor.stdout, doctor.stderr, ready("doctor").stdout]
+    failed = ready.fails("master-key", "reseal", "--json")
+    assert "provider 'two' cannot be re-sealed" in failed
+    assert kid in failed
+    outputs += [failed, ready.fails("master-key", "rotate", "--json")]
+
+    texts = [*outputs, *_audit_rows(ready.database_url), caplog.text]
+    texts += [repr(r.args) for r in caplog.records]
+    assert any("master_key.rotate" in t for t in texts)
+    for key in planted.values():
+        assert [t for t in texts if key in t] == []
+
+
+def test_a_rotation_that_cannot_open_a_secret_changes_nothing(keyed: Cli) -> None:
+    keys, sealed = read_key_file(keyed.key_file), sealed_keys(keyed.database_url)
+    kid = _break_one_secret(keyed, "claude")
+    broken = sealed_keys(keyed.database_url)
+
+    message = keyed.fails("master-key", "rotate", "--json")
+
+    assert "provider 'claude' cannot be re-sealed" in message
+    assert kid in message
+    assert read_key_file(keyed.key_file) == keys
+    assert sealed_keys(keyed.database_url) == broken
+    assert broken != sealed

@@ -5,15 +5,21 @@ Each gateway process keeps, per billed user, a *hold*: credits set aside for it 
 ``credit_holds`` table. Reservations come out of the hold in memory; only when the hold runs
 short does the process go to the database, in one short transaction under the user's lock,
 to grow it to what the call needs plus headroom for ``HEADROOM_CALLS`` more such calls (doubled,
-up to ``MAX_HEADROOM_CALLS``, while a busy user keeps running out within ``BUSY_S``), never
-beyond what the user has left minus every other process's hold. So:
+up to ``MAX_HEADROOM_CALLS``, while a busy user keeps running out within ``BUSY_S``), the
+headroom (whole calls) never more than ``HEADROOM_SHARE`` (10%) of what is free beyond the
+call's own need,
+so one replica never sits on much of a small balance; and never beyond what the user has left
+minus every other process's hold. Calls that waited while another call resized the hold
+decide on what it found: when that resize took all that was free, a call it cannot cover is
+refused without another round trip. So:
 
 * the balance never goes negative, on any number of replicas: the sum of all holds never
   exceeds the user's spendable credits, and a call is charged at most its reservation plus
   what is free in its process's hold (a call that used more than reserved is capped, and the
   usage row says so);
-* a call that cannot be covered gets 402 INSUFFICIENT_CREDITS, naming what is available
-  and what the call may cost;
+* a call may ask for less than its worst case when that is all there is (``least``: the
+  gateway then caps its ``max_tokens``); one that cannot get even that gets 402
+  INSUFFICIENT_CREDITS, naming what is available and what the call may cost;
 * the actual charge is debited from the ledger with the call's usage row, in the same
   transaction, off the request path; holds are extended while in use and released when idle
   or at shutdown; a crashed process's hold lapses after ``HOLD_TTL_S``.
@@ -43,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelyard.billing import ledger
 from modelyard.db.tables import CreditHold
+from modelyard.db.types import canonical
 from modelyard.errors import PaymentRequired
 from modelyard.registry.tx import Database
 
@@ -50,6 +57,7 @@ log = logging.getLogger("modelyard.billing.holds")
 ZERO = Decimal(0)
 HEADROOM_CALLS = 16  # a new hold covers this many more calls like the one asking
 MAX_HEADROOM_CALLS = 1024  # a busy user's hold doubles up to this while it keeps running out
+HEADROOM_SHARE = Decimal("0.1")  # headroom: at most this share of what is free beyond the need
 BUSY_S = 1.0  # running out again within this time counts as busy
 HOLD_TTL_S = 120.0
 HEARTBEAT_S = 20.0
@@ -65,6 +73,8 @@ class _Account:
     last_used: float = 0.0
     last_sync: float = 0.0
     headroom: int = HEADROOM_CALLS
+    syncs: int = 0  # resizes of this account's hold
+    drained: bool = False  # the last resize took all that was free into this hold
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -86,25 +96,33 @@ class CreditKeeper:
         self._task: asyncio.Task[None] | None = None
         self.syncs = 0  # database round trips taken, for tests and metrics
 
-    async def reserve(self, user_id: uuid.UUID, amount: Decimal) -> Reservation:
-        """Set ``amount`` aside for one call, or raise 402 INSUFFICIENT_CREDITS."""
+    async def reserve(
+        self, user_id: uuid.UUID, amount: Decimal, least: Decimal | None = None
+    ) -> Reservation:
+        """Set ``amount`` aside for one call, or as much as there is when that is at least
+        ``least`` (the reservation says how much); else raise 402 INSUFFICIENT_CREDITS."""
         account = self._accounts.get(user_id)
         if account is None:
             account = self._accounts[user_id] = _Account()
         account.last_used = time.monotonic()
         if account.available < amount:
+            seen = account.syncs
             async with account.lock:
                 if account.available < amount:
-                    free = await self._sync(user_id, account, amount)
-                    if account.available < amount:
-                        raise PaymentRequired(
-                            f"insufficient credits: {free} available, this call may cost up to "
-                            f"{amount}; lower max_tokens or add credits",
-                            details={
-                                "available": format(free, "f"),
-                                "estimate": format(amount, "f"),
-                            },
-                        )
+                    if account.syncs == seen or not account.drained:
+                        await self._sync(user_id, account, amount)
+                    free = canonical(max(ZERO, account.available))
+                    if free < amount:
+                        if least is None or free < least or free <= 0:
+                            raise PaymentRequired(
+                                f"insufficient credits: {free} available, this call may cost "
+                                f"up to {amount}; lower max_tokens or add credits",
+                                details={
+                                    "available": format(free, "f"),
+                                    "estimate": format(amount, "f"),
+                                },
+                            )
+                        amount = free
         account.reserved += amount
         return Reservation(user_id, amount)
 
@@ -146,10 +164,16 @@ class CreditKeeper:
             others = await ledger.held(session, user_id, now, besides=self.holder)
             free = max(ZERO, spendable - others)
             keep = account.reserved + account.spent
-            wanted = keep + need * (1 + account.headroom) if need else keep
+            wanted = keep
+            if need:
+                beyond = max(ZERO, free - keep - need)  # free beyond the call's own need
+                calls = min(account.headroom, int(beyond * HEADROOM_SHARE / need))
+                wanted = keep + need * (1 + calls)
             hold = max(keep, min(free, wanted))
             await self._write_hold(session, user_id, hold, now + timedelta(seconds=HOLD_TTL_S))
         account.hold, account.written = hold, ZERO
+        account.syncs += 1
+        account.drained = hold >= free
         return max(ZERO, free - keep)
 
     async def _write_hold(

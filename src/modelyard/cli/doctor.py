@@ -53,32 +53,34 @@ def _keyring(settings: Settings) -> tuple[Check, Keyring | None]:
 
 
 async def _secrets(registry: Registry, keyring: Keyring | None) -> Check:
+    """Every sealed provider key opens with the configured master keys (what a server's
+    readiness checks too); a failure names the providers and why, never key material."""
     name = "sealed secrets"
     async with registry.db.read(ACTOR) as tx:
         rows = (
             await tx.session.execute(
-                select(Provider.id, Provider.api_key_sealed).where(
+                select(Provider.id, Provider.name, Provider.api_key_sealed).where(
                     Provider.api_key_sealed.is_not(None)
                 )
             )
         ).all()
     by_key: dict[str, int] = {}
     unreadable: list[str] = []
-    for pid, sealed in rows:
+    for pid, provider, sealed in rows:
         try:
             kid = sealed_parts(sealed or "")[1]
             if keyring is None:
-                raise SecretUnreadable("no master key")
+                raise SecretUnreadable("no master key is configured")
             keyring.open(sealed or "", context=f"provider:{pid}")
             by_key[kid] = by_key.get(kid, 0) + 1
-        except SecretUnreadable:
-            unreadable.append(str(pid))
+        except SecretUnreadable as exc:
+            unreadable.append(f"{provider} ({exc.message})")
     counts = ", ".join(f"{kid}: {n}" for kid, n in sorted(by_key.items())) or "none sealed"
     if unreadable:
         return Check(
             name,
             False,
-            f"{len(unreadable)} of {len(rows)} cannot be opened (providers {unreadable}); "
+            f"{len(unreadable)} of {len(rows)} cannot be opened: {'; '.join(unreadable)}; "
             "configure the key that sealed them",
         )
     return Check(name, True, f"{len(rows)} open ({counts})")

@@ -5,7 +5,9 @@ what the request needs of a model, the candidates that may serve it (narrowed by
 plan), the most tokens it may use. Then each step runs once, its state kept on the call:
 
 * **admit**: the caller's own limits (per API key, per user, per plan: one round trip), the
-  plan's parallel slot, and the credit hold for the most the call may cost;
+  plan's parallel slot, and, for a caller who pays in credits, the credit hold for the most
+  the call may cost (its ``max_tokens`` capped when the balance cannot cover it:
+  :mod:`modelyard.gateway.credit`);
 * **attempt**: the pipeline (circuit breaker, provider limits, retries, fallback, adapter)
   writes onto the call which candidate served it, after how many attempts;
 * **settle**: tokens (the tpm windows charged at the budget corrected to what was used), the
@@ -27,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 from modelyard.adapters.base import ChatResult, EmbeddingResult, Usage
 from modelyard.billing.holds import Reservation
-from modelyard.billing.pricing import cost_of, estimate
+from modelyard.billing.pricing import cost_of
 from modelyard.errors import ModelyardError
-from modelyard.gateway import entitlement, request
+from modelyard.gateway import credit, entitlement, request
 from modelyard.gateway.limits.base import PARALLEL_WAIT_S, Charge, Slot, Window
 from modelyard.gateway.resolve import Candidate, Resolution, resolve
 from modelyard.gateway.snapshot import Billing, KeyEntry, Snapshot
@@ -49,9 +51,11 @@ class Call:
         "asked",
         "at",
         "attempts",
+        "billed",
         "body",
         "budget",
         "candidate",
+        "capped",
         "charges",
         "failures",
         "fallbacks",
@@ -70,6 +74,7 @@ class Call:
         "ttft_ms",
         "upstream_ms",
         "window",
+        "worst",
     )
 
     def __init__(
@@ -89,7 +94,10 @@ class Call:
         self.request_id, self.operation, self.body = request_id, operation, body
         self.resolution, self.plan = resolution, plan
         self.prompt = prompt  # estimated prompt tokens
-        self.budget = budget  # most tokens the call may use: the prompt plus the completion cap
+        self.budget = budget  # tokens charged to rate windows up front (settle corrects them)
+        self.billed = False  # paid in credits (credit.prepare)
+        self.worst = budget  # the most tokens it may use, for the credit hold
+        self.capped: int | None = None  # max_tokens lowered to what the balance pays for
         self.started = time.perf_counter()
         self.at = gateway.clock()  # the price in force at this instant is the call's price
         # What the attempts made of it (written by the pipeline):
@@ -134,18 +142,12 @@ class Call:
             windows = await gateway.limiter.hit_many(scopes, self.budget)
             for (name, _rpm, _tpm), window in zip(scopes, windows, strict=True):
                 self.narrow(name, self.budget, window)
-        if plan is None:
-            return
-        if plan.max_parallel:
+        if plan is not None and plan.max_parallel:
             self.slot = await gateway.limiter.acquire_slot(
                 f"plan-parallel:{key.user_id}", plan.max_parallel, PARALLEL_WAIT_S
             )
-        price_at, at = self.snap.price_at, self.at
-        amount = estimate(
-            (price_at(c.model.id, at) for c in self.resolution.candidates), self.budget
-        )
-        if amount > 0:
-            self.reservation = await gateway.credits.reserve(key.user_id, amount)
+        if self.billed:
+            await credit.hold(self)
 
     # -- admit -> attempt -> settle -----------------------------------------------------------
 
@@ -211,8 +213,9 @@ class Call:
             served = candidate.provider.id if candidate is not None else None
             gateway.settler.correct(self.charges, usage.total_tokens, served)
         price = self.snap.price_at(candidate.model.id, self.at) if candidate else None
-        cost, credits = cost_of(price, usage) if price else (None, None)
-        charged = None
+        rules = self.snap.credit_rules
+        cost, credits = cost_of(price, usage, rules.credits_per_usd) if price else (None, None)
+        charged = Decimal(0) if self.billed else None  # billed, free: 0, not "unbilled"
         if self.reservation is not None:
             charged = gateway.credits.settle(self.reservation, credits or Decimal(0))
             self.reservation = None
@@ -224,6 +227,9 @@ class Call:
         elapsed = time.perf_counter() - self.started
         provider = candidate.provider if candidate else None
         model = candidate.model if candidate else None
+        if self.billed and credits is None and provider and model:  # billing.unpriced_models
+            meta = {**(meta or {}), "unpriced": True}
+            gateway.metrics.unpriced(provider.name, model.model_id)
         gateway.metrics.call(
             provider=provider.name if provider else "",
             model=model.model_id if model else "",
@@ -279,13 +285,20 @@ def chat_call(
     plan does not allow, 404/400 when no model can serve it."""
     needs = request.chat_needs(body)
     plan = entitlement.billing_of(snap, key.user_id)
+    billed = entitlement.pays(snap, key.user_id, plan)
     resolution = resolve(snap, key.user_id, request.requested_model(body), "chat", needs)
     if plan is not None:
         resolution = entitlement.within_plan(plan, resolution, needs)
     prompt = request.prompt_estimate(body, "chat")
-    budget = prompt + request.max_completion(body, resolution.candidates[0].model.max_output_tokens)
+    estimate = snap.credit_rules.estimate_completion  # rate windows: a realistic guess
+    model_max = resolution.candidates[0].model.max_output_tokens
+    asked = request.requested_completion(body)
+    budget = prompt + (asked or min(estimate, model_max or estimate))
     operation = "function_call" if body.get("tools") or body.get("functions") else "chat"
-    return Call(gateway, snap, key, request_id, operation, body, resolution, plan, prompt, budget)
+    call = Call(gateway, snap, key, request_id, operation, body, resolution, plan, prompt, budget)
+    if billed:
+        credit.prepare(call, completion=True)
+    return call
 
 
 def embedding_call(
@@ -293,8 +306,12 @@ def embedding_call(
 ) -> Call:
     needs = request.embedding_needs(body)
     plan = entitlement.billing_of(snap, key.user_id)
+    billed = entitlement.pays(snap, key.user_id, plan)
     resolution = resolve(snap, key.user_id, request.requested_model(body), "embedding", needs)
     if plan is not None:
         resolution = entitlement.within_plan(plan, resolution, needs)
     prompt = request.prompt_estimate(body, "embedding")
-    return Call(gateway, snap, key, request_id, "embedding", body, resolution, plan, prompt, prompt)
+    call = Call(gateway, snap, key, request_id, "embedding", body, resolution, plan, prompt, prompt)
+    if billed:
+        credit.prepare(call, completion=False)
+    return call

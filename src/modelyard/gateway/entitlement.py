@@ -1,7 +1,9 @@
 """What a user's subscription allows, decided from the snapshot (no database):
 
-* no subscription ever: not billed, unless ``billing.require_subscription`` (403
-  NO_SUBSCRIPTION);
+* no subscription ever: 403 NO_SUBSCRIPTION when ``billing.require_subscription``; else
+  the user pays from their credits if they were ever granted any (:func:`pays`), and one
+  who never was is served unbilled or refused (402 NO_CREDITS) as
+  ``billing.uncredited_users`` says;
 * suspended, cancelled or expired: 403 SUBSCRIPTION_SUSPENDED / _CANCELLED / _EXPIRED;
 * active: the plan's allowed models and capabilities narrow the candidates (403
   MODEL_NOT_IN_PLAN / CAPABILITY_NOT_IN_PLAN); its rpm, tpm and parallelism apply through the
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 
-from modelyard.errors import Forbidden
+from modelyard.errors import Forbidden, PaymentRequired
 from modelyard.gateway.resolve import Resolution
 from modelyard.gateway.snapshot import Billing, Snapshot
 
@@ -41,6 +43,20 @@ def billing_of(snap: Snapshot, user_id: uuid.UUID) -> Billing | None:
             details={"subscription_id": str(billing.subscription_id), "plan": billing.plan},
         )
     return billing
+
+
+def pays(snap: Snapshot, user_id: uuid.UUID, billing: Billing | None) -> bool:
+    """Whether the user's calls are paid in credits: a subscriber's are, and so are those of
+    anyone ever granted credits; 402 NO_CREDITS for the others when they are refused."""
+    if billing is not None or user_id in snap.credited:
+        return True
+    if snap.credit_rules.uncredited_users == "refuse":
+        raise PaymentRequired(
+            "this user holds no credits; an admin must grant them credits "
+            "(POST /api/v1/credits/grants) or subscribe them to a plan",
+            code="NO_CREDITS",
+        )
+    return False
 
 
 def within_plan(billing: Billing, resolution: Resolution, needs: frozenset[str]) -> Resolution:

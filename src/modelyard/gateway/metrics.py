@@ -65,6 +65,7 @@ class Metrics:
         self.retries: dict[Labels, int] = defaultdict(int)
         self.fallbacks: dict[Labels, int] = defaultdict(int)
         self.rejections: dict[Labels, int] = defaultdict(int)
+        self.unpriced_calls: dict[Labels, int] = defaultdict(int)
         self._label_sets: dict[tuple[str, str, str, str], _LabelSet] = {}
 
     def call(
@@ -104,6 +105,10 @@ class Metrics:
     def rejected(self, reason: str) -> None:
         self.rejections[_labels(reason=reason)] += 1
 
+    def unpriced(self, provider: str, model: str) -> None:
+        """A call paid in credits was served by a model without a credit price."""
+        self.unpriced_calls[_labels(provider=provider, model=model)] += 1
+
     def render(self, *, usage_pending: int | None = None) -> str:
         """The text format; ``usage_pending``: usage rows not yet in the database (a gauge
         that should hover near one flush interval's worth of calls; growth means the
@@ -127,6 +132,12 @@ class Metrics:
         )
         self._counter(
             out, "modelyard_limit_rejections_total", "Calls refused by a limit.", self.rejections
+        )
+        self._counter(
+            out,
+            "modelyard_unpriced_calls_total",
+            "Calls paid in credits served free by a model without a credit price.",
+            self.unpriced_calls,
         )
         name = "modelyard_request_duration_seconds"
         out += [f"# HELP {name} Gateway call latency.", f"# TYPE {name} histogram"]

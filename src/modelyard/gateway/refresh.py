@@ -3,7 +3,10 @@
 on PostgreSQL a dedicated connection LISTENs on the registry's change channel, so changes made
 by any other replica or CLI arrive within milliseconds too. While the database is unreachable
 the last good snapshot keeps serving; a gateway started without a database reports not-ready
-and becomes ready by itself once the database answers."""
+and becomes ready by itself once the database answers. A secret this server cannot open
+makes it not-ready (``/health/ready`` names the provider) until the key that sealed it arrives:
+the key file is re-read when a snapshot meets an unknown key id, and checked on every tick
+while something is unreadable."""
 
 from __future__ import annotations
 
@@ -52,7 +55,11 @@ class SnapshotHolder:
         try:
             async with self.db.read(Actor.operator("gateway")) as tx:
                 generation = int(await tx.session.scalar(select(RegistryState.generation)) or 0)
-            if self._snapshot is not None and generation == self._snapshot.generation:
+            if (
+                self._snapshot is not None
+                and generation == self._snapshot.generation
+                and not self._keys_arrived(self._snapshot)
+            ):
                 self.database_ok = True
                 return False
             self._snapshot = await load(self.db)
@@ -65,6 +72,13 @@ class SnapshotHolder:
                 )
             self.database_ok = False
             return False
+
+    def _keys_arrived(self, snapshot: Snapshot) -> bool:
+        """While some secret cannot be opened: did the key file change (one ``stat``)? Then
+        the snapshot is rebuilt even though the registry did not move."""
+        return (
+            bool(snapshot.unreadable) and self.db.keyring is not None and self.db.keyring.reload()
+        )
 
     async def start(self) -> None:
         await self.refresh()

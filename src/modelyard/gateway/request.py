@@ -8,6 +8,7 @@ from modelyard import tokens
 from modelyard.errors import BadRequest
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
+COMPLETION_FIELDS = ("max_completion_tokens", "max_tokens")
 
 
 def chat_needs(body: dict[str, Any]) -> frozenset[str]:
@@ -81,11 +82,27 @@ def prompt_estimate(body: dict[str, Any], operation: str) -> int:
     return tokens.estimate_messages(body.get("messages") or [])
 
 
-def max_completion(body: dict[str, Any], model_max: int | None) -> int:
-    for name in ("max_completion_tokens", "max_tokens"):
+def requested_completion(body: dict[str, Any]) -> int | None:
+    """The caller's own completion cap (``max_completion_tokens``, else ``max_tokens``)."""
+    for name in COMPLETION_FIELDS:
         value = body.get(name)
         if value is not None:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise BadRequest(f"{name}: must be a positive integer", details={"param": name})
             return value
-    return model_max or 4096
+    return None
+
+
+def max_completion(body: dict[str, Any], model_max: int | None, default: int = 4096) -> int:
+    """The most completion tokens the call may produce: the caller's cap, else the model's
+    max output, else ``default`` (``billing.worst_case_completion_tokens``)."""
+    asked = requested_completion(body)
+    return asked if asked is not None else model_max or default
+
+
+def cap_completion(body: dict[str, Any], tokens: int) -> None:
+    """Lower the call's completion cap to ``tokens``, in the field the caller used
+    (``max_tokens`` when none; the adapters translate it for other wire formats)."""
+    used = [name for name in COMPLETION_FIELDS if body.get(name) is not None]
+    for name in used or ["max_tokens"]:
+        body[name] = tokens

@@ -25,9 +25,11 @@ from sqlalchemy import select
 
 from modelyard.adapters.base import Target
 from modelyard.adapters.reach import Network, parse_networks, without_credentials
+from modelyard.billing.pricing import Rate, rate_of
 from modelyard.billing.subscriptions import CURRENT
 from modelyard.db.tables import (
     ApiKey,
+    CreditGrant,
     Model,
     ModelPrice,
     Plan,
@@ -99,6 +101,14 @@ class ProviderEntry:
         )
 
 
+class Unreadable(NamedTuple):
+    """A provider whose sealed API key this server cannot open (it is unusable here)."""
+
+    name: str
+    owner: uuid.UUID | None
+    reason: str  # names the master key id it needs, never secret material
+
+
 class Uninstalled(NamedTuple):
     """A provider left out of the snapshot because its kind's plug-in is not installed."""
 
@@ -152,6 +162,30 @@ class Billing:
 
 
 @dataclass(frozen=True, slots=True)
+class CreditRules:
+    """The ``billing.*`` settings a call is paid by, read once per snapshot
+    (``docs/billing.md``)."""
+
+    credits_per_usd: Decimal
+    uncredited_users: str  # serve | refuse
+    unpriced_models: str  # refuse | flag
+    worst_case_completion: int  # a hold's completion tokens without max_tokens or max output
+    min_completion: int  # the smallest answer a capped call is still sent with
+    estimate_completion: int  # completion tokens charged to rate windows without max_tokens
+
+    @classmethod
+    def of(cls, settings: dict[str, Any]) -> CreditRules:
+        return cls(
+            Decimal(str(settings["billing.credits_per_usd"])),
+            settings["billing.uncredited_users"],
+            settings["billing.unpriced_models"],
+            int(settings["billing.worst_case_completion_tokens"]),
+            int(settings["billing.min_completion_tokens"]),
+            int(settings["gateway.completion_estimate_tokens"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Preference:
     default_model_id: uuid.UUID | None
     temperature: Decimal | None
@@ -170,6 +204,27 @@ class Snapshot:
     preferences: dict[uuid.UUID, Preference]
     billing: dict[uuid.UUID, Billing] = field(default_factory=dict)
     uninstalled: dict[uuid.UUID, Uninstalled] = field(default_factory=dict)
+    unreadable: dict[uuid.UUID, Unreadable] = field(default_factory=dict)
+    credited: frozenset[uuid.UUID] = frozenset()  # users ever granted credits: they pay
+
+    @cached_property
+    def credit_rules(self) -> CreditRules:
+        return CreditRules.of(self.settings)
+
+    def rate_at(self, model: uuid.UUID, when: datetime) -> tuple[PriceEntry | None, Rate | None]:
+        """The price in force and what its tokens cost in credits (None: no credit value)."""
+        price = self.price_at(model, when)
+        if price is None:
+            return None, None
+        try:
+            return price, self._rates[price.id]
+        except KeyError:
+            rate = self._rates[price.id] = rate_of(price, self.credit_rules.credits_per_usd)
+            return price, rate
+
+    @cached_property
+    def _rates(self) -> dict[uuid.UUID, Rate | None]:
+        return {}
 
     @cached_property
     def retry(self) -> RetryPolicy:
@@ -237,7 +292,10 @@ class Snapshot:
 
 
 async def load(db: Database) -> Snapshot:
-    """Read the whole registry in one transaction."""
+    """Read the whole registry in one transaction (after following the key file, which
+    another process may have rotated or retired keys in: one ``stat``)."""
+    if db.keyring is not None:
+        db.keyring.reload()
     async with db.read(Actor.operator("gateway")) as tx:
         s = tx.session
         generation = int(await s.scalar(select(RegistryState.generation)) or 0)
@@ -247,7 +305,7 @@ async def load(db: Database) -> Snapshot:
         owned = await s.execute(
             select(Provider, User.role).outerjoin(User, User.id == Provider.owner_user_id)
         )
-        providers, uninstalled = _providers(db, owned, allowed)
+        providers, uninstalled, unreadable = _providers(db, owned, allowed)
         models = {m.id: _model(m) for m in await s.scalars(select(Model))}
         prices: dict[uuid.UUID, list[PriceEntry]] = {}
         for p in await s.scalars(select(ModelPrice).order_by(ModelPrice.effective_from)):
@@ -267,6 +325,7 @@ async def load(db: Database) -> Snapshot:
             for row in await s.scalars(select(UserPreference))
         }
         billing = await _billing(s)
+        credited = frozenset(await s.scalars(select(CreditGrant.user_id).distinct()))
     by_model_id: dict[str, list[ModelEntry]] = {}
     for model in sorted(models.values(), key=lambda m: (m.created_at, str(m.id))):
         by_model_id.setdefault(model.model_id, []).append(model)
@@ -282,6 +341,8 @@ async def load(db: Database) -> Snapshot:
         preferences,
         billing,
         uninstalled,
+        unreadable,
+        credited,
     )
 
 
@@ -336,32 +397,49 @@ async def _keys(session: Any, now: datetime) -> dict[str, KeyEntry]:
 
 def _providers(
     db: Database, rows: Iterable[Any], allowed: tuple[Network, ...]
-) -> tuple[dict[uuid.UUID, ProviderEntry], dict[uuid.UUID, Uninstalled]]:
-    """The providers the installed kinds can serve; the others, named, are left out.
-    ``rows`` are (provider, its owner's role); a member's provider reaches only public
-    addresses and the ``allowed`` private networks."""
+) -> tuple[
+    dict[uuid.UUID, ProviderEntry], dict[uuid.UUID, Uninstalled], dict[uuid.UUID, Unreadable]
+]:
+    """The providers the installed kinds can serve; the others, named, are left out. Those
+    whose key cannot be opened are kept (unusable) and named with the reason. ``rows`` are
+    (provider, its owner's role): a member's provider reaches only public addresses and the
+    ``allowed`` private networks."""
     installed = kinds()
-    providers, uninstalled = {}, {}
+    providers, uninstalled, unreadable = {}, {}, {}
     for row, role in rows:
         if row.kind in installed:
             member = row.owner_user_id is not None and role != "admin"
-            providers[row.id] = _provider(db, row, allowed if member else None)
+            api_key, problem = _open_key(db, row)
+            providers[row.id] = _provider(
+                row, api_key, usable=problem is None, reach=allowed if member else None
+            )
+            if problem is not None:
+                unreadable[row.id] = Unreadable(row.name, row.owner_user_id, problem)
         else:
             uninstalled[row.id] = Uninstalled(row.name, row.owner_user_id, row.kind)
             log.warning("provider %s is skipped: its kind %r is not installed", row.name, row.kind)
-    return providers, uninstalled
+    return providers, uninstalled, unreadable
 
 
-def _provider(db: Database, row: Provider, reach: tuple[Network, ...] | None) -> ProviderEntry:
-    api_key, usable = None, True
-    if row.api_key_sealed is not None:
+def _open_key(db: Database, row: Provider) -> tuple[str | None, str | None]:
+    """The provider's API key, or why it cannot be opened (re-reading a changed key file
+    first when the key id is not known here: another process may have just rotated)."""
+    if row.api_key_sealed is None:
+        return None, None
+    if db.keyring is None:
+        problem = "no master key is configured"
+    else:
         try:
-            if db.keyring is None:
-                raise Unauthenticated("no master key")  # handled just below
-            api_key = db.keyring.open(row.api_key_sealed, context=f"provider:{row.id}")
-        except ModelyardError:
-            usable = False
-            log.warning("provider %s is unusable: its API key cannot be opened", row.name)
+            return db.keyring.open(row.api_key_sealed, context=f"provider:{row.id}"), None
+        except ModelyardError as exc:
+            problem = exc.message
+    log.warning("provider %s is unusable: its API key cannot be opened: %s", row.name, problem)
+    return None, problem
+
+
+def _provider(
+    row: Provider, api_key: str | None, *, usable: bool, reach: tuple[Network, ...] | None
+) -> ProviderEntry:
     return ProviderEntry(
         id=row.id,
         name=row.name,

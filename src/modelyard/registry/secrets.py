@@ -5,7 +5,8 @@ master key that sealed it (the first 8 hex digits of the key's SHA-256), so seve
 keys can be readable at once while secrets are re-encrypted under a new one. Each secret is
 bound to its row through the AEAD associated data, so a sealed value copied onto another row
 does not open. Master keys come from ``MODELYARD_MASTER_KEY`` or the key file (one base64
-key per line, newest first); there is no built-in default.
+key per line, newest first); there is no built-in default. A keyring read from the key file
+re-reads it when it changes, so running servers follow a rotation made by another process.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -26,6 +27,7 @@ from modelyard.settings import Settings
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
+log = logging.getLogger("modelyard.secrets")
 MISSING_KEY_HELP = "set MODELYARD_MASTER_KEY or run `modelyard init` to create the key file"
 
 
@@ -54,18 +56,27 @@ def mask(secret: str) -> str:
     return f"{secret[:3]}...{secret[-4:]}"
 
 
-@dataclass(frozen=True)
 class Keyring:
-    """Master keys, newest (the one that seals) first."""
+    """Master keys, newest (the one that seals) first.
 
-    keys: tuple[tuple[str, bytes], ...]
+    A keyring read from a key file follows the file, so that a running server keeps working
+    while another process (``modelyard master-key rotate``/``retire``, another replica's
+    CLI) changes it: meeting a key id it does not know, and before sealing, it re-reads the
+    file if the file changed (one ``stat``). Keys from the environment cannot change under a
+    running process; they are fixed for its lifetime.
+    """
+
+    def __init__(self, keys: tuple[tuple[str, bytes], ...], path: Path | None = None) -> None:
+        self.keys = keys
+        self.path = path
+        self._seen = _signature(path) if path is not None else None
+
+    def __repr__(self) -> str:
+        return f"Keyring(ids={self.ids()}, path={self.path})"
 
     @classmethod
-    def from_texts(cls, texts: list[str], source: str) -> Keyring:
-        keys = tuple((key_id(raw), raw) for raw in (_decode_key(t, source) for t in texts if t))
-        if not keys:
-            raise Misconfigured(f"no master key in {source}; {MISSING_KEY_HELP}")
-        return cls(keys)
+    def from_texts(cls, texts: list[str], source: str, path: Path | None = None) -> Keyring:
+        return cls(_parse(texts, source), path)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Keyring:
@@ -75,7 +86,37 @@ class Keyring:
         path = settings.master_key_file
         if not path.exists():
             raise Misconfigured(f"master key file {path} does not exist; {MISSING_KEY_HELP}")
-        return cls.from_texts(read_key_file(path), str(path))
+        seen = _signature(path)  # before reading: a change made meanwhile is read again
+        keyring = cls.from_texts(read_key_file(path), str(path))
+        keyring.path, keyring._seen = path, seen
+        return keyring
+
+    def replace(self, texts: list[str]) -> None:
+        """Use ``texts`` from now on (just written to the key file by this process)."""
+        keys = _parse(texts, str(self.path or "keyring"))
+        if self.path is not None:
+            self._seen = _signature(self.path)
+        self.keys = keys
+
+    def reload(self) -> bool:
+        """Re-read the key file if it changed since last read; True if the keys changed.
+        An unreadable or broken file is logged and the keys in hand are kept."""
+        if self.path is None:
+            return False
+        seen = _signature(self.path)
+        if seen == self._seen:
+            return False
+        self._seen = seen
+        try:
+            keys = _parse(read_key_file(self.path), str(self.path))
+        except (OSError, Misconfigured) as exc:
+            log.warning("master key file %s not re-read: %s", self.path, type(exc).__name__)
+            return False
+        if keys == self.keys:
+            return False
+        log.info("master key file %s re-read: primary %s", self.path, keys[0][0])
+        self.keys = keys
+        return True
 
     @property
     def primary_id(self) -> str:
@@ -85,6 +126,7 @@ class Keyring:
         return [kid for kid, _ in self.keys]
 
     def seal(self, plaintext: str, *, context: str) -> str:
+        self.reload()  # seal under the newest primary, even one another process just added
         kid, raw = self.keys[0]
         nonce = os.urandom(NONCE_BYTES)
         sealed = AESGCM(raw).encrypt(nonce, plaintext.encode(), context.encode())
@@ -93,6 +135,8 @@ class Keyring:
     def open(self, sealed: str, *, context: str) -> str:
         version, kid, body = sealed_parts(sealed)
         raw = dict(self.keys).get(kid)
+        if raw is None and self.reload():  # sealed under a key another process added
+            raw = dict(self.keys).get(kid)
         if version != "v1" or raw is None:
             raise SecretUnreadable(
                 f"a secret is sealed with master key {kid}, which is not configured"
@@ -103,6 +147,22 @@ class Keyring:
         except InvalidTag:
             raise SecretUnreadable("a sealed secret failed authentication") from None
         return plain.decode()
+
+
+def _parse(texts: list[str], source: str) -> tuple[tuple[str, bytes], ...]:
+    keys = tuple((key_id(raw), raw) for raw in (_decode_key(t, source) for t in texts if t))
+    if not keys:
+        raise Misconfigured(f"no master key in {source}; {MISSING_KEY_HELP}")
+    return keys
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    """What changes when the key file is rewritten (write_key_file replaces it)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def sealed_parts(sealed: str) -> tuple[str, str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -113,7 +114,51 @@ KNOWN: dict[str, SettingDef] = {
             bool,
             False,
             "Refuse gateway calls (403 NO_SUBSCRIPTION) from users who never had a subscription;"
-            " when off, such users are not billed.",
+            " when off, such users pay from their credits if they were ever granted any, else"
+            " billing.uncredited_users decides.",
+        ),
+        SettingDef(
+            "billing.uncredited_users",
+            Literal["serve", "refuse"],
+            "serve",
+            "What a gateway call gets from a user with no subscription who was never granted"
+            " credits: served unbilled, or refused (402 NO_CREDITS).",
+        ),
+        SettingDef(
+            "billing.credits_per_usd",
+            Annotated[Decimal, Field(ge=0, le=1_000_000_000, decimal_places=6)],
+            "100",
+            "Credits charged per USD of a call's cost when its model's price has no"
+            " credits_per_1k (100: a credit is a cent).",
+        ),
+        SettingDef(
+            "billing.unpriced_models",
+            Literal["refuse", "flag"],
+            "refuse",
+            "A call paid in credits to a model with no credit price (no price at all, or a"
+            " non-USD price without credits_per_1k): refused (403 MODEL_UNPRICED), or served"
+            " free and flagged (usage meta unpriced, metric modelyard_unpriced_calls_total).",
+        ),
+        SettingDef(
+            "billing.worst_case_completion_tokens",
+            Annotated[int, Field(ge=1, le=10_000_000)],
+            4096,
+            "Completion tokens a credit hold covers for a call without max_tokens whose model"
+            " has no known max output.",
+        ),
+        SettingDef(
+            "billing.min_completion_tokens",
+            Annotated[int, Field(ge=1, le=1_000_000)],
+            16,
+            "The smallest answer worth sending: a call the balance cannot cover is sent with"
+            " max_tokens capped to what it pays for, and refused (402) only below this.",
+        ),
+        SettingDef(
+            "gateway.completion_estimate_tokens",
+            Annotated[int, Field(ge=1, le=10_000_000)],
+            512,
+            "Completion tokens charged to rpm/tpm windows up front for a call without"
+            " max_tokens (corrected to what it used when it ends).",
         ),
         SettingDef(
             "models.deprecated_policy",

@@ -103,6 +103,8 @@ def response_headers(call: Call, started: float) -> Headers:
     headers.append((b"x-modelyard-attempts", b"%d" % call.attempts))
     if call.warning:
         headers.append((b"x-modelyard-warning", call.warning.encode()))
+    if call.capped is not None:  # the balance paid for fewer tokens than asked
+        headers.append((b"x-modelyard-max-tokens-capped", b"%d" % call.capped))
     if call.window is not None:
         headers += call.window.header_pairs()
     headers.append(overhead(started, call.upstream_ms))

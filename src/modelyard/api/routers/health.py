@@ -13,6 +13,7 @@ from modelyard.api.deps import RegistryDep, get_registry
 from modelyard.api.responses import JSONBody
 from modelyard.db.migrate import current_revision, head_revision
 from modelyard.errors import Forbidden, Unauthenticated
+from modelyard.gateway.snapshot import Snapshot
 from modelyard.registry.apikeys import TOKEN_PREFIX
 from modelyard.settings import Settings
 
@@ -62,9 +63,13 @@ async def _may_read_metrics(request: Request) -> None:
         raise Forbidden("/metrics is for admins and the metrics token")
 
 
-@router.get("/health/ready", summary="Readiness: database reachable, schema at head")
+@router.get(
+    "/health/ready",
+    summary="Readiness: database reachable, schema at head, every provider key opens",
+)
 async def ready(registry: RegistryDep, request: Request) -> JSONBody:
     checks: dict[str, object] = {}
+    body: dict[str, object] = {}
     try:
         async with registry.db.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -77,7 +82,29 @@ async def ready(registry: RegistryDep, request: Request) -> JSONBody:
     gateway = getattr(request.app.state, "gateway", None)
     if gateway is not None:
         checks["gateway"] = "ok" if gateway.holder.ready else "configuration not loaded yet"
+        if gateway.holder.ready:
+            checks["secrets"], unreadable = _secrets(gateway.holder.get())
+            if unreadable:
+                body["unreadable_secrets"] = unreadable
     ok = all(v == "ok" for v in checks.values()) and "migrations" in checks
     return JSONBody(
-        {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
+        {"status": "ready" if ok else "not ready", "checks": checks} | body,
+        status_code=200 if ok else 503,
     )
+
+
+def _secrets(snapshot: Snapshot) -> tuple[str, list[dict[str, str]]]:
+    """Whether every provider key opens on this server; else how many do not, and which:
+    system providers by name, members' by id (this endpoint answers anyone, and a member's
+    names are their own), with the reason (the master key id needed; never key material)."""
+    found = [
+        {"provider": u.name, "owner": "system", "reason": u.reason}
+        if u.owner is None
+        else {"provider_id": str(pid), "owner": "member", "reason": u.reason}
+        for pid, u in sorted(
+            snapshot.unreadable.items(), key=lambda kv: (kv[1].owner is not None, kv[1].name)
+        )
+    ]
+    if not found:
+        return "ok", []
+    return f"{len(found)} provider key(s) cannot be opened by this server", found

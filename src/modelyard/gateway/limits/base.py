@@ -11,8 +11,9 @@ keep the same semantics:
   starts a new one. A burst of up to twice a limit can straddle two windows; in exchange a
   hit is O(1) with no log of timestamps. Over a limit raises :class:`LimitExceeded` and
   counts nothing. Limits are ``None`` (none) or at least 1.
-- ``add_tokens``: settle a call's tokens once they are known. A hit charges the most a call
-  may use (prompt estimate plus the completion cap); afterwards the difference to what it
+- ``add_tokens``: settle a call's tokens once they are known. A hit charges an estimate of
+  what a call will use (its prompt plus ``max_tokens``, else the
+  ``gateway.completion_estimate_tokens`` setting); afterwards the difference to what it
   actually used is added (it may overshoot ``tpm``; the next ``hit`` then waits for the
   window to end) or refunded. A refund only counts in the window that was charged
   (``since``: the window's start from the hit), never below zero.

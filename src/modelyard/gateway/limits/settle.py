@@ -1,6 +1,6 @@
 """Settling what a finished call holds in the limiters, off the request path.
 
-A call's tpm windows were charged at its token budget before it ran; once its usage is known
+A call's tpm windows were charged at its token estimate before it ran; once its usage is known
 :meth:`Settler.correct` queues the difference, and one task applies everything queued (a
 limiter hiccup is logged, never raised: the window simply ends). A call's parallel slot is
 given back by :meth:`Settler.release` in a task of its own (a Redis slot needs a round
