@@ -26,6 +26,8 @@ name a narrower ``code`` (shown in parentheses); the status is always the class'
     ├── ProviderBusy                429 PROVIDER_BUSY        no parallel slot freed in time
     ├── LimitExceeded               429 LIMIT_EXCEEDED       over a local rpm/tpm limit
     └── UpstreamError               502 UPSTREAM_ERROR       redirect, broken reply or stream
+        │                                   (ADDRESS_REFUSED: a member's provider at a
+        │                                   non-public address, refused on connecting)
         ├── RateLimited             429 RATE_LIMITED         retried (honours retry_after)
         ├── UpstreamTimeout         504 UPSTREAM_TIMEOUT     retried
         ├── UpstreamUnavailable     503 UPSTREAM_UNAVAILABLE retried (5xx, connection errors)

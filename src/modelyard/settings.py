@@ -95,6 +95,31 @@ class Settings(BaseSettings):
         ),
     )
 
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Bearer token that Prometheus sends to read /metrics "
+            "(`Authorization: Bearer <token>`). An admin's API key is accepted too."
+        ),
+    )
+    metrics_public: bool = Field(
+        default=False,
+        description=(
+            "Serve /metrics to anyone, without a token (e.g. behind a private network). "
+            "Off by default: /metrics then needs MODELYARD_METRICS_TOKEN or an admin's key."
+        ),
+    )
+    body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description=(
+            "Seconds a client has to send a request's whole body, from the start of the "
+            "request; a slower or unfinished body gets 408 REQUEST_TIMEOUT (/v1 and the admin "
+            "API)."
+        ),
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str) -> str:

@@ -87,3 +87,18 @@ def test_adapters_import_nothing_of_the_registry_gateway_or_billing() -> None:
     assert ("edge.py", "modelyard.errors.UpstreamError") in imported
     forbidden = tuple(f"modelyard.{package}." for package in FORBIDDEN)
     assert [(m, name) for m, name in imported if name.startswith(forbidden)] == []
+
+
+def test_an_echo_the_upstream_cut_short_is_redacted_before_the_cut() -> None:
+    """The upstream cut its own echo at 500 characters, 15 of the key's left: no full match,
+    yet none of it stays; so does an echo of the key's head, or its query-encoded form."""
+    head = "x" * (edge.MESSAGE_LIMIT - 15)
+    cut = (head + KEY)[: edge.MESSAGE_LIMIT]
+    message = edge.describe(TARGET, 400, cut)
+    assert message.endswith(("x***", "x***+", "xs***+", "xs***"))  # a character or two at most
+    assert all(KEY[i : i + 4] not in message for i in range(1, 11))
+    echoed = edge.describe(TARGET, 401, f"Incorrect API key provided: {KEY[:12]}****")
+    assert KEY[:12] not in echoed
+    assert edge.describe(TARGET, 400, "?key=sk-edge/SECRET%2Bkey%3D42").endswith("?key=***")
+    short = Target("p1", "acme", "openai", "", "abc", "m1")  # shorter than a fragment
+    assert edge.describe(short, 400, "abcdef abc") == "acme: upstream returned HTTP 400: ***def ***"

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from modelyard.db.tables import UsageEvent
@@ -46,6 +47,9 @@ async def _caller(registry: Registry, admin: Actor) -> str:
     return (await registry.keys.create(admin, ApiKeyCreate(name="app", user_id=user.id))).key
 
 
+SCRAPE = "prometheus-scrape-token"
+
+
 @pytest.fixture
 async def gateway(
     settings: Settings, registry: Registry, admin: Actor, tmp_path: Any
@@ -53,7 +57,9 @@ async def gateway(
     await registry.settings.set(admin, "gateway.retry", FAST_RETRY)
     await _provider(registry, admin, "fake-a", "fake-model")
     key = await _caller(registry, admin)
-    local = settings.model_copy(update={"usage_outbox": tmp_path / "usage.outbox"})
+    local = settings.model_copy(
+        update={"usage_outbox": tmp_path / "usage.outbox", "metrics_token": SecretStr(SCRAPE)}
+    )
     async with running(local, registry) as (url, _app):
         yield url, key
 
@@ -216,7 +222,8 @@ async def test_metrics_and_readiness_report_the_gateway(gateway: tuple[str, str]
     )
     await client.close()
     async with httpx.AsyncClient() as http:
-        metrics = (await http.get(f"{url}/metrics")).text
+        scrape = {"Authorization": f"Bearer {SCRAPE}"}
+        metrics = (await http.get(f"{url}/metrics", headers=scrape)).text
         ready = (await http.get(f"{url}/health/ready")).json()
     assert (
         'modelyard_requests_total{model="fake-model",operation="chat",provider="fake-a",'

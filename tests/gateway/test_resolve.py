@@ -30,7 +30,7 @@ async def _provider(
     registry: Registry, actor: Actor, name: str, models: list[str], **fields: Any
 ) -> dict[str, str]:
     created = await registry.providers.create(
-        actor, {"name": name, "kind": "ollama", "base_url": "http://127.0.0.1:9"} | fields
+        actor, {"name": name, "kind": "ollama", "base_url": "http://93.184.215.14:9"} | fields
     )
     ids = {}
     for model_id in models:

@@ -35,8 +35,12 @@ def openai(name: str, key: str = TEST_KEY, **fields: Any) -> dict[str, Any]:
     return {"name": name, "kind": "openai", "api_key": key, **fields}
 
 
+# A public address: a member's provider may reach no other (a literal, so no DNS lookup).
+PUBLIC_URL = "http://93.184.215.14:11434"
+
+
 def ollama(name: str, **fields: Any) -> dict[str, Any]:
-    return {"name": name, "kind": "ollama", **fields}
+    return {"name": name, "kind": "ollama", "base_url": PUBLIC_URL, **fields}
 
 
 async def db_state(registry: Registry) -> State:

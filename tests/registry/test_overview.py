@@ -44,7 +44,7 @@ async def _add_providers(
     for p in range(count):
         provider = await registry.providers.create(
             actor,
-            {"name": f"{prefix}-{p}", "kind": "ollama", "base_url": "http://127.0.0.1:11434"},
+            {"name": f"{prefix}-{p}", "kind": "ollama", "base_url": "http://93.184.215.14:11434"},
         )
         for m in range(models):
             await registry.models.create(

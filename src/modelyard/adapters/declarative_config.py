@@ -31,6 +31,7 @@ from pydantic import (
     field_validator,
 )
 
+from modelyard.adapters.reach import path_problem
 from modelyard.jsonpath import parse_path
 
 AuthScheme = Literal["bearer", "header", "query", "none"]
@@ -229,6 +230,9 @@ class DeclarativeConfig(_Model):
     def _endpoint(cls, template: str) -> str:
         if not template.startswith("/") or re.search(r"[\s#]", template):
             raise ValueError("endpoint_path_template must start with '/', without spaces or '#'")
+        problem = path_problem(template)
+        if problem is not None:
+            raise ValueError(f"endpoint_path_template {problem}")
         for name in _PLACEHOLDER.findall(template):
             if name != "model":
                 raise ValueError(f"unknown placeholder {{{name}}}; only {{model}} is allowed")

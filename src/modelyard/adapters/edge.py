@@ -14,8 +14,9 @@ shapes, how its vendor's error document looks and which domain error a failure i
   :class:`~modelyard.errors.UpstreamUnavailable`. Chaining is cut, so no aiohttp error (whose
   text may hold the URL) and no upstream body rides along.
 - Messages name the provider and the status and carry at most 500 characters of the
-  upstream's own message (:func:`describe`); all of them pass :func:`redact`, which
-  replaces the key, as sent and URL-encoded, with ``***``.
+  upstream's own message (:func:`describe`), cut only after they pass :func:`redact`, which
+  replaces the key with ``***``: as sent, URL-, query- and JSON-encoded, and any run of 8 or
+  more of its characters (an echo that the upstream itself cut short).
 - :func:`from_status` is the common mapping of an HTTP status to a domain error;
   :func:`http_error` adds that a redirect is the provider's misconfigured ``base_url``.
   :func:`parse_retry_after` reads ``Retry-After``; :func:`bad` refuses a request before
@@ -27,12 +28,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from modelyard.adapters.base import Target
+from modelyard.adapters.reach import refusal_of, refused_in
 from modelyard.errors import (
     RateLimited,
     UpstreamAuthFailed,
@@ -78,6 +81,10 @@ async def edge(target: Target, mapper: Mapper) -> AsyncIterator[None]:
     except TimeoutError:  # asyncio's, and aiohttp's ServerTimeoutError / ConnectionTimeoutError
         raise UpstreamTimeout(f"{name}: upstream did not answer in time") from None
     except aiohttp.ClientError as exc:  # refused, reset, disconnected, truncated body ...
+        if refused_in(exc):  # a member's provider at a non-public address: not retried
+            refused = UpstreamError(f"{name}: {refusal_of(exc)}")
+            refused.code = "ADDRESS_REFUSED"
+            raise refused from None
         detail = redact(f"{type(exc).__name__}: {exc}", target)
         raise UpstreamUnavailable(f"{name}: cannot reach upstream ({detail})") from None
 
@@ -138,32 +145,80 @@ def json_object(raw: bytes, target: Target) -> Json:
 
 
 def redact(text: str, target: Target) -> str:
-    """``text`` without the key, as sent and URL-encoded (a query parameter)."""
+    """``text`` without the key: as sent, in every encoding a URL or a JSON document gives it,
+    and any run of :data:`FRAGMENT` of its characters that looks like key material (holds a
+    digit, or both cases): an echo the upstream cut short. A run of plain words is left, so
+    a test key like ``secret-anthropic-key`` does not eat a message's ``anthropic``."""
     key = target.api_key
-    if key:
-        text = text.replace(key, "***").replace(quote(key, safe=""), "***")
+    if not key:
+        return text
+    forms, fragments = _key_forms(target, key)
+    for form in forms:
+        text = text.replace(form, "***")
+    if fragments and len(text) >= FRAGMENT and _has_fragment(text, fragments):
+        text = _without_fragments(text, fragments)
     return text
 
 
+FRAGMENT = 8  # a key's run this long in a message counts as the key
+
+
+def _key_forms(target: Target, key: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    found: tuple[tuple[str, ...], frozenset[str]] | None = target.memo.get("key-forms")
+    if found is None:
+        query = URL.build(query={"k": key}).raw_query_string[2:]
+        forms = {key, quote(key, safe=""), quote(key), quote_plus(key), query}
+        forms.add(orjson.dumps(key).decode()[1:-1])
+        runs = (key[i : i + FRAGMENT] for i in range(len(key) - FRAGMENT + 1))
+        fragments = frozenset(run for run in runs if _material(run))
+        found = target.memo["key-forms"] = (tuple(sorted(forms, key=len, reverse=True)), fragments)
+    return found
+
+
+def _material(run: str) -> bool:
+    return any(c.isdigit() for c in run) or (
+        any(c.islower() for c in run) and any(c.isupper() for c in run)
+    )
+
+
+def _has_fragment(text: str, fragments: frozenset[str]) -> bool:
+    return any(text[i : i + FRAGMENT] in fragments for i in range(len(text) - FRAGMENT + 1))
+
+
+def _without_fragments(text: str, fragments: frozenset[str]) -> str:
+    hidden = bytearray(len(text))
+    for i in range(len(text) - FRAGMENT + 1):
+        if text[i : i + FRAGMENT] in fragments:
+            hidden[i : i + FRAGMENT] = b"\x01" * FRAGMENT
+    out, previous = [], 0
+    for i, char in enumerate(text):
+        if not hidden[i]:
+            out.append(char)
+        elif not previous:
+            out.append("***")
+        previous = hidden[i]
+    return "".join(out)
+
+
 def _said(text: Any, target: Target) -> str:
-    """``: <text>`` for an upstream message, cut to 500 characters once the key is out of it
-    (cut first, a key across the cut would leave its head behind)."""
-    return f": {redact(text, target)[:MESSAGE_LIMIT]}" if isinstance(text, str) and text else ""
+    """``: <text>`` for an upstream message, cut to 500 characters only once the key, whole
+    or in part, is out of it (cut first, a key across the cut would leave its head behind,
+    and a head shorter than a fragment is no longer recognisable)."""
+    if not isinstance(text, str) or not text:
+        return ""
+    return f": {redact(text, target)[:MESSAGE_LIMIT]}"
 
 
 def describe(target: Target, status: int, text: Any = None, kind: Any = None) -> str:
     """``<provider>: upstream returned HTTP <status>[ <kind>][: <text>]``: ``kind`` is the
     vendor's error type, ``text`` its message (each only when a non-empty string)."""
-    named = f" {kind}" if isinstance(kind, str) and kind else ""
-    message = f"{target.provider_name}: upstream returned HTTP {status}{named}{_said(text, target)}"
-    return redact(message, target)
+    named = f" {redact(kind, target)}" if isinstance(kind, str) and kind else ""
+    return f"{target.provider_name}: upstream returned HTTP {status}{named}{_said(text, target)}"
 
 
 def stream_failed(target: Target, text: Any = None) -> UpstreamError:
     """An error reported mid-stream that names no HTTP status."""
-    return UpstreamError(
-        redact(f"{target.provider_name}: upstream stream failed{_said(text, target)}", target)
-    )
+    return UpstreamError(f"{target.provider_name}: upstream stream failed{_said(text, target)}")
 
 
 def http_error(status: int, message: str, retry_after: float | None = None) -> UpstreamError:

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 
 from modelyard import __version__
-from modelyard.api import errors, openapi
+from modelyard.api import body_timeout, errors, openapi
 from modelyard.api.deps import storable_params
 from modelyard.api.openai import handler as v1
 from modelyard.api.openai import spec as v1_spec
@@ -39,12 +39,17 @@ API_PREFIX = "/api/v1"
 
 class ModelyardApp(FastAPI):
     """FastAPI for the admin API; ``/v1/...`` goes straight to the gateway's lean ASGI
-    handler, ahead of every middleware (they cost the hot path, which needs none of them)."""
+    handler, ahead of every middleware (they cost the hot path, which needs none of them).
+    The admin API's request bodies are read under a deadline (``api/body_timeout.py``)."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
-            scope["app"] = self
-            await v1.serve(self, scope, receive, send)
+        if scope["type"] == "http":
+            if scope["path"].startswith("/v1/"):
+                scope["app"] = self
+                await v1.serve(self, scope, receive, send)
+                return
+            timeout_s = self.state.settings.body_timeout_s
+            await body_timeout.serve(super().__call__, timeout_s, scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
@@ -12,6 +13,7 @@ from starlette.exceptions import HTTPException
 from modelyard.api.openapi import allowed_methods
 from modelyard.api.responses import JSONBody
 from modelyard.errors import ModelyardError
+from modelyard.faults import as_error
 
 log = logging.getLogger("modelyard.api")
 
@@ -35,19 +37,27 @@ def error_response(
     message: str,
     details: object = None,
     headers: Mapping[str, str] | None = None,
+    retry_after: float | None = None,
 ) -> JSONBody:
     body = {"error": {"code": code, "message": message, "details": details or {}}}
     extra = dict(headers or {})
     if status == 401:
         extra.setdefault("WWW-Authenticate", "Bearer")
+    if retry_after is not None:
+        extra["Retry-After"] = str(max(1, math.ceil(retry_after)))
     return JSONBody(body, status_code=status, headers=extra or None)
+
+
+def _render(exc: ModelyardError) -> JSONBody:
+    retry_after = getattr(exc, "retry_after", None)
+    return error_response(exc.status, exc.code, exc.message, exc.details, retry_after=retry_after)
 
 
 async def _domain(_: Request, exc: Exception) -> JSONBody:
     assert isinstance(exc, ModelyardError)
     if exc.status >= 500:
         log.error("request failed: %s (%s)", exc.code, exc.message)
-    return error_response(exc.status, exc.code, exc.message, exc.details)
+    return _render(exc)
 
 
 async def _validation(_: Request, exc: Exception) -> JSONBody:
@@ -76,8 +86,18 @@ async def _http(request: Request, exc: Exception) -> JSONBody:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONBody:
-    log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
-    return error_response(500, "INTERNAL_ERROR", "an unexpected error occurred")
+    """A database or Redis out of reach is 503 with Retry-After (faults.as_error); anything
+    else 500. Neither says more than the exception's class (its text may hold a URL)."""
+    error = as_error(exc)
+    log.error(
+        "unexpected %s on %s %s -> %d %s",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        error.status,
+        error.code,
+    )
+    return _render(error)
 
 
 def install(app: FastAPI) -> None:

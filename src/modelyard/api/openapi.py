@@ -10,6 +10,7 @@ operation added later gets its own):
  401   no, or a bad, API key                               operations with a security scheme
  403   a key without the scope, a member doing admin work  operations with a security scheme
  404   an id (path, body or filter) that names nothing     with parameters or a body; writes
+ 408   the body did not arrive within the read timeout     operations with a body
  409   the change conflicts with the current state         writes (POST, PUT, PATCH, DELETE)
  422   a parameter or field that is not valid              operations with parameters or a body
  503   the database (behind every key check) is down       operations with a security scheme
@@ -53,6 +54,7 @@ DESCRIPTIONS = {
     401: "No API key, or one that is invalid, expired or revoked",
     403: "The key lacks the scope, or the caller the role, for this",
     404: "Something the request names does not exist (or is not yours)",
+    408: "The request body did not arrive within MODELYARD_BODY_TIMEOUT_S",
     409: "The change conflicts with the current state",
     422: "A parameter or field is not valid; `details.errors` names each one",
     503: "A dependency (the database) is unreachable; retry later",
@@ -64,7 +66,7 @@ def error_statuses(method: str, operation: dict[str, Any]) -> set[int]:
     the OpenAPI already says of it: its parameters, body, security and method."""
     statuses: set[int] = set()
     if "requestBody" in operation:
-        statuses |= {400, 404, 422}
+        statuses |= {400, 404, 408, 422}
     if operation.get("parameters"):
         statuses |= {404, 422}
     if operation.get("security"):  # the bearer key, checked against the database

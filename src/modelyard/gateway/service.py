@@ -34,8 +34,10 @@ class Gateway:
         refresh_interval_s: float = 1.0,
         limiter: Limiter | None = None,
         billing_interval_s: float = 60.0,
+        body_timeout_s: float = 30.0,
     ) -> None:
         self.db = db
+        self.body_timeout_s = body_timeout_s  # a request body must arrive within this
         self.holder = SnapshotHolder(db, refresh_interval_s)
         self.clients = Clients()
         self.breaker = CircuitBreaker()
@@ -90,4 +92,5 @@ def make_gateway(db: Database, settings: Settings) -> Gateway:
         outbox=settings.usage_outbox,
         refresh_interval_s=settings.refresh_interval_s,
         billing_interval_s=settings.billing_interval_s,
+        body_timeout_s=settings.body_timeout_s,
     )

@@ -22,6 +22,7 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 from modelyard.adapters.base import Target
+from modelyard.adapters.reach import Network
 from modelyard.billing.pricing import Rate, rate_of
 from modelyard.errors import Unauthenticated
 from modelyard.registry.system_settings import RetryPolicy
@@ -64,6 +65,9 @@ class ProviderEntry:
     rpm_limit: int | None
     tpm_limit: int | None
     weight: int = 1
+    # None: reaches any address (a system or admin's provider); else a member's provider,
+    # which reaches public addresses and these private networks only (adapters/reach.py)
+    member_reach: tuple[Network, ...] | None = None
 
     def target(self, model_id: str) -> Target:
         return Target(

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from modelyard.adapters.reach import Network, parse_networks, without_credentials
 from modelyard.billing.subscriptions import CURRENT
 from modelyard.db.tables import (
     ApiKey,
@@ -42,7 +43,7 @@ from modelyard.gateway.snapshot import (
 )
 from modelyard.kinds.base import kinds
 from modelyard.registry.actors import Actor
-from modelyard.registry.system_settings import KNOWN
+from modelyard.registry.system_settings import KNOWN, MEMBER_CIDRS
 from modelyard.registry.tx import Database
 
 log = logging.getLogger("modelyard.gateway")
@@ -57,7 +58,12 @@ async def load(db: Database) -> Snapshot:
         s = tx.session
         generation = int(await s.scalar(select(RegistryState.generation)) or 0)
         keys = await _keys(s, tx.now)
-        providers, uninstalled, unreadable = _providers(db, await s.scalars(select(Provider)))
+        stored = {row.key: row.value for row in await s.scalars(select(SystemSetting))}
+        allowed = parse_networks(stored.get(MEMBER_CIDRS) or ())
+        owned = await s.execute(
+            select(Provider, User.role).outerjoin(User, User.id == Provider.owner_user_id)
+        )
+        providers, uninstalled, unreadable = _providers(db, owned, allowed)
         models = {m.id: _model(m) for m in await s.scalars(select(Model))}
         prices: dict[uuid.UUID, list[PriceEntry]] = {}
         for p in await s.scalars(select(ModelPrice).order_by(ModelPrice.effective_from)):
@@ -72,7 +78,6 @@ async def load(db: Database) -> Snapshot:
                     p.currency,
                 )
             )
-        stored = {row.key: row.value for row in await s.scalars(select(SystemSetting))}
         preferences = {
             row.user_id: Preference(row.default_model_id, row.temperature, row.streaming)
             for row in await s.scalars(select(UserPreference))
@@ -151,18 +156,23 @@ async def _keys(session: Any, now: datetime) -> dict[str, KeyEntry]:
 
 
 def _providers(
-    db: Database, rows: Iterable[Provider]
+    db: Database, rows: Iterable[Any], allowed: tuple[Network, ...]
 ) -> tuple[
     dict[uuid.UUID, ProviderEntry], dict[uuid.UUID, Uninstalled], dict[uuid.UUID, Unreadable]
 ]:
     """The providers the installed kinds can serve; the others, named, are left out. Those
-    whose key cannot be opened are kept (unusable) and named with the reason."""
+    whose key cannot be opened are kept (unusable) and named with the reason. ``rows`` are
+    (provider, its owner's role): a member's provider reaches only public addresses and the
+    ``allowed`` private networks."""
     installed = kinds()
     providers, uninstalled, unreadable = {}, {}, {}
-    for row in rows:
+    for row, role in rows:
         if row.kind in installed:
+            member = row.owner_user_id is not None and role != "admin"
             api_key, problem = _open_key(db, row)
-            providers[row.id] = _provider(row, api_key, usable=problem is None)
+            providers[row.id] = _provider(
+                row, api_key, usable=problem is None, reach=allowed if member else None
+            )
             if problem is not None:
                 unreadable[row.id] = Unreadable(row.name, row.owner_user_id, problem)
         else:
@@ -187,7 +197,9 @@ def _open_key(db: Database, row: Provider) -> tuple[str | None, str | None]:
     return None, problem
 
 
-def _provider(row: Provider, api_key: str | None, *, usable: bool) -> ProviderEntry:
+def _provider(
+    row: Provider, api_key: str | None, *, usable: bool, reach: tuple[Network, ...] | None
+) -> ProviderEntry:
     return ProviderEntry(
         id=row.id,
         name=row.name,
@@ -196,7 +208,7 @@ def _provider(row: Provider, api_key: str | None, *, usable: bool) -> ProviderEn
         enabled=row.enabled,
         is_default=row.is_default,
         is_active=row.is_active,
-        base_url=row.base_url,
+        base_url=_base_url(row),
         api_key=api_key,
         usable=usable,
         organization=row.organization,
@@ -207,7 +219,19 @@ def _provider(row: Provider, api_key: str | None, *, usable: bool) -> ProviderEn
         rpm_limit=row.rpm_limit,
         tpm_limit=row.tpm_limit,
         weight=row.weight,
+        member_reach=reach,
     )
+
+
+def _base_url(row: Provider) -> str:
+    """The stored base URL without a user/password (refused since; never sent nor shown)."""
+    url = without_credentials(row.base_url)
+    if url != row.base_url:
+        log.warning(
+            "provider %s: the user/password in its base_url is ignored; put the key in api_key",
+            row.name,
+        )
+    return url
 
 
 def _model(row: Model) -> ModelEntry:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict
 
 from modelyard.adapters.base import Adapter
+from modelyard.adapters.reach import path_problem, url_credentials
 from modelyard.errors import Conflict, ValidationFailed, check
 
 GROUP = "modelyard.kinds"
@@ -73,12 +74,32 @@ def base_url_for(kind: Kind, given: str | None) -> str:
     url = given or kind.default_base_url
     if not url:
         raise ValidationFailed.at("base_url", f"is required for kind {kind.name!r}")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- a port out of range raises here
+    except ValueError:
+        raise ValidationFailed.at("base_url", "is not a valid URL") from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ValidationFailed.at("base_url", "must be an http:// or https:// URL with a host")
+    credential = url_credentials(url)
+    if credential is not None:
+        raise ValidationFailed.at(
+            "base_url",
+            f"must not carry credentials ({credential}): the key goes in api_key, sealed at rest",
+        )
+    if any(ord(c) < 0x21 or ord(c) == 0x7F or c == "\\" for c in url):
+        raise ValidationFailed.at("base_url", "must not contain spaces, control characters or '\\'")
     if parts.query or parts.fragment:
         raise ValidationFailed.at("base_url", "must not carry a query or fragment")
     return url.rstrip("/")
+
+
+def checked_path(path: str) -> str:
+    """A per-kind path template (pydantic validator): a path under the base URL."""
+    problem = path_problem(path)
+    if problem is not None:
+        raise ValueError(problem)
+    return path
 
 
 def check_headers(headers: dict[str, str]) -> dict[str, str]:

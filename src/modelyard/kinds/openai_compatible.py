@@ -4,18 +4,20 @@ optional (a local server may need none)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from modelyard.adapters.openai import ADAPTER
-from modelyard.kinds.base import Kind, KindConfig
+from modelyard.kinds.base import Kind, KindConfig, checked_path
+
+Path = Annotated[str, AfterValidator(checked_path)]  # a path under base_url, never a URL
 
 
 class OpenAICompatibleConfig(KindConfig):
     vendor: str | None = Field(default=None, description="e.g. groq, deepseek, openrouter, vllm")
-    chat_path: str = Field(default="/chat/completions", pattern=r"^/")
-    embeddings_path: str = Field(default="/embeddings", pattern=r"^/")
+    chat_path: Path = Field(default="/chat/completions", max_length=300)
+    embeddings_path: Path = Field(default="/embeddings", max_length=300)
 
 
 class OpenAICompatibleKind(Kind):

@@ -1,4 +1,5 @@
-"""What the outside world sees of a provider: never the key, only a masked hint."""
+"""What the outside world sees of a provider: never the key, only a masked hint; never a
+user/password in its base URL either (refused since, shown as ``***`` on older rows)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from modelyard.adapters.reach import masked_url
 from modelyard.db.tables import Provider
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import View
@@ -50,7 +52,7 @@ def view(provider: Provider, actor: Actor | None) -> ProviderView:
         name=provider.name,
         display_name=provider.display_name,
         description=provider.description,
-        base_url=provider.base_url,
+        base_url=masked_url(provider.base_url),
         api_key=provider.api_key_hint if manages else None,
         has_api_key=provider.api_key_sealed is not None,
         organization=provider.organization,

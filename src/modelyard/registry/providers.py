@@ -45,6 +45,7 @@ from modelyard.registry.provider_changes import (
     seal_key,
     unset_default,
 )
+from modelyard.registry.provider_reach import check_member_reach
 from modelyard.registry.provider_views import ProviderView, snapshot, view
 from modelyard.registry.tx import Database
 
@@ -119,6 +120,8 @@ class Providers:
         api_key = spec.api_key.get_secret_value() if spec.api_key else None
         # A disabled provider may wait for its key; enabling it checks again (set_enabled).
         check_api_key(kind, config, api_key, creating=spec.enabled)
+        base_url = base_url_for(kind, spec.base_url)
+        await check_member_reach(self.db, actor, base_url)
         async with self.db.write(actor) as tx:
             await name_free(tx, owner_id, spec.name, None)
             if spec.is_default:  # one event for the new provider: its creation, as default
@@ -131,7 +134,7 @@ class Providers:
                 name=spec.name,
                 display_name=spec.display_name or spec.name,
                 description=spec.description or "",
-                base_url=base_url_for(kind, spec.base_url),
+                base_url=base_url,
                 organization=spec.organization,
                 custom_headers=check_headers(spec.custom_headers or {}),
                 config=config.model_dump(mode="json", exclude_none=True),
@@ -165,6 +168,8 @@ class Providers:
     async def update(self, actor: Actor, provider_id: uuid.UUID | str, raw: Any) -> ProviderView:
         spec: ProviderUpdate = check(ProviderUpdate, raw)
         changes = spec.model_dump(exclude_unset=True)
+        if "base_url" in changes:
+            changes["base_url"] = await self._member_url(actor, provider_id, changes["base_url"])
         async with self.db.write(actor) as tx:
             provider = await provider_manageable(tx, provider_id)
             if "name" in changes:
@@ -174,12 +179,18 @@ class Providers:
                 changes["config"] = typed_config(kind, changes["config"]).model_dump(
                     mode="json", exclude_none=True
                 )
-            if "base_url" in changes:
-                kind = kind_of_provider(provider.name, provider.kind)
-                changes["base_url"] = base_url_for(kind, changes["base_url"])
             if "custom_headers" in changes:
                 check_headers(changes["custom_headers"])
             return await apply_change(tx, provider, "provider.update", changes)
+
+    async def _member_url(self, actor: Actor, provider_id: uuid.UUID | str, url: str) -> str:
+        """The new base URL, checked before the write: its shape, and its address when the
+        provider is a member's (a host name is resolved, outside of any transaction)."""
+        async with self.db.read(actor) as tx:
+            provider = await provider_manageable(tx, provider_id)
+            url = base_url_for(kind_of_provider(provider.name, provider.kind), url)
+        await check_member_reach(self.db, actor, url, provider_id)
+        return url
 
     async def rotate_key(
         self, actor: Actor, provider_id: uuid.UUID | str, api_key: str | None

@@ -6,11 +6,20 @@ Unknown keys are refused unless namespaced ``custom.``. Model references name a 
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from sqlalchemy import select
 
 from modelyard.db.tables import Model, Provider, SystemSetting
@@ -20,6 +29,17 @@ from modelyard.registry.common import View, jsonable
 from modelyard.registry.tx import Database, Tx
 
 CUSTOM_PREFIX = "custom."
+MEMBER_CIDRS = "security.member_allowed_private_cidrs"
+
+
+def _cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP network in CIDR form (10.0.0.0/8)") from None
+
+
+Cidrs = list[Annotated[str, AfterValidator(_cidr)]]
 
 
 class RetryPolicy(BaseModel):
@@ -152,6 +172,13 @@ KNOWN: dict[str, SettingDef] = {
             86_400,
             "Seconds an Idempotency-Key stays used after a call that carried it: a repeat by"
             " the same user within them gets 409 IDEMPOTENCY_KEY_REUSED (1 to 604800).",
+        ),
+        SettingDef(
+            MEMBER_CIDRS,
+            Cidrs,
+            [],
+            "Private networks (CIDR) that members' own providers may reach anyway; by default"
+            " they reach public addresses only (no loopback, private, link-local, metadata).",
         ),
         SettingDef(
             "gateway.fallback_to_active_provider",

@@ -5,13 +5,14 @@ statuses the official SDKs key their retry logic on (429 with Retry-After, 5xx).
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from typing import Any
 
 import orjson
 
-from modelyard.errors import BadRequest, ModelyardError
+from modelyard.errors import BadRequest, ModelyardError, RequestTimeout
 from modelyard.gateway import idempotency
 from modelyard.gateway.call import Call
 
@@ -25,6 +26,7 @@ ERROR_TYPES = {
     403: "permission_error",
     404: "invalid_request_error",
     409: "invalid_request_error",
+    408: "invalid_request_error",
     413: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
@@ -68,21 +70,29 @@ async def send_json(send: Send, status: int, body: bytes, headers: Headers) -> N
     await send({"type": "http.response.body", "body": body})
 
 
-async def read_body(receive: Receive, limit: int) -> bytes | None:
-    """The request body, or None when it exceeds ``limit`` bytes."""
+async def read_body(receive: Receive, limit: int, timeout_s: float) -> bytes | None:
+    """The request body, or None when it exceeds ``limit`` bytes; RequestTimeout (408) when
+    it has not all arrived within ``timeout_s`` (a stalled or partial body)."""
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b""
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return b""
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    return None
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+    except TimeoutError:
+        raise RequestTimeout(
+            f"the request body did not arrive within {timeout_s:g} s",
+            details={"timeout_s": timeout_s},
+        ) from None
 
 
 def overhead(started: float, upstream_ms: float) -> tuple[bytes, bytes]:

@@ -1,15 +1,21 @@
-"""Liveness and readiness."""
+"""Liveness, readiness and the Prometheus metrics (not for the world: a token or an admin's
+key, unless ``MODELYARD_METRICS_PUBLIC``)."""
 
 from __future__ import annotations
+
+import hmac
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from modelyard.api.deps import RegistryDep
+from modelyard.api.deps import RegistryDep, get_registry
 from modelyard.api.responses import JSONBody
 from modelyard.db.migrate import current_revision, head_revision
+from modelyard.errors import Forbidden, Unauthenticated
 from modelyard.gateway.snapshot import Snapshot
+from modelyard.registry.apikeys import TOKEN_PREFIX
+from modelyard.settings import Settings
 
 router = APIRouter(tags=["health"])
 
@@ -21,11 +27,40 @@ async def health() -> dict[str, str]:
 
 @router.get("/metrics", summary="Prometheus metrics of the gateway", include_in_schema=False)
 async def metrics(request: Request) -> Response:
+    """Prometheus text, for ``MODELYARD_METRICS_TOKEN`` or an admin's API key as a bearer
+    token (or for anyone when ``MODELYARD_METRICS_PUBLIC`` is on)."""
+    await _may_read_metrics(request)
     gateway = getattr(request.app.state, "gateway", None)
     text = ""
     if gateway is not None:
         text = gateway.metrics.render(usage_pending=gateway.recorder.pending())
     return Response(text, media_type="text/plain; version=0.0.4")
+
+
+async def _may_read_metrics(request: Request) -> None:
+    settings: Settings = request.app.state.settings
+    if settings.metrics_public:
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated(
+            "send MODELYARD_METRICS_TOKEN or an admin's API key as 'Authorization: Bearer ...'"
+        )
+    expected = settings.metrics_token
+    if expected is not None and hmac.compare_digest(
+        token.encode(), expected.get_secret_value().encode()
+    ):
+        return
+    if not token.startswith(TOKEN_PREFIX):
+        raise Unauthenticated("invalid metrics token")
+    gateway = getattr(request.app.state, "gateway", None)
+    if gateway is not None and gateway.holder.ready:  # from memory: works with the db down
+        is_admin = gateway.snapshot().authenticate(token, gateway.clock()).role == "admin"
+    else:
+        is_admin = (await get_registry(request).keys.authenticate(token)).is_admin
+    if not is_admin:
+        raise Forbidden("/metrics is for admins and the metrics token")
 
 
 @router.get(
