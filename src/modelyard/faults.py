@@ -21,6 +21,15 @@ _DATABASE = (
     sa_errors.TimeoutError,  # the connection pool's
 )
 _REDIS = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError)
+# Every exception class :func:`dependency_down` may recognise: a web framework can handle
+# these like any other error (Starlette re-raises what only a catch-all handler took).
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+    sa_errors.DBAPIError,
+    *_DATABASE,
+    *_REDIS,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 def dependency_down(exc: BaseException) -> DependencyDown | None:

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from modelyard.api.openapi import allowed_methods
 from modelyard.api.responses import JSONBody
 from modelyard.errors import ModelyardError
-from modelyard.faults import as_error
+from modelyard.faults import DEPENDENCY_ERRORS, as_error
 
 log = logging.getLogger("modelyard.api")
 
@@ -104,4 +104,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ModelyardError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
+    # Handled like a domain error (Starlette re-raises, with its traceback and perhaps a
+    # database URL, whatever only the catch-all below takes), yet answered by faults.as_error.
+    for kind in DEPENDENCY_ERRORS:
+        app.add_exception_handler(kind, _unexpected)
     app.add_exception_handler(Exception, _unexpected)
