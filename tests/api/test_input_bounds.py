@@ -281,7 +281,7 @@ async def test_every_operation_lists_its_errors_with_the_error_schema(
             if operation.get("parameters") or "requestBody" in operation:
                 expected |= {"404", "422"}
             if "requestBody" in operation:
-                expected.add("400")
+                expected |= {"400", "408"}  # not JSON; not all there in time
             if method in {"post", "put", "patch", "delete"}:
                 expected |= {"404", "409"}
             errors = {s for s in responses if s.startswith(("4", "5"))}
