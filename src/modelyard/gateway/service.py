@@ -11,6 +11,7 @@ from modelyard.billing.holds import CreditKeeper
 from modelyard.billing.renewal import BillingJob
 from modelyard.gateway.breaker import CircuitBreaker
 from modelyard.gateway.clients import Clients
+from modelyard.gateway.deadlines import Deadlines
 from modelyard.gateway.limits import make_limiter
 from modelyard.gateway.limits.base import Limiter
 from modelyard.gateway.limits.settle import Settler
@@ -38,6 +39,7 @@ class Gateway:
     ) -> None:
         self.db = db
         self.body_timeout_s = body_timeout_s  # a request body must arrive within this
+        self.deadlines = Deadlines()  # ... kept without a timer per request
         self.holder = SnapshotHolder(db, refresh_interval_s)
         self.clients = Clients()
         self.breaker = CircuitBreaker()
@@ -72,6 +74,7 @@ class Gateway:
                 await self.holder.stop()
             finally:
                 try:
+                    await self.deadlines.close()
                     await self.clients.close()
                 finally:
                     await self.limiter.aclose()

@@ -161,8 +161,9 @@ def authenticate(gateway: Gateway, snap: Snapshot, value: str) -> KeyEntry:
     return key
 
 
-async def _json_body(receive: Any, timeout_s: float) -> dict[str, Any]:
-    raw = await read_body(receive, request.MAX_BODY_BYTES, timeout_s)
+async def _json_body(receive: Any, gateway: Gateway) -> dict[str, Any]:
+    limit, timeout_s = request.MAX_BODY_BYTES, gateway.body_timeout_s
+    raw = await read_body(receive, limit, timeout_s, gateway.deadlines)
     if raw is None:
         raise PayloadTooLarge(f"the request body exceeds {request.MAX_BODY_BYTES} bytes")
     try:
@@ -187,7 +188,7 @@ async def call(
 ) -> None:
     """A chat completion (JSON or a stream) or embeddings: one call through the gateway;
     ``given``: the caller's own request id and Idempotency-Key."""
-    body = await _json_body(receive, gateway.body_timeout_s)
+    body = await _json_body(receive, gateway)
     client_id, idempotency = given
     result: ChatResult | EmbeddingResult
     if path == CHAT:

@@ -15,6 +15,7 @@ import orjson
 from modelyard.errors import BadRequest, ModelyardError, RequestTimeout
 from modelyard.gateway import idempotency
 from modelyard.gateway.call import Call
+from modelyard.gateway.deadlines import Deadlines
 
 Send = Any
 Receive = Any
@@ -70,13 +71,16 @@ async def send_json(send: Send, status: int, body: bytes, headers: Headers) -> N
     await send({"type": "http.response.body", "body": body})
 
 
-async def read_body(receive: Receive, limit: int, timeout_s: float) -> bytes | None:
+async def read_body(
+    receive: Receive, limit: int, timeout_s: float, deadlines: Deadlines
+) -> bytes | None:
     """The request body, or None when it exceeds ``limit`` bytes; RequestTimeout (408) when
-    it has not all arrived within ``timeout_s`` (a stalled or partial body)."""
+    it has not all arrived within ``timeout_s`` (a stalled or partial body), kept by
+    ``deadlines`` (no timer per request)."""
     chunks: list[bytes] = []
     size = 0
-    try:
-        async with asyncio.timeout(timeout_s):
+    with deadlines.guard(timeout_s) as expired:
+        try:
             while True:
                 message = await receive()
                 if message["type"] == "http.disconnect":
@@ -88,11 +92,13 @@ async def read_body(receive: Receive, limit: int, timeout_s: float) -> bytes | N
                 chunks.append(chunk)
                 if not message.get("more_body", False):
                     return b"".join(chunks)
-    except TimeoutError:
-        raise RequestTimeout(
-            f"the request body did not arrive within {timeout_s:g} s",
-            details={"timeout_s": timeout_s},
-        ) from None
+        except asyncio.CancelledError:
+            if not expired():
+                raise
+    raise RequestTimeout(
+        f"the request body did not arrive within {timeout_s:g} s",
+        details={"timeout_s": timeout_s},
+    )
 
 
 def overhead(started: float, upstream_ms: float) -> tuple[bytes, bytes]:
