@@ -147,13 +147,7 @@ CHAT: dict[str, Check] = {
 
 def check_chat(body: dict[str, Any]) -> None:
     """Refuse (400, ``param`` named) a chat completion request OpenAI would refuse."""
-    get = CHAT.get
-    for name, value in body.items():
-        check = get(name)
-        if check is not None and value is not None:
-            fixed = check(name, value)
-            if fixed is not None:  # 64.0 -> 64, in place (no key is added or removed)
-                body[name] = fixed
+    _fields(body, CHAT)
     if body.get("messages") is None:
         missing("messages")
     if body.get("top_logprobs") is not None and body.get("logprobs") is not True:
@@ -259,12 +253,17 @@ EMBEDDING: dict[str, Check] = {
 
 def check_embedding(body: dict[str, Any]) -> None:
     """Refuse (400, ``param`` named) an embeddings request OpenAI would refuse."""
-    get = EMBEDDING.get
+    _fields(body, EMBEDDING)
+    if body.get("input") is None:
+        missing("input")
+
+
+def _fields(body: dict[str, Any], checks: dict[str, Check]) -> None:
+    """Each field ``checks`` knows, checked unless null; unknown fields pass through."""
+    get = checks.get
     for name, value in body.items():
         check = get(name)
         if check is not None and value is not None:
             fixed = check(name, value)
             if fixed is not None:  # 64.0 -> 64, in place (no key is added or removed)
                 body[name] = fixed
-    if body.get("input") is None:
-        missing("input")
