@@ -217,6 +217,8 @@ class ModelPrice(Base):
     input_per_mtok: Mapped[Decimal] = mapped_column(Money())
     output_per_mtok: Mapped[Decimal] = mapped_column(Money())
     cached_input_per_mtok: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    # Prompt tokens written to a provider's prompt cache (Anthropic's cache_creation tokens).
+    cache_write_per_mtok: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     credits_per_1k: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     effective_from: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -300,6 +302,7 @@ class UsageEvent(Base):
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     latency_ms: Mapped[int] = mapped_column(Integer, default=0)
     ttft_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -312,12 +315,32 @@ class UsageEvent(Base):
     input_per_mtok: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     output_per_mtok: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     cached_input_per_mtok: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    cache_write_per_mtok: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
     cost: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     credits: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     # What the credit ledger was debited for this call (None: the user is not billed).
     charged_credits: Mapped[Decimal | None] = mapped_column(Credits(), nullable=True)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONDoc, default=dict)
+
+
+class StoredResponse(Base):
+    """A Responses API answer kept for ``previous_response_id`` and ``GET /v1/responses/{id}``:
+    the request's input items and the response object, per user, until ``expires_at``."""
+
+    __tablename__ = "stored_responses"
+    __table_args__ = (Index("ix_stored_responses_user_time", "user_id", "created_at"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # resp_...
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL"), nullable=True
+    )
+    previous_response_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    model: Mapped[str] = mapped_column(String(200))
+    request: Mapped[Any] = mapped_column(JSONDoc)  # instructions and input items, as sent
+    response: Mapped[Any] = mapped_column(JSONDoc)  # the response object, as answered
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
 
 
 # --- billing: plans, subscriptions, credit grants, the credit ledger, gateway holds ---------

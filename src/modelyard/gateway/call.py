@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from modelyard.adapters.base import ChatResult, EmbeddingResult, Usage
+from modelyard.adapters.base import ChatResult, EmbeddingResult, Target, Usage
 from modelyard.billing.holds import Reservation
 from modelyard.errors import LimitExceeded, ProviderBusy
 from modelyard.faults import as_error
@@ -39,7 +40,12 @@ from modelyard.gateway.snapshot import Billing, KeyEntry, Snapshot
 from modelyard.gateway.streaming import Stream
 
 if TYPE_CHECKING:
+    from modelyard.gateway.pipeline import Opener
     from modelyard.gateway.service import Gateway
+
+T = TypeVar("T")
+# One try of one candidate: (candidate, target, upstream body) -> the answer.
+Attempt = Callable[[Candidate, Target, dict[str, Any]], Awaitable[T]]
 
 
 class Call:
@@ -193,12 +199,25 @@ class Call:
         self.settle(result.usage, "ok")
         return result
 
-    async def stream(self) -> Stream:
-        """Admitted and attempted until the first chunk arrived (retries and fallbacks happen
-        before it); the caller relays the rest and ends it with :meth:`Stream.finish`."""
+    async def run(self, attempt: Attempt[T], usage: Callable[[T], Usage]) -> T:
+        """Admitted, attempted with ``attempt`` (an ingress's own way to ask a candidate:
+        :meth:`modelyard.gateway.pipeline.Pipeline.run`) and settled with ``usage(result)``."""
         try:
             await self.admit()
-            first, rest = await self.gateway.pipeline.stream(self)
+            result = await self.gateway.pipeline.run(self, attempt)
+        except BaseException as exc:
+            self.unanswered(exc)
+            raise
+        self.settle(usage(result), "ok")
+        return result
+
+    async def stream(self, opener: Opener | None = None) -> Stream:
+        """Admitted and attempted until the first chunk arrived (retries and fallbacks happen
+        before it); the caller relays the rest and ends it with :meth:`Stream.finish`.
+        ``opener``: how a candidate's stream is opened, when not as a chat stream."""
+        try:
+            await self.admit()
+            first, rest = await self.gateway.pipeline.stream(self, opener)
         except BaseException as exc:
             self.unanswered(exc)
             raise

@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import aiohttp
+
 from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target
 from modelyard.errors import (
     LimitExceeded,
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
     from modelyard.gateway.call import Call
 
 T = TypeVar("T")
+# How one candidate's stream is opened: (candidate, target, upstream body) -> chunks.
+Opener = Callable[[Candidate, Target, dict[str, Any]], AsyncIterator[StreamChunk]]
 
 
 class Pipeline:
@@ -53,7 +57,7 @@ class Pipeline:
                 self.clients.get(c.provider), target, upstream
             )
 
-        return await self._first_success(call, attempt)
+        return await self.run(call, attempt)
 
     async def embed(self, call: Call) -> EmbeddingResult:
         async def attempt(
@@ -63,31 +67,41 @@ class Pipeline:
                 self.clients.get(c.provider), target, upstream
             )
 
-        return await self._first_success(call, attempt)
+        return await self.run(call, attempt)
 
-    async def stream(self, call: Call) -> tuple[StreamChunk, AsyncIterator[StreamChunk]]:
-        """The first chunk (retries and fallbacks happen until it arrives) and the rest."""
+    def http(self, candidate: Candidate) -> aiohttp.ClientSession:
+        """The HTTP session for ``candidate``'s provider."""
+        return self.clients.get(candidate.provider)
+
+    async def stream(
+        self, call: Call, opener: Opener | None = None
+    ) -> tuple[StreamChunk, AsyncIterator[StreamChunk]]:
+        """The first chunk (retries and fallbacks happen until it arrives) and the rest.
+        ``opener``: how a candidate's stream is opened (its adapter's chat stream unless
+        said otherwise: an ingress with a wire format of its own, say)."""
 
         async def attempt(
             c: Candidate, target: Target, upstream: dict[str, Any]
         ) -> tuple[StreamChunk, AsyncIterator[StreamChunk]]:
-            chunks = (
-                adapter_for(c.provider.kind)
-                .stream(self.clients.get(c.provider), target, upstream)
-                .__aiter__()
-            )
+            if opener is None:
+                opened = adapter_for(c.provider.kind).stream(self.http(c), target, upstream)
+            else:
+                opened = opener(c, target, upstream)
+            chunks = opened.__aiter__()
             try:
                 first = await chunks.__anext__()
             except StopAsyncIteration:
                 raise UpstreamError("the provider closed the stream before any data") from None
             return first, chunks
 
-        return await self._first_success(call, attempt)
+        return await self.run(call, attempt)
 
-    async def _first_success(
+    async def run(
         self, call: Call, attempt: Callable[[Candidate, Target, dict[str, Any]], Awaitable[T]]
     ) -> T:
-        """Each candidate in turn until one answers; the call keeps what happened."""
+        """Each candidate in turn until one answers; the call keeps what happened.
+        ``attempt`` gets the candidate, its target and the body for it (the caller's with
+        the upstream's model id), and is retried and limited as the policy says."""
         snap, tokens, body = call.snap, call.budget, call.body
         policy = snap.retry
         deadline = asyncio.get_running_loop().time() + policy.deadline_ms / 1000

@@ -177,6 +177,7 @@ def _record(
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             cached_tokens=usage.cached_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
             estimated=usage.estimated,
             latency_ms=int(elapsed * 1000),
             ttft_ms=call.ttft_ms,

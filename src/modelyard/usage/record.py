@@ -19,6 +19,7 @@ MONEY_FIELDS = (
     "input_per_mtok",
     "output_per_mtok",
     "cached_input_per_mtok",
+    "cache_write_per_mtok",
     "cost",
     "credits",
     "charged_credits",
@@ -58,6 +59,8 @@ class UsageRecord:
     meta: dict[str, Any]
     charged_credits: Decimal | None = None  # debited from the user's credit ledger
     client_request_id: str | None = None  # the caller's own id: correlation, never a key
+    cache_write_tokens: int = 0  # prompt tokens written to the provider's prompt cache
+    cache_write_per_mtok: Decimal | None = None
 
     def __post_init__(self) -> None:  # cheap checks: a bad row fails here, not in a batch
         if self.operation not in OPERATIONS:

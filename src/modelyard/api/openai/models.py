@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from modelyard.api.openai.inbound import Inbound
 from modelyard.errors import NotFound
 from modelyard.gateway.resolve import usable
 from modelyard.gateway.snapshot import KeyEntry, ModelEntry, Snapshot
@@ -64,3 +65,14 @@ def get_model(snap: Snapshot, key: KeyEntry, model_id: str) -> bytes:
     raise NotFound(
         f"model {model_id!r} does not exist or you have no access to it", code="MODEL_NOT_FOUND"
     )
+
+
+async def listed(inbound: Inbound) -> None:
+    """``GET /v1/models``."""
+    await inbound.answer(list_models(inbound.snap, inbound.key))
+
+
+async def one(inbound: Inbound) -> None:
+    """``GET /v1/models/{id}`` (an id may hold a slash: ``provider/model``)."""
+    model_id = inbound.path.removeprefix("/v1/models/")
+    await inbound.answer(get_model(inbound.snap, inbound.key, model_id))

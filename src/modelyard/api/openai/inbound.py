@@ -1,0 +1,61 @@
+"""One request to ``/v1`` as its route sees it: the caller (authenticated), the ids, the
+ASGI channel, and the helpers every route uses to read a JSON body and answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from modelyard.api.openai.wire import Headers, overhead, read_body, send_json
+from modelyard.errors import BadRequest, PayloadTooLarge
+from modelyard.gateway import request
+from modelyard.gateway.service import Gateway
+from modelyard.gateway.snapshot import KeyEntry, Snapshot
+
+
+@dataclass(slots=True)
+class Inbound:
+    gateway: Gateway
+    snap: Snapshot
+    key: KeyEntry
+    request_id: str  # the server's own: the usage row's key
+    client_id: str | None  # the caller's x-client-request-id / x-request-id
+    idempotency_key: str | None
+    method: str
+    path: str
+    scope: dict[str, Any]
+    receive: Any
+    send: Any
+    started: float  # perf_counter when the request came in
+    headers: Headers = field(default_factory=list)  # sent on every answer (x-request-id, ...)
+
+    def header(self, name: bytes) -> bytes | None:
+        """The first value of request header ``name`` (lower case), as sent."""
+        for key, value in self.scope["headers"]:
+            if key == name:
+                return bytes(value)
+        return None
+
+    async def json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object: 413 past the size limit, 408 when it does not
+        arrive in time, 400 when it is not a JSON object."""
+        gateway = self.gateway
+        limit = request.MAX_BODY_BYTES
+        raw = await read_body(self.receive, limit, gateway.body_timeout_s, gateway.deadlines)
+        if raw is None:
+            raise PayloadTooLarge(f"the request body exceeds {limit} bytes")
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise BadRequest("the request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise BadRequest("the request body must be a JSON object")
+        return body
+
+    async def answer(self, body: bytes, headers: Headers | None = None, status: int = 200) -> None:
+        """A JSON answer; ``headers`` replace the default ones (a call's own)."""
+        if headers is None:
+            headers = [*self.headers, overhead(self.started, 0.0)]
+        await send_json(self.send, status, body, headers)
