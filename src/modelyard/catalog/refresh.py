@@ -5,9 +5,10 @@ The seed fills in and refreshes a catalog model's ``capabilities``, ``context_wi
 catalog's while it is the value the catalog itself last wrote there:
 
 * every seed run that creates or refreshes models appends one ``catalog.seed`` audit event
-  per provider, whose ``after`` holds, for each model it wrote, the values it wrote (and the
-  versions of the data packages); the latest such values of a model are "what the catalog
-  last wrote";
+  per provider (entity ``catalog``, id the provider's name), whose ``after`` holds the
+  versions of the data packages and, for each model it wrote, the catalog's value of each
+  field it set or found already holding it (all three for a model it created); the latest
+  such value of a model's field is "what the catalog last wrote" there;
 * a model no ``catalog.seed`` event names was seeded before these events existed, or created
   by hand: a value is the catalog's if it is empty (``null``) or what catalogs before
   models.dev seeded (:attr:`modelyard.catalog.data.CatalogModel.legacy`: genai-prices' hints
