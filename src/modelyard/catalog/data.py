@@ -128,7 +128,7 @@ class _Spec:
     display_name: str
     base_url: str
     source: str  # genai-prices provider id, "-" for a local runtime without prices
-    profiles: str  # models.dev provider id, "-" for none
+    models_dev: str  # models.dev provider id, "-" for none
     patterns: tuple[re.Pattern[str], ...]
 
 
@@ -140,8 +140,8 @@ def _parse_table(table: str) -> tuple[_Spec, ...]:
         else:
             rows.append(([cell.strip() for cell in line.split("|")], []))
     return tuple(
-        _Spec(name, kind, display, url, source, profiles, tuple(map(re.compile, patterns)))
-        for (name, kind, display, url, source, profiles), patterns in rows
+        _Spec(name, kind, display, url, source, dev, tuple(map(re.compile, patterns)))
+        for (name, kind, display, url, source, dev), patterns in rows
     )
 
 
@@ -246,7 +246,7 @@ def _catalog_model(
     if input_price is None or not has_output or not all(map(_is_flat_unit, keys)):
         return None
     legacy = _legacy(model, keys, embedding)
-    profile = profiles.lookup(spec.profiles, model_id, embedding)
+    profile = profiles.lookup(spec.models_dev, model_id, embedding)
     best = legacy if profile is None else _profiled(legacy, profile)
     return CatalogModel(
         model_id=model_id,
