@@ -11,15 +11,23 @@ def seed(as_json: JsonFlag = False) -> None:
     """Load the built-in catalog of well-known providers, models and prices.
 
     Hosted providers are created disabled until they are given a key. Safe to run again:
-    only what is missing or repriced is added.
+    only what is missing or repriced is added, and capabilities and limits are filled in
+    where an admin has not set them by hand.
     """
     report: SeedReport = run(lambda r: seed_catalog(r, ACTOR))
     emit(
         report,
         as_json,
         lambda: table(
-            ("providers created", "models created", "prices added"),
-            [(report.providers_created, report.models_created, report.prices_added)],
+            ("providers created", "models created", "prices added", "models updated"),
+            [
+                (
+                    report.providers_created,
+                    report.models_created,
+                    report.prices_added,
+                    report.models_updated,
+                )
+            ],
             title="catalog seeded",
         ),
     )
