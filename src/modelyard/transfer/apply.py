@@ -218,7 +218,8 @@ class Applier:
             changes = {
                 f: item.get(f)
                 for f in sorted(MODEL_UPDATABLE)
-                if (f in item or not self.partial) and item.get(f) != plain(getattr(found, f))
+                if (f in item or not self.partial)
+                and _model_value(f, item.get(f)) != _model_value(f, plain(getattr(found, f)))
             }
             if changes:
                 await self.registry.models.update(self.actor, found.id, changes)
@@ -293,6 +294,11 @@ class Applier:
         self.report.add(
             "updated" if changes else "unchanged", "plan", str(name), ", ".join(changes)
         )
+
+
+def _model_value(field: str, value: Any) -> Any:
+    """Capabilities are a set (the service stores them in its own order)."""
+    return frozenset(value) if field == "capabilities" and value is not None else value
 
 
 def _dec(value: Any) -> Decimal | None:
