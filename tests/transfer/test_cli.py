@@ -131,3 +131,10 @@ def test_an_unknown_format_or_a_missing_file_is_refused(ready: Cli, tmp_path: Pa
 def test_the_seed004_key_never_reaches_the_output_even_as_json(ready: Cli) -> None:
     result = ready.ok("import", str(SEED004), "--json", "--dry-run")
     assert SEED004_KEY not in result.stdout
+
+
+def test_seed_loads_the_seed004_preset(ready: Cli) -> None:
+    report = ready.json("seed", "--preset", "seed004")
+    assert report["providers_created"] == 4
+    assert _names(ready) == ["chatgpt", "google_ai", "groq", "openrouter"]
+    assert "not a preset" in ready.fails("seed", "--preset", "nope")
