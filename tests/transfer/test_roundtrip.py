@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from modelyard.bootstrap import bootstrap
 from modelyard.db.tables import AuditEvent, Provider
-from modelyard.errors import ValidationFailed
+from modelyard.errors import ModelyardError, ValidationFailed
 from modelyard.registry.actors import Actor
 from modelyard.registry.audit_log import AuditFilter
 from modelyard.registry.common import PageRequest
@@ -172,3 +172,42 @@ async def test_importing_an_unchanged_export_changes_nothing(
 
 def _no_backup(content: bytes) -> str:
     raise AssertionError("nothing changed: no backup is needed")
+
+
+def _demo(document: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = next(p for p in document["providers"] if p["name"] == "demo")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "where"),
+    [
+        (lambda d: _demo(d).update(kind="openai"), "KIND_MISMATCH", "(demo)"),
+        (
+            lambda d: _demo(d)["models"][0].update(prices="x"),
+            "VALIDATION_FAILED",
+            "prices",
+        ),
+        (lambda d: _demo(d).update(base_url=7), "VALIDATION_FAILED", "base_url"),
+        (lambda d: d["providers"].append(d["providers"][0]), "VALIDATION_FAILED", "twice"),
+        (lambda d: d.update(plans="none"), "VALIDATION_FAILED", "plans"),
+        (
+            lambda d: _demo(d)["models"][0]["prices"][0].update(input_per_mtok="lots"),
+            "VALIDATION_FAILED",
+            "input_per_mtok",
+        ),
+    ],
+)
+async def test_a_malformed_document_is_refused_whole(
+    registry: Registry, admin: Actor, change: Any, code: str, where: str
+) -> None:
+    await populate(registry, admin)
+    document = orjson.loads(dumps(await export_registry(registry, admin)))
+    document["providers"][0]["description"] = "a change that must not land"
+    change(document)
+    before = dumps(await export_registry(registry, admin))
+    with pytest.raises(ModelyardError) as caught:
+        await import_registry(registry, admin, orjson.dumps(document), source="bad.json")
+    assert caught.value.code == code
+    assert where in caught.value.message
+    assert dumps(await export_registry(registry, admin)) == before

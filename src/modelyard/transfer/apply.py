@@ -62,7 +62,9 @@ def entry(where: str) -> Iterator[None]:
             for error in errors:
                 if isinstance(error, dict) and "path" in error:
                     error["path"] = f"{where}.{error['path']}"
-        raise type(exc)(f"{where}: {exc.message}", code=exc.code, details=exc.details) from None
+        exc.message = f"{where}: {exc.message}"
+        exc.args = (exc.message,)
+        raise
 
 
 class Applier:
@@ -235,19 +237,14 @@ class Applier:
             self.report.add("updated", "model", ref, "made the default model")
 
     async def price(self, model: Model, ref: str, item: dict[str, Any]) -> None:
-        if item.get("effective_from") is None:
-            current = await self.registry.models.get_in(self.tx, model)
-            now = current.price
-            if (
-                now is not None
-                and all(_dec(item.get(f)) == _dec(getattr(now, f)) for f in PRICE_COMPARED)
-                and item.get("currency", "USD") == now.currency
-            ):
+        spec: PriceSpec = check(PriceSpec, item, prefix="prices")
+        if spec.effective_from is None:
+            now = (await self.registry.models.get_in(self.tx, model)).price
+            if now is not None and _same_price(spec, now):
                 return
             await self.registry.prices.set(self.actor, model.id, item)
             self.report.add("created", "price", ref, "in force now")
             return
-        spec = check(PriceSpec, item, prefix="prices")
         same = await self.tx.session.scalar(
             select(ModelPrice).where(
                 ModelPrice.model_id == model.id, ModelPrice.effective_from == spec.effective_from
@@ -257,7 +254,7 @@ class Applier:
         if same is None:
             await self.registry.prices.set(self.actor, model.id, item)
             self.report.add("created", "price", f"{ref}@{at}")
-        elif any(_dec(item.get(f)) != _dec(getattr(same, f)) for f in PRICE_COMPARED):
+        elif not _same_price(spec, same):
             self.report.unsupported(
                 f"{ref}@{at}",
                 "differs from the stored price; prices are append-only: add one at another time",
@@ -299,6 +296,12 @@ class Applier:
 def _model_value(field: str, value: Any) -> Any:
     """Capabilities are a set (the service stores them in its own order)."""
     return frozenset(value) if field == "capabilities" and value is not None else value
+
+
+def _same_price(spec: PriceSpec, stored: Any) -> bool:
+    return spec.currency == stored.currency and all(
+        _dec(getattr(spec, f)) == _dec(getattr(stored, f)) for f in PRICE_COMPARED
+    )
 
 
 def _dec(value: Any) -> Decimal | None:

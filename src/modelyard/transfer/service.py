@@ -23,6 +23,7 @@ from modelyard.transfer.apply import Applier
 from modelyard.transfer.document import FORMAT, VERSION, Incoming, dumps, export_document
 from modelyard.transfer.litellm import read_litellm
 from modelyard.transfer.report import ImportReport
+from modelyard.transfer.schema import checked
 from modelyard.transfer.sealing import Sealer
 from modelyard.transfer.seed004 import read_seed004
 
@@ -147,6 +148,7 @@ async def import_registry(
     fmt = fmt or detect(data, was_json, source)
     sealer = Sealer(registry.db.keyring, passphrase)
     incoming = read(data, fmt, environ=environ or {}, sealer=sealer, with_secrets=with_secrets)
+    incoming.document = checked(incoming.document)
     report = ImportReport(format=fmt, source=source, dry_run=dry_run)
     for where, why in incoming.unsupported:
         report.unsupported(where, why)
