@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from modelyard.bootstrap import bootstrap
 from modelyard.db.tables import AuditEvent, Provider
@@ -211,3 +211,26 @@ async def test_a_malformed_document_is_refused_whole(
     assert caught.value.code == code
     assert where in caught.value.message
     assert dumps(await export_registry(registry, admin)) == before
+
+
+async def test_a_key_that_cannot_be_opened_is_left_out_of_the_backup_and_said(
+    registry: Registry, admin: Actor
+) -> None:
+    await populate(registry, admin)
+    async with registry.db.engine.begin() as conn:
+        await conn.execute(
+            update(Provider).where(Provider.name == "openai").values(api_key_sealed="v1.gone.AAAA")
+        )
+    document = orjson.loads(dumps(await export_registry(registry, admin)))
+    document["settings"]["custom.flag"] = True
+    stored: list[bytes] = []
+    report = await import_registry(
+        registry,
+        admin,
+        orjson.dumps(document),
+        source="d.json",
+        backup=lambda b: str(stored.append(b)),
+    )
+    assert ("unsupported", "openai.api_key") in {(c.action, c.name) for c in report.changes}
+    keyed = next(p for p in orjson.loads(stored[0])["providers"] if p["name"] == "openai")
+    assert keyed["api_key"] is None

@@ -35,6 +35,7 @@ from sqlalchemy import select
 
 from modelyard.db.tables import Model, ModelPrice, Plan, Provider, SystemSetting
 from modelyard.db.types import canonical
+from modelyard.errors import SecretUnreadable
 from modelyard.registry.tx import Tx
 from modelyard.transfer.sealing import Sealer
 
@@ -118,8 +119,12 @@ def plain(value: Any) -> Any:
     return value
 
 
-async def export_document(tx: Tx, sealer: Sealer | None = None) -> dict[str, Any]:
-    """The whole registry as a document; provider keys sealed by ``sealer``, else left out."""
+async def export_document(
+    tx: Tx, sealer: Sealer | None = None, unreadable: list[str] | None = None
+) -> dict[str, Any]:
+    """The whole registry as a document; provider keys sealed by ``sealer``, else left out.
+    With ``unreadable`` (a backup), a key this installation cannot open is left out and its
+    provider's name added there, instead of failing."""
     providers = list(
         await tx.session.scalars(
             select(Provider).where(Provider.owner_user_id.is_(None)).order_by(Provider.name)
@@ -144,7 +149,9 @@ async def export_document(tx: Tx, sealer: Sealer | None = None) -> dict[str, Any
     return {
         "format": FORMAT,
         "version": VERSION,
-        "providers": [_provider(tx, p, models[p.id], prices, sealer) for p in providers],
+        "providers": [
+            _provider(tx, p, models[p.id], prices, sealer, unreadable) for p in providers
+        ],
         "settings": {s.key: plain(s.value) for s in settings},
         "plans": [{"name": p.name} | {f: plain(getattr(p, f)) for f in PLAN_FIELDS} for p in plans],
     }
@@ -156,12 +163,19 @@ def _provider(
     models: list[Model],
     prices: dict[Any, list[ModelPrice]],
     sealer: Sealer | None,
+    unreadable: list[str] | None,
 ) -> dict[str, Any]:
     entry = {"name": provider.name} | {f: plain(getattr(provider, f)) for f in PROVIDER_FIELDS}
     entry["api_key"] = None
     if sealer is not None and provider.api_key_sealed is not None:
-        key = tx.keyring.open(provider.api_key_sealed, context=f"provider:{provider.id}")
-        entry["api_key"] = sealer.seal(provider.name, key)
+        try:
+            key = tx.keyring.open(provider.api_key_sealed, context=f"provider:{provider.id}")
+        except SecretUnreadable:
+            if unreadable is None:
+                raise
+            unreadable.append(provider.name)
+        else:
+            entry["api_key"] = sealer.seal(provider.name, key)
     entry["models"] = [
         {"model_id": m.model_id}
         | {f: plain(getattr(m, f)) for f in MODEL_FIELDS}

@@ -155,7 +155,10 @@ async def import_registry(
     try:
         async with registry.db.write(actor) as tx:
             keep = Sealer(registry.db.keyring) if registry.db.keyring is not None else None
-            before = await export_document(tx, keep)
+            unreadable: list[str] = []
+            before = await export_document(tx, keep, unreadable)
+            for name in unreadable:
+                report.unsupported(f"{name}.api_key", "cannot be opened here: not in the backup")
             await Applier(tx, registry.db, report, incoming.secrets, incoming.partial).apply(
                 incoming.document
             )
