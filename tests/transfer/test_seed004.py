@@ -14,6 +14,7 @@ from modelyard.catalog.seed import seed_catalog
 from modelyard.db.tables import Provider
 from modelyard.errors import ValidationFailed
 from modelyard.registry.actors import Actor
+from modelyard.registry.common import PageRequest
 from modelyard.services import Registry
 from modelyard.transfer.document import dumps
 from modelyard.transfer.seed004 import read_seed004
@@ -36,12 +37,12 @@ def test_the_groq_block_becomes_an_openai_compatible_provider_with_its_key() -> 
     assert incoming.secrets == {"groq": SEED004_KEY}
     assert SEED004_KEY not in repr(incoming)
     assert SEED004_KEY.encode() not in orjson.dumps(incoming.document)
-    others = {p["name"]: (p["kind"], p["enabled"]) for p in incoming.document["providers"]}
-    assert others == {
+    others = {p["name"]: (p["kind"], p.get("enabled")) for p in incoming.document["providers"]}
+    assert others == {  # the others: created disabled (no key), never disabled if they exist
         "groq": ("openai_compatible", True),
-        "openrouter": ("openai_compatible", False),
-        "google_ai": ("gemini", False),
-        "chatgpt": ("openai", False),
+        "openrouter": ("openai_compatible", None),
+        "google_ai": ("gemini", None),
+        "chatgpt": ("openai", None),
     }
 
 
@@ -116,3 +117,22 @@ async def test_after_the_catalog_seed_groq_is_the_catalog_provider_given_its_key
     created = {c.name for c in report.changes if c.action == "created"}
     assert {"google_ai", "chatgpt"} <= created
     assert "openrouter" not in created  # the catalog's own, unchanged
+
+
+async def test_a_preset_already_in_use_is_left_enabled(registry: Registry, admin: Actor) -> None:
+    await registry.providers.create(
+        admin,
+        {
+            "name": "openrouter",
+            "display_name": "OpenRouter",
+            "kind": "openai_compatible",
+            "base_url": "https://openrouter.ai/api/v1",
+            "config": {"vendor": "openrouter"},
+            "api_key": "sk-or-fixture0000000001",
+        },
+    )
+    report = await import_registry(registry, admin, SEED004.read_bytes(), source="s.json")
+    openrouter = next(c for c in report.changes if c.name == "openrouter")
+    assert openrouter.action == "unchanged"
+    page = await registry.providers.list(admin, PageRequest())
+    assert next(p.enabled for p in page.items if p.name == "openrouter") is True

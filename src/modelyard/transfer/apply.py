@@ -14,10 +14,12 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
 from modelyard.billing.plans import PlanCreate, PlanUpdate
+from modelyard.catalog.seed import LOCAL_HOSTS
 from modelyard.db.tables import Model, ModelPrice, Plan, Provider, SystemSetting
 from modelyard.errors import Conflict, ModelyardError, check
 from modelyard.kinds.base import base_url_for, kind_of, typed_config
@@ -131,8 +133,11 @@ class Applier:
 
     async def create_provider(self, item: dict[str, Any], key: str | None) -> Provider:
         spec = {f: item[f] for f in UPDATABLE | {"kind"} if item.get(f) is not None}
-        enabled = bool(item.get("enabled", True))
-        if enabled and key is None and self.needs_key(item["kind"], item.get("config") or {}):
+        keyless = key is None and self.needs_key(item["kind"], item.get("config") or {})
+        hosted = urlsplit(item.get("base_url") or "").hostname not in LOCAL_HOSTS
+        # unsaid: enabled when it can serve; a hosted provider without a key waits for one
+        enabled = item.get("enabled", not keyless and not (hosted and key is None))
+        if enabled and keyless:
             self.report.unsupported(
                 f"{item['name']}.enabled", "needs an API key (import --with-secrets): disabled"
             )

@@ -38,7 +38,7 @@ def read_seed004(data: Any) -> Incoming:
     base = (_text(block, BASE_FIELDS, where) or DEFAULT_BASE).rstrip("/")
     endpoint = _text(block, ENDPOINT_FIELDS, where) or DEFAULT_ENDPOINT
     model = _text(block, MODEL_FIELDS, where)
-    providers = [dict(p, enabled=False) for p in preset("seed004")]
+    providers = list(preset("seed004"))  # created disabled until a key is set
     groq = next(p for p in providers if p["name"] == "groq")
     groq.update(base_url=_openai_base(base, endpoint, where, incoming), enabled=True)
     groq["activate_if_none"] = True

@@ -70,7 +70,8 @@ class ImportResult(View):
 
 
 _EXAMPLE = {
-    "content": '{"groq": {"api_key": "gsk_...", "model": "openai/gpt-oss-120b"}}',
+    "content": '{"format": "modelyard-registry", "version": 1, "providers": [{"name": "demo", '
+    '"kind": "fake", "models": [{"model_id": "demo-model"}]}]}',
     "dry_run": True,
 }
 
@@ -79,7 +80,7 @@ _EXAMPLE = {
 async def import_document(
     registry: RegistryDep,
     actor: Writer,
-    body: Annotated[ImportRequest, Body(openapi_examples={"seed004": {"value": _EXAMPLE}})],
+    body: Annotated[ImportRequest, Body(openapi_examples={"document": {"value": _EXAMPLE}})],
 ) -> ImportResult:
     report = await import_registry(
         registry,
