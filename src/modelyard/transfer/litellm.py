@@ -17,30 +17,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
 from modelyard.errors import ValidationFailed
-from modelyard.transfer.document import Incoming, empty_document, plain
+from modelyard.transfer.document import Incoming, empty_document
 from modelyard.transfer.litellm_map import PREFIXES, UNSUPPORTED, Target
+from modelyard.transfer.litellm_models import model_info
 
 ENV_PREFIX = "os.environ/"
 PROVIDER_PARAMS = {"rpm": "rpm_limit", "tpm": "tpm_limit", "max_parallel_requests": "max_parallel"}
 USED_PARAMS = {"model", "api_key", "api_base", "organization", "timeout", "weight"}
 MAX_TIMEOUT_MS, MAX_ATTEMPTS = 600_000, 10
-INFO_FLAGS = {
-    "supports_vision": "vision",
-    "supports_function_calling": "function_calling",
-    "supports_response_schema": "json_mode",
-}
-INFO_LIMITS = (
-    ("max_input_tokens", "context_window"),
-    ("max_output_tokens", "max_output_tokens"),
-    ("max_tokens", "max_output_tokens"),
-)
-INFO_PRICES = ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost")
-INFO_USED = frozenset({"mode", *INFO_FLAGS, *(s for s, _ in INFO_LIMITS), *INFO_PRICES})
 SECTIONS = ("model_list", "router_settings", "litellm_settings", "general_settings")
 
 
@@ -198,48 +186,8 @@ class _Reader:
             )
         model: dict[str, Any] = {"model_id": upstream}
         if info is not None:
-            self.model_info(f"{path}.model_info", info, model)
+            model |= model_info(f"{path}.model_info", info, self.note)
         provider["models"].append(model)
-
-    def model_info(self, path: str, info: Any, model: dict[str, Any]) -> None:
-        if not isinstance(info, dict):
-            raise ValidationFailed.at(path, "must be a mapping")
-        caps = self.capabilities(path, info)
-        if caps:
-            model["capabilities"] = caps
-        for source, field in INFO_LIMITS:
-            if isinstance(info.get(source), int) and field not in model:
-                model[field] = info[source]
-        price = self.price(path, info)
-        if price is not None:
-            model["prices"] = [price]
-        for key in info:
-            if key not in INFO_USED:
-                self.note(f"{path}.{key}", "not used by modelyard")
-
-    def capabilities(self, path: str, info: dict[str, Any]) -> list[str]:
-        caps: list[str] = []
-        mode = info.get("mode")
-        if mode in {"chat", "completion", "responses"}:
-            caps += ["text", "streaming"]
-        elif mode == "embedding":
-            return ["embedding"]
-        elif mode is not None:
-            self.note(f"{path}.mode", f"{mode!r} models are not served by modelyard")
-        caps += [cap for flag, cap in INFO_FLAGS.items() if info.get(flag) is True]
-        return ["text", *caps] if caps and "text" not in caps else caps
-
-    def price(self, path: str, info: dict[str, Any]) -> dict[str, Any] | None:
-        if "input_cost_per_token" not in info and "output_cost_per_token" not in info:
-            return None
-        price = {
-            "input_per_mtok": _per_mtok(info.get("input_cost_per_token", 0), path),
-            "output_per_mtok": _per_mtok(info.get("output_cost_per_token", 0), path),
-        }
-        if "cache_read_input_token_cost" in info:
-            cached = _per_mtok(info["cache_read_input_token_cost"], path)
-            price["cached_input_per_mtok"] = cached
-        return price
 
     def fallbacks(self, router: dict[str, Any], settings: dict[str, Any]) -> None:
         for section, values in (("router_settings", router), ("litellm_settings", settings)):
@@ -324,17 +272,6 @@ def _ms(seconds: Any, path: str) -> int:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
         raise ValidationFailed.at(path, "must be a number of seconds above 0")
     return max(100, min(int(seconds * 1000), MAX_TIMEOUT_MS))
-
-
-def _per_mtok(value: Any, path: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValidationFailed.at(path, "costs must be numbers (USD per token)")
-    try:
-        amount = Decimal(str(value)) * 1_000_000
-    except InvalidOperation:
-        raise ValidationFailed.at(path, f"{value!r} is not a number") from None
-    result: str = plain(amount)
-    return result
 
 
 def _host_name(base_url: str) -> str:
