@@ -26,8 +26,10 @@ from sqlalchemy import select
 
 from modelyard.catalog import refresh
 from modelyard.catalog.data import CatalogModel, CatalogProvider, load_catalog
+from modelyard.catalog.presets import PRESETS, preset
 from modelyard.catalog.refresh import Stored
 from modelyard.db.tables import Model, ModelPrice, Provider
+from modelyard.errors import ValidationFailed
 from modelyard.kinds.base import kind_of, typed_config
 from modelyard.registry.actors import Actor
 from modelyard.registry.prices import current_prices
@@ -107,6 +109,22 @@ async def _seed_model(
         await registry.models.update(actor, stored.id, changes)
         wrote[stored.id] = refresh.now_ours(stored, item, changes)
         counts.updated += 1
+
+
+async def seed_preset(registry: Registry, actor: Actor, name: str) -> SeedReport:
+    """Create a preset's providers that are missing (by name), disabled until a key is set;
+    providers of those names that exist are left as they are."""
+    actor.require_admin("seed a preset")
+    if name not in PRESETS:
+        raise ValidationFailed.at("preset", f"{name!r} is not a preset; known: {sorted(PRESETS)}")
+    existing = await _existing(registry, actor)
+    created = 0
+    for entry in preset(name):
+        if entry["name"] not in existing:
+            spec = entry | {"owner": "system", "enabled": False}
+            await registry.providers.create(actor, spec)
+            created += 1
+    return SeedReport(providers_created=created, models_created=0, prices_added=0)
 
 
 def needs_api_key(entry: CatalogProvider) -> bool:
