@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from modelyard import ids
-from modelyard.api.openai import chat, models
+from modelyard.api.openai import chat, completions, models
 from modelyard.api.openai.inbound import Inbound
 from modelyard.api.openai.routes import Route, Routes
 from modelyard.api.openai.wire import (
@@ -44,6 +44,7 @@ log = logging.getLogger("modelyard.gateway")
 ROUTES = Routes()
 ROUTES.add("/v1/chat/completions", Route({"POST": chat.chat}))
 ROUTES.add("/v1/embeddings", Route({"POST": chat.embeddings}))
+ROUTES.add("/v1/completions", Route({"POST": completions.completions}))
 ROUTES.add("/v1/models", Route({"GET": models.listed}))
 ROUTES.add("/v1/models/", Route({"GET": models.one}))
 

@@ -22,16 +22,25 @@ from modelyard.errors import ModelyardError
 from modelyard.faults import as_error
 from modelyard.gateway import request
 from modelyard.gateway.call import Call
+from modelyard.gateway.pipeline import Opener
 
 DONE = b"data: [DONE]\n\n"
 log = logging.getLogger("modelyard.gateway")
 
 
-async def run(call: Call, body: dict[str, Any], receive: Any, send: Any, started: float) -> None:
-    """Relay the call's stream. Raises only before the response starts (the handler answers
-    that as a JSON error); after it, a failure ends the body with an error event."""
+async def run(
+    call: Call,
+    body: dict[str, Any],
+    receive: Any,
+    send: Any,
+    started: float,
+    opener: Opener | None = None,
+) -> None:
+    """Relay the call's stream (opened by ``opener`` when not as a chat stream: see
+    :meth:`Call.stream`). Raises only before the response starts (the handler answers that
+    as a JSON error); after it, a failure ends the body with an error event."""
     include_usage = request.include_usage(body)
-    stream = await call.stream()
+    stream = await call.stream(opener)
     me = asyncio.current_task()
     gone = asyncio.Event()
     watcher: asyncio.Task[None] | None = None
