@@ -78,6 +78,16 @@ async def run(
             raise
         if not isinstance(exc, ModelyardError):  # a fault: logged as one
             log.exception("stream relay failed (request %s)", call.request_id)
+        else:  # as the handler logs a failed call: code and status, never the message
+            model = call.body.get("model")
+            log.info(
+                "stream failed -> %d %s (request %s) user=%s model=%s",
+                error.status,
+                error.code,
+                call.request_id,
+                call.key.user_id,
+                orjson.dumps(model[:100]).decode() if isinstance(model, str) else "-",
+            )
         pending.append(b"data: " + error_body(error.status, error.code, error.message) + b"\n\n")
     finally:
         if watcher is not None:
