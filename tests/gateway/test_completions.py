@@ -277,7 +277,6 @@ async def test_a_native_stream_through_the_sdk(rig: Rig, admin: Actor) -> None:
         ({"suffix": "end"}, "suffix", "unsupported_parameter"),
         ({"logprobs": 2}, "logprobs", "unsupported_parameter"),
         ({"best_of": 3}, "best_of", "unsupported_parameter"),
-        ({"best_of": 1, "n": 2}, "best_of", "invalid_value"),
         ({"logprobs": 9}, "logprobs", "integer_above_max_value"),
         ({"max_tokens": 0}, "max_tokens", "unsupported_parameter"),
     ],

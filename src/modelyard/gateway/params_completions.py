@@ -88,7 +88,9 @@ COMPLETION: dict[str, Check] = {
 
 
 def check_completion(body: dict[str, Any]) -> None:
-    """Refuse (400, ``param`` named) a completions request OpenAI would refuse."""
+    """Refuse (400, ``param`` named) a completions request OpenAI would refuse. How
+    ``best_of`` goes with ``n`` and ``stream`` is left to the upstream that serves it (a
+    translated call refuses ``best_of`` above 1 anyway)."""
     get = COMPLETION.get
     for name, value in body.items():
         check = get(name)
@@ -98,11 +100,6 @@ def check_completion(body: dict[str, Any]) -> None:
                 body[name] = fixed
     if "prompt" not in body or body["prompt"] is None:
         missing("prompt")
-    best_of, n = body.get("best_of"), body.get("n")
-    if best_of is not None and best_of < (n or 1):
-        fail("best_of", "Invalid 'best_of': best_of must be greater than or equal to n.")
-    if best_of is not None and best_of > 1 and body.get("stream") is True:
-        fail("best_of", "Invalid 'best_of': best_of cannot be used with stream.")
 
 
 def native_only(body: dict[str, Any]) -> str | None:
