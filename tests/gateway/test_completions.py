@@ -6,6 +6,7 @@ the answers made one ``text_completion``), passed through natively to the upstre
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -303,3 +304,37 @@ async def test_native_only_parameters_keep_to_native_candidates(rig: Rig, admin:
     response = await post(rig, {"model": INSTRUCT, "prompt": "x", "best_of": 2})
     assert response.status_code == 200, response.text
     assert [r.path for r in rig.upstream.received] == ["/v1/completions"]
+
+
+async def test_a_stream_failing_midway_ends_with_an_error_event_and_one_log_line(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = {
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": {"content": "a"}}],
+    }
+    broken = {"error": {"message": "secret upstream words", "code": 500}}
+    text = "".join(f"data: {orjson.dumps(e).decode()}\n\n" for e in (first, broken))
+    rig.reply(CHAT, sse_reply(text))
+    caplog.set_level(logging.INFO, logger="modelyard.gateway")
+    async with (
+        httpx.AsyncClient(base_url=rig.url) as http,
+        http.stream(
+            "POST",
+            "/v1/completions",
+            json={"model": MODEL, "prompt": "x", "stream": True},
+            headers={"Authorization": f"Bearer {rig.key}"},
+        ) as response,
+    ):
+        body = (await response.aread()).decode()
+    events = [orjson.loads(e[6:]) for e in body.split("\n\n") if e]
+    assert events[0]["choices"][0]["text"] == "a"
+    assert "error" in events[-1]
+    request_id = response.headers["x-request-id"]
+    [line] = [r.getMessage() for r in caplog.records if request_id in r.getMessage()]
+    assert line.startswith("stream failed -> 5")
+    assert f'model="{MODEL}"' in line
+    assert "user=" in line
+    assert "secret upstream words" not in caplog.text
+    [row] = await rig.usage()
+    assert (row.operation, row.status) == ("completion", "error")
