@@ -18,6 +18,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from modelyard.db.tables import Provider
+from modelyard.gateway.completion import completion_call
 from modelyard.registry.actors import Actor
 from modelyard.services import Registry
 from modelyard.settings import Settings
@@ -338,3 +339,19 @@ async def test_a_stream_failing_midway_ends_with_an_error_event_and_one_log_line
     assert "secret upstream words" not in caplog.text
     [row] = await rig.usage()
     assert (row.operation, row.status) == ("completion", "error")
+
+
+async def test_several_prompts_count_together_in_the_budget(rig: Rig) -> None:
+    gateway = rig.app.state.gateway
+    snap = gateway.snapshot()
+    key = snap.authenticate(rig.key, gateway.clock())
+    one = completion_call(
+        gateway, snap, key, "r1", {"model": MODEL, "prompt": "hello there", "max_tokens": 10}
+    )
+    three = completion_call(
+        gateway, snap, key, "r2", {"model": MODEL, "prompt": ["hello there"] * 3, "max_tokens": 10}
+    )
+    assert one.call.prompt > 0
+    assert three.call.prompt == 3 * one.call.prompt
+    assert three.call.budget == 3 * one.call.budget == 3 * (one.call.prompt + 10)
+    assert three.call.worst == 3 * one.call.worst

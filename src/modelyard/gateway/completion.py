@@ -18,8 +18,7 @@ parameter. Several prompts count in the call's token budget and credit hold all 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -84,14 +83,17 @@ class Completion:
         request_id, usages = self.call.request_id, []
         for number, body in enumerate(self._chats(upstream)):
             reported: Usage | None = None
-            opened = adapter.stream(http, target, body)
-            assert isinstance(opened, AsyncGenerator)  # every adapter's stream is one
-            async with aclosing(opened) as chunks:
+            chunks = adapter.stream(http, target, body)
+            try:
                 async for item in chunks:
                     reported = item.usage or reported
                     made = wire.chunk(request_id, target.model_id, item, number * self._n)
                     if made is not None:
                         yield StreamChunk(made)
+            finally:  # the upstream request ends with this stream, however it ends
+                aclose = getattr(chunks, "aclose", None)
+                if aclose is not None:
+                    await aclose()
             if reported is not None:
                 usages.append(reported)
         if len(usages) == len(self.prompts):  # else the text produced is estimated
