@@ -139,7 +139,8 @@ async def test_what_needs_no_conversion_passes_as_the_upstreams_bytes(
 
 
 @pytest.mark.parametrize(
-    "embedding", ["not base64!", base64.b64encode(b"\x00\x01\x02").decode(), ["x", 1]]
+    "embedding",
+    ["not base64!", base64.b64encode(b"\x00\x01\x02").decode(), ["x", 1]],
 )
 async def test_an_embedding_that_cannot_be_converted_is_an_upstream_error(
     rig: Rig, embedding: Any

@@ -39,7 +39,10 @@ def decoded(text: str) -> list[float]:
 def _encoded(values: list[Any]) -> str:
     if not all(type(v) in (float, int) for v in values):
         raise UpstreamError("the provider sent an embedding that is not a list of numbers")
-    encoded = embedding(values, "base64")
+    try:
+        encoded = embedding(values, "base64")
+    except OverflowError:  # an integer beyond any float
+        raise UpstreamError("the provider sent an embedding value out of range") from None
     assert isinstance(encoded, str)
     return encoded
 
