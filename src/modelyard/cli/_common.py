@@ -30,6 +30,8 @@ from modelyard.registry.actors import Actor
 from modelyard.services import Registry
 from modelyard.settings import Settings
 
+from ._database import prepare_database, require_database
+
 T = TypeVar("T")
 
 ACTOR = Actor.operator("cli")
@@ -54,11 +56,23 @@ def load_settings() -> Settings:
         raise Misconfigured(f"invalid settings: {problems}") from None
 
 
-def run(work: Callable[[Registry], Awaitable[T]], settings: Settings | None = None) -> T:
-    """Open the registry, run ``work`` on it in a fresh event loop, close it again."""
+def run(
+    work: Callable[[Registry], Awaitable[T]],
+    settings: Settings | None = None,
+    *,
+    create: bool = False,
+) -> T:
+    """Open the registry, run ``work`` on it in a fresh event loop, close it again. Only
+    ``create`` (init, serve) may make a new SQLite database; otherwise a missing one fails,
+    saying where the CLI looked."""
+    settings = settings or load_settings()
+    if create:
+        prepare_database(settings)
+    else:
+        require_database(settings)
 
     async def _main() -> T:
-        registry = Registry.open(settings or load_settings())
+        registry = Registry.open(settings)
         try:
             return await work(registry)
         finally:
