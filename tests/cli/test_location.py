@@ -3,6 +3,7 @@ the key file live under MODELYARD_HOME, and only `init` / `serve` ever create a 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -19,6 +21,7 @@ from typer.testing import CliRunner, Result
 
 from modelyard.cli import app
 from tests.cli.test_serve import free_port
+from tests.support import pg
 
 TOKEN = re.compile(r"myk_[A-Za-z0-9_-]{20,}")
 STARTUP_TIMEOUT_S = 20
@@ -51,7 +54,7 @@ def process_env(home: Path) -> dict[str, str]:
 
 
 @contextmanager
-def server(home: Path, cwd: Path) -> Iterator[tuple[str, str]]:
+def server(home: Path, cwd: Path, extra: dict[str, str]) -> Iterator[tuple[str, str]]:
     """`modelyard serve` started in ``cwd``; yields its base URL and the printed admin key."""
     port = free_port()
     log = home.parent / "serve.log"
@@ -60,7 +63,7 @@ def server(home: Path, cwd: Path) -> Iterator[tuple[str, str]]:
             [sys.executable, "-m", "modelyard.cli", "serve", "--port", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=process_env(home) | {"PYTHONUNBUFFERED": "1"},
+            env=process_env(home) | extra | {"PYTHONUNBUFFERED": "1"},
             cwd=cwd,
         )
         try:
@@ -87,31 +90,52 @@ def server(home: Path, cwd: Path) -> Iterator[tuple[str, str]]:
                 process.wait()
 
 
-def test_cli_from_another_directory_reads_the_servers_registry(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def server_database(request: pytest.FixtureRequest, pg_database: str | None) -> dict[str, str]:
+    """The server's database: SQLite at its default place in MODELYARD_HOME, or PostgreSQL."""
+    if request.param == "sqlite":
+        return {}
+    if pg_database is None:
+        pytest.skip(f"PostgreSQL not available: {pg.unavailable()}")
+    asyncio.run(pg.reset(pg_database))
+    return {"MODELYARD_DATABASE_URL": pg_database}
+
+
+def test_cli_from_another_directory_reads_the_servers_registry(
+    tmp_path: Path, server_database: dict[str, str]
+) -> None:
     home, server_cwd, cli_cwd = (tmp_path / d for d in ("home", "server-cwd", "cli-cwd"))
     server_cwd.mkdir()
     cli_cwd.mkdir()
-    with server(home, server_cwd) as (base, key):
+    with server(home, server_cwd, server_database) as (base, key):
         created = httpx.post(
             f"{base}/api/v1/providers",
             headers={"Authorization": f"Bearer {key}"},
-            json={"name": "made-over-rest", "kind": "fake"},
+            json={"name": "made-over-rest", "kind": "openai", "api_key": "sk-test-0123456789abcd"},
         )
         assert created.status_code == 201, created.text
-        listed = subprocess.run(
-            [sys.executable, "-m", "modelyard.cli", "providers", "list", "--json"],
-            env=process_env(home),
-            cwd=cli_cwd,
-            capture_output=True,
-            check=False,
-        )
-    assert listed.returncode == 0, listed.stderr.decode()
-    names = [p["name"] for p in orjson.loads(listed.stdout)["items"]]
+
+        def cli_there(*args: str) -> Any:
+            done = subprocess.run(
+                [sys.executable, "-m", "modelyard.cli", *args, "--json"],
+                env=process_env(home) | server_database,
+                cwd=cli_cwd,
+                capture_output=True,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr.decode() + done.stdout.decode()
+            return orjson.loads(done.stdout)
+
+        names = [p["name"] for p in cli_there("providers", "list")["items"]]
+        # the CLI opens the provider key the server sealed: it found the same master key
+        checks = {c["name"]: c for c in cli_there("doctor")["checks"]}
     assert names == ["made-over-rest"]
+    assert checks["sealed secrets"]["ok"], checks
+    assert checks["sealed secrets"]["detail"].startswith("1 open")
     assert list(cli_cwd.iterdir()) == []
     assert list(server_cwd.iterdir()) == []
-    assert (home / "modelyard.db").is_file()
     assert (home / "modelyard.key").is_file()
+    assert (home / "modelyard.db").is_file() == (not server_database)
 
 
 def test_a_command_against_a_missing_database_creates_nothing_and_says_where_it_looked(

@@ -77,16 +77,18 @@ def _folded(cols: Sequence[Col], spans: Sequence[_Span], room: int) -> list[int]
 
 
 def _widths(cols: Sequence[Col], spans: Sequence[_Span], room: int) -> list[int] | None:
-    """Each column's width within ``room``: its longest word, then what is left shared by
-    how much more each would like. None leaves it to Rich (folding where it must)."""
+    """Each column's width within ``room``: its longest word, then what is left shared out.
+    None leaves it to Rich (folding where it must)."""
     least = sum(s.least for s in spans)
     if least > room:
         return _folded(cols, spans, room)
     wants = [s.most - s.least for s in spans]
-    spare = room - least
-    if sum(wants) <= spare:
-        return [s.most for s in spans]
-    extra = [spare * w // sum(wants) for w in wants]
+    spare, extra = room - least, [0] * len(spans)
+    # the smallest wishes first (a time on one line), then an even share of what is left
+    by_want = sorted(range(len(spans)), key=lambda i: wants[i])
+    for n, i in enumerate(by_want):
+        extra[i] = min(wants[i], spare // (len(spans) - n))
+        spare -= extra[i]
     return [s.least + e for s, e in zip(spans, extra, strict=True)]
 
 
