@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DATABASE_FILE = "modelyard.db"
 
@@ -168,6 +169,14 @@ class Settings(BaseSettings):
     def _known_driver(cls, value: str, info: ValidationInfo) -> str:
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("is not a database URL SQLAlchemy can read") from None
+        if value.startswith("sqlite") and (url.host or url.port):
+            raise ValueError(
+                "a SQLite URL names a file after three slashes: sqlite+aiosqlite:///x.db"
+            )
         path, home = sqlite_path(value), info.data.get("home")
         if path is None or home is None:
             return value

@@ -17,9 +17,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner, Result
 
 from modelyard.cli import app
+from modelyard.settings import Settings
 from tests.cli.test_serve import free_port
 from tests.support import pg
 
@@ -217,3 +219,31 @@ def test_no_command_but_init_and_serve_creates_a_database(
     assert result.exit_code == 1
     assert "no database at" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "file"),
+    [
+        ("sqlite+aiosqlite:///modelyard.db", "HOME/modelyard.db"),
+        ("sqlite+aiosqlite:///./sub/r.db?timeout=5", "HOME/sub/r.db"),
+        ("sqlite+aiosqlite:////srv/r.db", "/srv/r.db"),
+        ("sqlite+aiosqlite:///~/r.db", "USER/r.db"),
+        ("sqlite+aiosqlite:///:memory:", None),
+        ("postgresql+asyncpg://postgres@127.0.0.1:5432/x", None),
+    ],
+)
+def test_settings_resolve_a_sqlite_file_against_home(
+    tmp_path: Path, url: str, file: str | None
+) -> None:
+    settings = Settings(home=tmp_path, database_url=url)
+    expected = file and Path(file.replace("HOME", str(tmp_path)).replace("USER", str(Path.home())))
+    assert settings.database_file == expected
+    assert settings.master_key_file == tmp_path / "modelyard.key"
+    if url.endswith("?timeout=5"):
+        assert settings.database_url.endswith("?timeout=5")
+
+
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite://host/x.db", "sqlite+aiosqlite://[bad"])
+def test_a_sqlite_url_with_a_host_is_refused(url: str) -> None:
+    with pytest.raises(ValidationError, match="three slashes"):
+        Settings(database_url=url)
