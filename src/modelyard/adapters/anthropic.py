@@ -12,7 +12,7 @@ skipped; an ``error`` event raises the mapped domain error. A stream that ends b
 
 Usage: Anthropic's ``input_tokens`` excludes cache reads and writes, so prompt tokens are
 ``input_tokens + cache_read_input_tokens + cache_creation_input_tokens``, and cached tokens
-are the cache reads. Anthropic has no embeddings API.
+are the cache reads, cache-write tokens the cache creations. Anthropic has no embeddings API.
 """
 
 from __future__ import annotations

@@ -188,6 +188,7 @@ def _record(
             input_per_mtok=price.input_per_mtok if price else None,
             output_per_mtok=price.output_per_mtok if price else None,
             cached_input_per_mtok=price.cached_input_per_mtok if price else None,
+            cache_write_per_mtok=price.cache_write_per_mtok if price else None,
             currency=price.currency if price else None,
             cost=cost,
             credits=credits,
