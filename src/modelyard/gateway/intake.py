@@ -30,11 +30,15 @@ def chat_call(
     *,
     client_request_id: str | None = None,
     idempotency_key: str | None = None,
+    checked: bool = False,
 ) -> Call:
     """A chat call, ready to admit: 400 for a malformed request, 403 for what the caller's
     plan does not allow (recorded), 404/400 when no model can serve it. ``request_id`` is
-    the server's own (the usage row's key); the caller's ids only travel with the call."""
-    params.check_chat(body)
+    the server's own (the usage row's key); the caller's ids only travel with the call.
+    ``checked``: the body is an ingress's translation of a request it checked in its own
+    terms (Anthropic's Messages API), not checked again as OpenAI's."""
+    if not checked:
+        params.check_chat(body)
     needs = request.chat_needs(body)
     resolution = resolve(snap, key.user_id, request.requested_model(body), "chat", needs)
     operation = "function_call" if body.get("tools") or body.get("functions") else "chat"

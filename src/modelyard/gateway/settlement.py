@@ -41,6 +41,8 @@ def settle(
     if call.settled:
         return
     call.settled = True
+    if call.meta:
+        meta = {**call.meta, **(meta or {})}
     candidate, usage = call.candidate, usage or Usage()
     price: PriceEntry | None = None
     cost = credits = None
