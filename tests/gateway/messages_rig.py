@@ -77,6 +77,7 @@ class Rig:
     user_id: uuid.UUID
     upstream: Upstream
     replies: Replies
+    model_id: uuid.UUID
     app: Any = None
 
     def reply(self, *handlers: Handler, route: str | None = None) -> None:
@@ -114,6 +115,31 @@ class Rig:
         return GRANT - Decimal(total or 0)
 
 
+BACKUP = "backup-model"
+
+
+async def add_backup(rig: Rig, admin: Actor) -> None:
+    """A provider of the other kind on the same fake, its ``backup-model`` the model's
+    fallback."""
+    url = rig.upstream.url
+    if rig.kind == "anthropic":
+        spec = {"name": "compat", "kind": "openai_compatible", "base_url": f"{url}/v1"}
+    else:
+        spec = {"name": "claude", "kind": "anthropic", "base_url": url}
+    provider = await rig.registry.providers.create(admin, {**spec, "api_key": KEY})
+    await rig.registry.models.create(
+        admin,
+        {
+            "provider_id": provider.id,
+            "model_id": BACKUP,
+            "capabilities": ["text", "streaming", "vision", "function_calling"],
+            "price": PRICE,
+        },
+    )
+    fallbacks = [f"{spec['name']}/{BACKUP}"]
+    await rig.registry.models.update(admin, rig.model_id, {"fallbacks": fallbacks})
+
+
 @asynccontextmanager
 async def messages_rig(
     kind: str, settings: Settings, registry: Registry, admin: Actor, tmp_path: Any
@@ -127,7 +153,7 @@ async def messages_rig(
         else:
             spec = {"name": "compat", "kind": "openai_compatible", "base_url": f"{upstream.url}/v1"}
         provider = await registry.providers.create(admin, {**spec, "api_key": KEY})
-        await registry.models.create(
+        model = await registry.models.create(
             admin,
             {
                 "provider_id": provider.id,
@@ -140,4 +166,4 @@ async def messages_rig(
         caller = await registry.keys.create(admin, ApiKeyCreate(name="app", user_id=user.id))
         await registry.credits.grant(admin, GrantCreate(user_id=user.id, amount=GRANT))
         local = settings.model_copy(update={"usage_outbox": tmp_path / "usage.outbox"})
-        yield Rig(kind, local, registry, caller.key, user.id, upstream, replies)
+        yield Rig(kind, local, registry, caller.key, user.id, upstream, replies, model.id)
