@@ -77,11 +77,15 @@ def _list(path: str, value: Any) -> list[Any]:
     return value
 
 
-def _integer(path: str, value: Any, least: int) -> None:
+def _integer(path: str, value: Any, least: int) -> int:
+    """An integer, or a number without a fraction (``5.0``) read as one, as Anthropic does."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):
         raise fail(path, "Input should be a valid integer")
     if value < least:
         raise fail(path, f"Input should be greater than or equal to {least}")
+    return value
 
 
 def _number(path: str, value: Any, low: float, high: float) -> None:
@@ -228,10 +232,11 @@ def _extra(body: Json, known: frozenset[str]) -> None:
 
 
 def check_message(body: Json) -> None:
-    """400 for what Anthropic would refuse in a ``POST /v1/messages`` body."""
+    """400 for what Anthropic would refuse in a ``POST /v1/messages`` body; its integers
+    given as ``5.0`` are made ``5``."""
     _extra(body, FIELDS | NATIVE_FIELDS)
     _string("model", _required("", body, "model"))
-    _integer("max_tokens", _required("", body, "max_tokens"), 1)
+    body["max_tokens"] = _integer("max_tokens", _required("", body, "max_tokens"), 1)
     _common(body)
     if body.get("stop_sequences") is not None:
         for index, stop in enumerate(_list("stop_sequences", body["stop_sequences"])):
@@ -242,7 +247,7 @@ def check_message(body: Json) -> None:
         if body.get(name) is not None:
             _number(name, body[name], 0, 1)
     if body.get("top_k") is not None:
-        _integer("top_k", body["top_k"], 0)
+        body["top_k"] = _integer("top_k", body["top_k"], 0)
     if body.get("metadata") is not None:
         user = _object("metadata", body["metadata"]).get("user_id")
         if user is not None and len(_string("metadata.user_id", user)) > 256:
