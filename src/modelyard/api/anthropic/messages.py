@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from modelyard import tokens
-from modelyard.adapters.base import MessageResult, MessagesAdapter, StreamChunk, Target
+from modelyard.adapters.base import MessageResult, MessagesAdapter, StreamChunk, Target, Usage
 from modelyard.adapters.edge import bad
 from modelyard.api.anthropic import checks, from_chat, wire
 from modelyard.api.anthropic.to_chat import Translated, to_chat
@@ -38,7 +38,6 @@ from modelyard.gateway.resolve import Candidate, resolve
 from modelyard.kinds.base import adapter_for
 
 Json = dict[str, Any]
-META = {"api": "messages"}
 
 
 async def messages(inbound: Inbound) -> None:
@@ -55,12 +54,11 @@ async def messages(inbound: Inbound) -> None:
         idempotency_key=inbound.idempotency_key,
         checked=True,
     )
-    call.meta = META
+    call.meta = {"api": "messages"}  # on the usage row
     ask = Ask(call, body, translated, _beta(inbound))
     if body.get("stream"):
-        encode = _encoded
         await relay(
-            call, inbound.receive, inbound.send, inbound.started, encode, b"", _told, ask.open
+            call, inbound.receive, inbound.send, inbound.started, _encoded, b"", _told, ask.open
         )
         return
     result = await call.run(ask.attempt, _usage)
@@ -162,7 +160,7 @@ def _beta(inbound: Inbound) -> str | None:
     return raw.decode("latin-1") if raw else None
 
 
-def _usage(result: MessageResult) -> Any:
+def _usage(result: MessageResult) -> Usage:
     return result.usage
 
 
