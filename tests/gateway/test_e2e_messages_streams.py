@@ -212,3 +212,21 @@ async def test_count_tokens_needs_a_known_model_and_answers_in_anthropic_shape(
     assert wrong.json()["error"]["type"] == "invalid_request_error"
     assert await rig.usage() == []
     assert Decimal(0) == await rig.spent()
+
+
+async def test_a_refused_call_is_recorded_as_a_messages_call_and_told_in_anthropic_shape(
+    settings: Settings, registry: Registry, admin: Actor, tmp_path: Any
+) -> None:
+    async with messages_rig("openai", settings, registry, admin, tmp_path) as rig:
+        provider = (await registry.models.get(admin, rig.model_id)).provider_id
+        await registry.models.create(admin, {"provider_id": provider, "model_id": "unpriced"})
+        async with rig.client() as client:
+            with pytest.raises(anthropic.PermissionDeniedError) as refused:
+                await client.messages.create(model="unpriced", max_tokens=10, messages=ASK)
+        [row] = await rig.usage()
+    body: Any = refused.value.body
+    assert body["error"]["type"] == "permission_error"
+    assert "no price" in body["error"]["message"]
+    assert (row.model_name, row.status, row.error_code) == ("unpriced", "error", "MODEL_UNPRICED")
+    assert row.metadata == {"api": "messages"}
+    assert not rig.upstream.received

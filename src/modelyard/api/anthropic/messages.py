@@ -53,8 +53,8 @@ async def messages(inbound: Inbound) -> None:
         client_request_id=inbound.client_id,
         idempotency_key=inbound.idempotency_key,
         checked=True,
+        meta={"api": "messages"},
     )
-    call.meta = {"api": "messages"}  # on the usage row
     ask = Ask(call, body, translated, _beta(inbound))
     if body.get("stream"):
         await relay(
