@@ -48,6 +48,7 @@ BLOCKS = ("text", "image", "tool_use", "tool_result", *sorted(NATIVE_BLOCKS))
 MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 TOOL_CHOICES = ("auto", "any", "tool", "none")
+MOST = 2**63 - 1  # integers are bounded as chat's are: no 2^64 reaches a counter
 
 
 def fail(path: str, message: str) -> BadRequest:
@@ -85,6 +86,8 @@ def _integer(path: str, value: Any, least: int) -> int:
         raise fail(path, "Input should be a valid integer")
     if value < least:
         raise fail(path, f"Input should be greater than or equal to {least}")
+    if value > MOST:
+        raise fail(path, f"Input should be less than or equal to {MOST}")
     return value
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from modelyard.api.anthropic.checks import (
     COUNT_NATIVE,
     MEDIA_TYPES,
+    MOST,
     NATIVE_BLOCKS,
     NATIVE_FIELDS,
     TOOL_CHOICES,
@@ -77,7 +78,7 @@ BLOCKS: dict[str, Schema] = {
         ("tool_use_id",),
     ),
     "AnthropicOtherBlock": obj(
-        {"type": {"enum": sorted(NATIVE_BLOCKS)}},
+        {"type": {"enum": sorted(NATIVE_BLOCKS)}, "cache_control": CACHE_CONTROL},
         ("type",),
         description="passed to an Anthropic upstream as it is; refused (document) or left out "
         "(thinking) for any other",
@@ -152,12 +153,12 @@ def _common() -> Schema:
 MESSAGE_REQUEST = obj(
     {
         **_common(),
-        "max_tokens": {"type": "integer", "minimum": 1},
+        "max_tokens": {"type": "integer", "minimum": 1, "maximum": MOST},
         "stop_sequences": nullable({"type": "array", "items": STRING}),
         "stream": OPTIONAL_BOOL,
         "temperature": number(0, 1, "sampling temperature"),
         "top_p": number(0, 1, "nucleus sampling"),
-        "top_k": integer(0, None, "top-k sampling (Anthropic upstreams only)"),
+        "top_k": integer(0, MOST, "top-k sampling (Anthropic upstreams only)"),
         "metadata": nullable(obj({"user_id": nullable({"type": "string", "maxLength": 256})})),
         **dict.fromkeys(sorted(NATIVE_FIELDS), ANY),
     },
