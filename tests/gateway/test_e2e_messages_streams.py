@@ -230,3 +230,20 @@ async def test_a_refused_call_is_recorded_as_a_messages_call_and_told_in_anthrop
     assert (row.model_name, row.status, row.error_code) == ("unpriced", "error", "MODEL_UNPRICED")
     assert row.metadata == {"api": "messages"}
     assert not rig.upstream.received
+
+
+async def test_max_tokens_is_capped_to_what_the_balance_pays_for_on_either_upstream(
+    rig: Rig,
+) -> None:
+    if rig.kind == "anthropic":
+        rig.reply(json_reply(fixture("anthropic/message_text.json")))
+    else:
+        rig.reply(json_reply(fixture("openai/chat_completion.json")))
+    async with rig.client() as client:
+        raw = await client.messages.with_raw_response.create(
+            model=MODEL, max_tokens=20_000, messages=ASK
+        )
+    capped = int(raw.headers["x-modelyard-max-tokens-capped"])
+    assert 0 < capped < 20_000  # 10 credits pay for fewer: 15 USD/Mtok out is 0.0015 each
+    [sent] = rig.sent()
+    assert sent.body["max_tokens"] == capped
