@@ -68,6 +68,7 @@ class Call:
         "gateway",
         "idempotency_key",
         "key",
+        "meta",
         "operation",
         "plan",
         "prompt",
@@ -125,6 +126,7 @@ class Call:
         self.client_request_id: str | None = None  # correlation only, never the row's key
         self.idempotency_key: str | None = None
         self.claimed: str | None = None  # the Idempotency-Key claim, given back if unanswered
+        self.meta: dict[str, Any] | None = None  # for the usage row (the ingress: {"api": ...})
 
     @property
     def warning(self) -> str | None:
