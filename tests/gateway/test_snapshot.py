@@ -97,6 +97,37 @@ async def test_holder_reloads_only_when_the_generation_moves(
     assert holder.get().provider_by_name("local", None) is not None
 
 
+async def test_a_reload_begun_before_a_change_never_installs_over_a_later_one(
+    registry: Registry, admin: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two reloads at once (the background loop nudged by one change, a caller after the
+    next): the one that read the registry first must not install its older snapshot last."""
+    holder = SnapshotHolder(registry.db)
+    await holder.refresh()
+    read, release = asyncio.Event(), asyncio.Event()
+    calls = 0
+
+    async def slow_first_load(db: Database) -> object:
+        nonlocal calls
+        calls += 1
+        snapshot = await load(db)
+        if calls == 1:  # the first reload has read the registry; it finishes late
+            read.set()
+            await release.wait()
+        return snapshot
+
+    monkeypatch.setattr("modelyard.gateway.refresh.load", slow_first_load)
+    await registry.providers.create(admin, {"name": "first", "kind": "ollama"})
+    early = asyncio.create_task(holder.refresh())
+    await read.wait()
+    await registry.providers.create(admin, {"name": "second", "kind": "ollama"})
+    late = asyncio.create_task(holder.refresh())
+    await asyncio.sleep(0.05)  # the later reload is waiting its turn (or, unfixed, is done)
+    release.set()
+    await asyncio.gather(early, late)
+    assert holder.get().provider_by_name("second", None) is not None
+
+
 async def test_holder_keeps_serving_when_the_database_goes_away(
     registry: Registry, admin: Actor
 ) -> None:

@@ -38,6 +38,7 @@ class SnapshotHolder:
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._nudge = asyncio.Event()
+        self._reloading = asyncio.Lock()
         self.listening = False  # True while a LISTEN connection is up (PostgreSQL)
 
     @property
@@ -52,7 +53,13 @@ class SnapshotHolder:
         return self._snapshot
 
     async def refresh(self) -> bool:
-        """Reload if the generation moved; True if a new snapshot was installed."""
+        """Reload if the generation moved; True if a new snapshot was installed. One reload
+        at a time: a reload that began before a change committed must not install its older
+        snapshot over the one a later reload made."""
+        async with self._reloading:
+            return await self._refresh()
+
+    async def _refresh(self) -> bool:
         try:
             async with self.db.read(Actor.operator("gateway")) as tx:
                 generation = int(await tx.session.scalar(select(RegistryState.generation)) or 0)
