@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from modelyard import ids
-from modelyard.api.openai import chat, models
+from modelyard.api.openai import chat, models, responses
 from modelyard.api.openai.inbound import Inbound
 from modelyard.api.openai.routes import Route, Routes
 from modelyard.api.openai.wire import (
@@ -46,6 +46,8 @@ ROUTES.add("/v1/chat/completions", Route({"POST": chat.chat}))
 ROUTES.add("/v1/embeddings", Route({"POST": chat.embeddings}))
 ROUTES.add("/v1/models", Route({"GET": models.listed}))
 ROUTES.add("/v1/models/", Route({"GET": models.one}))
+ROUTES.add("/v1/responses", Route({"POST": responses.create}))
+ROUTES.add("/v1/responses/", Route({"GET": responses.retrieve, "DELETE": responses.remove}))
 
 
 async def serve(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
