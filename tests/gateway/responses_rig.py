@@ -10,7 +10,6 @@ costs :data:`COST` at :data:`PRICE`."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import orjson
 from aiohttp import web
 from sqlalchemy import select
 
+from modelyard.billing.credits import GrantCreate
 from modelyard.db.tables import UsageEvent
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate
@@ -31,6 +31,10 @@ from tests.gateway.server import running
 from tests.gateway.upstream import Upstream, fake_upstream
 
 NATIVE, COMPAT, CLAUDE = "native-model", "compat-model", "claude-model"
+BROKEN = "broken-model"  # an OpenAI-compatible upstream whose streams fail after a delta
+SHARED = "shared-model"  # a failing OpenAI upstream's, falling back to compat-model
+CREDITS = Decimal(100)  # granted to the caller: each call is paid for
+CHARGE = Decimal("0.6")  # COST at 100 credits per USD
 MODELS = (NATIVE, COMPAT, CLAUDE)
 ANSWER = "Bonjour from upstream."
 AFTER_TOOL = "It is sunny in Paris."
@@ -38,6 +42,7 @@ ARGUMENTS = '{"city": "Paris"}'
 PROMPT, COMPLETION = 1000, 500
 PRICE = {"input_per_mtok": "2", "output_per_mtok": "8"}
 COST = Decimal("0.006")  # 1000 * 2 / 1e6 + 500 * 8 / 1e6
+CAPABILITIES = ["text", "streaming", "vision", "function_calling", "json_mode"]
 RETRY = {"max_attempts": 2, "base_delay_ms": 1, "max_delay_ms": 5, "jitter": False}
 
 
@@ -216,6 +221,24 @@ async def compat(request: web.Request) -> web.StreamResponse:
     return await _send(request, _sse(events), True)
 
 
+async def broken(request: web.Request) -> web.StreamResponse:
+    body = await request.json()
+    chunk = {
+        "id": "chatcmpl-1",
+        "created": 1,
+        "model": body["model"],
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": {"content": "Bonjour"}, "finish_reason": None}],
+    }
+    error = {"error": {"message": "the model is overloaded", "type": "server_error"}}
+    return await _send(request, _sse([(None, chunk), (None, error)]), True)
+
+
+async def down(_: web.Request) -> web.StreamResponse:
+    error = {"error": {"message": "down for maintenance", "type": "server_error"}}
+    return web.json_response(error, status=503)
+
+
 async def claude(request: web.Request) -> web.StreamResponse:
     body = await request.json()
     tool_done = any(
@@ -294,6 +317,8 @@ class Rig:
     url: str
     key: str
     other_key: str  # another user's
+    user_id: Any
+    admin: Actor
     registry: Registry
     upstream: Upstream
 
@@ -321,38 +346,30 @@ async def responses_rig(
         ("POST", "/native/v1/responses"): native,
         ("POST", "/compat/v1/chat/completions"): compat,
         ("POST", "/v1/messages"): claude,
+        ("POST", "/broken/v1/chat/completions"): broken,
+        ("POST", "/down/v1/responses"): down,
     }
     async with fake_upstream(routes) as upstream:
         providers = (
-            ("up-native", "openai", f"{upstream.url}/native/v1", NATIVE),
-            ("up-compat", "openai_compatible", f"{upstream.url}/compat/v1", COMPAT),
-            ("up-claude", "anthropic", upstream.url, CLAUDE),
+            ("up-native", "openai", f"{upstream.url}/native/v1", (NATIVE,)),
+            ("up-compat", "openai_compatible", f"{upstream.url}/compat/v1", (COMPAT,)),
+            ("up-down", "openai", f"{upstream.url}/down/v1", (SHARED,)),
+            ("up-claude", "anthropic", upstream.url, (CLAUDE,)),
+            ("up-broken", "openai_compatible", f"{upstream.url}/broken/v1", (BROKEN,)),
         )
-        for name, kind, base_url, model in providers:
+        for name, kind, base_url, models in providers:
             provider = await registry.providers.create(
                 admin, {"name": name, "kind": kind, "base_url": base_url, "api_key": "k-up"}
             )
-            await registry.models.create(
-                admin,
-                {
-                    "provider_id": provider.id,
-                    "model_id": model,
-                    "capabilities": [
-                        "text",
-                        "streaming",
-                        "vision",
-                        "function_calling",
-                        "json_mode",
-                    ],
-                    "price": PRICE,
-                },
-            )
-        key = await _user(registry, admin, "app@example.com")
+            for model in models:
+                spec = {"provider_id": provider.id, "model_id": model, "price": PRICE}
+                if model == SHARED:
+                    spec["fallbacks"] = [f"up-compat/{COMPAT}"]
+                await registry.models.create(admin, spec | {"capabilities": CAPABILITIES})
+        user = await registry.users.create(admin, UserCreate(email="app@example.com"))
+        key = (await registry.keys.create(admin, ApiKeyCreate(name="app", user_id=user.id))).key
+        await registry.credits.grant(admin, GrantCreate(user_id=user.id, amount=CREDITS))
         other = await _user(registry, admin, "other@example.com")
         local = settings.model_copy(update={"usage_outbox": tmp_path / "usage.outbox"})
         async with running(local, registry) as (url, app):
-            yield Rig(app, url, key, other, registry, upstream)
-
-
-def arguments(text: str) -> Any:
-    return json.loads(text)
+            yield Rig(app, url, key, other, user.id, admin, registry, upstream)

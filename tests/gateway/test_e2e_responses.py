@@ -20,11 +20,15 @@ from tests.gateway.responses_rig import (
     AFTER_TOOL,
     ANSWER,
     ARGUMENTS,
+    BROKEN,
+    CHARGE,
     COMPLETION,
     COST,
+    CREDITS,
     MODELS,
     NATIVE,
     PROMPT,
+    SHARED,
     Rig,
     responses_rig,
 )
@@ -78,6 +82,9 @@ async def test_create_answers_a_response_object_with_usage_and_one_exact_usage_r
     [row] = await rig.usage()
     assert (row.status, row.operation, row.model_name) == ("ok", "chat", model)
     assert (row.prompt_tokens, row.completion_tokens, row.cost) == (PROMPT, COMPLETION, COST)
+    assert row.charged_credits == CHARGE
+    balance = await rig.registry.credits.balance(rig.admin, rig.user_id)
+    assert balance.balance == CREDITS - CHARGE
     assert row.metadata["api"] == "responses"
     assert row.request_id.removeprefix("req_") == response.id.removeprefix("resp_")
 
@@ -266,4 +273,41 @@ async def test_input_items_lists_what_was_sent(rig: Rig) -> None:
     )
     page = await client.responses.input_items.list(response.id)
     assert [item.content for item in page.data] == ["one"]  # type: ignore[union-attr]
+    await client.close()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_failing_openai_upstream_falls_back_to_a_translated_one(
+    rig: Rig, stream: bool
+) -> None:
+    client = _client(rig)
+    if stream:
+        async with client.responses.stream(model=SHARED, input="hi") as events:
+            response = await events.get_final_response()
+    else:
+        response = await client.responses.create(model=SHARED, input="hi")
+    assert response.output_text == ANSWER
+    await client.close()
+    assert len(rig.received("/down/v1/responses")) == 2  # retried, then the next provider
+    [row] = await rig.usage()
+    assert (row.status, row.provider_name, row.attempts, row.cost) == ("ok", "up-compat", 3, COST)
+
+
+async def test_a_stream_that_fails_midway_ends_with_response_failed(rig: Rig) -> None:
+    client = _client(rig)
+    stream = await client.responses.create(model=BROKEN, input="hi", stream=True)
+    events = [event async for event in stream]
+    kinds = [e.type for e in events]
+    assert kinds[0] == "response.created"
+    assert "response.output_text.delta" in kinds
+    assert kinds[-1] == "response.failed"
+    failed = events[-1].response  # type: ignore[union-attr]
+    assert failed.status == "failed"
+    assert failed.error is not None
+    assert "overloaded" in failed.error.message
+    assert failed.id == events[0].response.id  # type: ignore[union-attr]
+    [row] = await rig.usage()
+    assert row.status == "error"
+    with pytest.raises(openai.NotFoundError):  # a failed response is not stored
+        await client.responses.retrieve(failed.id)
     await client.close()

@@ -56,7 +56,7 @@ class Gateway:
         self.settler = Settler(self.limiter)
         self.clock = db.clock
         self.metrics = Metrics()
-        self.responses = ResponseStore(db, billing_interval_s * 60)  # /v1/responses, purged
+        self.responses = ResponseStore(db, 3600.0 if billing_interval_s > 0 else 0.0)
 
     async def start(self) -> None:
         await self.holder.start()
