@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from modelyard.registry.actors import Actor
 from modelyard.services import Registry
@@ -311,3 +312,24 @@ async def test_a_stream_that_fails_midway_ends_with_response_failed(rig: Rig) ->
     with pytest.raises(openai.NotFoundError):  # a failed response is not stored
         await client.responses.retrieve(failed.id)
     await client.close()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_database_failure_while_storing_still_answers(
+    rig: Rig, stream: bool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def refuse(*_: Any, **__: Any) -> None:
+        raise OperationalError("INSERT", {}, OSError("database is gone"))
+
+    monkeypatch.setattr(rig.app.state.gateway.responses, "save", refuse)
+    client = _client(rig)
+    if stream:
+        async with client.responses.stream(model="compat-model", input="hi") as events:
+            response = await events.get_final_response()
+    else:
+        response = await client.responses.create(model="compat-model", input="hi")
+    assert response.output_text == ANSWER
+    await client.close()
+    assert any(f"response {response.id} not stored" in r.getMessage() for r in caplog.records)
+    [row] = await rig.usage()
+    assert (row.status, row.cost) == ("ok", COST)

@@ -38,7 +38,8 @@ MAX_METADATA = 16
 
 
 def unsupported(param: str, what: str) -> None:
-    fail(param, f"{what} is not supported by this server's /v1/responses.", "unsupported_value")
+    message = f"Invalid '{param}': {what} is not supported by this server's /v1/responses."
+    fail(param, message, "unsupported_value")
 
 
 def _metadata(param: str, value: Any) -> None:
