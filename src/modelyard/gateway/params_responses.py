@@ -33,7 +33,7 @@ from modelyard.gateway.params_types import (
 ROLES = ("user", "assistant", "system", "developer")
 TOOL_CHOICES = ("none", "auto", "required")
 FORMATS = ("text", "json_object", "json_schema")
-NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 MAX_METADATA = 16
 
 
@@ -203,7 +203,7 @@ def _tools(tools: Any) -> None:
         if kind != "function":
             unsupported(f"{where}.type", f"the built-in tool {kind!r} (only function tools are)")
         name = required_string(tool, where, "name")
-        if not NAME.match(name):
+        if not NAME.fullmatch(name):
             fail(
                 f"{where}.name",
                 f"Invalid '{where}.name': string does not match pattern. Expected a string "
@@ -243,7 +243,7 @@ def _text(text: Any) -> None:
     if kind != "json_schema":
         return
     name = required_string(form, "text.format", "name")
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         fail(
             "text.format.name", "Invalid 'text.format.name': use at most 64 of a-z, A-Z, 0-9, _ -."
         )
