@@ -10,6 +10,7 @@ costs :data:`COST` at :data:`PRICE`."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from tests.gateway.server import running
 from tests.gateway.upstream import Upstream, fake_upstream
 
 NATIVE, COMPAT, CLAUDE = "native-model", "compat-model", "claude-model"
+SLOW = "slow-model"  # an OpenAI-compatible upstream that sends a delta, then waits for Rig.release
 BROKEN = "broken-model"  # an OpenAI-compatible upstream whose streams fail after a delta
 SHARED = "shared-model"  # a failing OpenAI upstream's, falling back to compat-model
 CREDITS = Decimal(100)  # granted to the caller: each call is paid for
@@ -319,6 +321,7 @@ class Rig:
     other_key: str  # another user's
     user_id: Any
     admin: Actor
+    release: asyncio.Event  # lets the slow upstream end its stream
     registry: Registry
     upstream: Upstream
 
@@ -342,12 +345,30 @@ async def responses_rig(
     settings: Settings, registry: Registry, admin: Actor, tmp_path: Any
 ) -> AsyncIterator[Rig]:
     await registry.settings.set(admin, "gateway.retry", RETRY)
+    release = asyncio.Event()
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        chunk = {
+            "id": "chatcmpl-1",
+            "created": 1,
+            "model": body["model"],
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {"content": "Once upon"}}],
+        }
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(_sse([(None, chunk)]))
+        await release.wait()
+        return response
+
     routes = {
         ("POST", "/native/v1/responses"): native,
         ("POST", "/compat/v1/chat/completions"): compat,
         ("POST", "/v1/messages"): claude,
         ("POST", "/broken/v1/chat/completions"): broken,
         ("POST", "/down/v1/responses"): down,
+        ("POST", "/slow/v1/chat/completions"): slow,
     }
     async with fake_upstream(routes) as upstream:
         providers = (
@@ -356,6 +377,7 @@ async def responses_rig(
             ("up-down", "openai", f"{upstream.url}/down/v1", (SHARED,)),
             ("up-claude", "anthropic", upstream.url, (CLAUDE,)),
             ("up-broken", "openai_compatible", f"{upstream.url}/broken/v1", (BROKEN,)),
+            ("up-slow", "openai_compatible", f"{upstream.url}/slow/v1", (SLOW,)),
         )
         for name, kind, base_url, models in providers:
             provider = await registry.providers.create(
@@ -371,5 +393,8 @@ async def responses_rig(
         await registry.credits.grant(admin, GrantCreate(user_id=user.id, amount=CREDITS))
         other = await _user(registry, admin, "other@example.com")
         local = settings.model_copy(update={"usage_outbox": tmp_path / "usage.outbox"})
-        async with running(local, registry) as (url, app):
-            yield Rig(app, url, key, other, user.id, admin, registry, upstream)
+        try:
+            async with running(local, registry) as (url, app):
+                yield Rig(app, url, key, other, user.id, admin, release, registry, upstream)
+        finally:
+            release.set()

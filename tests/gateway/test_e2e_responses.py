@@ -5,12 +5,14 @@ usage row and cost checked."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import openai
+import orjson
 import pytest
 from sqlalchemy.exc import OperationalError
 
@@ -30,9 +32,11 @@ from tests.gateway.responses_rig import (
     NATIVE,
     PROMPT,
     SHARED,
+    SLOW,
     Rig,
     responses_rig,
 )
+from tests.gateway.v1_rig import Exchange
 
 WEATHER: Any = {
     "type": "function",
@@ -333,3 +337,40 @@ async def test_a_database_failure_while_storing_still_answers(
     assert any(f"response {response.id} not stored" in r.getMessage() for r in caplog.records)
     [row] = await rig.usage()
     assert (row.status, row.cost) == ("ok", COST)
+
+
+async def test_a_client_gone_mid_stream_cancels_the_upstream_and_settles_aborted(rig: Rig) -> None:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/responses",
+        "raw_path": b"/v1/responses",
+        "query_string": b"",
+        "headers": [(b"authorization", f"Bearer {rig.key}".encode())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    body = {"model": SLOW, "input": "Tell me a story.", "stream": True}
+    exchange = Exchange(rig.app, scope, orjson.dumps(body))
+    task = exchange.run()
+    assert (await exchange.next())["type"] == "http.response.start"
+    first = await exchange.next()
+    assert b"response.created" in first["body"]
+    while b"response.output_text.delta" not in exchange.content:
+        await exchange.next()
+    exchange.gone.set()  # the client disconnects while the upstream is still talking
+    await asyncio.wait_for(task, 10)
+    assert b"response.completed" not in exchange.content
+    [row] = await rig.usage()
+    assert (row.status, row.estimated) == ("aborted", True)
+    assert row.completion_tokens > 0  # charged for what was produced
+    async with httpx.AsyncClient() as http:
+        response_id = orjson.loads(first["body"].split(b"data: ", 1)[1].split(b"\n")[0])
+        stored = await http.get(
+            f"{rig.url}/v1/responses/{response_id['response']['id']}",
+            headers={"Authorization": f"Bearer {rig.key}"},
+        )
+    assert stored.status_code == 404  # an unfinished response is not stored

@@ -9,6 +9,8 @@ per output item ``response.output_item.added``, for a message ``response.content
 ``.done``, each item closed by ``response.output_item.done``; last ``response.completed`` (or
 ``response.incomplete`` at the token limit) carrying the whole response and its usage, on a
 chunk whose ``usage`` is set. Sequence numbers are the relay's (it numbers what it sends).
+The events of one chunk are marked ``more`` but the last (unless the upstream's chunk was),
+so the relay writes them as the upstream's reads arrive.
 """
 
 from __future__ import annotations
@@ -160,8 +162,8 @@ async def events(
         for choice in chunk.chunk.get("choices") or ():
             if isinstance(choice, dict) and choice.get("index", 0) == 0:
                 out += items.choice(choice)
-        for event in out:
-            yield StreamChunk(event, more=True)
+        for index, event in enumerate(out):  # written when the upstream's read is
+            yield StreamChunk(event, more=chunk.more or index < len(out) - 1)
     if not started:
         return
     finish = items.finish
