@@ -34,6 +34,7 @@ from tests.gateway.upstream import Upstream, fake_upstream
 NATIVE, COMPAT, CLAUDE = "native-model", "compat-model", "claude-model"
 SLOW = "slow-model"  # an OpenAI-compatible upstream that sends a delta, then waits for Rig.release
 BROKEN = "broken-model"  # an OpenAI-compatible upstream whose streams fail after a delta
+NATIVE_BROKEN = "native-broken-model"  # an OpenAI upstream whose streams fail likewise
 SHARED = "shared-model"  # a failing OpenAI upstream's, falling back to compat-model
 CREDITS = Decimal(100)  # granted to the caller: each call is paid for
 CHARGE = Decimal("0.6")  # COST at 100 credits per USD
@@ -236,6 +237,49 @@ async def broken(request: web.Request) -> web.StreamResponse:
     return await _send(request, _sse([(None, chunk), (None, error)]), True)
 
 
+async def native_broken(request: web.Request) -> web.StreamResponse:
+    body = await request.json()
+    started = {
+        "id": "resp_upstream",
+        "object": "response",
+        "created_at": 1,
+        "model": body["model"],
+        "status": "in_progress",
+        "output": [],
+    }
+    item = {
+        "type": "message",
+        "id": "msg_up1",
+        "status": "in_progress",
+        "role": "assistant",
+        "content": [],
+    }
+    delta = {
+        "type": "response.output_text.delta",
+        "item_id": "msg_up1",
+        "output_index": 0,
+        "content_index": 0,
+        "delta": "Bonjour",
+    }
+    events: list[tuple[str | None, Any]] = [
+        ("response.created", {"type": "response.created", "response": started}),
+        ("x", {"type": "response.output_item.added", "output_index": 0, "item": item}),
+        (
+            "x",
+            {
+                "type": "response.content_part.added",
+                "item_id": "msg_up1",
+                "output_index": 0,
+                "content_index": 0,
+                "part": {"type": "output_text", "text": ""},
+            },
+        ),
+        ("x", delta),
+        ("error", {"type": "error", "code": "server_error", "message": "the model is overloaded"}),
+    ]
+    return await _send(request, _sse(events), True)
+
+
 async def down(_: web.Request) -> web.StreamResponse:
     error = {"error": {"message": "down for maintenance", "type": "server_error"}}
     return web.json_response(error, status=503)
@@ -368,6 +412,7 @@ async def responses_rig(
         ("POST", "/v1/messages"): claude,
         ("POST", "/broken/v1/chat/completions"): broken,
         ("POST", "/down/v1/responses"): down,
+        ("POST", "/nbroken/v1/responses"): native_broken,
         ("POST", "/slow/v1/chat/completions"): slow,
     }
     async with fake_upstream(routes) as upstream:
@@ -377,6 +422,7 @@ async def responses_rig(
             ("up-down", "openai", f"{upstream.url}/down/v1", (SHARED,)),
             ("up-claude", "anthropic", upstream.url, (CLAUDE,)),
             ("up-broken", "openai_compatible", f"{upstream.url}/broken/v1", (BROKEN,)),
+            ("up-nbroken", "openai", f"{upstream.url}/nbroken/v1", (NATIVE_BROKEN,)),
             ("up-slow", "openai_compatible", f"{upstream.url}/slow/v1", (SLOW,)),
         )
         for name, kind, base_url, models in providers:

@@ -30,6 +30,7 @@ from tests.gateway.responses_rig import (
     CREDITS,
     MODELS,
     NATIVE,
+    NATIVE_BROKEN,
     PROMPT,
     SHARED,
     SLOW,
@@ -298,9 +299,10 @@ async def test_a_failing_openai_upstream_falls_back_to_a_translated_one(
     assert (row.status, row.provider_name, row.attempts, row.cost) == ("ok", "up-compat", 3, COST)
 
 
-async def test_a_stream_that_fails_midway_ends_with_response_failed(rig: Rig) -> None:
+@pytest.mark.parametrize("model", [BROKEN, NATIVE_BROKEN])
+async def test_a_stream_that_fails_midway_ends_with_response_failed(rig: Rig, model: str) -> None:
     client = _client(rig)
-    stream = await client.responses.create(model=BROKEN, input="hi", stream=True)
+    stream = await client.responses.create(model=model, input="hi", stream=True)
     events = [event async for event in stream]
     kinds = [e.type for e in events]
     assert kinds[0] == "response.created"
