@@ -16,6 +16,7 @@ and the caller answered all the same.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -29,8 +30,9 @@ from modelyard.api.openai.inbound import Inbound
 from modelyard.api.openai.wire import response_headers
 from modelyard.errors import BadRequest, NotFound
 from modelyard.gateway import params_responses, request
-from modelyard.gateway.call import Call
+from modelyard.gateway.call import Attempt, Call
 from modelyard.gateway.intake import chat_call
+from modelyard.gateway.pipeline import Opener
 from modelyard.gateway.resolve import Candidate
 from modelyard.kinds.base import adapter_for
 
@@ -38,6 +40,7 @@ Json = dict[str, Any]
 log = logging.getLogger("modelyard.gateway")
 NATIVE = "openai"  # the provider kind that speaks the Responses API itself
 PREFIX = "/v1/responses/"
+Answer = tuple[Json, Usage]  # the response object and the usage it is charged
 
 
 class Turn:
@@ -135,10 +138,11 @@ async def create(inbound: Inbound) -> None:
     await inbound.answer(orjson.dumps(response), response_headers(call, inbound.started))
 
 
-def _attempt(inbound: Inbound, turn: Turn) -> Any:
+def _attempt(inbound: Inbound, turn: Turn) -> Attempt[Answer]:
+    """How a candidate is asked: an OpenAI provider natively, any other through chat."""
     pipeline = inbound.gateway.pipeline
 
-    async def attempt(candidate: Candidate, target: Target, upstream: Json) -> tuple[Json, Usage]:
+    async def attempt(candidate: Candidate, target: Target, upstream: Json) -> Answer:
         call = turn.call
         assert call is not None
         http = pipeline.http(candidate)
@@ -150,17 +154,17 @@ def _attempt(inbound: Inbound, turn: Turn) -> Any:
             return turn.restamped(document), usage
         result = await adapter_for(candidate.provider.kind).chat(http, target, upstream)
         model = candidate.model.model_id
-        return wire.response_of(turn.response_id, turn.body, result.body, result.usage, model), (
-            result.usage
-        )
+        response = wire.response_of(turn.response_id, turn.body, result.body, result.usage, model)
+        return response, result.usage
 
     return attempt
 
 
-def _opener(inbound: Inbound, turn: Turn) -> Any:
+def _opener(inbound: Inbound, turn: Turn) -> Opener:
+    """How a candidate's stream is opened: Responses events either way."""
     pipeline = inbound.gateway.pipeline
 
-    def opener(candidate: Candidate, target: Target, upstream: Json) -> Any:
+    def opener(candidate: Candidate, target: Target, upstream: Json) -> AsyncIterator[StreamChunk]:
         call = turn.call
         assert call is not None
         http = pipeline.http(candidate)
@@ -173,7 +177,7 @@ def _opener(inbound: Inbound, turn: Turn) -> Any:
     return opener
 
 
-async def _restamped(turn: Turn, chunks: Any) -> Any:
+async def _restamped(turn: Turn, chunks: AsyncIterator[StreamChunk]) -> AsyncIterator[StreamChunk]:
     """An OpenAI upstream's events, their response objects under this server's id."""
     async for chunk in chunks:
         response = chunk.chunk.get("response")
