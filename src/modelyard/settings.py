@@ -49,7 +49,11 @@ class Settings(BaseSettings):
         description="Upgrade the database schema to the newest revision when the server starts.",
     )
     log_level: str = Field(
-        default="info", description="Log level of the server: debug, info, warning or error."
+        default="info",
+        description=(
+            "Log level of the server: debug, info, warning or error; `modelyard serve` prints "
+            "modelyard's own log lines (one per failed /v1 call) on standard error at it."
+        ),
     )
     access_log: bool = Field(
         default=False,

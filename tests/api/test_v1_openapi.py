@@ -16,7 +16,9 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
 from modelyard.api.app import create_app
 from modelyard.api.openai.spec import ERRORS, add_v1
+from modelyard.errors import BadRequest
 from modelyard.gateway.params import check_chat, check_embedding
+from modelyard.gateway.params_completions import check_completion
 from modelyard.gateway.params_responses import check_responses
 from tests.gateway.responses_params_cases import BASE as RESPONSES_BASE
 from tests.gateway.responses_params_cases import REFUSED as RESPONSES_REFUSED
@@ -25,9 +27,11 @@ from tests.gateway.v1_params_cases import CHAT_REFUSED, CHAT_VALID, EMBED_REFUSE
 
 CHAT = "/v1/chat/completions"
 EMBED = "/v1/embeddings"
+COMPLETE = "/v1/completions"
 OPERATIONS = {
     (CHAT, "post"),
     (EMBED, "post"),
+    (COMPLETE, "post"),
     ("/v1/models", "get"),
     ("/v1/models/{model}", "get"),
     ("/v1/responses", "post"),
@@ -76,14 +80,15 @@ def test_every_v1_operation_is_listed_with_bearer_auth_and_every_error(
             if status != "200":
                 schema = response["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/OpenAIError"}
-    for path in (CHAT, EMBED, "/v1/responses"):
+    for path in (CHAT, EMBED, COMPLETE, "/v1/responses"):
         assert set(document["paths"][path]["post"]["responses"]) == {"200"} | {
             str(status) for status in ERRORS
         }
-    assert set(document["paths"][CHAT]["post"]["responses"]["200"]["content"]) == {
-        "application/json",
-        "text/event-stream",
-    }
+    for path in (CHAT, COMPLETE):
+        assert set(document["paths"][path]["post"]["responses"]["200"]["content"]) == {
+            "application/json",
+            "text/event-stream",
+        }
     assert "404" in document["paths"]["/v1/models/{model}"]["get"]["responses"]
 
 
@@ -121,7 +126,10 @@ def test_an_openai_error_body_matches_the_error_schema(document: dict[str, Any])
     assert not error.is_valid({"error": {"message": "m"}})
 
 
-@pytest.mark.parametrize(("path", "check"), [(CHAT, check_chat), (EMBED, check_embedding)])
+@pytest.mark.parametrize(
+    ("path", "check"),
+    [(CHAT, check_chat), (EMBED, check_embedding), (COMPLETE, check_completion)],
+)
 def test_bodies_generated_from_the_request_schema_pass_the_parameter_checks(
     document: dict[str, Any], path: str, check: Any
 ) -> None:
@@ -176,3 +184,35 @@ def test_bodies_generated_from_the_responses_schema_pass_the_parameter_checks(
 
     passes()
     assert len(seen) >= 100
+
+
+COMPLETION_VALID = [
+    {"prompt": "hi"},
+    {"prompt": ["a", "b"], "model": "m", "max_tokens": 0, "n": 2, "best_of": 3},
+    {"prompt": "", "stop": ["x"], "logit_bias": {"50256": -100}, "echo": True, "suffix": "s"},
+    {"prompt": "hi", "stream": True, "stream_options": {"include_usage": True}, "seed": 1},
+    {"prompt": "hi", "temperature": None, "logprobs": 5, "user": "u"},
+]
+COMPLETION_REFUSED = [
+    {},
+    {"prompt": None},
+    {"prompt": [1, 2]},
+    {"prompt": []},
+    {"prompt": "hi", "temperature": 7},
+    {"prompt": "hi", "max_tokens": -1},
+    {"prompt": "hi", "logprobs": 6},
+    {"prompt": "hi", "best_of": 21},
+    {"prompt": "hi", "stop": ["1", "2", "3", "4", "5"]},
+    {"prompt": "hi", "echo": "yes"},
+]
+
+
+def test_the_completion_schema_accepts_what_the_checks_accept(document: dict[str, Any]) -> None:
+    schema = validator(document, "CompletionRequest")
+    for body in COMPLETION_VALID:
+        assert schema.is_valid(body), body
+        check_completion(dict(body))
+    for body in COMPLETION_REFUSED:
+        assert not schema.is_valid(body), body
+        with pytest.raises(BadRequest):
+            check_completion(dict(body))

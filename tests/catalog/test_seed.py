@@ -149,11 +149,18 @@ async def test_existing_providers_and_models_are_left_as_they_are(
         providers_created=totals.providers_created - 1,
         models_created=totals.models_created - 1,
         prices_added=totals.prices_added - 1,
+        models_updated=1,  # its empty limits filled in
     )
     after = (await _system_providers(registry, admin))["openai"]
     assert (after.id, after.display_name, after.enabled) == (mine.id, "Our OpenAI", True)
     page = await registry.models.list(admin, ALL, ModelFilter(provider_id=mine.id))
-    assert {m.model_id: m.display_name for m in page.items}[first.model_id] == "Ours"
+    ours = {m.model_id: m for m in page.items}[first.model_id]
+    assert ours.display_name == "Ours"
+    assert ours.capabilities == ["text"]  # what its creator chose stays
+    assert (ours.context_window, ours.max_output_tokens) == (
+        first.context_window,
+        first.max_output_tokens,
+    )
     assert page.total == len(openai.models)
 
 
@@ -184,3 +191,23 @@ async def test_only_admins_seed(registry: Registry) -> None:
     member = Actor(user_id=uuid.uuid4(), role="member", label="user:member@example.com")
     with pytest.raises(Forbidden):
         await seed_catalog(registry, member)
+
+
+async def test_seeded_models_have_their_capabilities_and_limits_from_models_dev(
+    registry: Registry, admin: Actor
+) -> None:
+    await seed_catalog(registry, admin)
+    openai = (await _system_providers(registry, admin))["openai"]
+    page = await registry.models.list(admin, ALL, ModelFilter(provider_id=openai.id))
+    stored = {m.model_id: m for m in page.items}
+    gpt4o = stored["gpt-4o"]
+    assert {"text", "vision", "function_calling", "json_mode", "streaming"} <= set(
+        gpt4o.capabilities
+    )
+    assert (gpt4o.context_window, gpt4o.max_output_tokens) == (128_000, 16_384)
+    embedder = stored["text-embedding-3-small"]
+    assert "embedding" in embedder.capabilities
+    assert not {"streaming", "function_calling", "vision"} & set(embedder.capabilities)
+    assert embedder.max_output_tokens is None
+    vision = await registry.models.list(admin, ALL, ModelFilter(capability="vision"))
+    assert "gpt-4o" in {m.model_id for m in vision.items}

@@ -100,7 +100,12 @@ def test_seed_is_idempotent(ready: Cli) -> None:
     assert first["providers_created"] > 0
     assert first["models_created"] > 0
     assert first["prices_added"] >= first["models_created"]
-    assert ready.json("seed") == {"providers_created": 0, "models_created": 0, "prices_added": 0}
+    assert ready.json("seed") == {
+        "providers_created": 0,
+        "models_created": 0,
+        "prices_added": 0,
+        "models_updated": 0,
+    }
     assert ready.json("providers", "list")["total"] == first["providers_created"]
     assert "providers created" in ready.ok("seed").stdout
     ready.ok("audit", "verify")

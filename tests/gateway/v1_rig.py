@@ -33,6 +33,7 @@ PRICE = {"input_per_mtok": "2", "output_per_mtok": "8"}
 RETRY = {"max_attempts": 2, "base_delay_ms": 1, "max_delay_ms": 5, "jitter": False}
 CHAT = ("POST", "/v1/chat/completions")
 EMBED = ("POST", "/v1/embeddings")
+COMPLETE = ("POST", "/v1/completions")
 
 
 @dataclass
@@ -138,7 +139,8 @@ async def openai_rig(
 
         return dispatch
 
-    async with fake_upstream({CHAT: route(CHAT), EMBED: route(EMBED)}) as upstream:
+    routed = {CHAT: route(CHAT), EMBED: route(EMBED), COMPLETE: route(COMPLETE)}
+    async with fake_upstream(routed) as upstream:
         provider = await registry.providers.create(
             admin,
             {"name": PROVIDER, "kind": "openai", "base_url": f"{upstream.url}/v1", "api_key": "k"},

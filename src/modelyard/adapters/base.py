@@ -10,7 +10,7 @@ knows nothing of the database.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Protocol
 
 import aiohttp
@@ -41,6 +41,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0  # prompt tokens read from the provider's prompt cache
+    _: KW_ONLY  # what follows is named at every call: a field added later shifts nothing
     cache_write_tokens: int = 0  # prompt tokens written to it (Anthropic's cache_creation)
     estimated: bool = False
 

@@ -82,7 +82,7 @@ def _usage(counts: Mapping[str, int | None], body: dict[str, Any], completion_te
         prompt = shapes.prompt_estimate(body)
     if completion is None:
         completion = tokens.estimate_text(completion_text)
-    return Usage(prompt, completion, counts.get("cached_tokens") or 0, estimated)
+    return Usage(prompt, completion, counts.get("cached_tokens") or 0, estimated=estimated)
 
 
 def _finish(document: Any, compiled: Compiled) -> str | None:

@@ -27,6 +27,7 @@ from modelyard.api.routers import (
     providers,
     settings,
     subscriptions,
+    transfer,
     usage,
     users,
 )
@@ -96,5 +97,6 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX, dependencies=checked)
     for module in (plans, subscriptions, credits, billing):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=checked)
+    app.include_router(transfer.router, prefix=API_PREFIX, dependencies=checked)
     v1_spec.install(app)  # last: it wraps whatever builds the OpenAPI document
     return app

@@ -2,9 +2,12 @@
 
 Every row goes through the registry services, so it is validated and audited like any other
 change. The seed is idempotent: system providers are matched by name and models by their
-upstream ``model_id``; what exists is left as it is, what is missing is created, and a model
-whose current price differs from the catalog gets a new price row (history is never
-rewritten). A second run against an unchanged catalog reports zeros.
+upstream ``model_id``; what is missing is created, a model whose current price differs from
+the catalog gets a new price row (history is never rewritten), and a model's capabilities,
+context window and max output are filled in or refreshed where they are still the catalog's,
+never where an admin set them by hand (:mod:`modelyard.catalog.refresh`); everything else
+that exists is left as it is. A second run against an unchanged catalog reports zeros and
+writes nothing.
 
 Hosted providers need an API key that the catalog cannot supply, so they are created
 disabled, as seed 004 does ("disabled until configured"); an admin sets the key and then
@@ -21,8 +24,12 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from modelyard.catalog import refresh
 from modelyard.catalog.data import CatalogModel, CatalogProvider, load_catalog
+from modelyard.catalog.presets import PRESETS, preset
+from modelyard.catalog.refresh import Stored
 from modelyard.db.tables import Model, ModelPrice, Provider
+from modelyard.errors import ValidationFailed
 from modelyard.kinds.base import kind_of, typed_config
 from modelyard.registry.actors import Actor
 from modelyard.registry.prices import current_prices
@@ -36,37 +43,88 @@ class SeedReport:
     providers_created: int
     models_created: int
     prices_added: int
+    models_updated: int = 0  # capabilities, context window or max output filled in
 
 
 @dataclass
 class _Existing:
     provider_id: uuid.UUID
-    models: dict[str, uuid.UUID]
+    models: dict[str, Stored]
     prices: dict[uuid.UUID, ModelPrice]
+
+
+@dataclass
+class _Counts:
+    providers: int = 0
+    models: int = 0
+    prices: int = 0
+    updated: int = 0
 
 
 async def seed_catalog(registry: Registry, actor: Actor) -> SeedReport:
     """Load the built-in catalog as system providers; safe to run any number of times."""
     actor.require_admin("seed the catalog")
     existing = await _existing(registry, actor)
-    providers = models = prices = 0
+    async with registry.db.read(actor) as tx:
+        last = await refresh.written(tx)
+    counts = _Counts()
     for entry in load_catalog():
         found = existing.get(entry.name)
         if found is None:
             created = await registry.providers.create(actor, _provider_spec(entry))
             found = _Existing(created.id, {}, {})
-            providers += 1
+            counts.providers += 1
+        wrote: dict[uuid.UUID, dict[str, Any]] = {}
         for item in entry.models:
-            model_id = found.models.get(item.model_id)
-            if model_id is None:
-                spec = _model_spec(found.provider_id, item)
-                await registry.models.create(actor, spec)
-                models += 1
-                prices += 1
-            elif not _same_price(found.prices.get(model_id), item):
-                await registry.prices.set(actor, model_id, _price_spec(item))
-                prices += 1
-    return SeedReport(providers_created=providers, models_created=models, prices_added=prices)
+            await _seed_model(registry, actor, found, item, last, wrote, counts)
+        if wrote:
+            async with registry.db.write(actor) as tx:
+                await refresh.marker(tx, entry.name, wrote)
+    return SeedReport(counts.providers, counts.models, counts.prices, counts.updated)
+
+
+async def _seed_model(
+    registry: Registry,
+    actor: Actor,
+    found: _Existing,
+    item: CatalogModel,
+    last: dict[uuid.UUID, dict[str, Any]],
+    wrote: dict[uuid.UUID, dict[str, Any]],
+    counts: _Counts,
+) -> None:
+    """Create ``item``, or bring its price and (where still the catalog's) its capabilities
+    and limits up to date; what was written to capabilities and limits goes in ``wrote``."""
+    stored = found.models.get(item.model_id)
+    if stored is None:
+        created = await registry.models.create(actor, _model_spec(found.provider_id, item))
+        wrote[created.id] = refresh.catalog_values(item)
+        counts.models += 1
+        counts.prices += 1
+        return
+    if not _same_price(found.prices.get(stored.id), item):
+        await registry.prices.set(actor, stored.id, _price_spec(item))
+        counts.prices += 1
+    changes = refresh.changes(stored, item, last.get(stored.id))
+    if changes:
+        await registry.models.update(actor, stored.id, changes)
+        wrote[stored.id] = refresh.now_ours(stored, item, changes)
+        counts.updated += 1
+
+
+async def seed_preset(registry: Registry, actor: Actor, name: str) -> SeedReport:
+    """Create a preset's providers that are missing (by name), disabled until a key is set;
+    providers of those names that exist are left as they are."""
+    actor.require_admin("seed a preset")
+    if name not in PRESETS:
+        raise ValidationFailed.at("preset", f"{name!r} is not a preset; known: {sorted(PRESETS)}")
+    existing = await _existing(registry, actor)
+    created = 0
+    for entry in preset(name):
+        if entry["name"] not in existing:
+            spec = entry | {"owner": "system", "enabled": False}
+            await registry.providers.create(actor, spec)
+            created += 1
+    return SeedReport(providers_created=created, models_created=0, prices_added=0)
 
 
 def needs_api_key(entry: CatalogProvider) -> bool:
@@ -86,16 +144,19 @@ async def _existing(registry: Registry, actor: Actor) -> dict[str, _Existing]:
             )
         }
         by_id = {e.provider_id: e for e in found.values()}
-        rows = await tx.session.execute(
-            select(Model.id, Model.provider_id, Model.model_id).where(
+        rows = await tx.session.scalars(
+            select(Model).where(
                 Model.provider_id.in_(select(Provider.id).where(Provider.owner_user_id.is_(None)))
             )
         )
-        for mid, pid, upstream_id in rows:
-            by_id[pid].models[upstream_id] = mid
-        prices = await current_prices(tx, [m for e in found.values() for m in e.models.values()])
+        for row in rows:
+            by_id[row.provider_id].models[row.model_id] = Stored(
+                row.id, list(row.capabilities), row.context_window, row.max_output_tokens
+            )
+        ids = [m.id for e in found.values() for m in e.models.values()]
+        prices = await current_prices(tx, ids)
     for entry in found.values():
-        entry.prices = {m: prices[m] for m in entry.models.values() if m in prices}
+        entry.prices = {m.id: prices[m.id] for m in entry.models.values() if m.id in prices}
     return found
 
 

@@ -1,6 +1,6 @@
 """The ``modelyard`` command: one Typer app, one module per command group.
 
-    modelyard init | serve | doctor | seed | chat | usage
+    modelyard init | serve | doctor | seed | chat | usage | import | export
     modelyard providers  list|show|add|update|enable|disable|set-default|activate|set-key|delete
     modelyard models     list|show|add|update|deprecate|reactivate|set-default|delete
     modelyard prices     list|set|at
@@ -41,6 +41,7 @@ from . import (
     server,
     subscriptions,
     system_settings,
+    transfer,
     usage,
     users,
 )
@@ -77,6 +78,8 @@ app.command()(doctor.doctor)
 app.command()(seed.seed)
 app.command()(chat.chat)
 app.command()(usage.usage)
+app.command(name="import")(transfer.import_)
+app.command(name="export")(transfer.export)
 app.add_typer(providers.app, name="providers", no_args_is_help=True)
 app.add_typer(models.app, name="models", no_args_is_help=True)
 app.add_typer(prices.app, name="prices", no_args_is_help=True)

@@ -2,24 +2,48 @@
 
 from __future__ import annotations
 
-from modelyard.catalog.seed import SeedReport, seed_catalog
+from typing import Annotated
+
+import typer
+
+from modelyard.catalog.seed import SeedReport, seed_catalog, seed_preset
 
 from ._common import ACTOR, JsonFlag, emit, run, table
 
+PresetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--preset",
+        help="Load a preset instead: seed004 (Groq, OpenRouter, Google AI, ChatGPT, disabled "
+        "until a key is set).",
+    ),
+]
 
-def seed(as_json: JsonFlag = False) -> None:
+
+def seed(preset: PresetOpt = None, as_json: JsonFlag = False) -> None:
     """Load the built-in catalog of well-known providers, models and prices.
 
     Hosted providers are created disabled until they are given a key. Safe to run again:
-    only what is missing or repriced is added.
+    only what is missing or repriced is added, and capabilities and limits are filled in
+    where an admin has not set them by hand.
     """
-    report: SeedReport = run(lambda r: seed_catalog(r, ACTOR))
+    chosen = preset
+    report: SeedReport = run(
+        lambda r: seed_catalog(r, ACTOR) if chosen is None else seed_preset(r, ACTOR, chosen)
+    )
     emit(
         report,
         as_json,
         lambda: table(
-            ("providers created", "models created", "prices added"),
-            [(report.providers_created, report.models_created, report.prices_added)],
+            ("providers created", "models created", "prices added", "models updated"),
+            [
+                (
+                    report.providers_created,
+                    report.models_created,
+                    report.prices_added,
+                    report.models_updated,
+                )
+            ],
             title="catalog seeded",
         ),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Annotated
 
@@ -61,6 +62,25 @@ def init(as_json: JsonFlag = False) -> None:
     _print_admin_key(result)
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """modelyard's handler on standard error (one per process)."""
+
+
+def log_to_stderr(level: str) -> None:
+    """modelyard's own log lines (``modelyard.*``: failed /v1 calls, faults, the usage
+    recorder, the registry refresher ...) to standard error at ``level``, beside uvicorn's."""
+    logger = logging.getLogger("modelyard")
+    if not any(isinstance(h, _Stderr) for h in logger.handlers):
+        handler = _Stderr(sys.stderr)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False  # printed once, whatever the root logger does
+
+
 def serve(
     host: Annotated[
         str | None, typer.Option(help="Address to bind (default: MODELYARD_HOST, 127.0.0.1).")
@@ -76,6 +96,7 @@ def serve(
     if overrides:
         settings = settings.model_copy(update=overrides)
     _print_admin_key(_bootstrap(settings, migrate=settings.auto_migrate))
+    log_to_stderr(settings.log_level)
     uvicorn.run(
         create_app(settings, server=True),
         host=settings.host,

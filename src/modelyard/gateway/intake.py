@@ -30,14 +30,17 @@ def chat_call(
     *,
     client_request_id: str | None = None,
     idempotency_key: str | None = None,
+    operation: str | None = None,
 ) -> Call:
     """A chat call, ready to admit: 400 for a malformed request, 403 for what the caller's
     plan does not allow (recorded), 404/400 when no model can serve it. ``request_id`` is
-    the server's own (the usage row's key); the caller's ids only travel with the call."""
+    the server's own (the usage row's key); the caller's ids only travel with the call.
+    ``operation``: the usage rows' (``chat`` or ``function_call`` unless said otherwise)."""
     params.check_chat(body)
     needs = request.chat_needs(body)
     resolution = resolve(snap, key.user_id, request.requested_model(body), "chat", needs)
-    operation = "function_call" if body.get("tools") or body.get("functions") else "chat"
+    if operation is None:
+        operation = "function_call" if body.get("tools") or body.get("functions") else "chat"
     call = Call(gateway, snap, key, request_id, operation, body, resolution, None, 0, 0)
     call.client_request_id, call.idempotency_key = client_request_id, idempotency_key
     billed = _recorded(call, lambda: _entitled(call, needs))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 
+from modelyard.adapters import vectors
 from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target
 from modelyard.errors import (
     LimitExceeded,
@@ -63,9 +64,10 @@ class Pipeline:
         async def attempt(
             c: Candidate, target: Target, upstream: dict[str, Any]
         ) -> EmbeddingResult:
-            return await adapter_for(c.provider.kind).embed(
+            result = await adapter_for(c.provider.kind).embed(
                 self.clients.get(c.provider), target, upstream
-            )
+            )  # in the encoding asked, whatever the upstream sent
+            return vectors.in_encoding(result, upstream.get("encoding_format"))
 
         return await self.run(call, attempt)
 

@@ -53,15 +53,23 @@ def resolve(
     warning = _lifecycle(snap, chosen[0].model)
     missing = sorted(needs - chosen[0].model.capabilities)
     if missing:
-        raise CapabilityMissing(
-            f"model {chosen[0].model.model_id!r} lacks the {', '.join(missing)} capability "
-            f"this request needs",
-            details={"missing": missing},
-        )
+        raise _lacking(chosen[0].model.model_id, missing)
     chosen = _share(chosen, rng or _RNG)
     chosen += _fallbacks(snap, user, chosen)
     chosen = [c for c in chosen if needs <= c.model.capabilities]
     return Resolution(tuple(_with_fallback(snap, chosen, needs)), warning)
+
+
+def _lacking(model: str, missing: list[str]) -> CapabilityMissing:
+    """400 naming the model and each capability it lacks, and what to do about it."""
+    named = " and ".join(", ".join(missing).rsplit(", ", 1))
+    noun, them = ("capability", "it") if len(missing) == 1 else ("capabilities", "them")
+    return CapabilityMissing(
+        f"model {model!r} lacks the {named} {noun} this request needs; use a model that has "
+        f"{them}, or an admin adds {them} to the model's capabilities if the model supports "
+        f"{them}",
+        details={"model": model, "missing": missing},
+    )
 
 
 def _not_served(snap: Snapshot, user: uuid.UUID, requested: str | None) -> NotFound:

@@ -61,6 +61,8 @@ class Stream:
             for choice in choices if isinstance(choices, list) else ():
                 delta = choice.get("delta") if isinstance(choice, dict) else None
                 content = delta.get("content") if isinstance(delta, dict) else None
+                if delta is None and isinstance(choice, dict):  # a text_completion chunk
+                    content = choice.get("text")
                 if isinstance(content, str):
                     self.text.append(content)
         return item

@@ -18,6 +18,7 @@ CAPABILITIES = (
     "embedding",
     "json_mode",
     "streaming",
+    "completion",
 )
 
 

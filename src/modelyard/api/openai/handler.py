@@ -20,8 +20,10 @@ import logging
 import time
 from typing import Any
 
+import orjson
+
 from modelyard import ids
-from modelyard.api.openai import chat, models, responses
+from modelyard.api.openai import chat, completions, models, responses
 from modelyard.api.openai.inbound import Inbound
 from modelyard.api.openai.routes import Route, Routes
 from modelyard.api.openai.wire import (
@@ -40,10 +42,12 @@ from modelyard.gateway.service import Gateway
 from modelyard.gateway.snapshot import KeyEntry, Snapshot
 
 log = logging.getLogger("modelyard.gateway")
+MODEL_SHOWN = 100  # characters of the model asked for in a failure's log line
 
 ROUTES = Routes()
 ROUTES.add("/v1/chat/completions", Route({"POST": chat.chat}))
 ROUTES.add("/v1/embeddings", Route({"POST": chat.embeddings}))
+ROUTES.add("/v1/completions", Route({"POST": completions.completions}))
 ROUTES.add("/v1/models", Route({"GET": models.listed}))
 ROUTES.add("/v1/models/", Route({"GET": models.one}))
 ROUTES.add("/v1/responses", Route({"POST": responses.create}))
@@ -67,6 +71,8 @@ async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: An
     method, path = scope["method"], scope["path"]
     route = ROUTES.find(path)
     shape = route.error_shape if route is not None else error_body
+    key: KeyEntry | None = None
+    inbound: Inbound | None = None
     try:
         credential, given, given_as, idempotency = _headers(scope)
         client_id = caller_id(given, given_as, CLIENT_ID_MAX)
@@ -91,17 +97,20 @@ async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: An
     except Exception as exc:  # an error (ours or the upstream's), or a fault: JSON all the same
         error = as_error(exc)
         status, _body, headers = error_reply(error)
-        # Code and status only: an upstream's message is the caller's business, not the log's;
-        # a fault of our own carries its traceback (never into the reply).
+        # Code and status, the caller and the model asked for: an upstream's message is the
+        # caller's business, not the log's, and the key is never in it; a fault of our own
+        # carries its traceback (never into the reply).
         bug = error is not exc and status == 500
         log.log(
             logging.ERROR if bug else logging.WARNING if status >= 500 else logging.INFO,
-            "%s %s -> %d %s (request %s)%s",
+            "%s %s -> %d %s (request %s) user=%s model=%s%s",
             method,
             path,
             status,
             error.code,
             request_id,
+            "-" if key is None else key.user_id,
+            "-" if inbound is None or inbound.model is None else shown(inbound.model),
             "" if error is exc else f": {type(exc).__name__}",
             exc_info=exc if bug else None,
         )
@@ -115,6 +124,12 @@ async def _not_allowed(send: Any, method: str, path: str, route: Route, headers:
     message = f"{method} is not allowed on {path}; use {route.allow}"
     body = route.error_shape(405, "method_not_allowed", message, None)
     await send_json(send, 405, body, [(b"allow", route.allow.encode()), *headers])
+
+
+def shown(text: str) -> str:
+    """A caller's text in a log line: quoted, escaped (no line of its own), at most 100
+    characters of it."""
+    return orjson.dumps(text[:MODEL_SHOWN]).decode()
 
 
 def _headers(scope: dict[str, Any]) -> tuple[str, bytes | None, str, bytes | None]:

@@ -30,6 +30,7 @@ class Inbound:
     send: Any
     started: float  # perf_counter when the request came in
     headers: Headers = field(default_factory=list)  # sent on every answer (x-request-id, ...)
+    model: str | None = None  # the model asked for, once read (for the failure's log line)
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of request header ``name`` (lower case), as sent."""
@@ -52,6 +53,8 @@ class Inbound:
             raise BadRequest("the request body is not valid JSON") from None
         if not isinstance(body, dict):
             raise BadRequest("the request body must be a JSON object")
+        model = body.get("model")
+        self.model = model if isinstance(model, str) else None
         return body
 
     async def answer(self, body: bytes, headers: Headers | None = None, status: int = 200) -> None:

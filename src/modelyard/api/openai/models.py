@@ -74,5 +74,5 @@ async def listed(inbound: Inbound) -> None:
 
 async def one(inbound: Inbound) -> None:
     """``GET /v1/models/{id}`` (an id may hold a slash: ``provider/model``)."""
-    model_id = inbound.path.removeprefix("/v1/models/")
+    model_id = inbound.model = inbound.path.removeprefix("/v1/models/")
     await inbound.answer(get_model(inbound.snap, inbound.key, model_id))

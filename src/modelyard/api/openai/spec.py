@@ -27,6 +27,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from modelyard.api.openai import spec_completions
 from modelyard.api.openai.spec_messages import Schema, ref
 from modelyard.api.openai.spec_responses import COMPONENTS as RESPONSES_COMPONENTS
 from modelyard.api.openai.spec_schemas import COMPONENTS
@@ -132,6 +133,22 @@ PATHS: dict[str, Any] = {
             requestBody=_body("EmbeddingRequest"),
         )
     },
+    "/v1/completions": {
+        "post": _operation(
+            "Create a completion (legacy: prompt in, text out)",
+            {
+                "description": "The text_completion; with `stream: true`, Server-Sent Events "
+                "of text_completion chunks ending with `data: [DONE]`",
+                "content": {
+                    "application/json": {"schema": ref("TextCompletion")},
+                    "text/event-stream": {"schema": spec_completions.EVENT},
+                },
+            },
+            CALL_ERRORS,
+            operationId="v1_completions",
+            requestBody=_body("CompletionRequest"),
+        )
+    },
     "/v1/models": {
         "get": _operation(
             "List the models this key may use",
@@ -211,6 +228,7 @@ def add_v1(schema: dict[str, Any]) -> dict[str, Any]:
     paths.update(copy.deepcopy(PATHS))
     components = schema.setdefault("components", {})
     components.setdefault("schemas", {}).update(copy.deepcopy(COMPONENTS))
+    components["schemas"].update(copy.deepcopy(spec_completions.COMPONENTS))
     components["schemas"].update(copy.deepcopy(RESPONSES_COMPONENTS))
     components.setdefault("securitySchemes", {}).setdefault(
         SECURITY_SCHEME,

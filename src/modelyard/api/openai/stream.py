@@ -22,16 +22,25 @@ from modelyard.errors import ModelyardError
 from modelyard.faults import as_error
 from modelyard.gateway import request
 from modelyard.gateway.call import Call
+from modelyard.gateway.pipeline import Opener
 
 DONE = b"data: [DONE]\n\n"
 log = logging.getLogger("modelyard.gateway")
 
 
-async def run(call: Call, body: dict[str, Any], receive: Any, send: Any, started: float) -> None:
-    """Relay the call's stream. Raises only before the response starts (the handler answers
-    that as a JSON error); after it, a failure ends the body with an error event."""
+async def run(
+    call: Call,
+    body: dict[str, Any],
+    receive: Any,
+    send: Any,
+    started: float,
+    opener: Opener | None = None,
+) -> None:
+    """Relay the call's stream (opened by ``opener`` when not as a chat stream: see
+    :meth:`Call.stream`). Raises only before the response starts (the handler answers that
+    as a JSON error); after it, a failure ends the body with an error event."""
     include_usage = request.include_usage(body)
-    stream = await call.stream()
+    stream = await call.stream(opener)
     me = asyncio.current_task()
     gone = asyncio.Event()
     watcher: asyncio.Task[None] | None = None
@@ -69,6 +78,16 @@ async def run(call: Call, body: dict[str, Any], receive: Any, send: Any, started
             raise
         if not isinstance(exc, ModelyardError):  # a fault: logged as one
             log.exception("stream relay failed (request %s)", call.request_id)
+        else:  # as the handler logs a failed call: code and status, never the message
+            model = call.body.get("model")
+            log.info(
+                "stream failed -> %d %s (request %s) user=%s model=%s",
+                error.status,
+                error.code,
+                call.request_id,
+                call.key.user_id,
+                orjson.dumps(model[:100]).decode() if isinstance(model, str) else "-",
+            )
         pending.append(b"data: " + error_body(error.status, error.code, error.message) + b"\n\n")
     finally:
         if watcher is not None:
