@@ -30,6 +30,14 @@ from tests.support import pg
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+@pytest.fixture(autouse=True)
+def _data_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """MODELYARD_HOME in a temporary directory: no test reads or writes the user's own."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("MODELYARD_HOME", str(home))
+    return home
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"

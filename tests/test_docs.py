@@ -42,3 +42,17 @@ def test_relative_links_resolve(page: Path) -> None:
         if not (page.parent / target).resolve().exists()
     ]
     assert not missing, f"{page.name} links to missing files: {missing}"
+
+
+HARD_CODED_ADDRESS = re.compile(r"https?://(?:127\.0\.0\.1|localhost):\d+/")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_commands_use_a_variable_for_the_servers_address(page: Path) -> None:
+    """curl examples say `$MODELYARD_URL/...`, set once, not a port that may not be yours."""
+    hard_coded = [
+        line.strip()
+        for line in page.read_text().splitlines()
+        if HARD_CODED_ADDRESS.search(line) and not line.lstrip().startswith("MODELYARD_URL=")
+    ]
+    assert not hard_coded, f"{page.name} hard-codes the server's address: {hard_coded}"

@@ -32,8 +32,15 @@ def ensure_master_key(settings: Settings) -> bool:
     return True
 
 
+def ensure_database_dir(settings: Settings) -> None:
+    """Make the SQLite file's directory (MODELYARD_HOME, by default) so it can be created."""
+    if settings.database_file is not None:
+        settings.database_file.parent.mkdir(parents=True, exist_ok=True)
+
+
 async def bootstrap(settings: Settings, registry: Registry, *, migrate: bool = True) -> Bootstrap:
     created = ensure_master_key(settings)
+    ensure_database_dir(settings)
     registry.db.keyring = Keyring.from_settings(settings)
     if migrate:
         await upgrade_to_head(registry.db.engine)

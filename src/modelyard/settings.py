@@ -3,21 +3,58 @@
 Built once at the edge (the app factory, the CLI) from ``MODELYARD_*`` environment variables
 and passed down explicitly; nothing reads the environment anywhere else. Every field carries a
 default and a help text, and ``docs/configuration.md`` documents each one (a test checks).
+
+Files live in one data directory, ``MODELYARD_HOME`` (default: the user's data directory,
+``$XDG_DATA_HOME/modelyard`` or ``~/.local/share/modelyard``). A relative SQLite path, key
+file or outbox is resolved against it, never against the working directory, so the server
+and the CLI find the same registry wherever they are started.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DATABASE_FILE = "modelyard.db"
+
+
+def default_home() -> Path:
+    """The user's data directory for modelyard: ``$XDG_DATA_HOME/modelyard``, else
+    ``~/.local/share/modelyard``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base).expanduser() / "modelyard"
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file of a SQLite URL; None for PostgreSQL or an in-memory database."""
+    if not database_url.startswith("sqlite"):
+        return None
+    database = make_url(database_url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MODELYARD_", extra="ignore", frozen=True)
 
+    home: Path = Field(
+        default_factory=default_home,
+        validate_default=True,
+        description=(
+            "Data directory: relative paths of the SQLite database, the key file and the usage "
+            "outbox are resolved against it, not against the working directory. Created by "
+            "`modelyard init` / `modelyard serve`."
+        ),
+    )
     database_url: str = Field(
-        default="sqlite+aiosqlite:///./modelyard.db",
+        default=f"sqlite+aiosqlite:///{DATABASE_FILE}",
+        validate_default=True,
         description=(
             "SQLAlchemy URL of the database. `sqlite+aiosqlite:///path.db` (embedded, WAL mode) "
             "or `postgresql+asyncpg://user@host:5432/db`."
@@ -32,7 +69,8 @@ class Settings(BaseSettings):
         ),
     )
     master_key_file: Path = Field(
-        default=Path("./modelyard.key"),
+        default=Path("modelyard.key"),
+        validate_default=True,
         description=(
             "File holding the master key(s), one per line, newest first; created with mode 0600 "
             "by `modelyard init` / the first `modelyard serve` when MODELYARD_MASTER_KEY is unset."
@@ -76,7 +114,8 @@ class Settings(BaseSettings):
         default="modelyard", description="Prefix of every Redis key modelyard writes."
     )
     usage_outbox: Path = Field(
-        default=Path("./modelyard-usage.outbox"),
+        default=Path("modelyard-usage.outbox"),
+        validate_default=True,
         description=(
             "File where usage rows wait, durably, while the database is unreachable; they are "
             "written to the database when it returns."
@@ -124,12 +163,40 @@ class Settings(BaseSettings):
         ),
     )
 
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
     @field_validator("database_url")
     @classmethod
-    def _known_driver(cls, value: str) -> str:
+    def _known_driver(cls, value: str, info: ValidationInfo) -> str:
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
-        return value
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("is not a database URL SQLAlchemy can read") from None
+        if value.startswith("sqlite") and (url.host or url.port):
+            raise ValueError(
+                "a SQLite URL names a file after three slashes: sqlite+aiosqlite:///x.db"
+            )
+        path, home = sqlite_path(value), info.data.get("home")
+        if path is None or home is None:
+            return value
+        resolved = path.expanduser()
+        if not resolved.is_absolute():
+            resolved = home / resolved
+        if resolved == path:
+            return value
+        return make_url(value).set(database=str(resolved)).render_as_string(hide_password=False)
+
+    @field_validator("master_key_file", "usage_outbox")
+    @classmethod
+    def _under_home(cls, value: Path, info: ValidationInfo) -> Path:
+        home = info.data.get("home")
+        value = value.expanduser()
+        return value if home is None or value.is_absolute() else home / value
 
     @field_validator("log_level")
     @classmethod
@@ -142,3 +209,8 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def database_file(self) -> Path | None:
+        """The SQLite database's file (absolute), or None for PostgreSQL / in memory."""
+        return sqlite_path(self.database_url)

@@ -108,7 +108,7 @@ async def test_a_text_reply_becomes_a_chat_completion_with_cache_usage(
             "finish_reason": "stop",
         }
     ]
-    assert result.usage == Usage(45 + 2048 + 120, 27, cached_tokens=2048)
+    assert result.usage == Usage(45 + 2048 + 120, 27, cached_tokens=2048, cache_write_tokens=120)
     assert result.body["usage"] == {
         "prompt_tokens": 2213,
         "completion_tokens": 27,
@@ -168,7 +168,9 @@ async def test_a_stream_yields_role_then_text_then_finish_and_usage_last(
             "prompt_tokens_details": {"cached_tokens": 2048},
         },
     ]
-    assert [c.usage for c in chunks] == [None] * 5 + [Usage(2213, 27, cached_tokens=2048)]
+    assert [c.usage for c in chunks] == [None] * 5 + [
+        Usage(2213, 27, cached_tokens=2048, cache_write_tokens=120)
+    ]
     assert {c.chunk["id"] for c in chunks} == {"msg_01XFDUDYJgAACzvnptvVoYEL"}
     assert {c.chunk["object"] for c in chunks} == {"chat.completion.chunk"}
 

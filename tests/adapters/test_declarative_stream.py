@@ -81,7 +81,9 @@ async def test_stream_usage_is_estimated_from_the_text_when_not_reported(
     async with fake_upstream({ACME_ROUTE: sse_reply(sse)}) as upstream:
         target = make_target(upstream.url, ACME)
         chunks = await collect(DeclarativeAdapter().stream(http, target, {"messages": MESSAGES}))
-    expected = Usage(tokens.estimate_messages(MESSAGES), tokens.estimate_text("Hi you"), 0, True)
+    expected = Usage(
+        tokens.estimate_messages(MESSAGES), tokens.estimate_text("Hi you"), estimated=True
+    )
     assert chunks[-1].usage == expected
 
 

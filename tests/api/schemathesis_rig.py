@@ -24,7 +24,7 @@ from typing import Any
 from modelyard.billing.credits import GrantCreate
 from modelyard.bootstrap import bootstrap
 from modelyard.errors import Unauthenticated
-from modelyard.registry.actors import Actor
+from modelyard.registry.actors import SCOPES, Actor
 from modelyard.registry.apikeys import ApiKeyCreate
 from modelyard.registry.models import ModelCreate
 from modelyard.registry.providers import ProviderCreate
@@ -52,7 +52,9 @@ async def seed(settings: Settings) -> Seeded:
         admin = await registry.keys.authenticate(boot.admin_key)
         assert admin.user_id is not None
         member = await registry.users.create(OPERATOR, UserCreate(email="member@example.com"))
-        key = await registry.keys.create(OPERATOR, ApiKeyCreate(name="member", user_id=member.id))
+        key = await registry.keys.create(
+            OPERATOR, ApiKeyCreate(name="member", user_id=member.id, scopes=list(SCOPES))
+        )
         provider = await registry.providers.create(
             OPERATOR, ProviderCreate(name="fake", kind="fake", is_default=True)
         )

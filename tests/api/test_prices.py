@@ -56,6 +56,28 @@ async def test_price_history_keeps_every_row_oldest_first(
     assert [p["currency"] for p in history] == ["USD", "USD"]
 
 
+async def test_a_cache_write_price_is_kept_and_shown_with_the_price(
+    client: httpx.AsyncClient, admin_key: str, priced: dict[str, Any]
+) -> None:
+    prices = f"{MODELS}/{priced['id']}/prices"
+    price = {
+        "input_per_mtok": "3",
+        "output_per_mtok": "15",
+        "cached_input_per_mtok": "0.30",
+        "cache_write_per_mtok": "3.75",
+        "effective_from": "2031-01-01T00:00:00Z",
+    }
+    created = ok(await client.post(prices, headers=auth(admin_key), json=price), 201)
+    assert (created["cached_input_per_mtok"], created["cache_write_per_mtok"]) == ("0.3", "3.75")
+    history = ok(await client.get(prices, headers=auth(admin_key)))
+    assert [p["cache_write_per_mtok"] for p in history] == [None, None, "3.75"]
+    at = {"at": "2031-06-01T00:00:00Z"}
+    found = ok(
+        await client.get(f"{MODELS}/{priced['id']}/price", headers=auth(admin_key), params=at)
+    )
+    assert found["cache_write_per_mtok"] == "3.75"
+
+
 @pytest.mark.parametrize(
     ("params", "path"),
     [
@@ -83,6 +105,16 @@ async def test_price_at_needs_a_time_with_a_zone(
     [
         ({"input_per_mtok": 2.5, "output_per_mtok": "1"}, 422, "VALIDATION_FAILED"),  # float
         ({"input_per_mtok": "-1", "output_per_mtok": "1"}, 422, "VALIDATION_FAILED"),
+        (
+            {"input_per_mtok": "1", "output_per_mtok": "1", "cache_write_per_mtok": 1.25},
+            422,
+            "VALIDATION_FAILED",
+        ),
+        (
+            {"input_per_mtok": "1", "output_per_mtok": "1", "cache_write_per_mtok": "-1"},
+            422,
+            "VALIDATION_FAILED",
+        ),
         ({"input_per_mtok": "1", "output_per_mtok": "1", "currency": "usd"}, 422, None),
         (
             {"input_per_mtok": "1", "output_per_mtok": "1", "effective_from": "2030-05-01T00:00"},

@@ -42,7 +42,7 @@ async def world(client: httpx.AsyncClient, admin_key: str, registry: Registry) -
     for name in ("alice", "bob"):
         body = {"email": f"{name}@example.com", "role": "member"}
         user = ok(await client.post(f"{API}/users", headers=auth(admin_key), json=body), 201)
-        body = {"name": name, "user_id": user["id"]}
+        body = {"name": name, "user_id": user["id"], "scopes": ["inference", "registry:read"]}
         key = ok(await client.post(f"{API}/keys", headers=auth(admin_key), json=body), 201)
         ids[name], keys[name] = user["id"], key["key"]
     rows = sample(ids)
@@ -199,6 +199,7 @@ async def test_an_event_carries_the_call_and_nothing_secret(world: World) -> Non
         "prompt_tokens": 10,
         "completion_tokens": 0,
         "cached_tokens": 0,
+        "cache_write_tokens": 0,
         "estimated": False,
         "latency_ms": 120,
         "ttft_ms": None,
@@ -291,6 +292,7 @@ async def test_events_as_csv_write_every_field_exactly(world: World) -> None:
         "prompt_tokens": "10",
         "completion_tokens": "0",
         "cached_tokens": "0",
+        "cache_write_tokens": "0",
         "estimated": "false",
         "latency_ms": "120",
         "ttft_ms": "",

@@ -122,11 +122,12 @@ async def test_plaintext_key_is_shown_once_and_never_listed(
     client: httpx.AsyncClient, admin_key: str
 ) -> None:
     member = await make_member(client, admin_key)
-    created = ok(await client.post(KEYS, headers=member.headers, json={"name": "laptop"}), 201)
+    body = {"name": "laptop", "scopes": ["registry:read"]}
+    created = ok(await client.post(KEYS, headers=member.headers, json=body), 201)
     token = created["key"]
     assert token.startswith("myk_")
     assert created["api_key"]["prefix"] == token[:12]
-    assert set(created["api_key"]["scopes"]) == {"inference", "registry:read", "registry:write"}
+    assert created["api_key"]["scopes"] == ["registry:read"]
     for headers, params in [(member.headers, {}), (auth(admin_key), {"user_id": member.id})]:
         listed = await client.get(KEYS, headers=headers, params=params)
         assert token not in listed.text
@@ -154,7 +155,11 @@ async def test_expired_key_is_refused(
     member = await make_member(client, admin_key)
     expires = (utcnow() + timedelta(hours=1)).isoformat()
     created = ok(
-        await client.post(KEYS, headers=member.headers, json={"name": "t", "expires_at": expires}),
+        await client.post(
+            KEYS,
+            headers=member.headers,
+            json={"name": "t", "expires_at": expires, "scopes": ["registry:read"]},
+        ),
         201,
     )
     assert ok(await client.get(f"{USERS}/me", headers=auth(created["key"])))["id"] == member.id
@@ -257,3 +262,67 @@ async def test_admin_may_not_purge_themselves_or_remove_the_last_admin(
         await client.delete(f"{USERS}/{me['id']}", headers=auth(admin_key)), 409, "LAST_ADMIN"
     )
     assert await snapshot(client, admin_key, USERS) == before
+
+
+async def test_a_members_new_key_may_call_models_only_unless_asked(
+    client: httpx.AsyncClient, admin_key: str
+) -> None:
+    member = await make_member(client, admin_key)
+    own = ok(await client.post(KEYS, headers=member.headers, json={"name": "app"}), 201)
+    given = ok(
+        await client.post(KEYS, headers=auth(admin_key), json={"name": "ci", "user_id": member.id}),
+        201,
+    )
+    for created in (own, given):
+        assert created["api_key"]["scopes"] == ["inference"]
+        response = await client.get(f"{USERS}/me", headers=auth(created["key"]))
+        assert "registry:read" in assert_error(response, 403, "FORBIDDEN")["message"]
+    asked = {"name": "tools", "scopes": ["registry:read", "inference"]}
+    created = ok(await client.post(KEYS, headers=member.headers, json=asked), 201)
+    assert created["api_key"]["scopes"] == ["inference", "registry:read"]
+    assert ok(await client.get(f"{USERS}/me", headers=auth(created["key"])))["id"] == member.id
+
+
+async def test_an_admins_new_key_keeps_every_scope(
+    client: httpx.AsyncClient, admin_key: str
+) -> None:
+    other = await make_member(client, admin_key, role="admin")
+    body = {"name": "ops", "user_id": other.id}
+    created = ok(await client.post(KEYS, headers=auth(admin_key), json=body), 201)
+    assert created["api_key"]["scopes"] == ["inference", "registry:read", "registry:write"]
+    mine = ok(await client.post(KEYS, headers=auth(admin_key), json={"name": "mine"}), 201)
+    assert mine["api_key"]["scopes"] == ["inference", "registry:read", "registry:write"]
+
+
+@pytest.mark.parametrize(
+    ("held", "asked", "beyond"),
+    [
+        (["registry:read", "registry:write"], None, "inference"),  # the default is checked too
+        (["registry:read", "registry:write"], ["inference"], "inference"),
+        (["inference", "registry:write"], ["registry:read"], "registry:read"),
+    ],
+)
+async def test_a_members_key_cannot_create_a_key_that_does_more(
+    client: httpx.AsyncClient,
+    admin_key: str,
+    held: list[str],
+    asked: list[str] | None,
+    beyond: str,
+) -> None:
+    member = await make_member(client, admin_key, scopes=held)
+    keys = {"user_id": member.id}
+    before = [k["id"] for k in ok(await client.get(KEYS, headers=auth(admin_key), params=keys))]
+    body: dict[str, Any] = {"name": "more"} | ({"scopes": asked} if asked else {})
+    response = await client.post(KEYS, headers=member.headers, json=body)
+    assert beyond in assert_error(response, 403, "FORBIDDEN")["message"]
+    after = [k["id"] for k in ok(await client.get(KEYS, headers=auth(admin_key), params=keys))]
+    assert after == before
+
+
+async def test_unknown_or_no_scopes_are_refused(client: httpx.AsyncClient, admin_key: str) -> None:
+    member = await make_member(client, admin_key)
+    for scopes in (["registry:admin"], []):
+        body = {"name": "x", "scopes": scopes}
+        response = await client.post(KEYS, headers=member.headers, json=body)
+        error = assert_error(response, 422, "VALIDATION_FAILED")
+        assert error["details"]["errors"][0]["path"] == "scopes"

@@ -38,6 +38,7 @@ OPERATIONS = {
     ("/v1/responses/{response_id}", "get"),
     ("/v1/responses/{response_id}", "delete"),
 }
+MESSAGES = {("/v1/messages", "post"), ("/v1/messages/count_tokens", "post")}
 # Refused only once the model is known (its max output): no schema can say it.
 MODEL_DEPENDENT = {"max_tokens-over-model", "max_completion_tokens-over-model"}
 
@@ -68,7 +69,9 @@ def test_every_v1_operation_is_listed_with_bearer_auth_and_every_error(
         if path.startswith("/v1/")
         for method in item
     }
-    assert listed == OPERATIONS
+    assert (
+        listed == OPERATIONS | MESSAGES
+    )  # the Messages API: tests/api/test_v1_messages_openapi.py
     scheme = document["components"]["securitySchemes"]["HTTPBearer"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
     for path, method in OPERATIONS:

@@ -22,6 +22,7 @@ class Price:
     cached_input_per_mtok: Decimal | None = None
     credits_per_1k: Decimal | None = None
     currency: str = "USD"
+    cache_write_per_mtok: Decimal | None = None
 
 
 USD = Price(Decimal("2"), Decimal("8"), Decimal("1"))
@@ -69,3 +70,33 @@ def test_the_estimate_is_the_dearest_candidate_and_affordable_inverts_it_exactly
     assert affordable([Rate(Decimal(1), Decimal(0))], 11, Decimal(3)) is None  # free output
     above_a_third = Rate(Decimal(0), Decimal("0.3333333333333333333333333334"))
     assert affordable([above_a_third], 0, Decimal(1)) == 2  # 3 of them cost more than 1
+
+
+CACHED = Price(Decimal("3"), Decimal("15"), Decimal("0.3"), cache_write_per_mtok=Decimal("3.75"))
+
+
+def test_cache_writes_are_charged_at_the_cache_write_price() -> None:
+    # 2213 prompt tokens: 2048 read from the cache, 120 written to it, 45 plain input
+    usage = Usage(2213, 27, cached_tokens=2048, cache_write_tokens=120)
+    cost, credits = cost_of(CACHED, usage, PER_USD)
+    expected = (45 * Decimal(3) + 2048 * Decimal("0.3") + 120 * Decimal("3.75") + 27 * 15) / 10**6
+    assert cost == expected == Decimal("0.0016044")
+    assert credits == Decimal("0.16044")
+
+
+def test_cache_writes_without_their_own_price_are_charged_as_input() -> None:
+    usage = Usage(2213, 27, cached_tokens=2048, cache_write_tokens=120)
+    plain = Price(Decimal("3"), Decimal("15"), Decimal("0.3"))
+    assert cost_of(plain, usage)[0] == Decimal("0.0015144")  # 165 at 3: as before writes counted
+
+
+def test_cache_counts_beyond_the_prompt_never_charge_more_tokens_than_it_had() -> None:
+    usage = Usage(100, 0, cached_tokens=80, cache_write_tokens=50)  # a provider miscounting
+    assert cost_of(CACHED, usage)[0] == (80 * Decimal("0.3") + 20 * Decimal("3.75")) / 10**6
+
+
+def test_the_hold_rates_a_prompt_token_at_the_dearer_of_input_and_cache_write() -> None:
+    rate = rate_of(CACHED, PER_USD)
+    assert rate == Rate(Decimal("3.75") * PER_USD / 10**6, Decimal(15) * PER_USD / 10**6)
+    cheap_writes = Price(Decimal("3"), Decimal("15"), cache_write_per_mtok=Decimal("1"))
+    assert rate_of(cheap_writes, PER_USD) == Rate(Decimal("0.0003"), Decimal("0.0015"))

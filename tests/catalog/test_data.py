@@ -92,6 +92,8 @@ def test_every_price_is_a_non_negative_decimal() -> None:
         prices = [model.input_per_mtok, model.output_per_mtok]
         if model.cached_input_per_mtok is not None:
             prices.append(model.cached_input_per_mtok)
+        if model.cache_write_per_mtok is not None:
+            prices.append(model.cache_write_per_mtok)
         for price in prices:
             assert type(price) is Decimal, (name, model.model_id, price)
             assert price.is_finite()

@@ -80,6 +80,7 @@ async def test_prices_match_the_catalog_exactly_as_decimals(
             assert model.price.input_per_mtok == item.input_per_mtok
             assert model.price.output_per_mtok == item.output_per_mtok
             assert model.price.cached_input_per_mtok == item.cached_input_per_mtok
+            assert model.price.cache_write_per_mtok == item.cache_write_per_mtok
             assert model.price.currency == "USD"
             assert model.capabilities == list(item.capabilities)
             assert model.context_window == item.context_window
@@ -141,6 +142,7 @@ async def test_existing_providers_and_models_are_left_as_they_are(
                 "input_per_mtok": first.input_per_mtok,
                 "output_per_mtok": first.output_per_mtok,
                 "cached_input_per_mtok": first.cached_input_per_mtok,
+                "cache_write_per_mtok": first.cache_write_per_mtok,
             },
         },
     )

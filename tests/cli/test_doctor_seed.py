@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -89,10 +90,20 @@ def test_doctor_fails_and_says_what_is_wrong(
 
 
 def test_doctor_reports_an_unmigrated_database(tmp_path: Path) -> None:
-    cli = Cli(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}", tmp_path / "k")
-    report = cli("doctor", "--json")
+    path = tmp_path / "unmigrated.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE notes (text TEXT)")
+    report = Cli(f"sqlite+aiosqlite:///{path}", tmp_path / "k")("doctor", "--json")
     assert report.exit_code == 1
     assert "no schema yet" in report.stdout
+
+
+def test_doctor_reports_a_missing_database_without_creating_it(tmp_path: Path) -> None:
+    path = tmp_path / "missing.db"
+    report = Cli(f"sqlite+aiosqlite:///{path}", tmp_path / "k")("doctor", "--json")
+    assert report.exit_code == 1
+    assert f"no database at {path}" in report.stdout
+    assert not path.exists()
 
 
 def test_seed_is_idempotent(ready: Cli) -> None:

@@ -63,10 +63,12 @@ def test_prices_append_and_answer_for_any_moment(ready: Cli) -> None:
         "--input=1.25",
         "--output=5",
         "--cached-input=0.5",
+        "--cache-write=1.5625",
         "--currency=EUR",
         f"--effective-from={MAR}",
     )
     assert (later["input_per_mtok"], later["currency"]) == ("1.25", "EUR")
+    assert (later["cached_input_per_mtok"], later["cache_write_per_mtok"]) == ("0.5", "1.5625")
     history = ready.json("prices", "list", ref)
     assert [p["input_per_mtok"] for p in history] == ["2.5", "1.25"]
     assert ready.json("prices", "at", ref, "--at=2030-02-01T00:00:00Z")["input_per_mtok"] == "2.5"
@@ -75,7 +77,10 @@ def test_prices_append_and_answer_for_any_moment(ready: Cli) -> None:
     assert "(PRICE_EXISTS)" in ready.fails(
         "prices", "set", ref, "--input=1", "--output=1", f"--effective-from={JAN}"
     )
-    assert "1.25" in ready.ok("prices", "list", ref).stdout
+    listed = ready.ok("prices", "list", ref).stdout
+    assert "1.25" in listed
+    assert "cache write" in listed
+    assert "1.5625" in listed
 
 
 def test_settings_set_get_unset(ready: Cli) -> None:

@@ -61,3 +61,20 @@ def test_keys_are_shown_once_and_revoked(ready: Cli) -> None:
     assert "must be in the future" in ready.fails(
         "keys", "create", "--user=bob@example.com", "--name=old", "--expires=2000-01-01T00:00Z"
     )
+
+
+def test_a_members_new_key_gets_the_inference_scope_unless_asked(ready: Cli) -> None:
+    ready.ok("users", "add", "--email=bob@example.com")
+    ready.ok("users", "add", "--email=ops@example.com", "--role=admin")
+
+    def scopes(*args: str) -> list[str]:
+        created = ready.json("keys", "create", "--name=k", *args)
+        return list(created["api_key"]["scopes"])
+
+    assert scopes("--user=bob@example.com") == ["inference"]
+    assert scopes("--user=ops@example.com") == ["inference", "registry:read", "registry:write"]
+    asked = ("--user=bob@example.com", "--scope=registry:write", "--scope=inference")
+    assert scopes(*asked) == ["inference", "registry:write"]
+    refused = ready.fails("keys", "create", "--user=bob@example.com", "--name=x", "--scope=root")
+    assert "unknown scopes ['root']" in refused
+    assert len(ready.json("keys", "list", "--user=bob@example.com")) == 2

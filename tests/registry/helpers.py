@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from modelyard.db.tables import AuditEvent, Base
 from modelyard.errors import ModelyardError
-from modelyard.registry.actors import Actor
+from modelyard.registry.actors import SCOPES, Actor
 from modelyard.registry.apikeys import ApiKeyCreate
 from modelyard.registry.common import PageRequest
 from modelyard.registry.provider_views import ProviderView
@@ -27,7 +27,8 @@ TEST_KEY = "sk-test-0123456789abcdef"
 async def member(registry: Registry, admin: Actor, name: str = "alice") -> Actor:
     """A member acting through their own API key, as the API would see them."""
     user = await registry.users.create(admin, UserCreate(email=f"{name}@example.com"))
-    issued = await registry.keys.create(admin, ApiKeyCreate(name=f"{name} key", user_id=user.id))
+    spec = ApiKeyCreate(name=f"{name} key", user_id=user.id, scopes=list(SCOPES))
+    issued = await registry.keys.create(admin, spec)
     return await registry.keys.authenticate(issued.key)
 
 

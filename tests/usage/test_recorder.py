@@ -21,6 +21,7 @@ from modelyard.billing.pricing import cost_of
 from modelyard.db.engine import create_engine
 from modelyard.db.tables import CreditEntry, UsageEvent, User
 from modelyard.gateway.snapshot import PriceEntry
+from modelyard.usage.outbox import Outbox
 from modelyard.usage.record import UsageRecord
 from modelyard.usage.recorder import UsageRecorder
 from modelyard.usage.writer import BULK, PACED
@@ -325,3 +326,15 @@ async def test_a_value_too_long_for_its_column_sets_only_that_row_aside(
         assert b'"long"' in line
     else:  # SQLite does not enforce declared lengths
         assert names == {*(f"req-{n}" for n in range(5)), "long"}
+
+
+def test_the_outbox_makes_its_directory_when_first_claimed(tmp_path: Path) -> None:
+    """Its default place, MODELYARD_HOME, may not exist yet (e.g. with PostgreSQL)."""
+    outbox = Outbox(tmp_path / "home" / "not-yet" / "usage.outbox")
+    outbox.claim()
+    try:
+        outbox.append([b'{"row": 1}'])
+        assert len(outbox) == 1
+        assert (tmp_path / "home" / "not-yet" / "usage.outbox").is_file()
+    finally:
+        outbox.release()

@@ -18,7 +18,9 @@ from tests.gateway.server import running
 
 async def _key(registry: Registry, admin: Actor, email: str) -> str:
     user = await registry.users.create(admin, UserCreate(email=email))
-    return (await registry.keys.create(admin, ApiKeyCreate(name="k", user_id=user.id))).key
+    # calls models, then reads its own usage over the admin API
+    spec = ApiKeyCreate(name="k", user_id=user.id, scopes=["inference", "registry:read"])
+    return (await registry.keys.create(admin, spec)).key
 
 
 async def test_members_see_their_own_totals_and_admins_everyones(

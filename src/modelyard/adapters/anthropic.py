@@ -10,26 +10,42 @@ reason and a usage chunk last (``choices: []``). ``ping`` and ``thinking`` event
 skipped; an ``error`` event raises the mapped domain error. A stream that ends before
 ``message_stop`` was cut off: that is an :class:`UpstreamUnavailable`, never a quiet ``stop``.
 
+Callers of the ``/v1/messages`` ingress are passed through: :meth:`AnthropicAdapter.messages`,
+:meth:`~AnthropicAdapter.messages_stream` (each event relayed as it came, with usage read
+from ``message_start`` and ``message_delta`` and, in between, a running estimate of the
+output that an interrupted stream is charged) and :meth:`~AnthropicAdapter.count_tokens`.
+
 Usage: Anthropic's ``input_tokens`` excludes cache reads and writes, so prompt tokens are
 ``input_tokens + cache_read_input_tokens + cache_creation_input_tokens``, and cached tokens
-are the cache reads. Anthropic has no embeddings API.
+are the cache reads, cache-write tokens the cache creations. Anthropic has no embeddings API.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
 
+from modelyard import tokens
 from modelyard.adapters import anthropic_wire as wire
 from modelyard.adapters import edge, shapes, sse
-from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target
+from modelyard.adapters.base import (
+    ChatResult,
+    EmbeddingResult,
+    MessageResult,
+    StreamChunk,
+    Target,
+    Usage,
+)
 from modelyard.errors import UpstreamBadRequest, UpstreamError, UpstreamUnavailable
 
 Json = dict[str, Any]
 MESSAGES_PATH = "/v1/messages"
+COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
 DEFAULT_VERSION = "2023-06-01"
 # The HTTP status each error ``type`` comes with: an ``error`` event mid-stream names only
 # the type. 529 ``overloaded_error`` is Anthropic's own status: a 5xx, so retryable.
@@ -143,9 +159,61 @@ class _Stream:
         yield StreamChunk(chunk, counted)
 
 
+class _Relay:
+    """Anthropic's own events as they came, usage counted on the way (``message_delta``
+    repeats totals); between ``message_start`` and ``message_delta`` each delta carries a
+    running estimate of the output, marked estimated."""
+
+    def __init__(self) -> None:
+        self.counts: Json = {}
+        self.chars = 0
+        self.stopped = False
+
+    def chunk(self, raw: bytes, more: bool) -> StreamChunk | None:
+        event = edge.loads(raw)
+        if not isinstance(event, dict):
+            return None  # a broken event is skipped
+        kind, usage = event.get("type"), None
+        if kind == "message_start":
+            self.count((event.get("message") or {}).get("usage"))
+            usage = self.running()
+        elif kind == "content_block_delta":
+            delta = event.get("delta") or {}
+            for name in ("text", "partial_json", "thinking"):
+                if isinstance(delta.get(name), str):
+                    self.chars += len(delta[name])
+            usage = self.running()
+        elif kind == "message_delta":
+            self.count(event.get("usage"))
+            usage = wire.usage(self.counts)
+        elif kind == "message_stop":
+            self.stopped = True
+        elif kind == "error":
+            raise edge.Failure(ERROR_STATUS.get(str(_error_of(event).get("type")), 500), event)
+        return StreamChunk(event, usage, more=more, raw=raw)
+
+    def count(self, usage: Any) -> None:
+        if isinstance(usage, dict):
+            self.counts.update((k, v) for k, v in usage.items() if isinstance(v, int))
+
+    def running(self) -> Usage | None:
+        counted = wire.usage(self.counts)
+        if counted is None:
+            return None
+        produced = max(counted.completion_tokens, math.ceil(self.chars / tokens.CHARS_PER_TOKEN))
+        return dataclasses.replace(counted, completion_tokens=produced, estimated=True)
+
+
 class AnthropicAdapter:
     async def _post(
-        self, http: aiohttp.ClientSession, target: Target, payload: Json, *, streaming: bool
+        self,
+        http: aiohttp.ClientSession,
+        target: Target,
+        payload: Json,
+        *,
+        streaming: bool,
+        path: str = MESSAGES_PATH,
+        beta: str | None = None,
     ) -> aiohttp.ClientResponse:
         version = target.config.get("anthropic_version") or DEFAULT_VERSION
         headers = {
@@ -153,10 +221,66 @@ class AnthropicAdapter:
             "anthropic-version": str(version),
             "content-type": "application/json",
         }
+        if beta:
+            headers["anthropic-beta"] = beta
         if target.api_key:
             headers["x-api-key"] = target.api_key
-        url = f"{target.base_url}{MESSAGES_PATH}"
+        url = f"{target.base_url}{path}"
         return await edge.send(http, target, url, payload, headers=headers, streaming=streaming)
+
+    async def messages(
+        self, http: aiohttp.ClientSession, target: Target, body: Json, beta: str | None
+    ) -> MessageResult:
+        """A Messages API request passed through; the reply as it came, and its usage."""
+        async with (
+            edge.edge(target, _error),
+            await self._post(http, target, body, streaming=False, beta=beta) as response,
+        ):
+            raw = await response.read()
+        document = edge.json_object(raw, target)
+        produced = "".join(
+            str(b.get("text") or b.get("input") or "")
+            for b in document.get("content") or ()
+            if isinstance(b, dict)
+        )
+        counted = wire.usage(document.get("usage")) or shapes.estimate(body, produced)
+        return MessageResult(document, counted, raw)
+
+    async def messages_stream(
+        self, http: aiohttp.ClientSession, target: Target, body: Json, beta: str | None
+    ) -> AsyncIterator[StreamChunk]:
+        """A Messages API stream passed through, event by event (:class:`_Relay`)."""
+        relay = _Relay()
+        async with (
+            edge.edge(target, _error),
+            await self._post(http, target, body, streaming=True, beta=beta) as response,
+        ):
+            async for batch in sse.raw_batches(response.content):
+                for index, (_, data) in enumerate(batch):
+                    chunk = relay.chunk(data, more=index < len(batch) - 1)
+                    if chunk is not None:
+                        yield chunk
+                if relay.stopped:
+                    break
+        if not relay.stopped:
+            name = target.provider_name
+            raise UpstreamUnavailable(f"{name}: the stream ended before message_stop")
+
+    async def count_tokens(
+        self, http: aiohttp.ClientSession, target: Target, body: Json, beta: str | None
+    ) -> int:
+        """The upstream's own count of a request's input tokens."""
+        async with (
+            edge.edge(target, _error),
+            await self._post(
+                http, target, body, streaming=False, path=COUNT_TOKENS_PATH, beta=beta
+            ) as response,
+        ):
+            raw = await response.read()
+        counted = edge.json_object(raw, target).get("input_tokens")
+        if not isinstance(counted, int) or isinstance(counted, bool):
+            raise UpstreamError(f"{target.provider_name}: count_tokens answered no input_tokens")
+        return counted
 
     async def chat(self, http: aiohttp.ClientSession, target: Target, body: Json) -> ChatResult:
         payload = wire.build_request({**body, "stream": False}, target.model_id)

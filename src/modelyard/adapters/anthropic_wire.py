@@ -232,12 +232,14 @@ def _count(raw: Json, name: str) -> int:
 
 def usage(raw: Any) -> Usage | None:
     """Anthropic's ``input_tokens`` leaves out cache reads and writes; OpenAI's
-    ``prompt_tokens`` counts every prompt token, cached ones included."""
+    ``prompt_tokens`` counts every prompt token, cached ones included: the reads are
+    ``cached_tokens``, the writes ``cache_write_tokens`` (each charged at its own price)."""
     if not isinstance(raw, dict) or "input_tokens" not in raw:
         return None
     cached = _count(raw, "cache_read_input_tokens")
-    prompt = _count(raw, "input_tokens") + cached + _count(raw, "cache_creation_input_tokens")
-    return Usage(prompt, _count(raw, "output_tokens"), cached)
+    written = _count(raw, "cache_creation_input_tokens")
+    prompt = _count(raw, "input_tokens") + cached + written
+    return Usage(prompt, _count(raw, "output_tokens"), cached, cache_write_tokens=written)
 
 
 def reply(document: Json, body: Json, model: str, created: int) -> tuple[Json, Usage]:

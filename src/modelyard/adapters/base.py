@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
 import orjson
@@ -62,6 +62,13 @@ class EmbeddingResult:
     body: dict[str, Any]  # an OpenAI embeddings ``list`` object
     usage: Usage
     raw: bytes | None = None  # ``body`` exactly as the upstream sent it, when it is OpenAI's
+
+
+@dataclass(frozen=True, slots=True)
+class MessageResult:
+    body: dict[str, Any]  # an Anthropic Messages API ``message`` object
+    usage: Usage
+    raw: bytes | None = None  # ``body`` exactly as the upstream sent it
 
 
 class StreamChunk:
@@ -125,3 +132,23 @@ class Adapter(Protocol):
     async def embed(
         self, http: aiohttp.ClientSession, target: Target, body: dict[str, Any]
     ) -> EmbeddingResult: ...
+
+
+@runtime_checkable
+class MessagesAdapter(Protocol):
+    """An adapter whose upstream speaks Anthropic's Messages API itself: the ``/v1/messages``
+    ingress passes a request through to it unchanged but for ``model`` (and ``max_tokens``,
+    when a balance caps it). ``beta``: the caller's ``anthropic-beta`` header. A stream
+    yields one :class:`StreamChunk` per event (``chunk`` the event, ``raw`` its bytes)."""
+
+    async def messages(
+        self, http: aiohttp.ClientSession, target: Target, body: dict[str, Any], beta: str | None
+    ) -> MessageResult: ...
+
+    def messages_stream(
+        self, http: aiohttp.ClientSession, target: Target, body: dict[str, Any], beta: str | None
+    ) -> AsyncIterator[StreamChunk]: ...
+
+    async def count_tokens(
+        self, http: aiohttp.ClientSession, target: Target, body: dict[str, Any], beta: str | None
+    ) -> int: ...

@@ -40,6 +40,8 @@ class Priced(Protocol):
     @property
     def cached_input_per_mtok(self) -> Decimal | None: ...
     @property
+    def cache_write_per_mtok(self) -> Decimal | None: ...
+    @property
     def credits_per_1k(self) -> Decimal | None: ...
     @property
     def currency(self) -> str: ...
@@ -47,7 +49,8 @@ class Priced(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Rate:
-    """Credits per prompt token and per completion token of one price."""
+    """Credits per prompt token (at its dearest: a token written to the prompt cache may
+    cost more than input) and per completion token of one price."""
 
     prompt: Decimal
     completion: Decimal
@@ -68,10 +71,8 @@ def rate_of(price: Priced | None, credits_per_usd: Decimal) -> Rate | None:
         return Rate(per_token, per_token)
     if price.currency != USD:
         return None
-    return Rate(
-        price.input_per_mtok * credits_per_usd / MTOK,
-        price.output_per_mtok * credits_per_usd / MTOK,
-    )
+    prompt = max(price.input_per_mtok, price.cache_write_per_mtok or ZERO)
+    return Rate(prompt * credits_per_usd / MTOK, price.output_per_mtok * credits_per_usd / MTOK)
 
 
 def cost_of(
@@ -79,16 +80,20 @@ def cost_of(
 ) -> tuple[Decimal, Decimal | None]:
     """Money and credits of ``usage`` at ``price``.
 
-    Cached prompt tokens are charged at the cached-input price where there is one, else at
-    the input price. Credits: ``credits_per_1k`` counts every token; without it a USD price
-    is worth its exact cost times ``credits_per_usd``; otherwise None (no credit value)."""
-    cached = min(usage.cached_tokens, usage.prompt_tokens)
-    cached_price = price.cached_input_per_mtok
-    if cached_price is None:
-        cached_price = price.input_per_mtok
+    ``usage.prompt_tokens`` counts every prompt token: those read from the provider's prompt
+    cache (``cached_tokens``) are charged at the cached-input price, those written to it
+    (``cache_write_tokens``) at the cache-write price, each at the input price where the
+    price has none, and the rest at the input price. Credits: ``credits_per_1k`` counts
+    every token; without it a USD price is worth its exact cost times ``credits_per_usd``;
+    otherwise None (no credit value)."""
+    prompt = usage.prompt_tokens
+    cached = min(usage.cached_tokens, prompt)
+    written = min(usage.cache_write_tokens, prompt - cached)
+    read_price, write_price = price.cached_input_per_mtok, price.cache_write_per_mtok
     cost = (
-        (usage.prompt_tokens - cached) * price.input_per_mtok
-        + cached * cached_price
+        (prompt - cached - written) * price.input_per_mtok
+        + cached * (price.input_per_mtok if read_price is None else read_price)
+        + written * (price.input_per_mtok if write_price is None else write_price)
         + usage.completion_tokens * price.output_per_mtok
     ) / MTOK
     credits = None

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import genai_prices
 from genai_prices import types as gp
@@ -53,6 +53,7 @@ CAPABILITIES: tuple[str, ...] = (
 )
 MAX_MODELS_PER_PROVIDER = 25
 LONG_CONTEXT_TOKENS = 200_000
+MONEY_PLACES = Decimal("1e-10")
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class CatalogModel:
     output_per_mtok: Decimal  # USD per million output tokens (0 for embeddings)
     cached_input_per_mtok: Decimal | None
     legacy: Legacy  # what an older catalog seeded: still the catalog's if a row holds it
+    cache_write_per_mtok: Decimal | None = None  # genai-prices' cache_write_mtok
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,11 @@ def _flat(value: object) -> Decimal | None:
     return value if isinstance(value, Decimal) else None
 
 
+def _places(value: Decimal | None) -> Decimal | None:
+    """A price in the ten decimal places a price keeps (a few are computed: 1/12 ...)."""
+    return None if value is None else value.quantize(MONEY_PLACES, rounding=ROUND_HALF_UP)
+
+
 def _resolve_price(model: gp.ModelInfo, today: date) -> gp.ModelPrice:
     """The standard price on ``today``; time-of-day windows resolve to the highest (peak) one."""
     if isinstance(model.prices, gp.ModelPrice):
@@ -258,6 +265,7 @@ def _catalog_model(
         output_per_mtok=Decimal(0) if embedding or output_price is None else output_price,
         cached_input_per_mtok=_flat(prices.get("cache_read_mtok")),
         legacy=legacy,
+        cache_write_per_mtok=_places(_flat(prices.get("cache_write_mtok"))),
     )
 
 

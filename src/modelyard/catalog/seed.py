@@ -193,6 +193,7 @@ def _price_spec(item: CatalogModel) -> dict[str, Decimal | None]:
         "input_per_mtok": item.input_per_mtok,
         "output_per_mtok": item.output_per_mtok,
         "cached_input_per_mtok": item.cached_input_per_mtok,
+        "cache_write_per_mtok": item.cache_write_per_mtok,
     }
 
 
@@ -203,4 +204,5 @@ def _same_price(current: ModelPrice | None, item: CatalogModel) -> bool:
         and current.input_per_mtok == item.input_per_mtok
         and current.output_per_mtok == item.output_per_mtok
         and current.cached_input_per_mtok == item.cached_input_per_mtok
+        and current.cache_write_per_mtok == item.cache_write_per_mtok
     )

@@ -21,7 +21,6 @@ import orjson
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from typer.core import TyperGroup
 
@@ -29,6 +28,9 @@ from modelyard.errors import Misconfigured, ModelyardError, ValidationFailed, va
 from modelyard.registry.actors import Actor
 from modelyard.services import Registry
 from modelyard.settings import Settings
+
+from ._database import prepare_database, require_database
+from ._tables import Column, render
 
 T = TypeVar("T")
 
@@ -54,11 +56,23 @@ def load_settings() -> Settings:
         raise Misconfigured(f"invalid settings: {problems}") from None
 
 
-def run(work: Callable[[Registry], Awaitable[T]], settings: Settings | None = None) -> T:
-    """Open the registry, run ``work`` on it in a fresh event loop, close it again."""
+def run(
+    work: Callable[[Registry], Awaitable[T]],
+    settings: Settings | None = None,
+    *,
+    create: bool = False,
+) -> T:
+    """Open the registry, run ``work`` on it in a fresh event loop, close it again. Only
+    ``create`` (init, serve) may make a new SQLite database; otherwise a missing one fails,
+    saying where the CLI looked."""
+    settings = settings or load_settings()
+    if create:
+        prepare_database(settings)
+    else:
+        require_database(settings)
 
     async def _main() -> T:
-        registry = Registry.open(settings or load_settings())
+        registry = Registry.open(settings)
         try:
             return await work(registry)
         finally:
@@ -102,20 +116,23 @@ def cell(value: Any) -> str:
 
 
 def _scalar(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
+    if isinstance(value, datetime):  # 2030-01-01 10:00:00Z: UTC as in JSON, and it may wrap
+        text = value.isoformat(sep=" ", timespec="seconds")
+        return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
     if isinstance(value, Decimal):
         return format(value, "f")
     return str(value)
 
 
 def table(
-    columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None
+    columns: Sequence[Column],
+    rows: Iterable[Sequence[Any]],
+    *,
+    title: str | None = None,
+    wide: bool = False,
 ) -> None:
-    out = Table(*columns, title=title, title_justify="left")
-    for row in rows:
-        out.add_row(*(cell(v) for v in row))
-    console.print(out)
+    """Rows as a table that fits the terminal without cutting a value (see ``_tables``)."""
+    render(console, columns, [[cell(v) for v in row] for row in rows], title=title, wide=wide)
 
 
 def fields(

@@ -12,6 +12,7 @@ from modelyard.registry.audit_log import AuditFilter
 from modelyard.registry.common import PageRequest
 
 from ._common import ACTOR, JsonFlag, emit, note, print_json, run, table
+from ._tables import Col, WideFlag
 
 app = typer.Typer(help="The audit trail of every configuration change.")
 
@@ -24,6 +25,7 @@ def list_(
     limit: Annotated[int, typer.Option(min=1, max=500, help="Newest events first.")] = 50,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     as_json: JsonFlag = False,
+    wide: WideFlag = False,
 ) -> None:
     """List audit events, newest first."""
     filters = AuditFilter(entity_type=entity_type, entity_id=entity_id, action=action)
@@ -32,7 +34,14 @@ def list_(
         page,
         as_json,
         lambda: table(
-            ("id", "when", "actor", "action", "entity", "version"),
+            (
+                Col("id", right=True),
+                Col("when", drop=1),
+                Col("actor", drop=3, fold=True),
+                Col("action", fold=True),
+                Col("entity", fold=True),
+                Col("version", drop=4, right=True),
+            ),
             (
                 (
                     e.id,
@@ -44,6 +53,7 @@ def list_(
                 )
                 for e in page.items
             ),
+            wide=wide,
         ),
     )
 

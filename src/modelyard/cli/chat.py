@@ -11,6 +11,7 @@ import typer
 from modelyard.library import open as open_yard
 
 from ._common import JsonFlag, load_settings, print_json
+from ._database import require_database
 
 
 def chat(
@@ -28,8 +29,11 @@ def chat(
     messages = [{"role": "system", "content": system}] if system else []
     messages.append({"role": "user", "content": prompt})
 
+    settings = load_settings()
+    require_database(settings)
+
     async def main() -> None:
-        async with open_yard(settings=load_settings(), bootstrap_empty=False) as yard:
+        async with open_yard(settings=settings, bootstrap_empty=False) as yard:
             if as_json:
                 print_json(await yard.chat(messages, model=model))
                 return

@@ -13,6 +13,7 @@ from modelyard.services import Registry
 
 from ._common import ACTOR, JsonFlag, emit, fields, parse_time, run, table
 from ._refs import user_id
+from ._tables import Col, WideFlag
 
 app = typer.Typer(help="Credits: balances, the ledger, grants and adjustments.")
 
@@ -27,30 +28,38 @@ def _whose(user: str | None) -> str:
     return user
 
 
-def _balance(balance: Balance, as_json: bool) -> None:
+def _balance(balance: Balance, as_json: bool, wide: bool = False) -> None:
     def render() -> None:
         fields(balance, title=f"credits of {balance.user_id}", exclude=frozenset({"grants"}))
         table(
-            ("source", "granted", "left", "expires", "granted at", "grant id"),
+            (
+                "source",
+                Col("granted", right=True),
+                Col("left", right=True),
+                "expires",
+                Col("granted at", drop=1),
+                Col("grant id", drop=2),
+            ),
             (
                 (g.source, g.amount, g.left, g.expires_at, g.created_at, g.id)
                 for g in balance.grants
             ),
             title="live grants, used first to last",
+            wide=wide,
         )
 
     emit(balance, as_json, render)
 
 
 @app.command()
-def balance(user: User = None, as_json: JsonFlag = False) -> None:
+def balance(user: User = None, as_json: JsonFlag = False, wide: WideFlag = False) -> None:
     """A user's balance: total, held by calls in flight, available, and live grants."""
     ref = _whose(user)
 
     async def work(r: Registry) -> Balance:
         return await r.credits.balance(ACTOR, await user_id(r, ref))
 
-    _balance(run(work), as_json)
+    _balance(run(work), as_json, wide)
 
 
 @app.command()
@@ -59,6 +68,7 @@ def ledger(
     limit: Annotated[int, typer.Option(min=1, max=500, help="Newest entries first.")] = 50,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     as_json: JsonFlag = False,
+    wide: WideFlag = False,
 ) -> None:
     """A user's ledger, newest first: every grant, use, adjustment and expiry."""
     ref = _whose(user)
@@ -72,12 +82,22 @@ def ledger(
         page,
         as_json,
         lambda: table(
-            ("id", "when", "kind", "amount", "actor", "reason", "request", "grant"),
+            (
+                Col("id", right=True),
+                "when",
+                "kind",
+                Col("amount", right=True),
+                Col("actor", drop=2, fold=True),
+                Col("reason", fold=True),
+                Col("request", drop=3),
+                Col("grant", drop=4),
+            ),
             (
                 (e.id, e.occurred_at, e.kind, e.amount, e.actor, e.reason, e.request_id, e.grant_id)
                 for e in page.items
             ),
             title=f"{page.total} entries",
+            wide=wide,
         ),
     )
 

@@ -22,6 +22,7 @@ from modelyard.services import Registry
 from modelyard.settings import Settings
 
 from ._common import ACTOR, JsonFlag, describe, load_settings, print_json, table
+from ._database import require_database
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,10 @@ async def _kinds(registry: Registry) -> Check:
 
 
 async def _database(settings: Settings, keyring: Keyring | None) -> list[Check]:
+    try:
+        require_database(settings)  # connecting would create an empty SQLite file
+    except Misconfigured as exc:
+        return [Check("database reachable", False, describe(exc))]
     registry = Registry(Database(create_engine(settings.database_url, pool_size=1), keyring))
     checks: list[Check] = []
     try:

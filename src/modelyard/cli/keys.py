@@ -12,13 +12,23 @@ from modelyard.services import Registry
 
 from ._common import ACTOR, JsonFlag, console, emit, fields, parse_time, run, table
 from ._refs import user_id
+from ._tables import Col, WideFlag
 
 app = typer.Typer(help="API keys of users: list, create (shown once), revoke.")
 
 
-def _rows(items: list[ApiKeyView]) -> None:
+def _rows(items: list[ApiKeyView], wide: bool) -> None:
     table(
-        ("name", "prefix", "scopes", "expires", "revoked", "last used", "user", "id"),
+        (
+            Col("name", fold=True),
+            Col("prefix", drop=1),
+            Col("scopes", fold=True),
+            Col("expires", drop=3),
+            Col("revoked", drop=2),
+            Col("last used", drop=4),
+            Col("user", drop=5),
+            "id",
+        ),
         (
             (
                 k.name,
@@ -32,6 +42,7 @@ def _rows(items: list[ApiKeyView]) -> None:
             )
             for k in items
         ),
+        wide=wide,
     )
 
 
@@ -39,6 +50,7 @@ def _rows(items: list[ApiKeyView]) -> None:
 def list_(
     user: Annotated[str | None, typer.Option(help="Only this user's keys (id or email).")] = None,
     as_json: JsonFlag = False,
+    wide: WideFlag = False,
 ) -> None:
     """List API keys (every user's unless --user)."""
 
@@ -47,7 +59,7 @@ def list_(
         return await r.keys.list(ACTOR, owner)
 
     items = run(work)
-    emit(items, as_json, lambda: _rows(items))
+    emit(items, as_json, lambda: _rows(items, wide))
 
 
 @app.command()
@@ -56,7 +68,13 @@ def create(
     name: Annotated[str, typer.Option(help="What the key is for.")],
     scope: Annotated[
         list[str] | None,
-        typer.Option("--scope", help=f"Repeatable; default all of {', '.join(SCOPES)}."),
+        typer.Option(
+            "--scope",
+            help=(
+                f"Repeatable, among {', '.join(SCOPES)}; default: inference only for a "
+                "member's key, every scope for an admin's."
+            ),
+        ),
     ] = None,
     expires: Annotated[str | None, typer.Option(help="ISO time with zone.")] = None,
     as_json: JsonFlag = False,

@@ -16,6 +16,7 @@ from modelyard.services import Registry
 
 from ._common import ACTOR, JsonFlag, YesFlag, emit, fields, note, run, table
 from ._refs import every, model_id, provider_id
+from ._tables import Col, WideFlag
 
 app = typer.Typer(help="Models offered by providers: add, price, deprecate, choose the default.")
 
@@ -33,9 +34,17 @@ async def provider_names(registry: Registry) -> dict[uuid.UUID, str]:
     return {p.id: p.name async for p in every(lambda page: registry.providers.list(ACTOR, page))}
 
 
-def _rows(items: list[ModelView], names: dict[uuid.UUID, str]) -> None:
+def _rows(items: list[ModelView], names: dict[uuid.UUID, str], wide: bool = False) -> None:
     table(
-        ("model", "status", "default", "context", "capabilities", "in/out per Mtok", "id"),
+        (
+            Col("model", fold=True),
+            "status",
+            Col("default", drop=1),
+            Col("context", drop=2, right=True),
+            Col("capabilities", fold=True),
+            "in/out per Mtok",
+            Col("id", drop=3),
+        ),
         (
             (
                 f"{names.get(m.provider_id, m.provider_id)}/{m.model_id}",
@@ -50,6 +59,7 @@ def _rows(items: list[ModelView], names: dict[uuid.UUID, str]) -> None:
             )
             for m in items
         ),
+        wide=wide,
     )
 
 
@@ -79,6 +89,7 @@ def list_(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     as_json: JsonFlag = False,
+    wide: WideFlag = False,
 ) -> None:
     """List models with their current price."""
 
@@ -91,7 +102,7 @@ def list_(
         return page, await provider_names(r)
 
     page, names = run(work)
-    emit(page, as_json, lambda: _rows(page.items, names))
+    emit(page, as_json, lambda: _rows(page.items, names, wide))
 
 
 @app.command()

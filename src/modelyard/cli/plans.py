@@ -10,6 +10,7 @@ from modelyard.billing.plans import PlanCreate, PlanUpdate, PlanView
 from modelyard.errors import ValidationFailed, check
 
 from ._common import ACTOR, JsonFlag, emit, fields, run, table
+from ._tables import Col, WideFlag
 
 app = typer.Typer(help="Billing plans: list, show, create, change or retire.")
 
@@ -32,12 +33,31 @@ Capabilities = Annotated[
 
 
 COLUMNS = (
-    *("name", "display name", "credits / month", "rollover", "cap"),
-    *("rpm", "tpm", "parallel", "models", "active", "id"),
+    Col("name", fold=True),
+    Col("display name", drop=3, fold=True),
+    Col("credits / month", right=True),
+    "rollover",
+    "limits",
+    Col("models", drop=2, fold=True),
+    Col("active", drop=1),
+    Col("id", drop=4),
 )
 
 
-def _rows(items: list[PlanView]) -> None:
+def _rollover(plan: PlanView) -> str:
+    if plan.rollover == "capped" and plan.rollover_cap is not None:
+        return f"capped at {plan.rollover_cap:f}"
+    return plan.rollover
+
+
+def _limits(plan: PlanView) -> str | None:
+    limits = zip(
+        (plan.rpm_limit, plan.tpm_limit, plan.max_parallel), ("rpm", "tpm", "parallel"), strict=True
+    )
+    return "\n".join(f"{value} {unit}" for value, unit in limits if value is not None) or None
+
+
+def _rows(items: list[PlanView], wide: bool = False) -> None:
     table(
         COLUMNS,
         (
@@ -45,17 +65,15 @@ def _rows(items: list[PlanView]) -> None:
                 p.name,
                 p.display_name,
                 p.monthly_credits,
-                p.rollover,
-                p.rollover_cap,
-                p.rpm_limit,
-                p.tpm_limit,
-                p.max_parallel,
+                _rollover(p),
+                _limits(p),
                 p.allowed_models if p.allowed_models is not None else "any",
                 p.active,
                 p.id,
             )
             for p in items
         ),
+        wide=wide,
     )
 
 
@@ -67,10 +85,11 @@ def _show(plan: PlanView, as_json: bool) -> None:
 def list_(
     all_: Annotated[bool, typer.Option("--all", help="Retired plans too.")] = False,
     as_json: JsonFlag = False,
+    wide: WideFlag = False,
 ) -> None:
     """List plans, the smallest first."""
     items = run(lambda r: r.plans.list(ACTOR, include_inactive=all_))
-    emit(items, as_json, lambda: _rows(items))
+    emit(items, as_json, lambda: _rows(items, wide))
 
 
 @app.command()

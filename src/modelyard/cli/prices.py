@@ -20,13 +20,22 @@ Price = Annotated[str, typer.Option(help="Amount per million tokens, e.g. 2.50."
 
 def _rows(items: list[PriceView]) -> None:
     table(
-        ("effective from", "input / Mtok", "output / Mtok", "cached input", "credits / 1k", "cur"),
+        (
+            "effective from",
+            "input / Mtok",
+            "output / Mtok",
+            "cached input",
+            "cache write",
+            "credits / 1k",
+            "cur",
+        ),
         (
             (
                 p.effective_from,
                 p.input_per_mtok,
                 p.output_per_mtok,
                 p.cached_input_per_mtok,
+                p.cache_write_per_mtok,
                 p.credits_per_1k,
                 p.currency,
             )
@@ -54,6 +63,10 @@ def set_(
     cached_input: Annotated[
         str | None, typer.Option(help="Per million cached input tokens.")
     ] = None,
+    cache_write: Annotated[
+        str | None,
+        typer.Option(help="Per million input tokens written to the prompt cache (default: input)."),
+    ] = None,
     credits_per_1k: Annotated[str | None, typer.Option(help="Credits per 1k tokens.")] = None,
     currency: Annotated[str, typer.Option(help="ISO 4217 code.")] = "USD",
     effective_from: Annotated[
@@ -66,6 +79,7 @@ def set_(
         "input_per_mtok": input_,
         "output_per_mtok": output,
         "cached_input_per_mtok": cached_input,
+        "cache_write_per_mtok": cache_write,
         "credits_per_1k": credits_per_1k,
         "currency": currency,
         "effective_from": effective_from and parse_time(effective_from, "--effective-from"),

@@ -24,6 +24,7 @@ from modelyard.services import Registry
 
 from ._common import ACTOR, JsonFlag, YesFlag, emit, fields, note, parse_json, run, table
 from ._refs import provider_id
+from ._tables import Col, WideFlag
 
 app = typer.Typer(help="System LLM providers: add, configure, enable, choose defaults.")
 
@@ -86,9 +87,19 @@ def _given(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _rows(items: list[ProviderView]) -> None:
+def _rows(items: list[ProviderView], wide: bool = False) -> None:
     table(
-        ("name", "scope", "kind", "enabled", "default", "active", "api key", "base url", "id"),
+        (
+            Col("name", fold=True),
+            Col("scope", drop=5),
+            Col("kind", fold=True),
+            "enabled",
+            Col("default", drop=2),
+            Col("active", drop=3),
+            Col("api key", drop=4),
+            Col("base url", drop=6, fold=True),
+            Col("id", drop=7),
+        ),
         (
             (
                 p.name,
@@ -103,6 +114,7 @@ def _rows(items: list[ProviderView]) -> None:
             )
             for p in items
         ),
+        wide=wide,
     )
 
 
@@ -132,13 +144,14 @@ def list_(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     as_json: JsonFlag = False,
+    wide: WideFlag = False,
 ) -> None:
     """List providers."""
     filters = ProviderFilter(kind=kind, enabled=enabled)
     page: Page[ProviderView] = run(
         lambda r: r.providers.list(ACTOR, PageRequest(limit=limit, offset=offset), filters)
     )
-    emit(page, as_json, lambda: _rows(page.items))
+    emit(page, as_json, lambda: _rows(page.items, wide))
 
 
 @app.command()

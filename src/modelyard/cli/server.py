@@ -17,7 +17,9 @@ from ._common import JsonFlag, console, load_settings, note, print_json, run
 
 
 def _bootstrap(settings: Settings, *, migrate: bool = True) -> Bootstrap:
-    return run(lambda registry: bootstrap(settings, registry, migrate=migrate), settings)
+    return run(
+        lambda registry: bootstrap(settings, registry, migrate=migrate), settings, create=True
+    )
 
 
 def _key_source(settings: Settings) -> str:

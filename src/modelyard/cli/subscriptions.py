@@ -22,6 +22,7 @@ from modelyard.services import Registry
 
 from ._common import ACTOR, JsonFlag, emit, fields, run, table
 from ._refs import as_uuid, every, user_id
+from ._tables import Col, WideFlag
 
 STATUSES = ("active", "suspended", "cancelled", "expired")
 
@@ -42,9 +43,17 @@ External = Annotated[
 ]
 
 
-def _rows(items: list[SubscriptionView]) -> None:
+def _rows(items: list[SubscriptionView], wide: bool = False) -> None:
     table(
-        ("user", "plan", "status", "period start", "period end", "cancel at end", "id"),
+        (
+            "user",
+            Col("plan", fold=True),
+            "status",
+            Col("period start", drop=4),
+            Col("period end", drop=2),
+            Col("cancel at end", drop=3),
+            Col("id", drop=5),
+        ),
         (
             (
                 s.user_id,
@@ -57,6 +66,7 @@ def _rows(items: list[SubscriptionView]) -> None:
             )
             for s in items
         ),
+        wide=wide,
     )
 
 
@@ -100,6 +110,7 @@ def list_(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     as_json: JsonFlag = False,
+    wide: WideFlag = False,
 ) -> None:
     """List subscriptions, newest first."""
     if status is not None and status not in STATUSES:
@@ -112,7 +123,7 @@ def list_(
         return await r.subscriptions.list(ACTOR, page, user_id=uid, status=wanted)
 
     page = run(work)
-    emit(page, as_json, lambda: _rows(page.items))
+    emit(page, as_json, lambda: _rows(page.items, wide))
 
 
 @app.command()

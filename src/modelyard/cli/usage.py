@@ -30,21 +30,29 @@ from modelyard.usage.report import (
 
 from ._common import ACTOR, JsonFlag, emit, parse_time, run, table
 from ._refs import user_id
+from ._tables import Col, WideFlag
 
 CsvFlag = Annotated[bool, typer.Option("--csv", help="Print CSV (with a header row).")]
-TOTAL_HEADINGS = ("calls", "errors", "prompt", "completion", "cost", "credits")
+TOTAL_HEADINGS = (
+    Col("calls", right=True),
+    Col("errors", drop=2, right=True),
+    Col("prompt", drop=1, right=True),
+    Col("completion", drop=1, right=True),
+    Col("cost", right=True),
+    Col("credits", right=True),
+)
 EVENT_HEADINGS = (
     "when",
-    "user",
-    "provider",
-    "model",
-    "operation",
+    Col("user", drop=1, fold=True),
+    Col("provider", drop=3, fold=True),
+    Col("model", fold=True),
+    Col("operation", drop=4),
     "status",
-    "prompt",
-    "completion",
-    "latency ms",
-    "cost",
-    "client request id",
+    Col("prompt", right=True),
+    Col("completion", right=True),
+    Col("latency ms", drop=2, right=True),
+    Col("cost", right=True),
+    Col("client request id", drop=5),
 )
 _DIMENSIONS: dict[Group, Callable[[UsageTotal], object]] = {
     "day": lambda t: t.day,
@@ -95,6 +103,7 @@ def usage(
     offset: Annotated[int | None, typer.Option(min=0, help="events: calls to skip.")] = None,
     as_json: JsonFlag = False,
     as_csv: CsvFlag = False,
+    wide: WideFlag = False,
 ) -> None:
     """Totals of calls, tokens, cost and credits by day, user and model (or as --by says);
     `modelyard usage events` lists the calls themselves."""
@@ -111,7 +120,7 @@ def usage(
     if view is View.events:
         calls = EventFilter.model_validate(window | {"status": status})
         page = EventPage(limit=limit or EVENTS_LIMIT, offset=offset or 0)
-        _events(run(lambda r: _read_events(r, user, calls, page)), as_json, as_csv)
+        _events(run(lambda r: _read_events(r, user, calls, page)), as_json, as_csv, wide)
     else:
         filters = UsageFilter.model_validate(window)
         groups = parse_groups(by or (), "--by")
@@ -153,7 +162,7 @@ def _totals(
         totals,
         as_json,
         lambda: table(
-            (*groups, *TOTAL_HEADINGS),
+            (*(Col(g, fold=g != "day") for g in groups), *TOTAL_HEADINGS),
             [
                 (
                     *(_DIMENSIONS[g](t) for g in groups),
@@ -171,7 +180,7 @@ def _totals(
     )
 
 
-def _events(page: Page[UsageEventView], as_json: bool, as_csv: bool) -> None:
+def _events(page: Page[UsageEventView], as_json: bool, as_csv: bool, wide: bool) -> None:
     if as_csv:
         typer.echo(events_csv(page.items, newline="\n"), nl=False)
         return
@@ -198,5 +207,6 @@ def _events(page: Page[UsageEventView], as_json: bool, as_csv: bool) -> None:
                 for e in page.items
             ],
             title=f"usage events ({shown} of {page.total}, newest first)",
+            wide=wide,
         ),
     )

@@ -15,6 +15,7 @@ from modelyard.services import Registry
 
 from ._common import ACTOR, JsonFlag, YesFlag, emit, fields, note, run, table
 from ._refs import user_id
+from ._tables import Col, WideFlag
 
 app = typer.Typer(help="Users: add, change roles, suspend, delete, restore, purge.")
 
@@ -41,6 +42,7 @@ def list_(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     as_json: JsonFlag = False,
+    wide: WideFlag = False,
 ) -> None:
     """List users."""
     page = run(
@@ -50,11 +52,20 @@ def list_(
         page,
         as_json,
         lambda: table(
-            ("email", "name", "role", "status", "verified", "deleted", "id"),
+            (
+                Col("email", fold=True),
+                Col("name", drop=3, fold=True),
+                "role",
+                "status",
+                Col("verified", drop=4),
+                Col("deleted", drop=5),
+                Col("id", drop=2),
+            ),
             (
                 (u.email, u.display_name, u.role, u.status, u.email_verified, u.deleted_at, u.id)
                 for u in page.items
             ),
+            wide=wide,
         ),
     )
 

@@ -52,7 +52,6 @@ class Call:
     """One call's whole state, from the request line to its usage row."""
 
     __slots__ = (
-        "api",
         "asked",
         "at",
         "attempts",
@@ -69,6 +68,7 @@ class Call:
         "gateway",
         "idempotency_key",
         "key",
+        "meta",
         "operation",
         "plan",
         "prompt",
@@ -126,7 +126,7 @@ class Call:
         self.client_request_id: str | None = None  # correlation only, never the row's key
         self.idempotency_key: str | None = None
         self.claimed: str | None = None  # the Idempotency-Key claim, given back if unanswered
-        self.api: str | None = None  # the API it came through, when not chat's (usage meta)
+        self.meta: dict[str, Any] | None = None  # for the usage row (the ingress: {"api": ...})
 
     @property
     def warning(self) -> str | None:
@@ -246,7 +246,5 @@ class Call:
         meta: dict[str, Any] | None = None,
     ) -> None:
         """Account for the call once (:func:`modelyard.gateway.settlement.settle`); never
-        raises. The row's meta names the API the call came through (``api``), if not chat."""
-        if self.api is not None:
-            meta = {"api": self.api, **(meta or {})}
+        raises."""
         settlement.settle(self, usage, status, error_code, meta)

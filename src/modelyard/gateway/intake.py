@@ -31,18 +31,25 @@ def chat_call(
     client_request_id: str | None = None,
     idempotency_key: str | None = None,
     operation: str | None = None,
+    checked: bool = False,
+    meta: dict[str, Any] | None = None,
 ) -> Call:
     """A chat call, ready to admit: 400 for a malformed request, 403 for what the caller's
     plan does not allow (recorded), 404/400 when no model can serve it. ``request_id`` is
     the server's own (the usage row's key); the caller's ids only travel with the call.
-    ``operation``: the usage rows' (``chat`` or ``function_call`` unless said otherwise)."""
-    params.check_chat(body)
+    ``operation``: the usage rows' (``chat`` or ``function_call`` unless said otherwise);
+    ``checked``: the body is an ingress's translation of a request it checked in its own
+    terms (Anthropic's Messages API), not checked again as OpenAI's; ``meta``: what the
+    ingress notes on the usage row (a refusal's too)."""
+    if not checked:
+        params.check_chat(body)
     needs = request.chat_needs(body)
     resolution = resolve(snap, key.user_id, request.requested_model(body), "chat", needs)
     if operation is None:
         operation = "function_call" if body.get("tools") or body.get("functions") else "chat"
     call = Call(gateway, snap, key, request_id, operation, body, resolution, None, 0, 0)
     call.client_request_id, call.idempotency_key = client_request_id, idempotency_key
+    call.meta = meta
     billed = _recorded(call, lambda: _entitled(call, needs))
     model_max = call.resolution.candidates[0].model.max_output_tokens
     params.check_output(body, model_max)

@@ -41,6 +41,8 @@ def settle(
     if call.settled:
         return
     call.settled = True
+    if call.meta:
+        meta = {**call.meta, **(meta or {})}
     candidate, usage = call.candidate, usage or Usage()
     price: PriceEntry | None = None
     cost = credits = None
@@ -188,6 +190,7 @@ def _record(
             input_per_mtok=price.input_per_mtok if price else None,
             output_per_mtok=price.output_per_mtok if price else None,
             cached_input_per_mtok=price.cached_input_per_mtok if price else None,
+            cache_write_per_mtok=price.cache_write_per_mtok if price else None,
             currency=price.currency if price else None,
             cost=cost,
             credits=credits,

@@ -124,6 +124,7 @@ class PriceEntry:
     cached_input_per_mtok: Decimal | None
     credits_per_1k: Decimal | None
     currency: str
+    cache_write_per_mtok: Decimal | None = None
 
 
 def _effective_from(price: PriceEntry) -> datetime:

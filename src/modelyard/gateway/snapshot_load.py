@@ -76,6 +76,7 @@ async def load(db: Database) -> Snapshot:
                     p.cached_input_per_mtok,
                     p.credits_per_1k,
                     p.currency,
+                    p.cache_write_per_mtok,
                 )
             )
         preferences = {

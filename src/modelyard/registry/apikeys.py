@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 from sqlalchemy import select, update
 
 from modelyard.db.tables import ApiKey, User
-from modelyard.errors import Conflict, Unauthenticated, ValidationFailed
+from modelyard.errors import Conflict, Forbidden, Unauthenticated, ValidationFailed
 from modelyard.registry.actors import SCOPES, Actor
 from modelyard.registry.common import Spec, View, not_found, parse_id
 from modelyard.registry.fields import Instant, PositiveInt32
@@ -19,6 +19,14 @@ from modelyard.registry.tx import Database, Tx
 
 TOKEN_PREFIX = "myk_"  # noqa: S105 - a public marker, not a secret
 LAST_USED_GRANULARITY = timedelta(minutes=1)
+# What a new key may do unless its creator asks for more: a member's key calls models only;
+# reading or changing the registry (their own providers, keys) is asked for explicitly.
+MEMBER_DEFAULT_SCOPES = ("inference",)
+
+
+def default_scopes(role: str) -> list[str]:
+    """The scopes of a new key for an owner of ``role`` when none are asked for."""
+    return list(SCOPES) if role == "admin" else list(MEMBER_DEFAULT_SCOPES)
 
 
 class ApiKeyView(View):
@@ -44,7 +52,13 @@ class NewApiKey(View):
 
 class ApiKeyCreate(Spec):
     name: str = Field(min_length=1, max_length=100)
-    scopes: list[str] = Field(default_factory=lambda: list(SCOPES))
+    scopes: list[str] | None = Field(
+        default=None,
+        description=(
+            "Default: ['inference'] for a member's key, every scope for an admin's. A key "
+            "acting for a member grants only scopes it holds itself."
+        ),
+    )
     expires_at: Instant | None = None
     user_id: uuid.UUID | None = None
     rpm_limit: PositiveInt32 | None = Field(default=None, description="requests per minute")
@@ -52,13 +66,26 @@ class ApiKeyCreate(Spec):
 
     @field_validator("scopes")
     @classmethod
-    def _known_scopes(cls, value: list[str]) -> list[str]:
+    def _known_scopes(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
         unknown = sorted(set(value) - set(SCOPES))
         if unknown:
             raise ValueError(f"unknown scopes {unknown}; valid scopes are {list(SCOPES)}")
         if not value:
             raise ValueError("at least one scope is required")
         return sorted(set(value))
+
+
+def _may_grant(actor: Actor, scopes: list[str]) -> None:
+    """A member's key cannot make a key that does more than it may (admins and the operator
+    grant any scope)."""
+    beyond = sorted(set(scopes) - actor.scopes)
+    if beyond and not actor.is_admin:
+        raise Forbidden(
+            f"this API key may not create a key with scopes it lacks: {beyond}; "
+            f"ask for scopes among {sorted(actor.scopes)}"
+        )
 
 
 def hash_token(token: str) -> str:
@@ -85,11 +112,13 @@ class ApiKeys:
             user = await tx.session.get(User, owner)
             if user is None or user.deleted_at is not None:
                 raise not_found("user", owner)
+            scopes = spec.scopes if spec.scopes is not None else default_scopes(user.role)
+            _may_grant(actor, scopes)
             token, key = await issue_key(
                 tx,
                 user.id,
                 spec.name,
-                spec.scopes,
+                scopes,
                 spec.expires_at,
                 rpm_limit=spec.rpm_limit,
                 tpm_limit=spec.tpm_limit,

@@ -28,6 +28,7 @@ class PriceView(View):
     input_per_mtok: Amount
     output_per_mtok: Amount
     cached_input_per_mtok: Amount | None
+    cache_write_per_mtok: Amount | None
     credits_per_1k: Amount | None
     currency: str
     effective_from: datetime

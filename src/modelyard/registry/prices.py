@@ -30,6 +30,9 @@ class PriceSpec(Spec):
     cached_input_per_mtok: Decimal | None = Field(
         default=None, ge=0, le=MAX_PRICE, decimal_places=10
     )
+    cache_write_per_mtok: Decimal | None = Field(
+        default=None, ge=0, le=MAX_PRICE, decimal_places=10
+    )
     credits_per_1k: Decimal | None = Field(default=None, ge=0, le=MAX_PRICE, decimal_places=10)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     effective_from: Instant | None = None
@@ -38,6 +41,7 @@ class PriceSpec(Spec):
         "input_per_mtok",
         "output_per_mtok",
         "cached_input_per_mtok",
+        "cache_write_per_mtok",
         "credits_per_1k",
         mode="before",
     )
@@ -47,7 +51,13 @@ class PriceSpec(Spec):
             raise ValueError('give prices as strings or integers (e.g. "2.50"), not floats')
         return value
 
-    @field_validator("input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "credits_per_1k")
+    @field_validator(
+        "input_per_mtok",
+        "output_per_mtok",
+        "cached_input_per_mtok",
+        "cache_write_per_mtok",
+        "credits_per_1k",
+    )
     @classmethod
     def _canonical(cls, value: Decimal | None) -> Decimal | None:
         """The one form the database reads back ("2.50" -> 2.5), so a price reads the same
@@ -142,6 +152,7 @@ async def append_price(tx: Tx, model: Model, spec: PriceSpec) -> ModelPrice:
         input_per_mtok=spec.input_per_mtok,
         output_per_mtok=spec.output_per_mtok,
         cached_input_per_mtok=spec.cached_input_per_mtok,
+        cache_write_per_mtok=spec.cache_write_per_mtok,
         credits_per_1k=spec.credits_per_1k,
         currency=spec.currency,
         effective_from=effective,

@@ -121,6 +121,13 @@ def _claim(path: Path) -> tuple[Path, int | None]:
     """The first of ``path``, ``path.1``, ``path.2``... that no other process owns."""
     if fcntl is None:  # pragma: no cover
         return path, None
+    try:  # by default in MODELYARD_HOME, which the first start may not have made yet
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise Misconfigured(
+            f"cannot make the usage outbox's directory {path.parent} ({exc.strerror}); "
+            "set MODELYARD_USAGE_OUTBOX to a writable file path"
+        ) from None
     for slot in range(MAX_SLOTS):
         candidate = _slot(path, slot)
         created = not candidate.exists()

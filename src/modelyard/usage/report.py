@@ -107,7 +107,8 @@ class UsageEventView(View):
     error_code: str | None
     prompt_tokens: int
     completion_tokens: int
-    cached_tokens: int
+    cached_tokens: int  # read from the provider's prompt cache
+    cache_write_tokens: int  # written to it
     estimated: bool
     latency_ms: int
     ttft_ms: int | None

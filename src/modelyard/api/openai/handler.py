@@ -23,6 +23,8 @@ from typing import Any
 import orjson
 
 from modelyard import ids
+from modelyard.api.anthropic import messages as anthropic_messages
+from modelyard.api.anthropic import wire as anthropic_wire
 from modelyard.api.openai import chat, completions, models, responses
 from modelyard.api.openai.inbound import Inbound
 from modelyard.api.openai.routes import Route, Routes
@@ -50,6 +52,14 @@ ROUTES.add("/v1/embeddings", Route({"POST": chat.embeddings}))
 ROUTES.add("/v1/completions", Route({"POST": completions.completions}))
 ROUTES.add("/v1/models", Route({"GET": models.listed}))
 ROUTES.add("/v1/models/", Route({"GET": models.one}))
+ROUTES.add(
+    "/v1/messages",
+    Route({"POST": anthropic_messages.messages}, error_shape=anthropic_wire.error_body),
+)
+ROUTES.add(
+    "/v1/messages/count_tokens",
+    Route({"POST": anthropic_messages.count_tokens}, error_shape=anthropic_wire.error_body),
+)
 ROUTES.add("/v1/responses", Route({"POST": responses.create}))
 ROUTES.add("/v1/responses/", Route({"GET": responses.retrieve, "DELETE": responses.remove}))
 

@@ -126,8 +126,8 @@ async def create(inbound: Inbound) -> None:
         wire.chat_body(body, [*context, *own]),
         client_request_id=inbound.client_id,
         idempotency_key=inbound.idempotency_key,
+        meta={"api": "responses"},
     )
-    call.api = "responses"
     if request.wants_stream(body):
         await responses_stream.run(
             inbound, call, _opener(inbound, turn), lambda r: _store(inbound, turn, r)

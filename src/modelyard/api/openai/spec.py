@@ -27,6 +27,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from modelyard.api.anthropic import spec as anthropic_spec
 from modelyard.api.openai import spec_completions
 from modelyard.api.openai.spec_messages import Schema, ref
 from modelyard.api.openai.spec_responses import COMPONENTS as RESPONSES_COMPONENTS
@@ -226,14 +227,18 @@ def add_v1(schema: dict[str, Any]) -> dict[str, Any]:
     if "/v1/chat/completions" in paths:
         return schema
     paths.update(copy.deepcopy(PATHS))
+    paths.update(copy.deepcopy(anthropic_spec.paths(ERRORS)))
     components = schema.setdefault("components", {})
     components.setdefault("schemas", {}).update(copy.deepcopy(COMPONENTS))
     components["schemas"].update(copy.deepcopy(spec_completions.COMPONENTS))
     components["schemas"].update(copy.deepcopy(RESPONSES_COMPONENTS))
-    components.setdefault("securitySchemes", {}).setdefault(
+    components["schemas"].update(copy.deepcopy(anthropic_spec.COMPONENTS))
+    schemes = components.setdefault("securitySchemes", {})
+    schemes.setdefault(
         SECURITY_SCHEME,
         {"type": "http", "scheme": "bearer", "description": "a modelyard API key (myk_...)"},
     )
+    schemes.update(copy.deepcopy(anthropic_spec.SCHEMES))
     return schema
 
 

@@ -5,13 +5,17 @@ The usage chunk is forwarded only if the caller asked for it (``stream_options.i
 but is always recorded; when the provider sends none, usage is estimated from what was
 produced. A client that disconnects cancels the upstream request, and the call is recorded as
 ``aborted`` and charged for what was produced, no more and no less.
+
+:func:`relay` is that relay for any event format: an ingress with its own (Anthropic's
+Messages API) gives how a chunk is written, how the body ends and how an error is told.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -26,6 +30,8 @@ from modelyard.gateway.pipeline import Opener
 
 DONE = b"data: [DONE]\n\n"
 log = logging.getLogger("modelyard.gateway")
+Encode = Callable[[StreamChunk], "bytes | None"]  # a chunk's event, or None to write nothing
+Tell = Callable[[ModelyardError], bytes]  # the event that ends a failed stream
 
 
 async def run(
@@ -36,10 +42,29 @@ async def run(
     started: float,
     opener: Opener | None = None,
 ) -> None:
-    """Relay the call's stream (opened by ``opener`` when not as a chat stream: see
-    :meth:`Call.stream`). Raises only before the response starts (the handler answers that
-    as a JSON error); after it, a failure ends the body with an error event."""
-    include_usage = request.include_usage(body)
+    """Relay the call's stream of chat chunks (opened by ``opener`` when not by the chat
+    adapters: see :meth:`Call.stream`), as :func:`relay` does."""
+    encode = partial(_outgoing, include_usage=request.include_usage(body))
+    await relay(call, receive, send, started, encode, DONE, _error_event, opener)
+
+
+def _error_event(error: ModelyardError) -> bytes:
+    return b"data: " + error_body(error.status, error.code, error.message) + b"\n\n"
+
+
+async def relay(
+    call: Call,
+    receive: Any,
+    send: Any,
+    started: float,
+    encode: Encode,
+    end: bytes,
+    tell: Tell,
+    opener: Opener | None = None,
+) -> None:
+    """Relay the call's stream (opened by ``opener``, else as a chat stream), each chunk as
+    ``encode`` writes it, then ``end``. Raises only before the response starts (the handler
+    answers that as a JSON error); after it, a failure ends the body with ``tell(error)``."""
     stream = await call.stream(opener)
     me = asyncio.current_task()
     gone = asyncio.Event()
@@ -64,8 +89,9 @@ async def run(
             }
         )
         begun = True
-        await _relay(chunks, include_usage, send, pending)
-        pending.append(DONE)
+        await _relay(chunks, encode, send, pending)
+        if end:
+            pending.append(end)
     except asyncio.CancelledError:
         status = "aborted"  # the client left, or the server stops
         if not gone.is_set() or me is None:
@@ -88,7 +114,7 @@ async def run(
                 call.key.user_id,
                 orjson.dumps(model[:100]).decode() if isinstance(model, str) else "-",
             )
-        pending.append(b"data: " + error_body(error.status, error.code, error.message) + b"\n\n")
+        pending.append(tell(error))
     finally:
         if watcher is not None:
             watcher.cancel()
@@ -104,11 +130,11 @@ async def run(
 
 
 async def _relay(
-    chunks: AsyncIterator[StreamChunk], include_usage: bool, send: Any, pending: list[bytes]
+    chunks: AsyncIterator[StreamChunk], encode: Encode, send: Any, pending: list[bytes]
 ) -> None:
     """Write the chunks on, those that came in one read upstream in one write."""
     async for item in chunks:
-        data = _outgoing(item, include_usage)
+        data = encode(item)
         if data is not None:
             pending.append(data)
         if not item.more and pending:
@@ -121,7 +147,7 @@ async def _write(send: Any, pending: list[bytes], *, more: bool = True) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": more})
 
 
-def _outgoing(item: StreamChunk, include_usage: bool) -> bytes | None:
+def _outgoing(item: StreamChunk, *, include_usage: bool) -> bytes | None:
     """The event to write for a chunk: as the upstream sent it where it can be, else encoded;
     the usage the caller did not ask for left out, even a null one (it is recorded all the
     same)."""
