@@ -19,6 +19,10 @@ from modelyard.api.openai.spec import ERRORS, add_v1
 from modelyard.errors import BadRequest
 from modelyard.gateway.params import check_chat, check_embedding
 from modelyard.gateway.params_completions import check_completion
+from modelyard.gateway.params_responses import check_responses
+from tests.gateway.responses_params_cases import BASE as RESPONSES_BASE
+from tests.gateway.responses_params_cases import REFUSED as RESPONSES_REFUSED
+from tests.gateway.responses_params_cases import VALID as RESPONSES_VALID
 from tests.gateway.v1_params_cases import CHAT_REFUSED, CHAT_VALID, EMBED_REFUSED, EMBED_VALID
 
 CHAT = "/v1/chat/completions"
@@ -30,6 +34,9 @@ OPERATIONS = {
     (COMPLETE, "post"),
     ("/v1/models", "get"),
     ("/v1/models/{model}", "get"),
+    ("/v1/responses", "post"),
+    ("/v1/responses/{response_id}", "get"),
+    ("/v1/responses/{response_id}", "delete"),
 }
 MESSAGES = {("/v1/messages", "post"), ("/v1/messages/count_tokens", "post")}
 # Refused only once the model is known (its max output): no schema can say it.
@@ -76,7 +83,7 @@ def test_every_v1_operation_is_listed_with_bearer_auth_and_every_error(
             if status != "200":
                 schema = response["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/OpenAIError"}
-    for path in (CHAT, EMBED, COMPLETE):
+    for path in (CHAT, EMBED, COMPLETE, "/v1/responses"):
         assert set(document["paths"][path]["post"]["responses"]) == {"200"} | {
             str(status) for status in ERRORS
         }
@@ -144,6 +151,39 @@ def test_bodies_generated_from_the_request_schema_pass_the_parameter_checks(
     def passes(case: Any) -> None:
         seen.append(case.body)
         check(case.body)
+
+    passes()
+    assert len(seen) >= 100
+
+
+def test_the_responses_schema_accepts_what_the_gateway_serves_and_refuses_what_it_refuses(
+    document: dict[str, Any],
+) -> None:
+    schema = validator(document, "ResponseRequest")
+    for change in RESPONSES_VALID:
+        assert schema.is_valid(RESPONSES_BASE | change), change
+    for change, param, _code in RESPONSES_REFUSED:
+        assert not schema.is_valid(RESPONSES_BASE | change), param
+
+
+def test_bodies_generated_from_the_responses_schema_pass_the_parameter_checks(
+    document: dict[str, Any],
+) -> None:
+    operation = schemathesis.openapi.from_dict(document)["/v1/responses"]["POST"]
+    seen: list[Any] = []
+
+    @given(operation.as_strategy())
+    @settings(
+        max_examples=150,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def passes(case: Any) -> None:
+        seen.append(case.body)
+        check_responses(case.body)
 
     passes()
     assert len(seen) >= 100

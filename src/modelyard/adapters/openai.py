@@ -24,12 +24,13 @@ from typing import Any
 import aiohttp
 
 from modelyard import tokens
-from modelyard.adapters import edge, shapes, sse
+from modelyard.adapters import edge, responses_wire, shapes, sse
 from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target, Usage
 from modelyard.errors import UpstreamError
 
 Json = dict[str, Any]
 CHAT_PATH = "/chat/completions"
+RESPONSES_PATH = "/responses"
 EMBEDDINGS_PATH = "/embeddings"
 DONE = b"[DONE]"
 
@@ -194,6 +195,54 @@ class OpenAIAdapter:
             tokens.estimate_inputs(body.get("input")), 0, estimated=True
         )
         return EmbeddingResult(document, usage, raw)
+
+    async def responses(
+        self, http: aiohttp.ClientSession, target: Target, body: Json
+    ) -> tuple[Json, Usage]:
+        """A Responses API request sent as it is to the upstream's ``/responses``
+        (``responses_path``): its response object and usage (estimated when it has none)."""
+        path = target.config.get("responses_path") or RESPONSES_PATH
+        document, _raw = await self._call(http, target, path, body)
+        usage = responses_wire.usage_of(document.get("usage"))
+        if usage is None:
+            usage = shapes.estimate({"messages": []}, _output_text(document))
+        return document, usage
+
+    async def responses_stream(
+        self, http: aiohttp.ClientSession, target: Target, body: Json
+    ) -> AsyncIterator[StreamChunk]:
+        """The upstream's Responses events, each a :class:`StreamChunk` (``usage`` set on
+        the one that ends the response); an ``error`` event fails the stream."""
+        path = target.config.get("responses_path") or RESPONSES_PATH
+        payload = {**body, "stream": True}
+        async with (
+            edge.edge(target, _error),
+            await self._post(http, target, path, payload, streaming=True) as response,
+        ):
+            async for batch in sse.raw_batches(response.content):
+                for _, received in batch:
+                    event = edge.loads(received.strip())
+                    if not isinstance(event, dict) or received.strip() == DONE:
+                        continue
+                    if event.get("type") == "error":
+                        raise edge.stream_failed(target, event.get("message"))
+                    ended = responses_wire.obj(event.get("response"))
+                    usage = responses_wire.usage_of(ended.get("usage"))
+                    yield StreamChunk(event, usage)
+
+
+def _output_text(document: Json) -> str:
+    """The text a response object produced (message text and function call arguments)."""
+    parts: list[str] = []
+    for item in document.get("output") or ():
+        if not isinstance(item, dict):
+            continue
+        if isinstance(item.get("arguments"), str):
+            parts.append(item["arguments"])
+        for part in item.get("content") or ():
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+    return "".join(parts)
 
 
 ADAPTER = OpenAIAdapter()

@@ -22,6 +22,7 @@ from modelyard.gateway.snapshot import Snapshot
 from modelyard.registry.tx import Database
 from modelyard.settings import Settings
 from modelyard.usage.recorder import UsageRecorder
+from modelyard.usage.stored_responses import ResponseStore
 
 
 class Gateway:
@@ -55,17 +56,20 @@ class Gateway:
         self.settler = Settler(self.limiter)
         self.clock = db.clock
         self.metrics = Metrics()
+        self.responses = ResponseStore(db, 3600.0 if billing_interval_s > 0 else 0.0)
 
     async def start(self) -> None:
         await self.holder.start()
         await self.recorder.start()
         await self.credits.start()
         self.billing.start()
+        self.responses.start()
 
     async def stop(self) -> None:
         """Stop everything, each part even if another failed; usage is flushed first."""
         try:
             await self.billing.stop()
+            await self.responses.stop()
             await self.settler.close()
             await self.recorder.stop()
             await self.credits.stop()  # after the flush: charges are in the ledger

@@ -181,6 +181,13 @@ KNOWN: dict[str, SettingDef] = {
             " they reach public addresses only (no loopback, private, link-local, metadata).",
         ),
         SettingDef(
+            "responses.retention_days",
+            Annotated[int, Field(ge=1, le=3650)],
+            30,
+            "Days a stored /v1/responses answer is kept for previous_response_id and GET"
+            " /v1/responses/{id} before it is deleted (1 to 3650).",
+        ),
+        SettingDef(
             "gateway.fallback_to_active_provider",
             bool,
             True,

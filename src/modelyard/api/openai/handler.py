@@ -25,7 +25,7 @@ import orjson
 from modelyard import ids
 from modelyard.api.anthropic import messages as anthropic_messages
 from modelyard.api.anthropic import wire as anthropic_wire
-from modelyard.api.openai import chat, completions, models
+from modelyard.api.openai import chat, completions, models, responses
 from modelyard.api.openai.inbound import Inbound
 from modelyard.api.openai.routes import Route, Routes
 from modelyard.api.openai.wire import (
@@ -60,6 +60,8 @@ ROUTES.add(
     "/v1/messages/count_tokens",
     Route({"POST": anthropic_messages.count_tokens}, error_shape=anthropic_wire.error_body),
 )
+ROUTES.add("/v1/responses", Route({"POST": responses.create}))
+ROUTES.add("/v1/responses/", Route({"GET": responses.retrieve, "DELETE": responses.remove}))
 
 
 async def serve(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 from modelyard.api.anthropic import spec as anthropic_spec
 from modelyard.api.openai import spec_completions
 from modelyard.api.openai.spec_messages import Schema, ref
+from modelyard.api.openai.spec_responses import COMPONENTS as RESPONSES_COMPONENTS
 from modelyard.api.openai.spec_schemas import COMPONENTS
 
 SECURITY_SCHEME = "HTTPBearer"
@@ -175,6 +176,49 @@ PATHS: dict[str, Any] = {
         )
     },
 }
+RESPONSE_ID = [
+    {
+        "name": "response_id",
+        "in": "path",
+        "required": True,
+        "description": "a response of yours (resp_...), stored and not expired",
+        "schema": {"type": "string"},
+    }
+]
+PATHS |= {
+    "/v1/responses": {
+        "post": _operation(
+            "Create a response (OpenAI's Responses API)",
+            {
+                "description": "The response; with `stream: true`, Server-Sent Events of the "
+                "Responses API's typed events (response.created ... response.completed)",
+                "content": {
+                    "application/json": {"schema": ref("Response")},
+                    "text/event-stream": {"schema": EVENT},
+                },
+            },
+            CALL_ERRORS,
+            operationId="v1_responses_create",
+            requestBody=_body("ResponseRequest"),
+        )
+    },
+    "/v1/responses/{response_id}": {
+        "get": _operation(
+            "Retrieve a stored response",
+            _json(ref("Response"), "The response as it was answered"),
+            (401, 403, 404, 500, 503),
+            operationId="v1_responses_get",
+            parameters=RESPONSE_ID,
+        ),
+        "delete": _operation(
+            "Delete a stored response",
+            _json(ref("ResponseDeleted"), "The response is deleted"),
+            (401, 403, 404, 500, 503),
+            operationId="v1_responses_delete",
+            parameters=RESPONSE_ID,
+        ),
+    },
+}
 
 
 def add_v1(schema: dict[str, Any]) -> dict[str, Any]:
@@ -187,6 +231,7 @@ def add_v1(schema: dict[str, Any]) -> dict[str, Any]:
     components = schema.setdefault("components", {})
     components.setdefault("schemas", {}).update(copy.deepcopy(COMPONENTS))
     components["schemas"].update(copy.deepcopy(spec_completions.COMPONENTS))
+    components["schemas"].update(copy.deepcopy(RESPONSES_COMPONENTS))
     components["schemas"].update(copy.deepcopy(anthropic_spec.COMPONENTS))
     schemes = components.setdefault("securitySchemes", {})
     schemes.setdefault(
