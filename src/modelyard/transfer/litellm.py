@@ -26,6 +26,7 @@ from modelyard.transfer.litellm_map import PREFIXES, UNSUPPORTED, Target
 from modelyard.transfer.litellm_models import model_info
 
 ENV_PREFIX = "os.environ/"
+OWN_PREFIX = "MODELYARD_"  # the gateway's own variables (master key, database URL): never read
 PROVIDER_PARAMS = {"rpm": "rpm_limit", "tpm": "tpm_limit", "max_parallel_requests": "max_parallel"}
 USED_PARAMS = {"model", "api_key", "api_base", "organization", "timeout", "weight"}
 MAX_TIMEOUT_MS, MAX_ATTEMPTS = 600_000, 10
@@ -162,6 +163,12 @@ class _Reader:
         if not raw.startswith(ENV_PREFIX):
             return raw
         variable = raw.removeprefix(ENV_PREFIX)
+        if variable.upper().startswith(OWN_PREFIX):
+            raise ValidationFailed.at(
+                f"{path}.{name}",
+                f"names {variable}: an import never reads modelyard's own {OWN_PREFIX}* "
+                "variables (they hold its master key and database credentials)",
+            )
         found = self.environ.get(variable)
         if not found:
             raise ValidationFailed.at(

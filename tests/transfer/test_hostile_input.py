@@ -1,0 +1,36 @@
+"""Hostile or careless input to an import: the gateway's own secrets out of reach, YAML that
+expands without bound, values no document holds, files written private whatever was there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.helpers import API, assert_error, auth, ok
+
+
+async def _import(client: httpx.AsyncClient, key: str, **body: Any) -> httpx.Response:
+    return await client.post(f"{API}/import", headers=auth(key), json=body)
+
+
+def _litellm(api_key: str, api_base: str = "https://llm.example.test/v1") -> str:
+    return (
+        "model_list:\n"
+        "  - model_name: m\n"
+        f"    litellm_params: {{model: openai/m, api_base: '{api_base}', api_key: '{api_key}'}}\n"
+    )
+
+
+async def test_an_import_never_reads_the_gateways_own_variables(
+    client: httpx.AsyncClient, admin_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELYARD_MASTER_KEY", "sk-hostile-master-NOTREAL-0123456789")
+    content = _litellm("os.environ/MODELYARD_MASTER_KEY")
+    response = await _import(client, admin_key, content=content)
+    error = assert_error(response, 422, "VALIDATION_FAILED")
+    assert "MODELYARD_MASTER_KEY" in error["message"]
+    assert "sk-hostile-master" not in response.text
+    page = ok(await client.get(f"{API}/providers", headers=auth(admin_key)))
+    assert page["items"] == []
