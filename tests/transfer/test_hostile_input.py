@@ -34,3 +34,38 @@ async def test_an_import_never_reads_the_gateways_own_variables(
     assert "sk-hostile-master" not in response.text
     page = ok(await client.get(f"{API}/providers", headers=auth(admin_key)))
     assert page["items"] == []
+
+
+BOMB = (  # each level ten of the one before: a million values from under a kilobyte
+    "format: modelyard-registry\nversion: 1\nsettings:\n"
+    "  custom.a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    + "".join(
+        f"  custom.{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n"
+        for i in range(5)
+    )
+)
+
+
+async def test_yaml_aliases_that_expand_without_bound_are_refused(
+    client: httpx.AsyncClient, admin_key: str
+) -> None:
+    response = await _import(client, admin_key, content=BOMB, dry_run=True)
+    error = assert_error(response, 422, "VALIDATION_FAILED")
+    assert "alias" in error["message"]
+
+
+async def test_a_settings_value_no_json_holds_is_a_422(
+    client: httpx.AsyncClient, admin_key: str
+) -> None:
+    content = (
+        "format: modelyard-registry\nversion: 1\n"
+        "settings:\n  custom.when: {at: 2030-01-01, 1: two}\n"
+    )
+    response = await _import(client, admin_key, content=content)
+    error = assert_error(response, 422, "VALIDATION_FAILED")
+    assert error["details"]["errors"][0]["path"] == "settings.custom.when"
+    assert "not a string: 1" in error["message"]
+    dated = content.replace(", 1: two", "")
+    ok(await _import(client, admin_key, content=dated))
+    stored = ok(await client.get(f"{API}/settings/custom.when", headers=auth(admin_key)))
+    assert stored["value"] == {"at": "2030-01-01"}

@@ -10,7 +10,9 @@ JSON object is read as seed 004's settings.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any, Literal
 
 import orjson
@@ -30,6 +32,7 @@ from modelyard.transfer.seed004 import read_seed004
 Format = Literal["seed004", "litellm", "modelyard"]
 FORMATS: tuple[Format, ...] = ("seed004", "litellm", "modelyard")
 BackupWriter = Callable[[bytes], str]  # stores a backup, says where
+MAX_VALUES = 200_000  # in a YAML file, aliases expanded (a large registry holds ~20k)
 
 
 class _Rollback(Exception):
@@ -46,12 +49,51 @@ def parse(text: str | bytes, source: str) -> tuple[Any, bool]:
         if head in {"{", "[", b"{", b"["}:
             raise ValidationFailed.at(source, f"is not valid JSON ({json_error})") from None
     try:
-        return yaml.safe_load(text), False
+        loaded = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "unreadable"
         raise ValidationFailed.at(source, f"is not valid YAML{where}: {problem}") from None
+    return _Plain(source).value(loaded, ""), False
+
+
+class _Plain:
+    """YAML's values as JSON holds them: dates as ISO strings; keys other than strings, other
+    types (sets, bytes) and non-finite numbers refused, naming the place; and at most
+    ``MAX_VALUES`` values in all, counting each alias as often as it is used (an alias repeated
+    in aliases expands without bound: the "billion laughs")."""
+
+    def __init__(self, source: str) -> None:
+        self.source, self.left = source, MAX_VALUES
+
+    def value(self, value: Any, path: str) -> Any:
+        self.left -= 1
+        if self.left < 0:
+            raise ValidationFailed.at(
+                self.source,
+                f"holds more than {MAX_VALUES} values once its YAML aliases are expanded",
+            )
+        if isinstance(value, dict):
+            plain: dict[str, Any] = {}
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise ValidationFailed.at(
+                        path or self.source, f"has a key that is not a string: {key!r}"
+                    )
+                plain[key] = self.value(item, f"{path}.{key}" if path else key)
+            return plain
+        if isinstance(value, list):
+            return [self.value(item, f"{path}[{index}]") for index, item in enumerate(value)]
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValidationFailed.at(path or self.source, "must be a finite number")
+        if value is None or isinstance(value, str | int | float):
+            return value
+        raise ValidationFailed.at(
+            path or self.source, f"a {type(value).__name__} is not a value a document holds"
+        )
 
 
 def detect(data: Any, was_json: bool, source: str) -> Format:
