@@ -3,12 +3,15 @@ expands without bound, values no document holds, files written private whatever 
 
 from __future__ import annotations
 
+import stat
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.api.helpers import API, assert_error, auth, ok
+from tests.cli.conftest import Cli
 
 
 async def _import(client: httpx.AsyncClient, key: str, **body: Any) -> httpx.Response:
@@ -69,3 +72,18 @@ async def test_a_settings_value_no_json_holds_is_a_422(
     ok(await _import(client, admin_key, content=dated))
     stored = ok(await client.get(f"{API}/settings/custom.when", headers=auth(admin_key)))
     assert stored["value"] == {"at": "2030-01-01"}
+
+
+def test_an_export_is_private_whatever_was_left_beside_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    cli = Cli(database_url, tmp_path / "modelyard.key")
+    cli.ok("init")
+    target = tmp_path / "registry.json"
+    left = tmp_path / ".registry.json.partial"  # from an earlier run that was stopped
+    left.write_text("old")
+    left.chmod(0o644)
+    cli.ok("export", str(target))
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert left.read_text() == "old"  # never written through
+    assert sorted(p.name for p in tmp_path.glob(".registry.json*")) == [left.name]

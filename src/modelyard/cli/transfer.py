@@ -9,6 +9,7 @@ and says where. The work is :mod:`modelyard.transfer.service`'s, shared with the
 from __future__ import annotations
 
 import os
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -147,12 +148,16 @@ def _stamped(stem: str) -> str:
 
 
 def _write_private(path: Path, content: bytes) -> None:
-    """Write ``content`` readable by the owner only, whole or not at all."""
-    temporary = path.with_name(f".{path.name}.partial")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as out:
-        out.write(content)
-    temporary.replace(path)
+    """Write ``content`` readable by the owner only, whole or not at all: through a new file
+    of a name no one chose (created 0600, never an existing file or a symlink's target)."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _render(report: ImportReport) -> None:
