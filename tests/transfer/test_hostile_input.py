@@ -87,3 +87,25 @@ def test_an_export_is_private_whatever_was_left_beside_it(
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert left.read_text() == "old"  # never written through
     assert sorted(p.name for p in tmp_path.glob(".registry.json*")) == [left.name]
+
+
+@pytest.mark.parametrize(
+    ("content", "path"),
+    [
+        (
+            '{"format": "modelyard-registry", "version": 1, '
+            '"providers": [{"name": "p", "kind": "fake", "base_url": "http://[::1"}]}',
+            "providers[0] (p).base_url",
+        ),
+        (_litellm("sk-x", "http://[::1/v1"), "model_list[0].litellm_params.api_base"),
+        (
+            _litellm("sk-x", "http://llm.example.test:99999/v1"),
+            "model_list[0].litellm_params.api_base",
+        ),
+    ],
+)
+async def test_a_base_url_that_is_no_url_is_a_422_naming_it(
+    client: httpx.AsyncClient, admin_key: str, content: str, path: str
+) -> None:
+    error = assert_error(await _import(client, admin_key, content=content), 422)
+    assert error["details"]["errors"][0]["path"] == path

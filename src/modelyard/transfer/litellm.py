@@ -108,7 +108,7 @@ class _Reader:
         group = (kind, base_url, params.get("api_key"), org)
         provider = self.groups.get(group)
         if provider is None:
-            provider = self.new_provider(target, kind, base_url, org)
+            provider = self.new_provider(target, kind, base_url, org, f"{p}.api_base")
             self.groups[group] = provider
             if key is not None:
                 self.incoming.secrets[provider["name"]] = key
@@ -125,10 +125,10 @@ class _Reader:
         return provider
 
     def new_provider(
-        self, target: Target, kind: str, base_url: str, org: str | None
+        self, target: Target, kind: str, base_url: str, org: str | None, path: str
     ) -> dict[str, Any]:
         own = base_url == (target.base_url or "").rstrip("/")
-        name = target.vendor if own else _host_name(base_url)
+        name = target.vendor if own else _host_name(base_url, path)
         taken = {p["name"] for p in self.groups.values()}
         stem, serial = name, 2
         while name in taken:
@@ -281,8 +281,11 @@ def _ms(seconds: Any, path: str) -> int:
     return max(100, min(int(seconds * 1000), MAX_TIMEOUT_MS))
 
 
-def _host_name(base_url: str) -> str:
-    parts = urlsplit(base_url)
-    host = (parts.hostname or "provider").lower()
-    name = f"{host}-{parts.port}" if parts.port else host
+def _host_name(base_url: str, path: str) -> str:
+    try:
+        parts = urlsplit(base_url)
+        host, port = (parts.hostname or "provider").lower(), parts.port
+    except ValueError:  # an unclosed [IPv6 address, a port out of range
+        raise ValidationFailed.at(path, "is not a valid URL") from None
+    name = f"{host}-{port}" if port else host
     return name[:64]
