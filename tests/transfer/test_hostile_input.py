@@ -109,3 +109,25 @@ async def test_a_base_url_that_is_no_url_is_a_422_naming_it(
 ) -> None:
     error = assert_error(await _import(client, admin_key, content=content), 422)
     assert error["details"]["errors"][0]["path"] == path
+
+
+@pytest.mark.parametrize(
+    ("content", "path"),
+    [
+        (
+            "format: modelyard-registry\nversion: 1\nsettings: {custom.x: 18446744073709551616}\n",
+            "settings.custom.x",
+        ),
+        (
+            "model_list:\n  - model_name: m\n    litellm_params: {model: openai/m}\n"
+            "    model_info: {input_cost_per_token: 1e400}\n",
+            "model_list[0].model_info",
+        ),
+    ],
+)
+async def test_a_number_modelyard_cannot_hold_is_a_422_naming_it(
+    client: httpx.AsyncClient, admin_key: str, content: str, path: str
+) -> None:
+    response = await _import(client, admin_key, content=content)
+    error = assert_error(response, 422, "VALIDATION_FAILED")
+    assert error["details"]["errors"][0]["path"] == path

@@ -32,6 +32,7 @@ from modelyard.transfer.seed004 import read_seed004
 Format = Literal["seed004", "litellm", "modelyard"]
 FORMATS: tuple[Format, ...] = ("seed004", "litellm", "modelyard")
 BackupWriter = Callable[[bytes], str]  # stores a backup, says where
+MAX_INT = 2**63  # JSON's integers as modelyard stores them: signed 64 bits
 MAX_VALUES = 200_000  # in a YAML file, aliases expanded (a large registry holds ~20k)
 
 
@@ -89,6 +90,12 @@ class _Plain:
             return value.isoformat()
         if isinstance(value, float) and not math.isfinite(value):
             raise ValidationFailed.at(path or self.source, "must be a finite number")
+        if (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and not -MAX_INT <= value < MAX_INT
+        ):
+            raise ValidationFailed.at(path or self.source, "must be a whole number within 64 bits")
         if value is None or isinstance(value, str | int | float):
             return value
         raise ValidationFailed.at(
