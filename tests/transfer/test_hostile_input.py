@@ -12,6 +12,7 @@ import pytest
 
 from tests.api.helpers import API, assert_error, auth, ok
 from tests.cli.conftest import Cli
+from tests.transfer.conftest import SEED004
 
 
 async def _import(client: httpx.AsyncClient, key: str, **body: Any) -> httpx.Response:
@@ -131,3 +132,30 @@ async def test_a_number_modelyard_cannot_hold_is_a_422_naming_it(
     response = await _import(client, admin_key, content=content)
     error = assert_error(response, 422, "VALIDATION_FAILED")
     assert error["details"]["errors"][0]["path"] == path
+
+
+async def test_an_imported_key_reaches_no_answer_report_or_audit_event(
+    client: httpx.AsyncClient, admin_key: str
+) -> None:
+    key = "sk-hostile-literal-key-NOTREAL-42"
+    content = _litellm(key)
+    dry = await _import(client, admin_key, content=content, dry_run=True)
+    real = await _import(client, admin_key, content=content)
+    again = await _import(client, admin_key, content=_litellm(key + "x"))  # a rotation
+    audit = await client.get(f"{API}/audit", headers=auth(admin_key), params={"limit": 200})
+    exported = await client.post(f"{API}/export", headers=auth(admin_key), json={})
+    for response in (dry, real, again, audit, exported):
+        assert response.status_code == 200, response.text
+        assert key not in response.text
+
+
+def test_files_that_cannot_be_read_or_written_fail_with_one_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    cli = Cli(database_url, tmp_path / "modelyard.key")
+    cli.ok("init")
+    assert "nowhere" in cli.fails("export", str(tmp_path / "nowhere" / "registry.json"))
+    assert str(tmp_path) in cli.fails("import", str(tmp_path))
+    backup = tmp_path / "nowhere" / "backup.json"
+    assert "nowhere" in cli.fails("import", str(SEED004), "--backup", str(backup))
+    assert cli.json("providers", "list")["items"] == []  # the import rolled back
