@@ -4,12 +4,18 @@ expands without bound, values no document holds, files written private whatever 
 from __future__ import annotations
 
 import stat
+import threading
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from modelyard.registry.actors import Actor
+from modelyard.services import Registry
+from modelyard.transfer import sealing
+from modelyard.transfer.document import dumps
+from modelyard.transfer.service import export_registry, import_registry
 from tests.api.helpers import API, assert_error, auth, ok
 from tests.cli.conftest import Cli
 from tests.transfer.conftest import SEED004
@@ -159,3 +165,40 @@ def test_files_that_cannot_be_read_or_written_fail_with_one_line(
     backup = tmp_path / "nowhere" / "backup.json"
     assert "nowhere" in cli.fails("import", str(SEED004), "--backup", str(backup))
     assert cli.json("providers", "list")["items"] == []  # the import rolled back
+
+
+async def test_passphrase_sealing_derives_once_per_document_off_the_event_loop(
+    registry: Registry, admin: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("one", "two", "three"):
+        await registry.providers.create(
+            admin,
+            {
+                "name": name,
+                "kind": "openai_compatible",
+                "base_url": "http://h.test/v1",
+                "api_key": f"sk-{name}-NOTREAL",
+            },
+        )
+    derive, threads = sealing._derive, []
+
+    def counted(passphrase: str, salt: bytes) -> bytes:
+        threads.append(threading.current_thread())
+        return derive(passphrase, salt)
+
+    monkeypatch.setattr(sealing, "_derive", counted)
+    passphrase = "correct horse battery staple"
+    document = await export_registry(registry, admin, with_secrets=True, passphrase=passphrase)
+    assert len(threads) == 1  # three keys, one scrypt run (~0.1 s of CPU each)
+    threads.clear()
+    await import_registry(
+        registry,
+        admin,
+        dumps(document),
+        source="x.json",
+        with_secrets=True,
+        passphrase=passphrase,
+        dry_run=True,
+    )
+    assert len(threads) == 1
+    assert threads[0] is not threading.main_thread()  # the event loop's thread kept serving

@@ -10,6 +10,7 @@ JSON object is read as seed 004's settings.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -193,12 +194,19 @@ async def import_registry(
     registry as it was before a real import that changes something (it runs before the
     commit; if it fails, nothing changes). Without ``backup`` the report carries it."""
     actor.require_admin("import into the registry")
-    data, was_json = parse(text, source)
-    fmt = fmt or detect(data, was_json, source)
     sealer = Sealer(registry.db.keyring, passphrase)
-    incoming = read(data, fmt, environ=environ or {}, sealer=sealer, with_secrets=with_secrets)
-    incoming.document = checked(incoming.document)
-    report = ImportReport(format=fmt, source=source, dry_run=dry_run)
+
+    def understand() -> tuple[Format, Incoming]:
+        data, was_json = parse(text, source)
+        chosen = fmt or detect(data, was_json, source)
+        found = read(data, chosen, environ=environ or {}, sealer=sealer, with_secrets=with_secrets)
+        found.document = checked(found.document)
+        return chosen, found
+
+    # parsing a large file and scrypt for passphrase-sealed keys take seconds of CPU: off the
+    # event loop, so the gateway keeps serving meanwhile
+    read_as, incoming = await asyncio.to_thread(understand)
+    report = ImportReport(format=read_as, source=source, dry_run=dry_run)
     for where, why in incoming.unsupported:
         report.unsupported(where, why)
     try:
