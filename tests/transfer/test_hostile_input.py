@@ -202,3 +202,23 @@ async def test_passphrase_sealing_derives_once_per_document_off_the_event_loop(
     )
     assert len(threads) == 1
     assert threads[0] is not threading.main_thread()  # the event loop's thread kept serving
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "x: " + "[" * 3000 + "]" * 3000,
+        '{"groq": {"api_key": "gsk_x"}, "deep": ' + '{"a": ' * 1000 + "1" + "}" * 1000 + "}",
+        '{"format": "modelyard-registry", "version": 1, "settings": {"custom.x": '
+        + "[" * 1000
+        + "]" * 1000
+        + "}}",
+    ],
+    ids=["yaml", "seed004", "document"],
+)
+async def test_a_file_nested_too_deeply_is_a_422(
+    client: httpx.AsyncClient, admin_key: str, content: str
+) -> None:
+    response = await _import(client, admin_key, content=content, dry_run=True)
+    error = assert_error(response, 422, "VALIDATION_FAILED")
+    assert "nests deeper than 32 levels" in error["message"]

@@ -34,6 +34,7 @@ Format = Literal["seed004", "litellm", "modelyard"]
 FORMATS: tuple[Format, ...] = ("seed004", "litellm", "modelyard")
 BackupWriter = Callable[[bytes], str]  # stores a backup, says where
 MAX_INT = 2**63  # JSON's integers as modelyard stores them: signed 64 bits
+MAX_DEPTH = 32  # a registry document nests 7 levels; a setting's value may nest more
 MAX_VALUES = 200_000  # in a YAML file, aliases expanded (a large registry holds ~20k)
 
 
@@ -45,7 +46,7 @@ def parse(text: str | bytes, source: str) -> tuple[Any, bool]:
     """The file's content (JSON first, else YAML) and whether it was JSON; a clear error
     naming the file and where in it, never a traceback."""
     try:
-        return orjson.loads(text), True
+        return _shallow(orjson.loads(text), source), True
     except orjson.JSONDecodeError as json_error:
         head = text.lstrip()[:1]
         if head in {"{", "[", b"{", b"["}:
@@ -57,25 +58,42 @@ def parse(text: str | bytes, source: str) -> tuple[Any, bool]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "unreadable"
         raise ValidationFailed.at(source, f"is not valid YAML{where}: {problem}") from None
-    return _Plain(source).value(loaded, ""), False
+    except RecursionError:  # the loader recurses once per level
+        raise ValidationFailed.at(source, f"nests deeper than {MAX_DEPTH} levels") from None
+    return _Plain(source).value(_shallow(loaded, source), ""), False
+
+
+def _shallow(data: Any, source: str) -> Any:
+    """``data`` when it nests at most ``MAX_DEPTH`` levels and holds at most ``MAX_VALUES``
+    values (each alias counted as often as it is used); walked without recursion, so that
+    everything after it (which recurses) may."""
+    stack, left = [(data, 0)], MAX_VALUES
+    while stack:
+        value, depth = stack.pop()
+        left -= 1
+        if left < 0:
+            raise ValidationFailed.at(
+                source, f"holds more than {MAX_VALUES} values once its YAML aliases are expanded"
+            )
+        if depth > MAX_DEPTH:
+            raise ValidationFailed.at(source, f"nests deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+    return data
 
 
 class _Plain:
-    """YAML's values as JSON holds them: dates as ISO strings; keys other than strings, other
-    types (sets, bytes) and non-finite numbers refused, naming the place; and at most
-    ``MAX_VALUES`` values in all, counting each alias as often as it is used (an alias repeated
-    in aliases expands without bound: the "billion laughs")."""
+    """YAML's values as JSON holds them (after :func:`_shallow` bounded their number, an alias
+    repeated in aliases expanding without bound, and their depth): dates as ISO strings; keys
+    other than strings, other types (sets, bytes) and numbers JSON cannot hold refused, naming
+    the place."""
 
     def __init__(self, source: str) -> None:
-        self.source, self.left = source, MAX_VALUES
+        self.source = source
 
     def value(self, value: Any, path: str) -> Any:
-        self.left -= 1
-        if self.left < 0:
-            raise ValidationFailed.at(
-                self.source,
-                f"holds more than {MAX_VALUES} values once its YAML aliases are expanded",
-            )
         if isinstance(value, dict):
             plain: dict[str, Any] = {}
             for key, item in value.items():
