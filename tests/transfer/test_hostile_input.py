@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
+from modelyard.cli import transfer as cli_transfer
 from modelyard.registry.actors import Actor
 from modelyard.services import Registry
 from modelyard.transfer import sealing
@@ -222,3 +224,24 @@ async def test_a_file_nested_too_deeply_is_a_422(
     response = await _import(client, admin_key, content=content, dry_run=True)
     error = assert_error(response, 422, "VALIDATION_FAILED")
     assert "nests deeper than 32 levels" in error["message"]
+
+
+def test_a_default_backup_never_replaces_an_earlier_one(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli_transfer, "_stamped", lambda stem: f"{stem}-same-second.json")
+    cli = Cli(database_url, tmp_path / "modelyard.key")
+    cli.ok("init")
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    for path, name in ((first, "one"), (second, "two")):
+        document = {"format": "modelyard-registry", "version": 1, "providers": [{"name": name}]}
+        document["providers"][0]["kind"] = "fake"
+        path.write_bytes(orjson.dumps(document))
+        cli.ok("import", str(path))
+    backups = sorted(tmp_path.glob("modelyard-backup-*.json"))
+    assert [b.name for b in backups] == [
+        "modelyard-backup-same-second-2.json",
+        "modelyard-backup-same-second.json",
+    ]
+    before = [orjson.loads(b.read_bytes())["providers"] for b in backups]
+    assert [[p["name"] for p in providers] for providers in before] == [["one"], []]

@@ -68,9 +68,9 @@ def import_(
     chosen = _format(fmt)
     text = file.read_bytes()
     passphrase = _passphrase(passphrase_env)
-    target = backup or file.resolve().parent / _stamped("modelyard-backup")
 
     def write_backup(content: bytes) -> str:
+        target = backup or _unused(file.resolve().parent / _stamped("modelyard-backup"))
         _write_private(target, content)
         return str(target)
 
@@ -145,6 +145,15 @@ def _passphrase(variable: str | None) -> str | None:
 
 def _stamped(stem: str) -> str:
     return f"{stem}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+
+
+def _unused(path: Path) -> Path:
+    """``path``, or ``NAME-2.json``, ``-3`` ... when it exists: a backup never replaces an
+    earlier one (two imports within a second)."""
+    found, serial = path, 2
+    while found.exists():
+        found, serial = path.with_name(f"{path.stem}-{serial}{path.suffix}"), serial + 1
+    return found
 
 
 def _write_private(path: Path, content: bytes) -> None:
