@@ -21,7 +21,7 @@ from sqlalchemy import select
 from modelyard.billing.plans import PlanCreate, PlanUpdate
 from modelyard.catalog.seed import LOCAL_HOSTS
 from modelyard.db.tables import Model, ModelPrice, Plan, Provider, SystemSetting
-from modelyard.errors import Conflict, ModelyardError, check
+from modelyard.errors import Conflict, ModelyardError, SecretUnreadable, check
 from modelyard.kinds.base import base_url_for, kind_of, typed_config
 from modelyard.registry.actors import Actor
 from modelyard.registry.prices import PriceSpec
@@ -175,7 +175,10 @@ class Applier:
     def key_differs(self, found: Provider, key: str) -> bool:
         if found.api_key_sealed is None:
             return True
-        current = self.tx.keyring.open(found.api_key_sealed, context=f"provider:{found.id}")
+        try:
+            current = self.tx.keyring.open(found.api_key_sealed, context=f"provider:{found.id}")
+        except SecretUnreadable:  # sealed under a master key this installation lacks: replace it
+            return True
         return current != key
 
     @staticmethod
