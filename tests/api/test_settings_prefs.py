@@ -174,3 +174,16 @@ async def test_refused_preferences_change_nothing(
     body = make_body({"deprecated": deprecated["id"], "others": others["id"]})
     assert_error(await client.put(PREFS, headers=member.headers, json=body), status, code)
     assert await snapshot(client, member.key, PREFS) == before
+
+
+async def test_a_custom_setting_with_an_integer_beyond_64_bits_is_a_422(
+    client: httpx.AsyncClient, admin_key: str
+) -> None:
+    response = await client.put(
+        f"{SETTINGS}/custom.big",
+        headers=auth(admin_key) | {"content-type": "application/json"},
+        content='{"value": {"n": 18446744073709551616}}',
+    )
+    error = assert_error(response, 422, "VALIDATION_FAILED")
+    assert error["details"]["errors"][0]["path"] == "value[custom.big]"
+    assert_error(await client.get(f"{SETTINGS}/custom.big", headers=auth(admin_key)), 404)

@@ -234,3 +234,21 @@ async def test_a_key_that_cannot_be_opened_is_left_out_of_the_backup_and_said(
     assert ("unsupported", "openai.api_key") in {(c.action, c.name) for c in report.changes}
     keyed = next(p for p in orjson.loads(stored[0])["providers"] if p["name"] == "openai")
     assert keyed["api_key"] is None
+
+
+async def test_an_imported_key_replaces_one_this_installation_cannot_open(
+    registry: Registry, admin: Actor
+) -> None:
+    await populate(registry, admin)
+    document = await export_registry(registry, admin, with_secrets=True)
+    async with registry.db.engine.begin() as conn:
+        await conn.execute(
+            update(Provider).where(Provider.name == "openai").values(api_key_sealed="v1.gone.AAAA")
+        )
+    report = await import_registry(
+        registry, admin, dumps(document), source="d.json", with_secrets=True, backup=lambda b: "x"
+    )
+    assert ("updated", "openai", "api_key") in {
+        (c.action, c.name, c.detail) for c in report.changes
+    }
+    assert await _key_of(registry, "openai") == OPENAI_KEY

@@ -9,6 +9,7 @@ and says where. The work is :mod:`modelyard.transfer.service`'s, shared with the
 from __future__ import annotations
 
 import os
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -67,9 +68,9 @@ def import_(
     chosen = _format(fmt)
     text = file.read_bytes()
     passphrase = _passphrase(passphrase_env)
-    target = backup or file.resolve().parent / _stamped("modelyard-backup")
 
     def write_backup(content: bytes) -> str:
+        target = backup or _unused(file.resolve().parent / _stamped("modelyard-backup"))
         _write_private(target, content)
         return str(target)
 
@@ -146,13 +147,26 @@ def _stamped(stem: str) -> str:
     return f"{stem}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
 
 
+def _unused(path: Path) -> Path:
+    """``path``, or ``NAME-2.json``, ``-3`` ... when it exists: a backup never replaces an
+    earlier one (two imports within a second)."""
+    found, serial = path, 2
+    while found.exists():
+        found, serial = path.with_name(f"{path.stem}-{serial}{path.suffix}"), serial + 1
+    return found
+
+
 def _write_private(path: Path, content: bytes) -> None:
-    """Write ``content`` readable by the owner only, whole or not at all."""
-    temporary = path.with_name(f".{path.name}.partial")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as out:
-        out.write(content)
-    temporary.replace(path)
+    """Write ``content`` readable by the owner only, whole or not at all: through a new file
+    of a name no one chose (created 0600, never an existing file or a symlink's target)."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _render(report: ImportReport) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -268,6 +269,10 @@ def definition(key: str) -> SettingDef | None:
 def validate_value(key: str, value: Any) -> Any:
     found = definition(key)
     if found is None:
+        try:  # what the audit event hashes and the database stores
+            orjson.dumps(value)
+        except TypeError as exc:  # an integer beyond 64 bits; nothing else JSON reads
+            raise ValidationFailed.at(f"value[{key}]", f"cannot be stored: {exc}") from None
         return value
     try:
         parsed = found.adapter().validate_python(value, strict=False)

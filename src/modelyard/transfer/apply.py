@@ -21,7 +21,7 @@ from sqlalchemy import select
 from modelyard.billing.plans import PlanCreate, PlanUpdate
 from modelyard.catalog.seed import LOCAL_HOSTS
 from modelyard.db.tables import Model, ModelPrice, Plan, Provider, SystemSetting
-from modelyard.errors import Conflict, ModelyardError, check
+from modelyard.errors import Conflict, ModelyardError, SecretUnreadable, check
 from modelyard.kinds.base import base_url_for, kind_of, typed_config
 from modelyard.registry.actors import Actor
 from modelyard.registry.prices import PriceSpec
@@ -134,7 +134,7 @@ class Applier:
     async def create_provider(self, item: dict[str, Any], key: str | None) -> Provider:
         spec = {f: item[f] for f in UPDATABLE | {"kind"} if item.get(f) is not None}
         keyless = key is None and self.needs_key(item["kind"], item.get("config") or {})
-        hosted = urlsplit(item.get("base_url") or "").hostname not in LOCAL_HOSTS
+        hosted = _hostname(item.get("base_url")) not in LOCAL_HOSTS
         # unsaid: enabled when it can serve; a hosted provider without a key waits for one
         enabled = item.get("enabled", not keyless and not (hosted and key is None))
         if enabled and keyless:
@@ -175,7 +175,10 @@ class Applier:
     def key_differs(self, found: Provider, key: str) -> bool:
         if found.api_key_sealed is None:
             return True
-        current = self.tx.keyring.open(found.api_key_sealed, context=f"provider:{found.id}")
+        try:
+            current = self.tx.keyring.open(found.api_key_sealed, context=f"provider:{found.id}")
+        except SecretUnreadable:  # sealed under a master key this installation lacks: replace it
+            return True
         return current != key
 
     @staticmethod
@@ -296,6 +299,14 @@ class Applier:
         self.report.add(
             "updated" if changes else "unchanged", "plan", str(name), ", ".join(changes)
         )
+
+
+def _hostname(url: str | None) -> str | None:
+    """The URL's host; None when it has none or is no URL (the service then refuses it)."""
+    try:
+        return urlsplit(url or "").hostname
+    except ValueError:
+        return None
 
 
 def _model_value(field: str, value: Any) -> Any:

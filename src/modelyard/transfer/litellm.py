@@ -26,6 +26,7 @@ from modelyard.transfer.litellm_map import PREFIXES, UNSUPPORTED, Target
 from modelyard.transfer.litellm_models import model_info
 
 ENV_PREFIX = "os.environ/"
+OWN_PREFIX = "MODELYARD_"  # the gateway's own variables (master key, database URL): never read
 PROVIDER_PARAMS = {"rpm": "rpm_limit", "tpm": "tpm_limit", "max_parallel_requests": "max_parallel"}
 USED_PARAMS = {"model", "api_key", "api_base", "organization", "timeout", "weight"}
 MAX_TIMEOUT_MS, MAX_ATTEMPTS = 600_000, 10
@@ -107,7 +108,7 @@ class _Reader:
         group = (kind, base_url, params.get("api_key"), org)
         provider = self.groups.get(group)
         if provider is None:
-            provider = self.new_provider(target, kind, base_url, org)
+            provider = self.new_provider(target, kind, base_url, org, f"{p}.api_base")
             self.groups[group] = provider
             if key is not None:
                 self.incoming.secrets[provider["name"]] = key
@@ -124,10 +125,10 @@ class _Reader:
         return provider
 
     def new_provider(
-        self, target: Target, kind: str, base_url: str, org: str | None
+        self, target: Target, kind: str, base_url: str, org: str | None, path: str
     ) -> dict[str, Any]:
         own = base_url == (target.base_url or "").rstrip("/")
-        name = target.vendor if own else _host_name(base_url)
+        name = target.vendor if own else _host_name(base_url, path)
         taken = {p["name"] for p in self.groups.values()}
         stem, serial = name, 2
         while name in taken:
@@ -162,6 +163,12 @@ class _Reader:
         if not raw.startswith(ENV_PREFIX):
             return raw
         variable = raw.removeprefix(ENV_PREFIX)
+        if variable.upper().startswith(OWN_PREFIX):
+            raise ValidationFailed.at(
+                f"{path}.{name}",
+                f"names {variable}: an import never reads modelyard's own {OWN_PREFIX}* "
+                "variables (they hold its master key and database credentials)",
+            )
         found = self.environ.get(variable)
         if not found:
             raise ValidationFailed.at(
@@ -274,8 +281,11 @@ def _ms(seconds: Any, path: str) -> int:
     return max(100, min(int(seconds * 1000), MAX_TIMEOUT_MS))
 
 
-def _host_name(base_url: str) -> str:
-    parts = urlsplit(base_url)
-    host = (parts.hostname or "provider").lower()
-    name = f"{host}-{parts.port}" if parts.port else host
+def _host_name(base_url: str, path: str) -> str:
+    try:
+        parts = urlsplit(base_url)
+        host, port = (parts.hostname or "provider").lower(), parts.port
+    except ValueError:  # an unclosed [IPv6 address, a port out of range
+        raise ValidationFailed.at(path, "is not a valid URL") from None
+    name = f"{host}-{port}" if port else host
     return name[:64]

@@ -76,7 +76,9 @@ def _per_mtok(value: Any, path: str) -> str:
         raise ValidationFailed.at(path, "costs must be numbers (USD per token)")
     try:
         amount = Decimal(str(value)) * 1_000_000
-    except InvalidOperation:
-        raise ValidationFailed.at(path, f"{value!r} is not a number") from None
-    result: str = plain(amount)
+        result: str = plain(amount)  # exact to modelyard's places; refuses what has none
+    except (InvalidOperation, ArithmeticError):
+        raise ValidationFailed.at(path, f"{value!r} is not a cost modelyard can hold") from None
+    if not amount.is_finite():
+        raise ValidationFailed.at(path, f"{value!r} is not a cost modelyard can hold")
     return result

@@ -4,9 +4,10 @@ An export without secrets has ``"api_key": null`` on every provider. With secret
 sealed one of two ways, named in the value itself:
 
 * ``{"sealed_by": "passphrase", "value": "s1.<salt>.<nonce+ciphertext>"}``: AES-256-GCM under
-  a key derived from a passphrase with scrypt (n=2**15, r=8, p=1; a fresh 16-byte salt and
-  12-byte nonce per key); the provider's name is the associated data, so a sealed key moved
-  to another provider fails to open. Portable to any installation that is told the passphrase.
+  a key derived from a passphrase with scrypt (n=2**15, r=8, p=1; a fresh 16-byte salt per
+  export, a fresh 12-byte nonce per key); the provider's name is the associated data, so a
+  sealed key moved to another provider fails to open. Portable to any installation that is
+  told the passphrase.
 * ``{"sealed_by": "master_key", "value": "v1.<key id>.<...>"}``: sealed with this
   installation's master key (the same AES-256-GCM sealing as keys at rest, context
   ``export:<provider name>``). Opens wherever that master key is configured; backups use it.
@@ -39,11 +40,15 @@ class Sealer:
             )
         self._keyring = keyring
         self._passphrase = passphrase
+        # scrypt costs ~0.1 s a run: one salt for all the keys this sealer seals, and each
+        # salt derived once, so a document's keys cost one derivation, not one each
+        self._salt = os.urandom(SALT_BYTES)
+        self._derived: dict[bytes, bytes] = {}
 
     def seal(self, provider: str, plaintext: str) -> dict[str, str]:
         if self._passphrase is not None:
-            salt, nonce = os.urandom(SALT_BYTES), os.urandom(NONCE_BYTES)
-            key = _derive(self._passphrase, salt)
+            salt, nonce = self._salt, os.urandom(NONCE_BYTES)
+            key = self._key(salt)
             body = AESGCM(key).encrypt(nonce, plaintext.encode(), provider.encode())
             value = f"s1.{_b64(salt)}.{_b64(nonce + body)}"
             return {"sealed_by": "passphrase", "value": value}
@@ -72,13 +77,19 @@ class Sealer:
             if version != "s1":
                 raise ValueError(version)
             raw = base64.urlsafe_b64decode(blob)
-            key = _derive(self._passphrase, base64.urlsafe_b64decode(salt))
+            key = self._key(base64.urlsafe_b64decode(salt))
             plain = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], provider.encode())
         except (ValueError, InvalidTag):
             raise ValidationFailed.at(
                 where, "does not open: a wrong passphrase, or not sealed for this provider"
             ) from None
         return plain.decode()
+
+    def _key(self, salt: bytes) -> bytes:
+        assert self._passphrase is not None
+        if salt not in self._derived:
+            self._derived[salt] = _derive(self._passphrase, salt)
+        return self._derived[salt]
 
     def _ring(self) -> Keyring:
         if self._keyring is None:

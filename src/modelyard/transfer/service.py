@@ -10,7 +10,10 @@ JSON object is read as seed 004's settings.
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any, Literal
 
 import orjson
@@ -30,6 +33,9 @@ from modelyard.transfer.seed004 import read_seed004
 Format = Literal["seed004", "litellm", "modelyard"]
 FORMATS: tuple[Format, ...] = ("seed004", "litellm", "modelyard")
 BackupWriter = Callable[[bytes], str]  # stores a backup, says where
+MAX_INT = 2**63  # JSON's integers as modelyard stores them: signed 64 bits
+MAX_DEPTH = 32  # a registry document nests 7 levels; a setting's value may nest more
+MAX_VALUES = 200_000  # in a YAML file, aliases expanded (a large registry holds ~20k)
 
 
 class _Rollback(Exception):
@@ -40,18 +46,80 @@ def parse(text: str | bytes, source: str) -> tuple[Any, bool]:
     """The file's content (JSON first, else YAML) and whether it was JSON; a clear error
     naming the file and where in it, never a traceback."""
     try:
-        return orjson.loads(text), True
+        return _shallow(orjson.loads(text), source), True
     except orjson.JSONDecodeError as json_error:
         head = text.lstrip()[:1]
         if head in {"{", "[", b"{", b"["}:
             raise ValidationFailed.at(source, f"is not valid JSON ({json_error})") from None
     try:
-        return yaml.safe_load(text), False
+        loaded = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "unreadable"
         raise ValidationFailed.at(source, f"is not valid YAML{where}: {problem}") from None
+    except RecursionError:  # the loader recurses once per level
+        raise ValidationFailed.at(source, f"nests deeper than {MAX_DEPTH} levels") from None
+    return _Plain(source).value(_shallow(loaded, source), ""), False
+
+
+def _shallow(data: Any, source: str) -> Any:
+    """``data`` when it nests at most ``MAX_DEPTH`` levels and holds at most ``MAX_VALUES``
+    values (each alias counted as often as it is used); walked without recursion, so that
+    everything after it (which recurses) may."""
+    stack, left = [(data, 0)], MAX_VALUES
+    while stack:
+        value, depth = stack.pop()
+        left -= 1
+        if left < 0:
+            raise ValidationFailed.at(
+                source, f"holds more than {MAX_VALUES} values once its YAML aliases are expanded"
+            )
+        if depth > MAX_DEPTH:
+            raise ValidationFailed.at(source, f"nests deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+    return data
+
+
+class _Plain:
+    """YAML's values as JSON holds them (after :func:`_shallow` bounded their number, an alias
+    repeated in aliases expanding without bound, and their depth): dates as ISO strings; keys
+    other than strings, other types (sets, bytes) and numbers JSON cannot hold refused, naming
+    the place."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def value(self, value: Any, path: str) -> Any:
+        if isinstance(value, dict):
+            plain: dict[str, Any] = {}
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise ValidationFailed.at(
+                        path or self.source, f"has a key that is not a string: {key!r}"
+                    )
+                plain[key] = self.value(item, f"{path}.{key}" if path else key)
+            return plain
+        if isinstance(value, list):
+            return [self.value(item, f"{path}[{index}]") for index, item in enumerate(value)]
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValidationFailed.at(path or self.source, "must be a finite number")
+        if (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and not -MAX_INT <= value < MAX_INT
+        ):
+            raise ValidationFailed.at(path or self.source, "must be a whole number within 64 bits")
+        if value is None or isinstance(value, str | int | float):
+            return value
+        raise ValidationFailed.at(
+            path or self.source, f"a {type(value).__name__} is not a value a document holds"
+        )
 
 
 def detect(data: Any, was_json: bool, source: str) -> Format:
@@ -144,12 +212,19 @@ async def import_registry(
     registry as it was before a real import that changes something (it runs before the
     commit; if it fails, nothing changes). Without ``backup`` the report carries it."""
     actor.require_admin("import into the registry")
-    data, was_json = parse(text, source)
-    fmt = fmt or detect(data, was_json, source)
     sealer = Sealer(registry.db.keyring, passphrase)
-    incoming = read(data, fmt, environ=environ or {}, sealer=sealer, with_secrets=with_secrets)
-    incoming.document = checked(incoming.document)
-    report = ImportReport(format=fmt, source=source, dry_run=dry_run)
+
+    def understand() -> tuple[Format, Incoming]:
+        data, was_json = parse(text, source)
+        chosen = fmt or detect(data, was_json, source)
+        found = read(data, chosen, environ=environ or {}, sealer=sealer, with_secrets=with_secrets)
+        found.document = checked(found.document)
+        return chosen, found
+
+    # parsing a large file and scrypt for passphrase-sealed keys take seconds of CPU: off the
+    # event loop, so the gateway keeps serving meanwhile
+    read_as, incoming = await asyncio.to_thread(understand)
+    report = ImportReport(format=read_as, source=source, dry_run=dry_run)
     for where, why in incoming.unsupported:
         report.unsupported(where, why)
     try:
