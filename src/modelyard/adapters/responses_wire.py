@@ -33,6 +33,11 @@ def item_id(prefix: str) -> str:
     return f"{prefix}_{ids.request_id()[4:]}"
 
 
+def count(value: Any) -> int:
+    """A token count an upstream reported: a positive integer, else 0."""
+    return value if type(value) is int and value > 0 else 0
+
+
 def input_items(value: Any) -> list[Json]:
     """``input`` as items: a string is one user message."""
     if isinstance(value, str):
@@ -156,13 +161,8 @@ def usage_of(raw: Any) -> Usage | None:
     """Usage from a Responses ``usage`` object, or None when there is none."""
     if not isinstance(raw, dict) or not isinstance(raw.get("input_tokens"), int):
         return None
-    details = raw.get("input_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, dict) else 0
-    return Usage(
-        max(raw["input_tokens"], 0),
-        max(raw.get("output_tokens") or 0, 0),
-        cached if isinstance(cached, int) and cached > 0 else 0,
-    )
+    cached = obj(raw.get("input_tokens_details")).get("cached_tokens")
+    return Usage(count(raw["input_tokens"]), count(raw.get("output_tokens")), count(cached))
 
 
 def skeleton(response_id: str, body: Json, model: str, status: str = "in_progress") -> Json:
@@ -225,16 +225,17 @@ def call_item(call_id: str, name: str, arguments: str, status: str = "completed"
 def response_of(response_id: str, body: Json, chat: Json, usage: Usage, model: str) -> Json:
     """The ``response`` object for a chat completion answering ``body``."""
     response = skeleton(response_id, body, chat.get("model") or model, "completed")
-    choices = chat.get("choices") or [{}]
-    choice = obj(choices[0])
+    choices = chat.get("choices")
+    choice = obj(choices[0]) if isinstance(choices, list) and choices else {}
     message = obj(choice.get("message"))
     output: list[Json] = []
     if isinstance(message.get("content"), str) and message["content"]:
         output.append(message_item(message["content"]))
     elif isinstance(message.get("refusal"), str) and message["refusal"]:
         output.append(message_item(message["refusal"], refusal=True))
-    for call in message.get("tool_calls") or ():
-        function = call.get("function") or {}
+    calls = message.get("tool_calls")
+    for call in (obj(c) for c in calls) if isinstance(calls, list) else ():
+        function = obj(call.get("function"))
         output.append(
             call_item(
                 str(call.get("id") or item_id("call")),

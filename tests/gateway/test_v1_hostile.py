@@ -1,0 +1,98 @@
+"""The /v1 ingresses against hostile callers and broken upstreams: an upstream's malformed
+answer is a 502 naming the upstream (never a 500), and what a call holds is released."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from aiohttp import web
+
+from modelyard.billing.credits import GrantCreate
+from modelyard.registry.actors import Actor
+from modelyard.registry.apikeys import ApiKeyCreate
+from modelyard.registry.users import UserCreate
+from modelyard.services import Registry
+from modelyard.settings import Settings
+from tests.gateway.server import running
+from tests.gateway.upstream import fake_upstream
+
+PRICE = {"input_per_mtok": "2", "output_per_mtok": "8"}
+CAPABILITIES = ["text", "streaming", "function_calling"]
+
+
+@dataclass
+class Rig:
+    url: str
+    key: str
+    app: Any
+    replies: dict[str, Any] = field(default_factory=dict)  # path -> the JSON to answer
+
+
+@pytest.fixture
+async def rig(
+    settings: Settings, registry: Registry, admin: Actor, tmp_path: Any
+) -> AsyncIterator[Rig]:
+    replies: dict[str, Any] = {}
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        return web.Response(
+            body=orjson.dumps(replies[request.path]), content_type="application/json"
+        )
+
+    routes = {
+        ("POST", "/compat/v1/chat/completions"): answer,
+        ("POST", "/native/v1/responses"): answer,
+    }
+    async with fake_upstream(routes) as upstream:
+        for name, kind, base, model in (
+            ("up-compat", "openai_compatible", f"{upstream.url}/compat/v1", "compat-model"),
+            ("up-native", "openai", f"{upstream.url}/native/v1", "native-model"),
+        ):
+            provider = await registry.providers.create(
+                admin, {"name": name, "kind": kind, "base_url": base, "api_key": "k-up"}
+            )
+            spec = {"provider_id": provider.id, "model_id": model, "price": PRICE}
+            await registry.models.create(admin, spec | {"capabilities": CAPABILITIES})
+        user = await registry.users.create(admin, UserCreate(email="app@example.com"))
+        key = (await registry.keys.create(admin, ApiKeyCreate(name="app", user_id=user.id))).key
+        await registry.credits.grant(admin, GrantCreate(user_id=user.id, amount=Decimal(100)))
+        local = settings.model_copy(update={"usage_outbox": tmp_path / "usage.outbox"})
+        async with running(local, registry) as (url, app):
+            yield Rig(url, key, app, replies)
+
+
+async def _post(rig: Rig, path: str, body: Any) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=rig.url, timeout=30) as client:
+        headers = {"authorization": f"Bearer {rig.key}"}
+        return await client.post(path, json=body, headers=headers)
+
+
+USAGE = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+MALFORMED_CHAT = [
+    {"choices": {"0": {}}, "usage": USAGE},
+    {"choices": [{"message": {"role": "assistant", "tool_calls": ["x"]}}], "usage": USAGE},
+    {"choices": [{"message": {"tool_calls": [{"function": "f"}]}}], "usage": USAGE},
+    {"choices": [{"message": {"tool_calls": 5}}], "usage": USAGE},
+]
+
+
+@pytest.mark.parametrize("reply", MALFORMED_CHAT)
+async def test_a_malformed_chat_answer_is_no_500_on_responses(rig: Rig, reply: Any) -> None:
+    rig.replies["/compat/v1/chat/completions"] = reply
+    response = await _post(rig, "/v1/responses", {"model": "compat-model", "input": "hi"})
+    assert response.status_code == 200, response.text
+    assert response.json()["object"] == "response"
+
+
+async def test_a_responses_usage_with_a_string_count_is_no_500(rig: Rig) -> None:
+    usage = {"input_tokens": 3, "output_tokens": "2", "input_tokens_details": []}
+    rig.replies["/native/v1/responses"] = {"object": "response", "output": [], "usage": usage}
+    response = await _post(rig, "/v1/responses", {"model": "native-model", "input": "hi"})
+    assert response.status_code == 200, response.text
