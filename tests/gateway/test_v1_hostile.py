@@ -96,3 +96,18 @@ async def test_a_responses_usage_with_a_string_count_is_no_500(rig: Rig) -> None
     rig.replies["/native/v1/responses"] = {"object": "response", "output": [], "usage": usage}
     response = await _post(rig, "/v1/responses", {"model": "native-model", "input": "hi"})
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("reply", MALFORMED_CHAT)
+async def test_a_malformed_chat_answer_is_no_500_on_messages(rig: Rig, reply: Any) -> None:
+    rig.replies["/compat/v1/chat/completions"] = reply
+    body = {
+        "model": "compat-model",
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    response = await _post(rig, "/v1/messages", body)
+    assert response.status_code == 200, response.text
+    message = response.json()
+    assert message["type"] == "message"
+    assert all(isinstance(block.get("id", ""), str) for block in message["content"])
