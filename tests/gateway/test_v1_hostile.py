@@ -41,10 +41,17 @@ async def rig(
     replies: dict[str, Any] = {}
 
     async def answer(request: web.Request) -> web.StreamResponse:
-        await request.read()
-        return web.Response(
-            body=orjson.dumps(replies[request.path]), content_type="application/json"
-        )
+        body = await request.json()
+        reply = replies[request.path]
+        if not body.get("stream"):
+            return web.Response(body=orjson.dumps(reply), content_type="application/json")
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for chunk in reply:  # a stream's reply: its chunks
+            await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
 
     routes = {
         ("POST", "/compat/v1/chat/completions"): answer,
@@ -111,3 +118,31 @@ async def test_a_malformed_chat_answer_is_no_500_on_messages(rig: Rig, reply: An
     message = response.json()
     assert message["type"] == "message"
     assert all(isinstance(block.get("id", ""), str) for block in message["content"])
+
+
+BASE = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+MALFORMED_CHUNKS = [
+    [BASE | {"choices": 5}, BASE | {"choices": [{"index": 0, "delta": {"content": "ok"}}]}],
+    [BASE | {"choices": [{"index": 0, "delta": {"content": "ok", "tool_calls": 5}}]}],
+    [BASE | {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": [0]}]}}]}],
+]
+
+
+@pytest.mark.parametrize("chunks", MALFORMED_CHUNKS)
+async def test_a_malformed_chat_stream_is_no_500_on_responses(rig: Rig, chunks: Any) -> None:
+    rig.replies["/compat/v1/chat/completions"] = chunks
+    body = {"model": "compat-model", "input": "hi", "stream": True}
+    response = await _post(rig, "/v1/responses", body)
+    assert response.status_code == 200, response.text
+    assert "event: response.completed" in response.text
+
+
+@pytest.mark.parametrize("chunks", MALFORMED_CHUNKS)
+async def test_a_malformed_chat_stream_is_no_500_on_messages(rig: Rig, chunks: Any) -> None:
+    rig.replies["/compat/v1/chat/completions"] = chunks
+    message = {"role": "user", "content": "hi"}
+    body = {"model": "compat-model", "max_tokens": 50, "messages": [message], "stream": True}
+    response = await _post(rig, "/v1/messages", body)
+    assert response.status_code == 200, response.text
+    assert "event: message_stop" in response.text
+    assert "event: error" not in response.text
