@@ -146,3 +146,25 @@ async def test_a_malformed_chat_stream_is_no_500_on_messages(rig: Rig, chunks: A
     assert response.status_code == 200, response.text
     assert "event: message_stop" in response.text
     assert "event: error" not in response.text
+
+
+async def test_a_malformed_stored_output_is_no_500_in_a_later_turn(rig: Rig) -> None:
+    """An OpenAI upstream's output items missing their fields are stored as they came; a later
+    turn sent through the chat translation reads them leniently."""
+    output = [
+        {"type": "function_call"},
+        {"type": "message", "role": "assistant"},
+        {"type": "message", "content": [{"type": "output_text", "text": "x"}]},
+        {"type": "function_call_output", "call_id": 5},
+    ]
+    rig.replies["/native/v1/responses"] = {"object": "response", "output": output}
+    first = await _post(rig, "/v1/responses", {"model": "native-model", "input": "hi"})
+    assert first.status_code == 200, first.text
+    rig.replies["/compat/v1/chat/completions"] = {
+        "choices": [{"message": {"role": "assistant", "content": "ok"}}],
+        "usage": USAGE,
+    }
+    body = {"model": "compat-model", "input": "again", "previous_response_id": first.json()["id"]}
+    second = await _post(rig, "/v1/responses", body)
+    assert second.status_code == 200, second.text
+    assert second.json()["output"][0]["content"][0]["text"] == "ok"

@@ -19,6 +19,7 @@ from modelyard.adapters.base import Usage
 
 Json = dict[str, Any]
 
+ROLES = ("user", "assistant", "system", "developer")
 # Parameters whose meaning is the same on both APIs.
 SAME = ("temperature", "top_p", "user", "stream")
 
@@ -45,10 +46,26 @@ def input_items(value: Any) -> list[Json]:
     return list(value) if isinstance(value, list) else []
 
 
-def as_input(output: list[Any]) -> list[Json]:
+def as_input(output: Any) -> list[Json]:
     """A response's output items as input items of the next turn (messages and function
-    calls; what only an OpenAI upstream understands, reasoning, is kept for it)."""
-    return [item for item in output if isinstance(item, dict) and item.get("type")]
+    calls; what only an OpenAI upstream understands, reasoning, is kept for it). An item an
+    upstream sent without the fields its type needs is left out: stored as it came, it is
+    read again only as the next turn's context."""
+    items = output if isinstance(output, list) else []
+    return [item for item in items if isinstance(item, dict) and _well_formed(item)]
+
+
+def _well_formed(item: Json) -> bool:
+    kind = item.get("type")
+    if kind == "message":
+        content = item.get("content")
+        return item.get("role") in ROLES and isinstance(content, str | list)
+    if kind == "function_call":
+        return all(isinstance(item.get(k), str) for k in ("call_id", "name", "arguments"))
+    if kind == "function_call_output":
+        output = item.get("output")
+        return isinstance(item.get("call_id"), str) and isinstance(output, str | list)
+    return isinstance(kind, str) and bool(kind)
 
 
 def chat_body(body: Json, items: list[Json]) -> Json:
@@ -130,8 +147,8 @@ def _message(item: Json) -> Json:
     if role != "user":  # assistant and system turns: their text
         return {"role": role, "content": _text_of(content)}
     parts: list[Json] = []
-    for part in content:
-        if part["type"] == "input_image":
+    for part in (p for p in content if isinstance(p, dict)):
+        if part.get("type") == "input_image":
             image: Json = {"url": part["image_url"]}
             if part.get("detail"):
                 image["detail"] = part["detail"]
