@@ -20,7 +20,7 @@ from modelyard.registry.users import UserCreate
 from modelyard.services import Registry
 from modelyard.settings import Settings
 from tests.gateway.server import running
-from tests.gateway.upstream import fake_upstream
+from tests.gateway.upstream import Upstream, fake_upstream
 
 PRICE = {"input_per_mtok": "2", "output_per_mtok": "8"}
 CAPABILITIES = ["text", "streaming", "function_calling"]
@@ -31,6 +31,10 @@ class Rig:
     url: str
     key: str
     app: Any
+    registry: Registry
+    admin: Actor
+    upstream: Upstream
+    poor_key: str  # a user's with 1 credit: 1250 completion tokens at PRICE
     replies: dict[str, Any] = field(default_factory=dict)  # path -> the JSON to answer
 
 
@@ -70,14 +74,22 @@ async def rig(
         user = await registry.users.create(admin, UserCreate(email="app@example.com"))
         key = (await registry.keys.create(admin, ApiKeyCreate(name="app", user_id=user.id))).key
         await registry.credits.grant(admin, GrantCreate(user_id=user.id, amount=Decimal(100)))
+        poor = await _poor(registry, admin)
         local = settings.model_copy(update={"usage_outbox": tmp_path / "usage.outbox"})
         async with running(local, registry) as (url, app):
-            yield Rig(url, key, app, replies)
+            yield Rig(url, key, app, registry, admin, upstream, poor, replies)
 
 
-async def _post(rig: Rig, path: str, body: Any) -> httpx.Response:
+async def _poor(registry: Registry, admin: Actor) -> str:
+    user = await registry.users.create(admin, UserCreate(email="poor@example.com"))
+    created = await registry.keys.create(admin, ApiKeyCreate(name="p", user_id=user.id))
+    await registry.credits.grant(admin, GrantCreate(user_id=user.id, amount=Decimal(1)))
+    return created.key
+
+
+async def _post(rig: Rig, path: str, body: Any, key: str | None = None) -> httpx.Response:
     async with httpx.AsyncClient(base_url=rig.url, timeout=30) as client:
-        headers = {"authorization": f"Bearer {rig.key}"}
+        headers = {"authorization": f"Bearer {key or rig.key}"}
         return await client.post(path, json=body, headers=headers)
 
 
@@ -168,3 +180,36 @@ async def test_a_malformed_stored_output_is_no_500_in_a_later_turn(rig: Rig) -> 
     second = await _post(rig, "/v1/responses", body)
     assert second.status_code == 200, second.text
     assert second.json()["output"][0]["content"][0]["text"] == "ok"
+
+
+N = 8
+AFFORDABLE = 1250  # completion tokens 1 credit pays for: $0.01 at $8 per million
+
+
+def _sent_max_tokens(rig: Rig) -> list[int]:
+    path = "/compat/v1/chat/completions"
+    return [r.body["max_tokens"] for r in rig.upstream.received if r.path == path]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}),
+        ("/v1/completions", {"prompt": "hi"}),
+        ("/v1/completions", {"prompt": ["hi", "ho"]}),
+    ],
+)
+async def test_n_choices_are_held_and_capped_for_all_of_them(
+    rig: Rig, path: str, body: Any
+) -> None:
+    """``n`` completions of up to ``max_tokens`` each may cost n times one: the hold covers
+    them all, and a balance that pays for fewer caps each so that all n fit in it."""
+    reply = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}}]}
+    rig.replies["/compat/v1/chat/completions"] = reply | {"usage": USAGE}
+    key = rig.poor_key
+    asked = {"model": "compat-model", "max_tokens": 1000, "n": N} | body
+    response = await _post(rig, path, asked, key)
+    assert response.status_code == 200, response.text
+    sent = _sent_max_tokens(rig)
+    assert sent, "the upstream was not asked"
+    assert sum(sent) * N <= AFFORDABLE, sent
