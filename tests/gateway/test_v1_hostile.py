@@ -60,11 +60,13 @@ async def rig(
     routes = {
         ("POST", "/compat/v1/chat/completions"): answer,
         ("POST", "/native/v1/responses"): answer,
+        ("POST", "/v1/messages"): answer,
     }
     async with fake_upstream(routes) as upstream:
         for name, kind, base, model in (
             ("up-compat", "openai_compatible", f"{upstream.url}/compat/v1", "compat-model"),
             ("up-native", "openai", f"{upstream.url}/native/v1", "native-model"),
+            ("up-claude", "anthropic", upstream.url, "claude-model"),
         ):
             provider = await registry.providers.create(
                 admin, {"name": name, "kind": kind, "base_url": base, "api_key": "k-up"}
@@ -213,3 +215,28 @@ async def test_n_choices_are_held_and_capped_for_all_of_them(
     sent = _sent_max_tokens(rig)
     assert sent, "the upstream was not asked"
     assert sum(sent) * N <= AFFORDABLE, sent
+
+
+CLAUDE_USAGE = {"input_tokens": 3, "output_tokens": 2}
+
+
+async def test_an_anthropic_message_with_malformed_content_is_no_500(rig: Rig) -> None:
+    rig.replies["/v1/messages"] = {"type": "message", "content": 5}  # and no usage
+    message = {"role": "user", "content": "hi"}
+    body = {"model": "claude-model", "max_tokens": 50, "messages": [message]}
+    response = await _post(rig, "/v1/messages", body)
+    assert response.status_code == 200, response.text
+
+
+async def test_an_anthropic_stream_with_malformed_events_is_no_500(rig: Rig) -> None:
+    rig.replies["/v1/messages"] = [
+        {"type": "message_start", "message": "x"},
+        {"type": "content_block_delta", "index": 0, "delta": "y"},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": CLAUDE_USAGE},
+        {"type": "message_stop"},
+    ]
+    message = {"role": "user", "content": "hi"}
+    body = {"model": "claude-model", "max_tokens": 50, "messages": [message], "stream": True}
+    response = await _post(rig, "/v1/messages", body)
+    assert response.status_code == 200, response.text
+    assert "event: message_stop" in response.text
