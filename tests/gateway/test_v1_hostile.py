@@ -240,3 +240,42 @@ async def test_an_anthropic_stream_with_malformed_events_is_no_500(rig: Rig) -> 
     response = await _post(rig, "/v1/messages", body)
     assert response.status_code == 200, response.text
     assert "event: message_stop" in response.text
+
+
+def _nested(levels: int) -> str:
+    """A JSON schema ``levels`` objects deep."""
+    return '{"a":' * (levels - 1) + "{}" + "}" * (levels - 1)
+
+
+DEEP_BODIES = [
+    (
+        "/v1/chat/completions",
+        '{"model":"compat-model","messages":[{"role":"user","content":"hi"}],'
+        '"tools":[{"type":"function","function":{"name":"f","parameters":%s}}]}',
+    ),
+    (
+        "/v1/responses",
+        '{"model":"compat-model","input":"hi",'
+        '"tools":[{"type":"function","name":"f","parameters":%s}]}',
+    ),
+    (
+        "/v1/messages",
+        '{"model":"compat-model","max_tokens":10,'
+        '"messages":[{"role":"user","content":"hi"}],"tools":[{"name":"f","input_schema":{"type":"object","x":%s}}]}',
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "template"), DEEP_BODIES)
+async def test_a_body_nested_too_deep_is_a_400(rig: Rig, path: str, template: str) -> None:
+    """Deeper than the encoder of upstream requests goes (it read fine), it was a 500 once
+    translated; now a 400 before anything is sent. A body just within the limit is served."""
+    reply = {"choices": [{"message": {"role": "assistant", "content": "ok"}}], "usage": USAGE}
+    rig.replies["/compat/v1/chat/completions"] = reply
+    headers = {"authorization": f"Bearer {rig.key}", "content-type": "application/json"}
+    async with httpx.AsyncClient(base_url=rig.url, timeout=30) as client:
+        deep = await client.post(path, content=template % _nested(300), headers=headers)
+        within = await client.post(path, content=template % _nested(190), headers=headers)
+    assert deep.status_code == 400, deep.text
+    assert "nests deeper than 200 levels" in deep.text
+    assert within.status_code == 200, within.text
