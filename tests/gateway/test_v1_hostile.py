@@ -279,3 +279,21 @@ async def test_a_body_nested_too_deep_is_a_400(rig: Rig, path: str, template: st
     assert deep.status_code == 400, deep.text
     assert "nests deeper than 200 levels" in deep.text
     assert within.status_code == 200, within.text
+
+
+@pytest.mark.parametrize("reply", MALFORMED_CHAT)
+async def test_a_malformed_chat_answer_is_no_500_on_completions(rig: Rig, reply: Any) -> None:
+    rig.replies["/compat/v1/chat/completions"] = reply
+    response = await _post(rig, "/v1/completions", {"model": "compat-model", "prompt": "hi"})
+    assert response.status_code == 200, response.text
+    assert response.json()["object"] == "text_completion"
+
+
+@pytest.mark.parametrize("chunks", MALFORMED_CHUNKS)
+async def test_a_malformed_chat_stream_is_no_500_on_completions(rig: Rig, chunks: Any) -> None:
+    rig.replies["/compat/v1/chat/completions"] = chunks
+    body = {"model": "compat-model", "prompt": "hi", "stream": True}
+    response = await _post(rig, "/v1/completions", body)
+    assert response.status_code == 200, response.text
+    assert response.text.rstrip().endswith("data: [DONE]"), response.text
+    assert '"error"' not in response.text
