@@ -297,3 +297,23 @@ async def test_a_malformed_chat_stream_is_no_500_on_completions(rig: Rig, chunks
     assert response.status_code == 200, response.text
     assert response.text.rstrip().endswith("data: [DONE]"), response.text
     assert '"error"' not in response.text
+
+
+async def test_an_openai_stream_cut_before_its_end_ends_with_response_failed(rig: Rig) -> None:
+    """An upstream that closes its Responses stream before ``response.completed`` failed:
+    the caller is told with ``response.failed``, and nothing is stored."""
+    created = {"id": "resp_up", "object": "response", "status": "in_progress", "output": []}
+    rig.replies["/native/v1/responses"] = [
+        {"type": "response.created", "response": created},
+        {"type": "response.output_text.delta", "item_id": "m", "delta": "Once"},
+    ]
+    body = {"model": "native-model", "input": "hi", "stream": True}
+    response = await _post(rig, "/v1/responses", body)
+    assert response.status_code == 200, response.text
+    assert "event: response.failed" in response.text, response.text
+    first = response.text.split("\n")[1].removeprefix("data: ")
+    response_id = orjson.loads(first)["response"]["id"]
+    async with httpx.AsyncClient(base_url=rig.url, timeout=30) as client:
+        headers = {"authorization": f"Bearer {rig.key}"}
+        stored = await client.get(f"/v1/responses/{response_id}", headers=headers)
+    assert stored.status_code == 404, stored.text
