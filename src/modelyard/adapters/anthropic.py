@@ -175,10 +175,12 @@ class _Relay:
             return None  # a broken event is skipped
         kind, usage = event.get("type"), None
         if kind == "message_start":
-            self.count((event.get("message") or {}).get("usage"))
+            message = event.get("message")
+            self.count(message.get("usage") if isinstance(message, dict) else None)
             usage = self.running()
         elif kind == "content_block_delta":
-            delta = event.get("delta") or {}
+            delta = event.get("delta")
+            delta = delta if isinstance(delta, dict) else {}
             for name in ("text", "partial_json", "thinking"):
                 if isinstance(delta.get(name), str):
                     self.chars += len(delta[name])
@@ -238,9 +240,10 @@ class AnthropicAdapter:
         ):
             raw = await response.read()
         document = edge.json_object(raw, target)
+        content = document.get("content")
         produced = "".join(
             str(b.get("text") or b.get("input") or "")
-            for b in document.get("content") or ()
+            for b in (content if isinstance(content, list) else ())
             if isinstance(b, dict)
         )
         counted = wire.usage(document.get("usage")) or shapes.estimate(body, produced)

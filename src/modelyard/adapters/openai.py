@@ -26,11 +26,12 @@ import aiohttp
 from modelyard import tokens
 from modelyard.adapters import edge, responses_wire, shapes, sse
 from modelyard.adapters.base import ChatResult, EmbeddingResult, StreamChunk, Target, Usage
-from modelyard.errors import UpstreamError
+from modelyard.errors import UpstreamError, UpstreamUnavailable
 
 Json = dict[str, Any]
 CHAT_PATH = "/chat/completions"
 RESPONSES_PATH = "/responses"
+RESPONSES_ENDS = ("response.completed", "response.incomplete", "response.failed")
 EMBEDDINGS_PATH = "/embeddings"
 DONE = b"[DONE]"
 
@@ -215,6 +216,7 @@ class OpenAIAdapter:
         the one that ends the response); an ``error`` event fails the stream."""
         path = target.config.get("responses_path") or RESPONSES_PATH
         payload = {**body, "stream": True}
+        finished = False
         async with (
             edge.edge(target, _error),
             await self._post(http, target, path, payload, streaming=True) as response,
@@ -226,9 +228,13 @@ class OpenAIAdapter:
                         continue
                     if event.get("type") == "error":
                         raise edge.stream_failed(target, event.get("message"))
+                    finished = finished or event.get("type") in RESPONSES_ENDS
                     ended = responses_wire.obj(event.get("response"))
                     usage = responses_wire.usage_of(ended.get("usage"))
                     yield StreamChunk(event, usage)
+        if not finished:  # cut short: the caller is told, not left waiting for the end
+            name = target.provider_name
+            raise UpstreamUnavailable(f"{name}: the stream ended before the response did")
 
 
 def _output_text(document: Json) -> str:

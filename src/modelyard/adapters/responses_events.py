@@ -74,7 +74,8 @@ class _Items:
         content = delta.get("content")
         if isinstance(content, str) and content:
             events += self.text(content)
-        for call in delta.get("tool_calls") or ():
+        calls = delta.get("tool_calls")
+        for call in calls if isinstance(calls, list) else ():
             if isinstance(call, dict):
                 events += self.call(call)
         if choice.get("finish_reason"):
@@ -84,6 +85,7 @@ class _Items:
     def call(self, delta: Json) -> list[Json]:
         events: list[Json] = []
         position = delta.get("index", 0)
+        position = position if type(position) is int else 0
         function = wire.obj(delta.get("function"))
         item = self.calls.get(position)
         if item is None:
@@ -92,7 +94,7 @@ class _Items:
             self.calls[position] = item
             self.output.append(item)
             events.append(_added(len(self.output) - 1, item))
-        elif function.get("name") and not item["name"]:
+        elif isinstance(function.get("name"), str) and not item["name"]:
             item["name"] = function["name"]
         arguments = function.get("arguments")
         if isinstance(arguments, str) and arguments:
@@ -159,7 +161,8 @@ async def events(
         if chunk.usage is not None:
             usage = chunk.usage
             reasoning = wire.reasoning_of(chunk.chunk.get("usage"))
-        for choice in chunk.chunk.get("choices") or ():
+        choices = chunk.chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else ():
             if isinstance(choice, dict) and choice.get("index", 0) == 0:
                 out += items.choice(choice)
         for index, event in enumerate(out):  # written when the upstream's read is

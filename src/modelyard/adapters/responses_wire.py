@@ -19,6 +19,7 @@ from modelyard.adapters.base import Usage
 
 Json = dict[str, Any]
 
+ROLES = ("user", "assistant", "system", "developer")
 # Parameters whose meaning is the same on both APIs.
 SAME = ("temperature", "top_p", "user", "stream")
 
@@ -33,6 +34,11 @@ def item_id(prefix: str) -> str:
     return f"{prefix}_{ids.request_id()[4:]}"
 
 
+def count(value: Any) -> int:
+    """A token count an upstream reported: a positive integer, else 0."""
+    return value if type(value) is int and value > 0 else 0
+
+
 def input_items(value: Any) -> list[Json]:
     """``input`` as items: a string is one user message."""
     if isinstance(value, str):
@@ -40,10 +46,26 @@ def input_items(value: Any) -> list[Json]:
     return list(value) if isinstance(value, list) else []
 
 
-def as_input(output: list[Any]) -> list[Json]:
+def as_input(output: Any) -> list[Json]:
     """A response's output items as input items of the next turn (messages and function
-    calls; what only an OpenAI upstream understands, reasoning, is kept for it)."""
-    return [item for item in output if isinstance(item, dict) and item.get("type")]
+    calls; what only an OpenAI upstream understands, reasoning, is kept for it). An item an
+    upstream sent without the fields its type needs is left out: stored as it came, it is
+    read again only as the next turn's context."""
+    items = output if isinstance(output, list) else []
+    return [item for item in items if isinstance(item, dict) and _well_formed(item)]
+
+
+def _well_formed(item: Json) -> bool:
+    kind = item.get("type")
+    if kind == "message":
+        content = item.get("content")
+        return item.get("role") in ROLES and isinstance(content, str | list)
+    if kind == "function_call":
+        return all(isinstance(item.get(k), str) for k in ("call_id", "name", "arguments"))
+    if kind == "function_call_output":
+        output = item.get("output")
+        return isinstance(item.get("call_id"), str) and isinstance(output, str | list)
+    return isinstance(kind, str) and bool(kind)
 
 
 def chat_body(body: Json, items: list[Json]) -> Json:
@@ -125,8 +147,8 @@ def _message(item: Json) -> Json:
     if role != "user":  # assistant and system turns: their text
         return {"role": role, "content": _text_of(content)}
     parts: list[Json] = []
-    for part in content:
-        if part["type"] == "input_image":
+    for part in (p for p in content if isinstance(p, dict)):
+        if part.get("type") == "input_image":
             image: Json = {"url": part["image_url"]}
             if part.get("detail"):
                 image["detail"] = part["detail"]
@@ -156,13 +178,8 @@ def usage_of(raw: Any) -> Usage | None:
     """Usage from a Responses ``usage`` object, or None when there is none."""
     if not isinstance(raw, dict) or not isinstance(raw.get("input_tokens"), int):
         return None
-    details = raw.get("input_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, dict) else 0
-    return Usage(
-        max(raw["input_tokens"], 0),
-        max(raw.get("output_tokens") or 0, 0),
-        cached if isinstance(cached, int) and cached > 0 else 0,
-    )
+    cached = obj(raw.get("input_tokens_details")).get("cached_tokens")
+    return Usage(count(raw["input_tokens"]), count(raw.get("output_tokens")), count(cached))
 
 
 def skeleton(response_id: str, body: Json, model: str, status: str = "in_progress") -> Json:
@@ -225,16 +242,17 @@ def call_item(call_id: str, name: str, arguments: str, status: str = "completed"
 def response_of(response_id: str, body: Json, chat: Json, usage: Usage, model: str) -> Json:
     """The ``response`` object for a chat completion answering ``body``."""
     response = skeleton(response_id, body, chat.get("model") or model, "completed")
-    choices = chat.get("choices") or [{}]
-    choice = obj(choices[0])
+    choices = chat.get("choices")
+    choice = obj(choices[0]) if isinstance(choices, list) and choices else {}
     message = obj(choice.get("message"))
     output: list[Json] = []
     if isinstance(message.get("content"), str) and message["content"]:
         output.append(message_item(message["content"]))
     elif isinstance(message.get("refusal"), str) and message["refusal"]:
         output.append(message_item(message["refusal"], refusal=True))
-    for call in message.get("tool_calls") or ():
-        function = call.get("function") or {}
+    calls = message.get("tool_calls")
+    for call in (obj(c) for c in calls) if isinstance(calls, list) else ():
+        function = obj(call.get("function"))
         output.append(
             call_item(
                 str(call.get("id") or item_id("call")),

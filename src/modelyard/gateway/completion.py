@@ -29,6 +29,7 @@ from modelyard.adapters.openai import OpenAIAdapter
 from modelyard.adapters.shapes import usage_json
 from modelyard.errors import BadRequest
 from modelyard.gateway import completion_wire as wire
+from modelyard.gateway import request
 from modelyard.gateway.call import Call
 from modelyard.gateway.intake import chat_call
 from modelyard.gateway.params_completions import check_completion, native_only, prompts
@@ -179,7 +180,7 @@ def completion_call(
         call.resolution = Resolution(served, call.resolution.warning)
     if len(texts) > 1:  # the other prompts, in the rate windows and the credit hold
         more = sum(tokens.estimate_messages(wire.chat_body(body, t)["messages"]) for t in texts[1:])
-        more_out = (len(texts) - 1) * chat["max_tokens"]
+        more_out = (len(texts) - 1) * chat["max_tokens"] * request.choices(chat)
         call.prompt += more
         call.budget += more + more_out
         call.worst += more + more_out

@@ -118,7 +118,8 @@ def chunk(request_id: str, model: str, item: StreamChunk, offset: int) -> Json |
     ``offset``); None when it carries no choice (a usage-only chunk)."""
     chat = item.chunk
     choices = []
-    for choice in chat.get("choices") or ():
+    given = chat.get("choices")
+    for choice in given if isinstance(given, list) else ():
         if not isinstance(choice, dict):
             continue
         delta = choice.get("delta")

@@ -3,10 +3,11 @@
 * :func:`prepare`: when the caller pays in credits, the candidates without a credit price
   are refused or kept (``billing.unpriced_models``), and the call's worst case is its prompt
   plus its ``max_tokens``, else its model's max output, else
-  ``billing.worst_case_completion_tokens``;
+  ``billing.worst_case_completion_tokens``, times ``n`` (each of the n answers may use it);
 * :func:`hold`: the credit hold reserves that worst case at the dearest candidate's rate;
   when the balance cannot cover it, the call is sent with ``max_tokens`` capped to what the
-  balance pays for (``call.capped``, the ``x-modelyard-max-tokens-capped`` header), and
+  balance pays for, shared between the ``n`` answers (``call.capped``, the
+  ``x-modelyard-max-tokens-capped`` header), and
   refused with 402 only when not even ``billing.min_completion_tokens`` are affordable.
 
 The money arithmetic is :mod:`modelyard.billing.pricing`'s; the hold is
@@ -50,7 +51,7 @@ def prepare(call: Call, completion: bool) -> None:
     if completion:
         model_max = call.resolution.candidates[0].model.max_output_tokens
         most = request.max_completion(call.body, model_max, rules.worst_case_completion)
-        call.worst = call.prompt + most
+        call.worst = call.prompt + most * request.choices(call.body)
 
 
 async def hold(call: Call) -> None:
@@ -72,8 +73,9 @@ async def hold(call: Call) -> None:
     if reservation.amount < amount:
         tokens = affordable(rates, prompt, reservation.amount)
         if tokens is not None and tokens < completion:
-            request.cap_completion(call.body, tokens)
-            call.capped = tokens
+            each = max(1, tokens // request.choices(call.body))  # n answers share the balance
+            request.cap_completion(call.body, each)
+            call.capped = each
 
 
 def refusal(

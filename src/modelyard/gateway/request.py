@@ -95,6 +95,12 @@ def requested_completion(body: dict[str, Any]) -> int | None:
     return None
 
 
+def choices(body: dict[str, Any]) -> int:
+    """How many completions the call asks for (``n``), each up to its completion cap."""
+    n = body.get("n")
+    return n if type(n) is int and n > 1 else 1
+
+
 def max_completion(body: dict[str, Any], model_max: int | None, default: int = 4096) -> int:
     """The most completion tokens the call may produce: the caller's cap, else the model's
     max output, else ``default`` (``billing.worst_case_completion_tokens``)."""

@@ -43,8 +43,19 @@ def usage_json(usage: Usage) -> Json:
     }
 
 
+def _obj(value: Any) -> Json:
+    """``value`` if it is a JSON object, else an empty one (an upstream's answer is read
+    leniently: a malformed part of it is left out, never a fault)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Json]:
+    """The objects in ``value`` if it is a JSON array, else none."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def _input(call: Json) -> Json:
-    arguments = (call.get("function") or {}).get("arguments") or "{}"
+    arguments = _obj(call.get("function")).get("arguments") or "{}"
     try:
         parsed = orjson.loads(arguments) if isinstance(arguments, str) else arguments
     except orjson.JSONDecodeError:
@@ -54,18 +65,17 @@ def _input(call: Json) -> Json:
 
 def message(completion: Json, usage: Usage, model: str, message_id: str) -> Json:
     """A ``chat.completion`` as an Anthropic ``message``."""
-    choices = completion.get("choices") or [{}]
-    choice = choices[0] if isinstance(choices[0], dict) else {}
-    said = choice.get("message") or {}
+    choices = _list(completion.get("choices"))
+    choice = choices[0] if choices else {}
+    said = _obj(choice.get("message"))
     content: list[Json] = []
     text = said.get("content")
     if isinstance(text, str) and text:
         content.append({"type": "text", "text": text})
-    for call in said.get("tool_calls") or ():
-        name = (call.get("function") or {}).get("name") or ""
-        content.append(
-            {"type": "tool_use", "id": call.get("id"), "name": name, "input": _input(call)}
-        )
+    for index, call in enumerate(_list(said.get("tool_calls"))):
+        name = str(_obj(call.get("function")).get("name") or "")
+        ident = str(call.get("id") or f"toolu_{message_id}_{index}")
+        content.append({"type": "tool_use", "id": ident, "name": name, "input": _input(call)})
     return {
         "id": message_id,
         "type": "message",
@@ -119,20 +129,21 @@ class Events:
         choice = choices[0] if isinstance(choices, list) and choices else None
         if not isinstance(choice, dict):
             return
-        delta = choice.get("delta") or {}
+        delta = _obj(choice.get("delta"))
         text = delta.get("content")
         if isinstance(text, str) and text:
             if self.open != "text":
                 yield from self._open("text", {"type": "text", "text": ""})
             yield self._delta({"type": "text_delta", "text": text}, self.block, text)
-        for call in delta.get("tool_calls") or ():
+        for call in _list(delta.get("tool_calls")):
             yield from self._tool(call)
         if choice.get("finish_reason"):
             self.finish = choice["finish_reason"]
 
     def _tool(self, call: Json) -> Iterator[StreamChunk]:
         index = call.get("index", 0)
-        function = call.get("function") or {}
+        index = index if type(index) is int else 0
+        function = _obj(call.get("function"))
         if index not in self.tools:
             block: Json = {
                 "type": "tool_use",

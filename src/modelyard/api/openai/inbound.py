@@ -14,6 +14,12 @@ from modelyard.gateway import request
 from modelyard.gateway.service import Gateway
 from modelyard.gateway.snapshot import KeyEntry, Snapshot
 
+# The deepest a body may nest: the JSON encoder every upstream request goes through stops past
+# 254 levels, and a translation wraps a caller's values in a few more (a tool's parameters
+# in ``function``, a request in its envelope), so a body deeper than this is refused up front.
+MAX_DEPTH = 200
+_HEADROOM = 254 - MAX_DEPTH
+
 
 @dataclass(slots=True)
 class Inbound:
@@ -53,6 +59,8 @@ class Inbound:
             raise BadRequest("the request body is not valid JSON") from None
         if not isinstance(body, dict):
             raise BadRequest("the request body must be a JSON object")
+        if not _shallow(body):
+            raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels")
         model = body.get("model")
         self.model = model if isinstance(model, str) else None
         return body
@@ -62,3 +70,16 @@ class Inbound:
         if headers is None:
             headers = [*self.headers, overhead(self.started, 0.0)]
         await send_json(self.send, status, body, headers)
+
+
+def _shallow(body: dict[str, Any]) -> bool:
+    """Whether ``body`` nests at most :data:`MAX_DEPTH` levels: encoded inside the headroom's
+    levels of lists, it still fits the encoder's limit (which is checked at C speed)."""
+    wrapped: Any = body
+    for _ in range(_HEADROOM):
+        wrapped = [wrapped]
+    try:
+        orjson.dumps(wrapped)
+    except orjson.JSONEncodeError:
+        return False
+    return True

@@ -114,7 +114,7 @@ async def create(inbound: Inbound) -> None:
     if previous is not None:
         for row in await inbound.gateway.responses.chain(inbound.key.user_id, previous):
             context += row.request.get("input") or []
-            context += wire.as_input(row.response.get("output") or [])
+            context += wire.as_input(row.response.get("output"))
     if not own and not context:
         raise BadRequest("input: at least one input item is required", details={"param": "input"})
     turn = Turn(body, own, context, "resp_" + inbound.request_id.removeprefix("req_"))
