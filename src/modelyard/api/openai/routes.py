@@ -6,8 +6,8 @@ it authenticates, so that even a refused key is answered in the route's own shap
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from modelyard.api.openai.wire import error_body
 
@@ -24,7 +24,6 @@ class Route:
     methods: dict[str, Run]
     error_shape: ErrorShape = error_body
     scope: str = "inference"  # the API key scope the route needs
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def allow(self) -> str:
