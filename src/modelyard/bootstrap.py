@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 
 from modelyard.db.migrate import upgrade_to_head
 from modelyard.db.tables import User
-from modelyard.registry.actors import SCOPES, Actor
+from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import issue_key
+from modelyard.registry.scopes import SCOPES
 from modelyard.registry.secrets import Keyring, generate_key, write_key_file
 from modelyard.registry.users import UserCreate, create_user
 from modelyard.services import Registry

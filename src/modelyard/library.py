@@ -28,7 +28,8 @@ from modelyard.faults import as_error
 from modelyard.gateway.intake import chat_call, embedding_call
 from modelyard.gateway.service import Gateway, make_gateway
 from modelyard.gateway.snapshot import KeyEntry
-from modelyard.registry.actors import SCOPES, Actor
+from modelyard.registry.actors import Actor
+from modelyard.registry.scopes import SCOPES
 from modelyard.services import Registry
 from modelyard.settings import Settings
 

@@ -12,6 +12,7 @@ from modelyard.errors import Unauthenticated
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import PageRequest
 from modelyard.registry.fields import INT64_MAX, unstorable
+from modelyard.registry.scopes import REGISTRY_READ, REGISTRY_WRITE
 from modelyard.services import Registry
 
 bearer = HTTPBearer(auto_error=False, description="a modelyard API key (myk_...)")
@@ -32,12 +33,12 @@ async def authenticated(
 
 
 async def reader(actor: Annotated[Actor, Depends(authenticated)]) -> Actor:
-    actor.require_scope("registry:read")
+    actor.require_scope(REGISTRY_READ)
     return actor
 
 
 async def writer(actor: Annotated[Actor, Depends(authenticated)]) -> Actor:
-    actor.require_scope("registry:write")
+    actor.require_scope(REGISTRY_WRITE)
     return actor
 
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from modelyard.registry.actors import SCOPES
 from modelyard.registry.apikeys import ApiKeyCreate, ApiKeyView, NewApiKey
+from modelyard.registry.scopes import SCOPES
 from modelyard.services import Registry
 
 from ._common import ACTOR, JsonFlag, console, emit, fields, parse_time, run, table
@@ -71,8 +71,8 @@ def create(
         typer.Option(
             "--scope",
             help=(
-                f"Repeatable, among {', '.join(SCOPES)}; default: inference only for a "
-                "member's key, every scope for an admin's."
+                f"Repeatable, among {', '.join(SCOPES)}; default: llm.inference and "
+                "models.read for a member's key, every scope for an admin's."
             ),
         ),
     ] = None,

@@ -79,6 +79,8 @@ class User(Base):
     rpm_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
     tpm_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)  # argon2id
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _created()
 
@@ -462,3 +464,7 @@ class CreditHold(Base):
     holder: Mapped[str] = mapped_column(String(64), primary_key=True)
     amount: Mapped[Decimal] = mapped_column(Credits())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+# Sign-in's tables live in their own module; importing it here registers them on Base.
+from modelyard.db import auth_tables as _auth_tables  # noqa: E402, F401

@@ -6,8 +6,8 @@ import uuid
 from dataclasses import dataclass, field
 
 from modelyard.errors import Forbidden
+from modelyard.registry.scopes import SCOPES, grants
 
-SCOPES = ("inference", "registry:read", "registry:write")
 # Where an actor's label is stored (audit events, ledger entries, grants) it has 200
 # characters; an email has up to 320.
 LABEL_MAX = 200
@@ -39,5 +39,5 @@ class Actor:
             raise Forbidden(f"only admins may {what}")
 
     def require_scope(self, scope: str) -> None:
-        if scope not in self.scopes:
+        if not grants(self.scopes, scope):
             raise Forbidden(f"this API key lacks the {scope!r} scope")

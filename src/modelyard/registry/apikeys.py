@@ -12,21 +12,22 @@ from sqlalchemy import select, update
 
 from modelyard.db.tables import ApiKey, User
 from modelyard.errors import Conflict, Forbidden, Unauthenticated, ValidationFailed
-from modelyard.registry.actors import SCOPES, Actor
+from modelyard.registry import scopes as vocabulary
+from modelyard.registry.actors import Actor
 from modelyard.registry.common import Spec, View, not_found, parse_id
 from modelyard.registry.fields import Instant, PositiveInt32
 from modelyard.registry.tx import Database, Tx
 
 TOKEN_PREFIX = "myk_"  # noqa: S105 - a public marker, not a secret
 LAST_USED_GRANULARITY = timedelta(minutes=1)
-# What a new key may do unless its creator asks for more: a member's key calls models only;
-# reading or changing the registry (their own providers, keys) is asked for explicitly.
-MEMBER_DEFAULT_SCOPES = ("inference",)
+# What a new key may do unless its creator asks for more: a member's key calls and lists
+# models only; reading or changing the registry (their own providers, keys) is asked for.
+MEMBER_DEFAULT_SCOPES = vocabulary.MEMBER_DEFAULT
 
 
 def default_scopes(role: str) -> list[str]:
     """The scopes of a new key for an owner of ``role`` when none are asked for."""
-    return list(SCOPES) if role == "admin" else list(MEMBER_DEFAULT_SCOPES)
+    return list(vocabulary.SCOPES) if role == "admin" else list(MEMBER_DEFAULT_SCOPES)
 
 
 class ApiKeyView(View):
@@ -55,8 +56,9 @@ class ApiKeyCreate(Spec):
     scopes: list[str] | None = Field(
         default=None,
         description=(
-            "Default: ['inference'] for a member's key, every scope for an admin's. A key "
-            "acting for a member grants only scopes it holds itself."
+            "Default: ['llm.inference', 'models.read'] for a member's key, every scope for "
+            "an admin's. A key acting for a member grants only scopes it holds itself. The "
+            "names before 0.2 (inference, registry:read, registry:write) are accepted."
         ),
     )
     expires_at: Instant | None = None
@@ -69,18 +71,20 @@ class ApiKeyCreate(Spec):
     def _known_scopes(cls, value: list[str] | None) -> list[str] | None:
         if value is None:
             return None
-        unknown = sorted(set(value) - set(SCOPES))
+        unknown = vocabulary.unknown(value)
         if unknown:
-            raise ValueError(f"unknown scopes {unknown}; valid scopes are {list(SCOPES)}")
+            raise ValueError(
+                f"unknown scopes {unknown}; valid scopes are {list(vocabulary.SCOPES)}"
+            )
         if not value:
             raise ValueError("at least one scope is required")
-        return sorted(set(value))
+        return vocabulary.normalize(value)
 
 
 def _may_grant(actor: Actor, scopes: list[str]) -> None:
     """A member's key cannot make a key that does more than it may (admins and the operator
     grant any scope)."""
-    beyond = sorted(set(scopes) - actor.scopes)
+    beyond = sorted(s for s in scopes if not vocabulary.grants(actor.scopes, s))
     if beyond and not actor.is_admin:
         raise Forbidden(
             f"this API key may not create a key with scopes it lacks: {beyond}; "

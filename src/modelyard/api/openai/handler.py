@@ -42,6 +42,7 @@ from modelyard.errors import Forbidden, NotFound, NotReady, Unauthenticated
 from modelyard.faults import as_error
 from modelyard.gateway.service import Gateway
 from modelyard.gateway.snapshot import KeyEntry, Snapshot
+from modelyard.registry.scopes import LLM_INFERENCE, MODELS_READ, grants
 
 log = logging.getLogger("modelyard.gateway")
 MODEL_SHOWN = 100  # characters of the model asked for in a failure's log line
@@ -50,8 +51,8 @@ ROUTES = Routes()
 ROUTES.add("/v1/chat/completions", Route({"POST": chat.chat}))
 ROUTES.add("/v1/embeddings", Route({"POST": chat.embeddings}))
 ROUTES.add("/v1/completions", Route({"POST": completions.completions}))
-ROUTES.add("/v1/models", Route({"GET": models.listed}))
-ROUTES.add("/v1/models/", Route({"GET": models.one}))
+ROUTES.add("/v1/models", Route({"GET": models.listed}, scope=MODELS_READ))
+ROUTES.add("/v1/models/", Route({"GET": models.one}, scope=MODELS_READ))
 ROUTES.add(
     "/v1/messages",
     Route({"POST": anthropic_messages.messages}, error_shape=anthropic_wire.error_body),
@@ -89,7 +90,7 @@ async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: An
         if client_id is not None:
             extra.append((b"x-client-request-id", client_id.encode()))
         snap = gateway.snapshot()
-        key = authenticate(gateway, snap, credential, route.scope if route else "inference")
+        key = authenticate(gateway, snap, credential, route.scope if route else LLM_INFERENCE)
         run = route.methods.get(method) if route is not None else None
         if route is None:
             raise NotFound(
@@ -181,6 +182,6 @@ def authenticate(gateway: Gateway, snap: Snapshot, value: str, scope: str) -> Ke
             "'x-api-key: <key>' or 'api-key: <key>'"
         )
     key = snap.authenticate(token.strip(), gateway.clock())
-    if scope not in key.scopes:
+    if not grants(key.scopes, scope):
         raise Forbidden(f"this API key lacks the {scope!r} scope")
     return key

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from modelyard.api.openai.wire import error_body
+from modelyard.registry.scopes import LLM_INFERENCE
 
 if TYPE_CHECKING:
     from modelyard.api.openai.inbound import Inbound
@@ -23,7 +24,7 @@ ErrorShape = Callable[[int, str, str, "str | None"], bytes]
 class Route:
     methods: dict[str, Run]
     error_shape: ErrorShape = error_body
-    scope: str = "inference"  # the API key scope the route needs
+    scope: str = LLM_INFERENCE  # the scope the route needs
 
     @property
     def allow(self) -> str:
