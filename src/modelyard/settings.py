@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -78,6 +79,14 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(default=4100, ge=1, le=65535, description="Port the HTTP server binds to.")
+    public_url: str | None = Field(
+        default=None,
+        description=(
+            "The server's public URL, as browsers and apps reach it (`https://llm.example.com`): "
+            "the OAuth / OpenID Connect issuer and the base of its endpoints. Default: "
+            "http://<host>:<port>. Sign-in cookies are marked Secure when it is https."
+        ),
+    )
     admin_email: str = Field(
         default="admin@modelyard.local",
         description="Email of the admin user created when the database is bootstrapped.",
@@ -205,6 +214,26 @@ class Settings(BaseSettings):
         if level not in {"debug", "info", "warning", "error"}:
             raise ValueError("must be one of debug, info, warning, error")
         return level
+
+    @field_validator("public_url")
+    @classmethod
+    def _origin_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = urlsplit(value)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("must be an http(s) URL with a host, like https://llm.example.com")
+        if url.query or url.fragment or url.username or url.password:
+            raise ValueError("must have no query, fragment or credentials")
+        return value.rstrip("/")
+
+    @property
+    def issuer(self) -> str:
+        """The OAuth issuer: the public URL, or where the server listens."""
+        if self.public_url is not None:
+            return self.public_url
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def is_sqlite(self) -> bool:

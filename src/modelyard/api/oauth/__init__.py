@@ -1,0 +1,1 @@
+"""The OAuth 2 / OpenID Connect authorization server, on Authlib."""

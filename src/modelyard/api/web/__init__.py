@@ -1,0 +1,1 @@
+"""Server-rendered pages: sign-in, sign-out, consent and the account pages, with CSRF."""
