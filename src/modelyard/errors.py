@@ -17,7 +17,9 @@ name a narrower ``code`` (shown in parentheses); the status is always the class'
     ├── PaymentRequired             402 INSUFFICIENT_CREDITS (NO_CREDITS)
     ├── Unauthenticated             401 UNAUTHENTICATED
     ├── Forbidden                   403 FORBIDDEN (SUBSCRIPTION_SUSPENDED, MODEL_NOT_IN_PLAN,
-    │                                   MODEL_UNPRICED)
+    │   │                               MODEL_UNPRICED)
+    │   └── InsufficientScope       403 INSUFFICIENT_SCOPE   the key or token lacks a scope
+    ├── TooManyAttempts             429 TOO_MANY_ATTEMPTS    sign-in throttled
     ├── Misconfigured               500 MISCONFIGURED        master key missing, bad settings
     │   └── SecretUnreadable        500 SECRET_UNREADABLE    unknown master key, failed tag
     ├── RequestTimeout              408 REQUEST_TIMEOUT      a request body arrived too slowly
@@ -145,6 +147,29 @@ class Unauthenticated(ModelyardError):
 class Forbidden(ModelyardError):
     status = 403
     code = "FORBIDDEN"
+
+
+class InsufficientScope(Forbidden):
+    """The API key or OAuth token lacks the scope the operation needs (RFC 6750's
+    ``insufficient_scope``): the message and ``details.scope`` name it."""
+
+    code = "INSUFFICIENT_SCOPE"
+
+    def __init__(self, scope: str, credential: str = "API key or token") -> None:
+        super().__init__(f"this {credential} lacks the {scope!r} scope", details={"scope": scope})
+        self.scope = scope
+
+
+class TooManyAttempts(ModelyardError):
+    """Too many failed sign-ins for an account or from an address: try again after
+    ``retry_after`` seconds."""
+
+    status = 429
+    code = "TOO_MANY_ATTEMPTS"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message, details={"retry_after": math.ceil(retry_after)})
+        self.retry_after: float | None = retry_after
 
 
 class Misconfigured(ModelyardError):

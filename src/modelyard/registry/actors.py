@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from modelyard.errors import Forbidden
+from modelyard.errors import Forbidden, InsufficientScope
 from modelyard.registry.scopes import SCOPES, grants
 
 # Where an actor's label is stored (audit events, ledger entries, grants) it has 200
@@ -40,4 +40,4 @@ class Actor:
 
     def require_scope(self, scope: str) -> None:
         if not grants(self.scopes, scope):
-            raise Forbidden(f"this API key lacks the {scope!r} scope")
+            raise InsufficientScope(scope)

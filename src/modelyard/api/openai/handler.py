@@ -38,7 +38,7 @@ from modelyard.api.openai.wire import (
     overhead,
     send_json,
 )
-from modelyard.errors import Forbidden, NotFound, NotReady, Unauthenticated
+from modelyard.errors import InsufficientScope, NotFound, NotReady, Unauthenticated
 from modelyard.faults import as_error
 from modelyard.gateway.service import Gateway
 from modelyard.gateway.snapshot import KeyEntry, Snapshot
@@ -183,5 +183,5 @@ def authenticate(gateway: Gateway, snap: Snapshot, value: str, scope: str) -> Ke
         )
     key = snap.authenticate(token.strip(), gateway.clock())
     if not grants(key.scopes, scope):
-        raise Forbidden(f"this API key lacks the {scope!r} scope")
+        raise InsufficientScope(scope)
     return key
