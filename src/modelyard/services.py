@@ -19,6 +19,7 @@ from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeys
 from modelyard.registry.audit_log import AuditLog
 from modelyard.registry.models import Models
+from modelyard.registry.oauth_devices import OAuthDevices
 from modelyard.registry.overview import Overview
 from modelyard.registry.preferences import Preferences
 from modelyard.registry.prices import Prices
@@ -47,6 +48,7 @@ class Registry:
         self.plans = Plans(db)
         self.subscriptions = Subscriptions(db)
         self.credits = CreditService(db)
+        self.oauth_devices = OAuthDevices(db)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = utcnow) -> Registry:

@@ -189,6 +189,13 @@ KNOWN: dict[str, SettingDef] = {
             " /v1/responses/{id} before it is deleted (1 to 3650).",
         ),
         SettingDef(
+            "auth.device_code_ttl_s",
+            Annotated[int, Field(ge=60, le=3600)],
+            900,
+            "Seconds a device code (RFC 8628 device sign-in) waits for its user's approval"
+            " before the device must start again (60 to 3600).",
+        ),
+        SettingDef(
             "gateway.fallback_to_active_provider",
             bool,
             True,

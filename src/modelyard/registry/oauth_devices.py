@@ -1,0 +1,250 @@
+"""Device authorizations (RFC 8628): a CLI or headless app asks for a device code, shows its
+user a short user code, and polls while that user approves it in a browser at ``/device``.
+
+Rules kept here, whatever the HTTP layer on top:
+
+- the device code is a long random string stored only as its SHA-256; the user code is short
+  (``BDWP-HQPK``: 8 letters from 20 consonants, about 35 bits), drawn from RFC 8628 section
+  6.1's alphabet with no vowels (no words) and no look-alikes (no 0/O, 1/I/L confusion), and
+  read leniently (any case, with or without the dash or spaces);
+- a code lives ``auth.device_code_ttl_s`` seconds (a system setting, 900 by default); expired
+  rows are kept an hour so a late poll hears ``expired_token`` rather than "unknown", then
+  deleted by the next start;
+- a poll sooner than the code's interval after the previous one answers ``slow_down`` and
+  adds 5 seconds to the interval for this and every later poll (RFC 8628 section 3.5);
+- an approved code yields tokens once: the poll that sees it approved marks it used in the
+  same transaction, so two racing polls cannot both get tokens;
+- approving remembers the scopes as the user's consent to the client (so the app shows up
+  under connected apps, where it can be revoked); issuing and approving codes are not
+  configuration changes and are not audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import delete, select
+
+from modelyard.db.auth_tables import OAuthClient, OAuthConsent, OAuthDeviceCode
+from modelyard.db.tables import SystemSetting, User
+from modelyard.errors import Conflict, NotFound
+from modelyard.registry.actors import Actor
+from modelyard.registry.tx import Database, Tx
+
+USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
+USER_CODE_HALF = 4
+TTL_SETTING = "auth.device_code_ttl_s"
+DEFAULT_TTL_S = 900
+DEFAULT_INTERVAL_S = 5
+SLOW_DOWN_STEP_S = 5
+MAX_INTERVAL_S = 60
+KEEP_AFTER_EXPIRY = timedelta(hours=1)
+
+Outcome = Literal["pending", "slow_down", "expired", "denied", "approved", "invalid"]
+
+
+@dataclass(frozen=True)
+class DeviceStart:
+    """What the device authorization endpoint answers (the device code is shown only here)."""
+
+    device_code: str
+    user_code: str
+    expires_in: int
+    interval: int
+
+
+@dataclass(frozen=True)
+class DeviceRequest:
+    """A pending request as the /device page shows it to the signed-in user."""
+
+    user_code: str
+    client_id: str
+    client_name: str
+    scopes: list[str]
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Poll:
+    """One poll's verdict; ``user_id`` and ``scopes`` are set when ``outcome`` is approved."""
+
+    outcome: Outcome
+    interval: int = DEFAULT_INTERVAL_S
+    user_id: uuid.UUID | None = None
+    scopes: tuple[str, ...] = ()
+
+
+def hash_code(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def new_user_code() -> str:
+    letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(2 * USER_CODE_HALF))
+    return f"{letters[:USER_CODE_HALF]}-{letters[USER_CODE_HALF:]}"
+
+
+def normalize_user_code(text: str) -> str | None:
+    """A user code as typed (``bdwp hqpk``, ``BDWP-HQPK``) in its stored form, or None when
+    it cannot be one (so nothing is looked up for garbage)."""
+    letters = "".join(ch for ch in text.upper()[:64] if ch.isalnum())
+    if len(letters) != 2 * USER_CODE_HALF or any(ch not in USER_CODE_ALPHABET for ch in letters):
+        return None
+    return f"{letters[:USER_CODE_HALF]}-{letters[USER_CODE_HALF:]}"
+
+
+def client_actor(client_id: str) -> Actor:
+    """Who acts when a client starts or polls: no user, no scopes (nothing here is audited)."""
+    return Actor(user_id=None, role="member", label=f"oauth:{client_id}"[:200], scopes=frozenset())
+
+
+async def _ttl_s(tx: Tx) -> int:
+    row = await tx.session.get(SystemSetting, TTL_SETTING)
+    return int(row.value) if row is not None else DEFAULT_TTL_S
+
+
+class OAuthDevices:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def start(self, client: OAuthClient, scopes: list[str]) -> DeviceStart:
+        """Issue a device code and a user code for ``client`` (already authenticated and its
+        scopes already checked by the caller)."""
+        async with self.db.write(client_actor(client.client_id)) as tx:
+            await tx.session.execute(
+                delete(OAuthDeviceCode).where(
+                    OAuthDeviceCode.expires_at < tx.now - KEEP_AFTER_EXPIRY
+                )
+            )
+            ttl = await _ttl_s(tx)
+            user_code = await _free_user_code(tx)
+            device_code = secrets.token_urlsafe(32)
+            tx.session.add(
+                OAuthDeviceCode(
+                    device_hash=hash_code(device_code),
+                    user_code=user_code,
+                    client_pk=client.id,
+                    scopes=sorted(set(scopes)),
+                    status="pending",
+                    interval_s=DEFAULT_INTERVAL_S,
+                    created_at=tx.now,
+                    expires_at=tx.now + timedelta(seconds=ttl),
+                )
+            )
+        return DeviceStart(device_code, user_code, ttl, DEFAULT_INTERVAL_S)
+
+    async def pending(self, actor: Actor, user_code: str) -> DeviceRequest:
+        """The pending request behind ``user_code``, for the user to review; NotFound when the
+        code is unknown, expired or already decided (the page says so, nothing else)."""
+        async with self.db.read(actor) as tx:
+            row, client = await _pending(tx, user_code)
+            return DeviceRequest(
+                row.user_code, client.client_id, client.name, list(row.scopes), row.expires_at
+            )
+
+    async def decide(self, actor: Actor, user_code: str, *, approve: bool) -> DeviceRequest:
+        """The signed-in ``actor`` approves or denies the request behind ``user_code``."""
+        if actor.user_id is None:
+            raise Conflict("a device is approved by a signed-in user", code="NOT_A_USER")
+        async with self.db.write(actor) as tx:
+            row, client = await _pending(tx, user_code)
+            user = await tx.session.get(User, actor.user_id)
+            if user is None or user.deleted_at is not None or user.status != "active":
+                raise NotFound("no such user", code="USER_NOT_FOUND")
+            row.status = "approved" if approve else "denied"
+            row.user_id = user.id
+            if approve:
+                await _remember_consent(tx, user.id, client.id, list(row.scopes))
+            return DeviceRequest(
+                row.user_code, client.client_id, client.name, list(row.scopes), row.expires_at
+            )
+
+    async def poll(self, client: OAuthClient, device_code: str) -> Poll:
+        """The device's poll: pending (or slow_down), expired, denied, approved (once), or
+        invalid for a code that is unknown, used, or another client's."""
+        async with self.db.write(client_actor(client.client_id)) as tx:
+            row = await tx.session.scalar(
+                select(OAuthDeviceCode).where(OAuthDeviceCode.device_hash == hash_code(device_code))
+            )
+            if row is None or row.client_pk != client.id or row.status == "used":
+                return Poll("invalid")
+            if row.expires_at <= tx.now:
+                return Poll("expired", row.interval_s)
+            if row.status == "denied":
+                return Poll("denied", row.interval_s)
+            if row.status == "approved":
+                row.status = "used"
+                return Poll("approved", row.interval_s, row.user_id, tuple(row.scopes))
+            too_soon = row.last_polled_at is not None and tx.now - row.last_polled_at < timedelta(
+                seconds=row.interval_s
+            )
+            row.last_polled_at = tx.now
+            if too_soon:
+                row.interval_s = min(row.interval_s + SLOW_DOWN_STEP_S, MAX_INTERVAL_S)
+                return Poll("slow_down", row.interval_s)
+            return Poll("pending", row.interval_s)
+
+
+async def _free_user_code(tx: Tx) -> str:
+    """A user code no kept row has (a clash is one in billions; try a few times)."""
+    for _ in range(8):
+        code = new_user_code()
+        taken = await tx.session.scalar(
+            select(OAuthDeviceCode.id).where(OAuthDeviceCode.user_code == code)
+        )
+        if taken is None:
+            return code
+    raise Conflict("could not draw a free user code; try again", code="USER_CODE_BUSY")
+
+
+async def _pending(tx: Tx, user_code: str) -> tuple[OAuthDeviceCode, OAuthClient]:
+    code = normalize_user_code(user_code)
+    found = None
+    if code is not None:
+        found = (
+            await tx.session.execute(
+                select(OAuthDeviceCode, OAuthClient)
+                .join(OAuthClient, OAuthClient.id == OAuthDeviceCode.client_pk)
+                .where(
+                    OAuthDeviceCode.user_code == code,
+                    OAuthDeviceCode.status == "pending",
+                    OAuthDeviceCode.expires_at > tx.now,
+                    OAuthClient.enabled.is_(True),
+                )
+            )
+        ).first()
+    if found is None:
+        raise NotFound(
+            "that code is unknown, expired or already used; start again on your device",
+            code="DEVICE_CODE_NOT_FOUND",
+        )
+    return found[0], found[1]
+
+
+async def _remember_consent(
+    tx: Tx, user_id: uuid.UUID, client_pk: uuid.UUID, scopes: list[str]
+) -> None:
+    consent = await tx.session.scalar(
+        select(OAuthConsent).where(
+            OAuthConsent.user_id == user_id, OAuthConsent.client_pk == client_pk
+        )
+    )
+    if consent is None:
+        tx.session.add(
+            OAuthConsent(
+                user_id=user_id,
+                client_pk=client_pk,
+                scopes=sorted(set(scopes)),
+                granted_at=tx.now,
+                updated_at=tx.now,
+            )
+        )
+        return
+    merged = sorted(set(consent.scopes) | set(scopes))
+    if merged != sorted(consent.scopes):
+        consent.scopes = merged
+        consent.updated_at = tx.now
