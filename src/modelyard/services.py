@@ -20,13 +20,16 @@ from modelyard.registry.apikeys import ApiKeys
 from modelyard.registry.audit_log import AuditLog
 from modelyard.registry.models import Models
 from modelyard.registry.overview import Overview
+from modelyard.registry.passwords import Passwords
 from modelyard.registry.preferences import Preferences
 from modelyard.registry.prices import Prices
 from modelyard.registry.providers import Providers
 from modelyard.registry.secrets import Keyring
+from modelyard.registry.sign_in import SignIn
 from modelyard.registry.system_settings import SystemSettings
 from modelyard.registry.tx import Clock, Database
 from modelyard.registry.users import Users
+from modelyard.registry.web_sessions import WebSessions
 from modelyard.settings import Settings
 from modelyard.usage.report import UsageReport
 
@@ -47,6 +50,9 @@ class Registry:
         self.plans = Plans(db)
         self.subscriptions = Subscriptions(db)
         self.credits = CreditService(db)
+        self.passwords = Passwords(db)
+        self.web_sessions = WebSessions(db)
+        self.sign_in = SignIn(db)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = utcnow) -> Registry:
