@@ -198,6 +198,25 @@ KNOWN: dict[str, SettingDef] = {
             " /v1/responses/{id} before it is deleted (1 to 3650).",
         ),
         SettingDef(
+            "auth.access_token_ttl_s",
+            Annotated[int, Field(ge=60, le=86_400)],
+            3600,
+            "Seconds an OAuth access token (and an ID token) is valid (60 to 86400).",
+        ),
+        SettingDef(
+            "auth.refresh_token_ttl_s",
+            Annotated[int, Field(ge=300, le=31_536_000)],
+            2_592_000,
+            "Seconds an OAuth refresh token stays usable after it is issued; each refresh"
+            " issues a new one (300 to 31536000).",
+        ),
+        SettingDef(
+            "auth.code_ttl_s",
+            Annotated[int, Field(ge=10, le=600)],
+            120,
+            "Seconds an OAuth authorization code may be exchanged for tokens (10 to 600).",
+        ),
+        SettingDef(
             "auth.device_code_ttl_s",
             Annotated[int, Field(ge=60, le=3600)],
             900,
