@@ -18,6 +18,7 @@ from modelyard.errors import Misconfigured
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeys
 from modelyard.registry.audit_log import AuditLog
+from modelyard.registry.connected_apps import ConnectedApps
 from modelyard.registry.models import Models
 from modelyard.registry.oauth_devices import OAuthDevices
 from modelyard.registry.overview import Overview
@@ -54,6 +55,7 @@ class Registry:
         self.passwords = Passwords(db)
         self.web_sessions = WebSessions(db)
         self.sign_in = SignIn(db)
+        self.connected_apps = ConnectedApps(db)
         self.oauth_devices = OAuthDevices(db)
 
     @classmethod
