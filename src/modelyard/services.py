@@ -20,6 +20,7 @@ from modelyard.registry.apikeys import ApiKeys
 from modelyard.registry.audit_log import AuditLog
 from modelyard.registry.connected_apps import ConnectedApps
 from modelyard.registry.models import Models
+from modelyard.registry.oauth_clients import OAuthClients
 from modelyard.registry.oauth_devices import OAuthDevices
 from modelyard.registry.overview import Overview
 from modelyard.registry.passwords import Passwords
@@ -28,6 +29,7 @@ from modelyard.registry.prices import Prices
 from modelyard.registry.providers import Providers
 from modelyard.registry.secrets import Keyring
 from modelyard.registry.sign_in import SignIn
+from modelyard.registry.signing_keys import SigningKeys
 from modelyard.registry.system_settings import SystemSettings
 from modelyard.registry.tx import Clock, Database
 from modelyard.registry.users import Users
@@ -52,6 +54,8 @@ class Registry:
         self.plans = Plans(db)
         self.subscriptions = Subscriptions(db)
         self.credits = CreditService(db)
+        self.oauth_clients = OAuthClients(db)
+        self.signing_keys = SigningKeys(db)
         self.passwords = Passwords(db)
         self.web_sessions = WebSessions(db)
         self.sign_in = SignIn(db)
