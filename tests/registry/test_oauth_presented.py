@@ -62,9 +62,7 @@ async def test_states(registry: Registry, admin: Actor) -> None:
     assert await _active(registry, refresh) is False
 
 
-async def test_revoking_an_access_token_leaves_the_family(
-    registry: Registry, admin: Actor
-) -> None:
+async def test_revoking_an_access_token_leaves_the_family(registry: Registry, admin: Actor) -> None:
     app, _ = await add_client(registry, "app")
     alice = await member(registry, admin)
     access, refresh = await _issue(registry, app, alice)
@@ -95,7 +93,7 @@ async def test_revoking_a_refresh_token_revokes_its_family(
 ) -> None:
     app, _ = await add_client(registry, "app")
     alice = await member(registry, admin)
-    access, refresh = await _issue(registry, app, alice)
+    first_access, refresh = await _issue(registry, app, alice)
     first = await oauth_tokens.find_refresh(registry.db, refresh)
     assert first is not None
     ttl = await oauth_tokens.lifetimes(registry.db)
@@ -116,3 +114,4 @@ async def test_revoking_a_refresh_token_revokes_its_family(
         rows = list(await tx.session.scalars(select(OAuthToken)))
     assert {(r.revoked_reason is not None) for r in rows} == {True}
     assert await _active(registry, newer.access_token) is False
+    assert await _active(registry, first_access) is False
