@@ -31,6 +31,7 @@ from modelyard.api.routers import (
     usage,
     users,
 )
+from modelyard.api.oauth import routes as oauth
 from modelyard.api.web import routes as web
 from modelyard.gateway.service import make_gateway
 from modelyard.services import Registry
@@ -100,5 +101,6 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX, dependencies=checked)
     app.include_router(transfer.router, prefix=API_PREFIX, dependencies=checked)
     web.install(app)  # sign-in and account pages
+    oauth.install(app)  # the OAuth 2 / OpenID Connect authorization server
     v1_spec.install(app)  # last: it wraps whatever builds the OpenAPI document
     return app
