@@ -19,6 +19,7 @@ from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeys
 from modelyard.registry.audit_log import AuditLog
 from modelyard.registry.models import Models
+from modelyard.registry.oauth_clients import OAuthClients
 from modelyard.registry.overview import Overview
 from modelyard.registry.passwords import Passwords
 from modelyard.registry.preferences import Preferences
@@ -26,6 +27,7 @@ from modelyard.registry.prices import Prices
 from modelyard.registry.providers import Providers
 from modelyard.registry.secrets import Keyring
 from modelyard.registry.sign_in import SignIn
+from modelyard.registry.signing_keys import SigningKeys
 from modelyard.registry.system_settings import SystemSettings
 from modelyard.registry.tx import Clock, Database
 from modelyard.registry.users import Users
@@ -53,6 +55,8 @@ class Registry:
         self.passwords = Passwords(db)
         self.web_sessions = WebSessions(db)
         self.sign_in = SignIn(db)
+        self.oauth_clients = OAuthClients(db)
+        self.signing_keys = SigningKeys(db)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = utcnow) -> Registry:

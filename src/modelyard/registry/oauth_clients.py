@@ -1,0 +1,332 @@
+"""OAuth clients: the applications that sign users in. Public clients (desktop, browser
+apps) have no secret and use PKCE; confidential ones hold a secret, shown once at creation
+or rotation and kept only as its SHA-256. Admins manage them; every change is audited
+without the secret or its hash.
+
+The authorization server looks clients up through :func:`find_client` (enabled ones only)
+and :func:`authenticate_client` (constant time) and checks redirect URIs with
+:func:`redirect_uri_matches`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from datetime import datetime
+
+from pydantic import Field, field_validator
+from sqlalchemy import select
+
+from modelyard.db.auth_tables import OAuthClient
+from modelyard.db.tables import User
+from modelyard.errors import Conflict, Unauthenticated, ValidationFailed
+from modelyard.registry.actors import Actor
+from modelyard.registry.common import Spec, View, not_found
+from modelyard.registry.oauth_client_rules import (
+    ClientType,
+    GrantType,
+    check_client_id,
+    check_redirect_uris,
+    check_scopes,
+    grant_problems,
+    redirect_uri_matches,
+)
+from modelyard.registry.tx import Database, Tx
+
+__all__ = [
+    "NewOAuthClient",
+    "OAuthClientCreate",
+    "OAuthClientUpdate",
+    "OAuthClientView",
+    "OAuthClients",
+    "authenticate_client",
+    "find_client",
+    "redirect_uri_matches",
+]
+
+SECRET_PREFIX = "mycs_"  # noqa: S105 - a public marker, not a secret
+# What an unknown client's secret is compared with, so that it costs what a known one does.
+_NO_CLIENT_HASH = hashlib.sha256(b"no such client").hexdigest()
+
+
+class OAuthClientView(View):
+    id: uuid.UUID
+    client_id: str
+    name: str
+    description: str
+    client_type: str
+    secret_prefix: str | None
+    redirect_uris: list[str]
+    grant_types: list[str]
+    scopes: list[str]
+    service_user_id: uuid.UUID | None
+    skip_consent: bool
+    enabled: bool
+    config_version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class NewOAuthClient(View):
+    """The one response that carries a confidential client's secret; it is never shown
+    again (``client_secret`` is null for a public client)."""
+
+    client_secret: str | None
+    client: OAuthClientView
+
+
+def _code_grant() -> list[GrantType]:
+    return ["authorization_code"]
+
+
+class OAuthClientCreate(Spec):
+    client_id: str = Field(description="a slug such as 'textassistant-desktop'")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=1000)
+    client_type: ClientType = Field(
+        description="public: an app that cannot keep a secret (PKCE, no secret); "
+        "confidential: a server, given a secret once"
+    )
+    redirect_uris: list[str] = Field(
+        default_factory=list,
+        description="exact URIs: https, http://127.0.0.1 or http://[::1] (any port), or a "
+        "private-use scheme such as com.example.app:/callback",
+    )
+    grant_types: list[GrantType] = Field(default_factory=_code_grant)
+    scopes: list[str] = Field(description="scopes the client may ask for, OIDC's included")
+    service_user_id: uuid.UUID | None = Field(
+        default=None, description="the user a client_credentials client acts as"
+    )
+    skip_consent: bool = False
+    enabled: bool = True
+
+    @field_validator("client_id")
+    @classmethod
+    def _client_id(cls, value: str) -> str:
+        return check_client_id(value)
+
+    @field_validator("redirect_uris")
+    @classmethod
+    def _uris(cls, value: list[str]) -> list[str]:
+        return check_redirect_uris(value)
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes(cls, value: list[str]) -> list[str]:
+        return check_scopes(value)
+
+    @field_validator("grant_types")
+    @classmethod
+    def _grants(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+
+class OAuthClientUpdate(Spec):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=1000)
+    redirect_uris: list[str] | None = None
+    grant_types: list[GrantType] | None = None
+    scopes: list[str] | None = None
+    service_user_id: uuid.UUID | None = None
+    skip_consent: bool | None = None
+    enabled: bool | None = None
+
+    not_null = frozenset(
+        {"name", "description", "redirect_uris", "grant_types", "scopes", "skip_consent"}
+        | {"enabled"}
+    )
+
+    @field_validator("redirect_uris")
+    @classmethod
+    def _uris(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else check_redirect_uris(value)
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else check_scopes(value)
+
+    @field_validator("grant_types")
+    @classmethod
+    def _grants(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else list(dict.fromkeys(value))
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def snapshot(client: OAuthClient) -> dict[str, object]:
+    """What the audit trail keeps of a client: never its secret's hash."""
+    return OAuthClientView.model_validate(client).model_dump(mode="json")
+
+
+class OAuthClients:
+    """Admin management of OAuth clients (REST, CLI, seed)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, actor: Actor, spec: OAuthClientCreate) -> NewOAuthClient:
+        actor.require_admin("register OAuth clients")
+        async with self.db.write(actor) as tx:
+            client, secret = await create_client(tx, spec)
+            return NewOAuthClient(
+                client_secret=secret, client=OAuthClientView.model_validate(client)
+            )
+
+    async def list(self, actor: Actor) -> list[OAuthClientView]:
+        actor.require_admin("list OAuth clients")
+        async with self.db.read(actor) as tx:
+            rows = await tx.session.scalars(select(OAuthClient).order_by(OAuthClient.client_id))
+            return [OAuthClientView.model_validate(c) for c in rows]
+
+    async def get(self, actor: Actor, client_id: str) -> OAuthClientView:
+        actor.require_admin("read OAuth clients")
+        async with self.db.read(actor) as tx:
+            return OAuthClientView.model_validate(await _load(tx, client_id))
+
+    async def update(
+        self, actor: Actor, client_id: str, spec: OAuthClientUpdate
+    ) -> OAuthClientView:
+        actor.require_admin("change OAuth clients")
+        changes = spec.model_dump(exclude_unset=True)
+        async with self.db.write(actor) as tx:
+            client = await _load(tx, client_id)
+            before = snapshot(client)
+            for field, value in changes.items():
+                setattr(client, field, value)
+            await _check(tx, client)
+            client.config_version += 1
+            client.updated_by = actor.user_id
+            client.updated_at = tx.now
+            await tx.session.flush()
+            after = snapshot(client)
+            await tx.record(
+                "oauth_client.update",
+                "oauth_client",
+                client.id,
+                before=before,
+                after=after,
+                config_version=client.config_version,
+            )
+            return OAuthClientView.model_validate(client)
+
+    async def delete(self, actor: Actor, client_id: str) -> OAuthClientView:
+        """Remove a client; its codes, tokens, consents and device codes go with it."""
+        actor.require_admin("delete OAuth clients")
+        async with self.db.write(actor) as tx:
+            client = await _load(tx, client_id)
+            view = OAuthClientView.model_validate(client)
+            before = snapshot(client)
+            await tx.session.delete(client)
+            await tx.record("oauth_client.delete", "oauth_client", view.id, before=before)
+            return view
+
+    async def rotate_secret(self, actor: Actor, client_id: str) -> NewOAuthClient:
+        """A new secret for a confidential client; the old one stops working at once."""
+        actor.require_admin("rotate OAuth client secrets")
+        async with self.db.write(actor) as tx:
+            client = await _load(tx, client_id)
+            if client.client_type != "confidential":
+                raise Conflict(
+                    f"OAuth client {client.client_id!r} is public and has no secret",
+                    code="CLIENT_PUBLIC",
+                )
+            before = snapshot(client)
+            secret = new_secret()
+            client.secret_hash, client.secret_prefix = hash_secret(secret), secret[:12]
+            client.config_version += 1
+            client.updated_by = actor.user_id
+            client.updated_at = tx.now
+            await tx.session.flush()
+            await tx.record(
+                "oauth_client.rotate_secret",
+                "oauth_client",
+                client.id,
+                before=before,
+                after=snapshot(client),
+                config_version=client.config_version,
+            )
+            return NewOAuthClient(
+                client_secret=secret, client=OAuthClientView.model_validate(client)
+            )
+
+
+async def create_client(tx: Tx, spec: OAuthClientCreate) -> tuple[OAuthClient, str | None]:
+    """Insert and audit a client in ``tx``; returns it and its secret (None if public)."""
+    taken = await tx.session.scalar(
+        select(OAuthClient.id).where(OAuthClient.client_id == spec.client_id)
+    )
+    if taken is not None:
+        raise Conflict(f"OAuth client {spec.client_id!r} already exists", code="CLIENT_ID_TAKEN")
+    secret = new_secret() if spec.client_type == "confidential" else None
+    client = OAuthClient(
+        id=uuid.uuid4(),
+        **spec.model_dump(),
+        secret_hash=hash_secret(secret) if secret else None,
+        secret_prefix=secret[:12] if secret else None,
+        config_version=1,
+        created_by=tx.actor.user_id,
+        updated_by=tx.actor.user_id,
+        created_at=tx.now,
+        updated_at=tx.now,
+    )
+    await _check(tx, client)
+    tx.session.add(client)
+    await tx.session.flush()
+    await tx.record("oauth_client.create", "oauth_client", client.id, after=snapshot(client))
+    return client, secret
+
+
+async def _check(tx: Tx, client: OAuthClient) -> None:
+    """The rules that span fields: grants against type, redirect URIs and service user."""
+    problems = grant_problems(
+        client.client_type,
+        client.grant_types,
+        client.redirect_uris,
+        client.service_user_id is not None,
+    )
+    if problems:
+        field, message = problems[0]
+        raise ValidationFailed.at(field, message)
+    if client.service_user_id is not None:
+        user = await tx.session.get(User, client.service_user_id)
+        if user is None or user.deleted_at is not None:
+            raise ValidationFailed.at("service_user_id", "is not an existing user")
+
+
+async def _load(tx: Tx, client_id: str) -> OAuthClient:
+    client = await tx.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+    if client is None:
+        raise not_found("oauth_client", repr(client_id[:100]))
+    return client
+
+
+async def find_client(db: Database, client_id: str) -> OAuthClient | None:
+    """The enabled client called ``client_id``, or None (unknown and disabled alike)."""
+    if len(client_id) > 100:
+        return None
+    async with db.read(Actor.operator("oauth")) as tx:
+        return await tx.session.scalar(
+            select(OAuthClient).where(OAuthClient.client_id == client_id, OAuthClient.enabled)
+        )
+
+
+async def authenticate_client(db: Database, client_id: str, secret: str) -> OAuthClient:
+    """The enabled confidential client ``client_id`` whose secret is ``secret``, else
+    UNAUTHENTICATED without saying which part was wrong. The comparison takes the same time
+    whether or not the client exists."""
+    client = await find_client(db, client_id)
+    expected = client.secret_hash if client is not None else None
+    given = hash_secret(secret)
+    matches = hmac.compare_digest(expected or _NO_CLIENT_HASH, given)
+    if client is None or expected is None or not matches:
+        raise Unauthenticated("invalid client credentials", code="INVALID_CLIENT")
+    return client
