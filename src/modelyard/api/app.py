@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 from modelyard import __version__
 from modelyard.api import body_timeout, errors, openapi
 from modelyard.api.deps import storable_params
+from modelyard.api.oauth import routes as oauth
 from modelyard.api.openai import handler as v1
 from modelyard.api.openai import spec as v1_spec
 from modelyard.api.routers import (
@@ -31,7 +32,6 @@ from modelyard.api.routers import (
     usage,
     users,
 )
-from modelyard.api.oauth import routes as oauth
 from modelyard.api.web import routes as web
 from modelyard.gateway.service import make_gateway
 from modelyard.services import Registry

@@ -118,7 +118,9 @@ async def store(
     """A new family's first tokens (after a code, client credentials or a device grant)."""
     async with db.write(SERVER) as tx:
         family = uuid.uuid4()
-        return _row(tx, issued, client_pk=client_pk, user_id=user_id, family_id=family, parent_id=None)
+        return _row(
+            tx, issued, client_pk=client_pk, user_id=user_id, family_id=family, parent_id=None
+        )
 
 
 async def rotate(db: Database, parent_id: uuid.UUID, issued: Issued) -> OAuthToken:
@@ -153,7 +155,7 @@ class Usable:
     user: User
 
 
-def _usable_query() -> Select[tuple[OAuthToken, OAuthClient, User]]:
+def _usable_query() -> Select[OAuthToken, OAuthClient, User]:
     return (
         select(OAuthToken, OAuthClient, User)
         .join(OAuthClient, OAuthClient.id == OAuthToken.client_pk)
@@ -228,7 +230,9 @@ async def revoke(tx: Tx, row: OAuthToken, reason: str) -> bool:
     before = _audit_view(row)
     row.revoked_at = tx.now
     row.revoked_reason = reason
-    await tx.record("oauth_token.revoke", "oauth_token", row.id, before=before, after=_audit_view(row))
+    await tx.record(
+        "oauth_token.revoke", "oauth_token", row.id, before=before, after=_audit_view(row)
+    )
     return True
 
 

@@ -8,6 +8,7 @@ posts back here with the session's CSRF token and "approve" or "deny"."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Error, scope_to_list
@@ -18,7 +19,13 @@ from starlette.datastructures import FormData
 
 from modelyard.api.oauth import bridge
 from modelyard.api.oauth.models import Client, Person
-from modelyard.api.oauth.server import FormError, ModelyardServer, OAuthRequest, oauth_request, server_of
+from modelyard.api.oauth.server import (
+    FormError,
+    ModelyardServer,
+    OAuthRequest,
+    oauth_request,
+    server_of,
+)
 from modelyard.api.web.csrf import check_form
 from modelyard.api.web.errors import PageError
 from modelyard.api.web.render import render
@@ -58,7 +65,9 @@ def _answer_error(server: ModelyardServer, oauth: OAuthRequest, error: OAuth2Err
     raise _error_page(error)
 
 
-async def _issue(server: ModelyardServer, oauth: OAuthRequest, grant: object, person: Person | None) -> Response:
+async def _issue(
+    server: ModelyardServer, oauth: OAuthRequest, grant: object, person: Person | None
+) -> Response:
     """A code for ``person`` (None: the user denied) redirected to the app."""
     response: Response = await bridge.in_thread(
         server.create_authorization_response, oauth, person, grant
@@ -81,34 +90,52 @@ async def authorize(request: Request) -> Response:
         grant = await bridge.in_thread(server.get_consent_grant, oauth, person)
     except OAuth2Error as error:
         return _answer_error(server, oauth, error)
-    if signed is None or person is None:
+    if signed is None:
         return login_redirect(request)
+    if request.method == "POST":
+        return await _decide(request, server, oauth, grant, signed)
+    return await _ask(request, server, oauth, grant, signed)
+
+
+async def _decide(
+    request: Request, server: ModelyardServer, oauth: OAuthRequest, grant: Any, signed: SignedIn
+) -> Response:
+    """The consent form's answer: approve (remembered, then a code) or deny."""
+    form = FormData(list(oauth.form.items()))
+    await check_form(request, form, signed)
     client: Client = grant.request.client
+    person = _person(signed)
+    decision = oauth.form.get("decision")
+    if decision == "approve":
+        scopes = scope_to_list(grant.request.scope) or []
+        await oauth_codes.remember_consent(server.db, person.id, client.row.id, scopes)
+        return await _issue(server, oauth, grant, person)
+    if decision == "deny":
+        return await _issue(server, oauth, grant, None)
+    raise PageError(400, "This form could not be read", "Choose Allow or Deny.")
+
+
+async def _ask(
+    request: Request, server: ModelyardServer, oauth: OAuthRequest, grant: Any, signed: SignedIn
+) -> Response:
+    """A code at once when consent covers the scopes, else the consent page (or, with
+    prompt=none, consent_required back to the app)."""
+    client: Client = grant.request.client
+    person = _person(signed)
     scopes = scope_to_list(grant.request.scope) or []
     prompts = (oauth.payload.data.get("prompt") or "").split()
-    if request.method == "POST":
-        form = FormData(list(oauth.form.items()))
-        await check_form(request, form, signed)
-        decision = oauth.form.get("decision")
-        if decision == "approve":
-            await oauth_codes.remember_consent(server.db, person.id, client.row.id, scopes)
-            return await _issue(server, oauth, grant, person)
-        if decision == "deny":
-            return await _issue(server, oauth, grant, None)
-        raise PageError(400, "This form could not be read", "Choose Allow or Deny.")
     remembered = await oauth_codes.consented(server.db, person.id, client.row.id)
     covered = client.row.skip_consent or set(scopes) <= remembered
     if covered and "consent" not in prompts:
         return await _issue(server, oauth, grant, person)
     if "none" in prompts:
-        error = ConsentRequiredError(redirect_uri=grant.redirect_uri, state=oauth.payload.state)
-        return _answer_error(server, oauth, error)
-    return _consent_page(request, oauth, client, scopes, signed, grant.redirect_uri)
+        refusal = ConsentRequiredError(redirect_uri=grant.redirect_uri, state=oauth.payload.state)
+        return _answer_error(server, oauth, refusal)
+    return _consent_page(request, client, scopes, signed, grant.redirect_uri)
 
 
 def _consent_page(
     request: Request,
-    oauth: OAuthRequest,
     client: Client,
     scopes: list[str],
     signed: SignedIn,

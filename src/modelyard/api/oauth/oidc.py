@@ -70,7 +70,12 @@ class IdToken(OpenIDCode):  # type: ignore[misc]
     def get_client_claims(self, client: Client) -> dict[str, Any]:
         now = int(time.time())
         ttl = self.server.lifetimes(client).access_s
-        return {"iss": self.server.issuer, "aud": [client.get_client_id()], "iat": now, "exp": now + ttl}
+        return {
+            "iss": self.server.issuer,
+            "aud": [client.get_client_id()],
+            "iat": now,
+            "exp": now + ttl,
+        }
 
     def generate_user_info(self, user: Person, scope: str) -> UserInfo:
         return claims(user, scope)

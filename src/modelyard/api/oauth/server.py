@@ -146,10 +146,14 @@ async def oauth_request(request: Request, *, params_from: str = "auto") -> OAuth
     form = await read_form(request)
     if _has_nul(query) or _has_nul(form):
         raise FormError("parameters must not contain NUL characters")
-    source = params_from if params_from != "auto" else ("form" if request.method == "POST" else "query")
+    source = (
+        params_from if params_from != "auto" else ("form" if request.method == "POST" else "query")
+    )
     params = form if source == "form" else query
     settings: Settings = request.app.state.settings
-    uri = settings.issuer + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    uri = (
+        settings.issuer + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    )
     return OAuthRequest(request.method, uri, request.headers, query, form, params)
 
 
@@ -193,7 +197,9 @@ class ModelyardServer(AuthorizationServer):  # type: ignore[misc]
     def advertise(self, **entries: Any) -> None:
         """Add discovery metadata; a value starting with "/" is made a URL on the issuer."""
         for key, value in entries.items():
-            self.metadata[key] = self.url(value) if isinstance(value, str) and value.startswith("/") else value
+            self.metadata[key] = (
+                self.url(value) if isinstance(value, str) and value.startswith("/") else value
+            )
 
     # Authlib's storage hooks (called in the worker thread)
 
