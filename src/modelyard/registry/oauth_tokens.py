@@ -155,7 +155,7 @@ class Usable:
     user: User
 
 
-def _usable_query() -> Select[tuple[OAuthToken, OAuthClient, User]]:
+def _usable_query() -> Select[OAuthToken, OAuthClient, User]:
     return (
         select(OAuthToken, OAuthClient, User)
         .join(OAuthClient, OAuthClient.id == OAuthToken.client_pk)

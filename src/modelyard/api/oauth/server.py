@@ -1,0 +1,294 @@
+"""modelyard's OAuth 2 / OpenID Connect authorization server: Authlib's
+``AuthorizationServer`` adapted to Starlette requests and the registry's async database.
+
+How a request is served: the route reads the HTTP request (query, bounded form body) into an
+:class:`OAuthRequest`, then runs Authlib's synchronous call in a worker thread
+(``bridge.in_thread``); every storage hook Authlib calls (find a client, save a code, save a
+token) runs its query back on the event loop through ``bridge.wait``. Authlib answers
+``(status, body, headers)``, which :meth:`ModelyardServer.handle_response` makes a response.
+
+Extending it (more grants, more endpoints), e.g. the device flow, revocation and
+introspection::
+
+    from modelyard.api.oauth.server import ModelyardServer, serve_endpoint, serve_token
+
+    def install(server: ModelyardServer) -> None:      # called from api/oauth/routes.py
+        server.register_grant(DeviceCodeGrant)           # Authlib grant class
+        server.register_endpoint(MyRevocationEndpoint)   # ENDPOINT_NAME "revocation"
+        server.advertise(revocation_endpoint="/oauth/revoke")  # discovery metadata (path ->
+                                                           # absolute URL on the issuer)
+
+    @router.post("/oauth/revoke")
+    async def revoke(request: Request) -> Response:
+        return await serve_endpoint(request, "revocation")
+
+Hooks inside grants/endpoints reach the database with ``wait(lambda: some_coroutine(
+self.server.db, ...))`` and the issuer with ``self.server.issuer``. Tokens are minted by the
+server's token generator (``myat_``/``myrt_`` formats) and stored by
+:meth:`ModelyardServer.save_token` (a new token family for ``request.user`` and
+``request.client``; set ``request.user`` to a :class:`~modelyard.api.oauth.models.Person`).
+Authlib's ``query_client`` returns enabled clients only.
+
+OAuth needs TLS: the issuer (``MODELYARD_PUBLIC_URL``) must be https, or http on a loopback
+address for local use; otherwise every endpoint answers ``insecure_transport``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from authlib.oauth2.rfc6749 import (
+    AuthorizationServer,
+    JsonRequest,
+    OAuth2Error,
+    OAuth2Payload,
+    OAuth2Request,
+)
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
+from fastapi import Request
+from fastapi.responses import Response
+
+from modelyard.api.oauth import bridge
+from modelyard.api.oauth.models import Client, Person
+from modelyard.registry import oauth_tokens
+from modelyard.registry.oauth_clients import find_client
+from modelyard.registry.scopes import OIDC_SCOPES, SCOPES
+from modelyard.registry.tx import Database
+from modelyard.settings import Settings
+
+MAX_FORM = 16 * 1024  # token requests are a few hundred bytes
+FORM_TYPE = "application/x-www-form-urlencoded"
+JSON_HEADERS = [
+    ("Content-Type", "application/json"),
+    ("Cache-Control", "no-store"),
+    ("Pragma", "no-cache"),
+]
+
+
+class _Payload(OAuth2Payload):  # type: ignore[misc]
+    def __init__(self, params: list[tuple[str, str]]) -> None:
+        self._datalist: defaultdict[str, list[str]] = defaultdict(list)
+        for key, value in params:
+            self._datalist[key].append(value)
+        self._data = {key: values[0] for key, values in self._datalist.items()}
+
+    @property
+    def data(self) -> dict[str, str]:
+        return self._data
+
+    @property
+    def datalist(self) -> defaultdict[str, list[str]]:
+        return self._datalist
+
+
+class OAuthRequest(OAuth2Request):  # type: ignore[misc]
+    """One HTTP request as Authlib reads it. ``params`` are the protocol's parameters: the
+    query of an authorization request, the form body of a token request."""
+
+    def __init__(
+        self,
+        method: str,
+        uri: str,
+        headers: Any,
+        query: list[tuple[str, str]],
+        form: list[tuple[str, str]],
+        params: list[tuple[str, str]],
+    ) -> None:
+        super().__init__(method=method, uri=uri, headers=headers)
+        self._args = dict(query)
+        self._form = dict(form)
+        self.payload = _Payload(params)
+
+    @property
+    def args(self) -> dict[str, str]:
+        return self._args
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self._form
+
+
+class FormError(Exception):
+    """A request body that is not a small urlencoded form: 400 invalid_request."""
+
+
+async def read_form(request: Request) -> list[tuple[str, str]]:
+    """A POST's urlencoded body, bounded; other bodies refused (never a 500)."""
+    if request.method != "POST":
+        return []
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != FORM_TYPE:
+        raise FormError(f"send the parameters as {FORM_TYPE}")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            raise FormError("the request body is too large")
+    try:
+        text = body.decode("utf-8")
+        return parse_qsl(text, keep_blank_values=True, strict_parsing=False, max_num_fields=50)
+    except (UnicodeDecodeError, ValueError):
+        raise FormError("the request body is not a readable form") from None
+
+
+def _has_nul(pairs: list[tuple[str, str]]) -> bool:
+    return any("\x00" in k or "\x00" in v for k, v in pairs)
+
+
+async def oauth_request(request: Request, *, params_from: str = "auto") -> OAuthRequest:
+    """``request`` as Authlib reads it. ``params_from``: "query", "form", or "auto" (the
+    query for GET, the form for POST). The URI is on the issuer, as clients see it."""
+    query = [(k, v) for k, v in request.query_params.multi_items()]
+    form = await read_form(request)
+    if _has_nul(query) or _has_nul(form):
+        raise FormError("parameters must not contain NUL characters")
+    source = (
+        params_from if params_from != "auto" else ("form" if request.method == "POST" else "query")
+    )
+    params = form if source == "form" else query
+    settings: Settings = request.app.state.settings
+    uri = (
+        settings.issuer + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    )
+    return OAuthRequest(request.method, uri, request.headers, query, form, params)
+
+
+def json_response(status: int, body: Any, headers: list[tuple[str, str]] | None = None) -> Response:
+    response = Response(orjson.dumps(body), status_code=status)
+    for key, value in headers or JSON_HEADERS:
+        response.headers[key] = value
+    return response
+
+
+class ModelyardServer(AuthorizationServer):  # type: ignore[misc]
+    """The authorization server of one app. Grants and endpoints are registered by
+    ``api/oauth/routes.py`` (``build``); see the module docstring to add more."""
+
+    def __init__(self, state: Any) -> None:
+        super().__init__(scopes_supported=[*SCOPES, *OIDC_SCOPES])
+        self._state = state  # the app's state: its registry is opened in the lifespan
+        self.metadata: dict[str, Any] = {}
+        self.register_token_generator(
+            "default",
+            BearerTokenGenerator(
+                access_token_generator=lambda **_: oauth_tokens.new_access_token(),
+                refresh_token_generator=lambda **_: oauth_tokens.new_refresh_token(),
+                expires_generator=lambda client, grant_type: self.lifetimes(client).access_s,
+            ),
+        )
+
+    @property
+    def db(self) -> Database:
+        db: Database = self._state.registry.db
+        return db
+
+    @property
+    def issuer(self) -> str:
+        settings: Settings = self._state.settings
+        return settings.issuer
+
+    def url(self, path: str) -> str:
+        return self.issuer + path
+
+    def advertise(self, **entries: Any) -> None:
+        """Add discovery metadata; a value starting with "/" is made a URL on the issuer."""
+        for key, value in entries.items():
+            self.metadata[key] = (
+                self.url(value) if isinstance(value, str) and value.startswith("/") else value
+            )
+
+    # Authlib's storage hooks (called in the worker thread)
+
+    def query_client(self, client_id: str) -> Client | None:
+        if not isinstance(client_id, str) or not client_id or len(client_id) > 100:
+            return None
+        row = bridge.wait(lambda: find_client(self.db, client_id))
+        return None if row is None else Client(row)
+
+    def lifetimes(self, client: Client) -> oauth_tokens.Lifetimes:
+        if client.lifetimes is None:
+            client.lifetimes = bridge.wait(lambda: oauth_tokens.lifetimes(self.db))
+        return client.lifetimes
+
+    def issued(self, token: dict[str, Any], request: OAuth2Request) -> oauth_tokens.Issued:
+        """The plaintext of ``token`` (Authlib's dict) as the registry stores it."""
+        client: Client = request.client
+        return oauth_tokens.Issued(
+            access_token=token["access_token"],
+            refresh_token=token.get("refresh_token"),
+            scopes=str(token.get("scope") or "").split(),
+            grant_type=request.payload.grant_type or "",
+            ttl=self.lifetimes(client),
+        )
+
+    def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
+        """A new token family for ``request.user`` (a Person) from ``request.client``."""
+        client: Client = request.client
+        user: Person = request.user
+        issued = self.issued(token, request)
+        bridge.wait(
+            lambda: oauth_tokens.store(self.db, issued, client_pk=client.row.id, user_id=user.id)
+        )
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        """No signals: what happens is audited by the registry."""
+
+    # Requests and responses
+
+    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+        if isinstance(request, OAuth2Request):
+            return request
+        raise TypeError("build the request with api.oauth.server.oauth_request first")
+
+    def create_json_request(self, request: Any) -> JsonRequest:
+        raise NotImplementedError("no endpoint of this server reads JSON")
+
+    def handle_response(self, status: int, body: Any, headers: Any) -> Response:
+        pairs = list(headers or [])
+        if isinstance(body, dict):
+            if not any(k.lower() == "content-type" for k, _ in pairs):
+                pairs.append(("Content-Type", "application/json"))
+            response = Response(orjson.dumps(body), status_code=status)
+        else:
+            response = Response(body or b"", status_code=status)
+        for key, value in pairs:
+            response.headers[key] = value
+        return response
+
+
+def server_of(request: Request) -> ModelyardServer:
+    server: ModelyardServer = request.app.state.oauth_server
+    return server
+
+
+def invalid_request(message: str) -> Response:
+    return json_response(400, {"error": "invalid_request", "error_description": message})
+
+
+async def serve(
+    request: Request, call: Callable[[ModelyardServer, OAuthRequest], Response]
+) -> Response:
+    """Run ``call(server, oauth_request)`` in a worker thread; a malformed body is a 400
+    ``invalid_request`` and an Authlib error its own JSON answer."""
+    server = server_of(request)
+    try:
+        oauth = await oauth_request(request)
+    except FormError as exc:
+        return invalid_request(str(exc))
+    except OAuth2Error as error:  # insecure transport
+        return server.handle_error_response(None, error)  # type: ignore[no-any-return]
+    return await bridge.in_thread(call, server, oauth)
+
+
+async def serve_token(request: Request) -> Response:
+    """POST /oauth/token through the registered grants."""
+    return await serve(request, lambda server, oauth: server.create_token_response(oauth))
+
+
+async def serve_endpoint(request: Request, name: str) -> Response:
+    """A registered endpoint (``ENDPOINT_NAME`` ``name``) answers the request."""
+    return await serve(request, lambda server, oauth: server.create_endpoint_response(name, oauth))
