@@ -12,7 +12,7 @@ from authlib.oidc.discovery import OpenIDProviderMetadata
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
-from modelyard.api.oauth import authorize, grants, oidc
+from modelyard.api.oauth import authorize, device, grants, oidc, revocation
 from modelyard.api.oauth.server import (
     ModelyardServer,
     json_response,
@@ -108,6 +108,8 @@ def build(app: FastAPI) -> ModelyardServer:
     server = ModelyardServer(app.state)
     grants.register(server)
     oidc.register(server)
+    device.register(server)  # RFC 8628
+    revocation.register(server)  # RFC 7009 and 7662
     return server
 
 
@@ -116,3 +118,5 @@ def install(app: FastAPI) -> None:
     app.state.oauth_server = build(app)
     app.include_router(router)
     app.include_router(authorize.router)
+    app.include_router(device.router)
+    app.include_router(revocation.router)
