@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from fastapi import APIRouter, Request
@@ -52,9 +52,20 @@ def find(server: ModelyardServer, text: Any) -> PresentedToken | None:
     return None if facts is None else PresentedToken(facts)
 
 
+def check_params(request: OAuth2Request) -> None:
+    """``token`` is required; ``token_type_hint`` is ignored whatever it says: a token's
+    prefix tells its kind (RFC 7009 section 2.1 and RFC 7662 section 2.1 let the server
+    search past a wrong hint)."""
+    if "token" not in request.form:
+        raise InvalidRequestError("Send the token as the 'token' parameter.")
+
+
 class Revocation(RevocationEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = WITH_PUBLIC
     server: ModelyardServer
+
+    def check_params(self, request: OAuth2Request, client: Client) -> None:
+        check_params(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
         return find(self.server, token_string)
@@ -74,6 +85,9 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = SECRET_ONLY
     server: ModelyardServer
+
+    def check_params(self, request: OAuth2Request, client: Client) -> None:
+        check_params(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
         return find(self.server, token_string)
