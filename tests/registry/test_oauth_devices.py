@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from modelyard.db.auth_tables import OAuthConsent, OAuthDeviceCode
+from modelyard.errors import NotFound, TooManyAttempts
 from modelyard.registry.actors import Actor
 from modelyard.registry.oauth_devices import (
     USER_CODE_ALPHABET,
@@ -16,7 +17,7 @@ from modelyard.registry.oauth_devices import (
     normalize_user_code,
 )
 from modelyard.services import Registry
-from tests.registry.helpers import fails, member
+from tests.registry.helpers import member
 from tests.support.client_rows import Clock, add_client
 
 
@@ -34,7 +35,8 @@ def test_user_codes_use_the_unambiguous_alphabet() -> None:
         ("BDWP-HQPK", "BDWP-HQPK"),
         ("bdwphqpk", "BDWP-HQPK"),
         (" bdwp hqpk ", "BDWP-HQPK"),
-        ("BDWP\u2013HQPK", "BDWP-HQPK")("BDWP-HQP", None),  # an en dash,
+        ("BDWP\u2013HQPK", "BDWP-HQPK"),  # an en dash
+        ("BDWP-HQP", None),
         ("BDWP-HQPA", None),
         ("B0WP-HQPK", None),
         ("", None),
@@ -83,11 +85,8 @@ async def test_approve_then_one_poll_gets_the_grant(
         consent = await tx.session.scalar(select(OAuthConsent))
     assert consent is not None
     assert consent.scopes == ["llm.inference", "models.read"]
-    await fails(
-        registry,
-        "DEVICE_CODE_NOT_FOUND",
-        registry.oauth_devices.decide(alice, start.user_code, approve=False),
-    )
+    with pytest.raises(NotFound):
+        await registry.oauth_devices.decide(alice, start.user_code, approve=False)
 
 
 async def test_deny_answers_denied(registry: Registry, admin: Actor, clock: Clock) -> None:
@@ -124,11 +123,8 @@ async def test_expiry_follows_the_setting(registry: Registry, admin: Actor, cloc
     assert start.expires_in == 120
     clock.advance(121)
     assert (await registry.oauth_devices.poll(cli, start.device_code)).outcome == "expired"
-    await fails(
-        registry,
-        "DEVICE_CODE_NOT_FOUND",
-        registry.oauth_devices.decide(alice, start.user_code, approve=True),
-    )
+    with pytest.raises(NotFound):
+        await registry.oauth_devices.decide(alice, start.user_code, approve=True)
     clock.advance(3600)  # long gone: the next start deletes it
     await registry.oauth_devices.start(cli, ["models.read"])
     assert (await registry.oauth_devices.poll(cli, start.device_code)).outcome == "invalid"
@@ -154,4 +150,30 @@ async def test_unknown_codes_and_disabled_clients_are_not_shown(
     alice = await member(registry, admin)
     start = await registry.oauth_devices.start(off, ["models.read"])
     for code in (start.user_code, "BCDF-GHJK", "nonsense"):
-        await fails(registry, "DEVICE_CODE_NOT_FOUND", registry.oauth_devices.pending(alice, code))
+        with pytest.raises(NotFound) as caught:
+            await registry.oauth_devices.pending(alice, code)
+        assert caught.value.code == "DEVICE_CODE_NOT_FOUND"
+
+
+async def test_wrong_codes_are_throttled_per_user(
+    registry: Registry, admin: Actor, clock: Clock
+) -> None:
+    await registry.settings.set(admin, "auth.device_code_ttl_s", 3600)
+    cli, _ = await add_client(registry, "cli")
+    alice = await member(registry, admin)
+    bob = await member(registry, admin, "bob")
+    start = await registry.oauth_devices.start(cli, ["models.read"])
+    for _ in range(10):
+        with pytest.raises(NotFound):
+            await registry.oauth_devices.pending(alice, "BCDF-GHJK")
+    for call in (
+        registry.oauth_devices.pending(alice, start.user_code),  # even a right one, for now
+        registry.oauth_devices.decide(alice, start.user_code, approve=True),
+    ):
+        with pytest.raises(TooManyAttempts) as caught:
+            await call
+        assert caught.value.details["retry_after"] == 900
+    assert (await registry.oauth_devices.pending(bob, start.user_code)).client_id == "cli"
+    clock.advance(901)
+    await registry.oauth_devices.decide(alice, start.user_code, approve=True)
+    assert (await registry.oauth_devices.poll(cli, start.device_code)).outcome == "approved"

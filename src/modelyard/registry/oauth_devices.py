@@ -14,6 +14,9 @@ Rules kept here, whatever the HTTP layer on top:
   adds 5 seconds to the interval for this and every later poll (RFC 8628 section 3.5);
 - an approved code yields tokens once: the poll that sees it approved marks it used in the
   same transaction, so two racing polls cannot both get tokens;
+- wrong user codes entered by one signed-in user are counted (``login_failures``, under a
+  key no email can have): past 10 in 15 minutes the page refuses for a while (RFC 8628
+  section 5.1), so nobody can sweep the code space from one account;
 - approving remembers the scopes as the user's consent to the client (so the app shows up
   under connected apps, where it can be revoked); issuing and approving codes are not
   configuration changes and are not audited.
@@ -22,18 +25,20 @@ Rules kept here, whatever the HTTP layer on top:
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
-from modelyard.db.auth_tables import OAuthClient, OAuthConsent, OAuthDeviceCode
-from modelyard.db.tables import SystemSetting, User
-from modelyard.errors import Conflict, NotFound
+from modelyard.db.auth_tables import LoginFailure, OAuthClient, OAuthConsent, OAuthDeviceCode
+from modelyard.db.tables import User
+from modelyard.errors import Conflict, NotFound, TooManyAttempts
 from modelyard.registry.actors import Actor
+from modelyard.registry.system_settings import setting_value
 from modelyard.registry.tx import Database, Tx
 
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
@@ -44,6 +49,9 @@ DEFAULT_INTERVAL_S = 5
 SLOW_DOWN_STEP_S = 5
 MAX_INTERVAL_S = 60
 KEEP_AFTER_EXPIRY = timedelta(hours=1)
+MISSES_ALLOWED = 10
+MISS_WINDOW = timedelta(minutes=15)
+MISS_KEY = "device-code:"  # login_failures.email_normalized of a user's wrong codes (no "@")
 
 Outcome = Literal["pending", "slow_down", "expired", "denied", "approved", "invalid"]
 
@@ -103,8 +111,42 @@ def client_actor(client_id: str) -> Actor:
 
 
 async def _ttl_s(tx: Tx) -> int:
-    row = await tx.session.get(SystemSetting, TTL_SETTING)
-    return int(row.value) if row is not None else DEFAULT_TTL_S
+    return int(await setting_value(tx, TTL_SETTING))
+
+
+def _unknown() -> NotFound:
+    return NotFound(
+        "that code is unknown, expired or already used; start again on your device",
+        code="DEVICE_CODE_NOT_FOUND",
+    )
+
+
+async def _admit(tx: Tx, user_id: uuid.UUID) -> str:
+    """Refuse a user who entered too many wrong codes lately; their miss key otherwise."""
+    key = f"{MISS_KEY}{user_id}"
+    since = tx.now - MISS_WINDOW
+    await tx.session.execute(
+        delete(LoginFailure).where(LoginFailure.email_normalized == key, LoginFailure.at <= since)
+    )
+    misses = await tx.session.scalar(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.email_normalized == key, LoginFailure.at > since)
+    )
+    if (misses or 0) >= MISSES_ALLOWED:
+        oldest = await tx.session.scalar(
+            select(func.min(LoginFailure.at)).where(
+                LoginFailure.email_normalized == key, LoginFailure.at > since
+            )
+        )
+        wait = max(1.0, ((oldest or tx.now) + MISS_WINDOW - tx.now).total_seconds())
+        minutes = max(1, math.ceil(wait / 60))
+        raise TooManyAttempts(f"too many wrong device codes; try again in {minutes} minutes", wait)
+    return key
+
+
+def _miss(tx: Tx, key: str) -> None:
+    tx.session.add(LoginFailure(email_normalized=key, address="", at=tx.now))
 
 
 class OAuthDevices:
@@ -139,29 +181,42 @@ class OAuthDevices:
 
     async def pending(self, actor: Actor, user_code: str) -> DeviceRequest:
         """The pending request behind ``user_code``, for the user to review; NotFound when the
-        code is unknown, expired or already decided (the page says so, nothing else)."""
-        async with self.db.read(actor) as tx:
-            row, client = await _pending(tx, user_code)
-            return DeviceRequest(
-                row.user_code, client.client_id, client.name, list(row.scopes), row.expires_at
-            )
+        code is unknown, expired or already decided (the page says so, nothing else), and
+        TooManyAttempts after too many of those."""
+        user_id = _user_of(actor)
+        async with self.db.write(actor) as tx:
+            key = await _admit(tx, user_id)
+            found = await _pending(tx, user_code)
+            if found is None:
+                _miss(tx, key)
+            else:
+                row, client = found
+                return DeviceRequest(
+                    row.user_code, client.client_id, client.name, list(row.scopes), row.expires_at
+                )
+        raise _unknown()
 
     async def decide(self, actor: Actor, user_code: str, *, approve: bool) -> DeviceRequest:
         """The signed-in ``actor`` approves or denies the request behind ``user_code``."""
-        if actor.user_id is None:
-            raise Conflict("a device is approved by a signed-in user", code="NOT_A_USER")
+        user_id = _user_of(actor)
         async with self.db.write(actor) as tx:
-            row, client = await _pending(tx, user_code)
-            user = await tx.session.get(User, actor.user_id)
+            key = await _admit(tx, user_id)
+            found = await _pending(tx, user_code)
+            user = await tx.session.get(User, user_id)
             if user is None or user.deleted_at is not None or user.status != "active":
                 raise NotFound("no such user", code="USER_NOT_FOUND")
-            row.status = "approved" if approve else "denied"
-            row.user_id = user.id
-            if approve:
-                await _remember_consent(tx, user.id, client.id, list(row.scopes))
-            return DeviceRequest(
-                row.user_code, client.client_id, client.name, list(row.scopes), row.expires_at
-            )
+            if found is None:
+                _miss(tx, key)
+            else:
+                row, client = found
+                row.status = "approved" if approve else "denied"
+                row.user_id = user.id
+                if approve:
+                    await _remember_consent(tx, user.id, client.id, list(row.scopes))
+                return DeviceRequest(
+                    row.user_code, client.client_id, client.name, list(row.scopes), row.expires_at
+                )
+        raise _unknown()
 
     async def poll(self, client: OAuthClient, device_code: str) -> Poll:
         """The device's poll: pending (or slow_down), expired, denied, approved (once), or
@@ -201,28 +256,29 @@ async def _free_user_code(tx: Tx) -> str:
     raise Conflict("could not draw a free user code; try again", code="USER_CODE_BUSY")
 
 
-async def _pending(tx: Tx, user_code: str) -> tuple[OAuthDeviceCode, OAuthClient]:
+def _user_of(actor: Actor) -> uuid.UUID:
+    if actor.user_id is None:
+        raise Conflict("a device is approved by a signed-in user", code="NOT_A_USER")
+    return actor.user_id
+
+
+async def _pending(tx: Tx, user_code: str) -> tuple[OAuthDeviceCode, OAuthClient] | None:
     code = normalize_user_code(user_code)
-    found = None
-    if code is not None:
-        found = (
-            await tx.session.execute(
-                select(OAuthDeviceCode, OAuthClient)
-                .join(OAuthClient, OAuthClient.id == OAuthDeviceCode.client_pk)
-                .where(
-                    OAuthDeviceCode.user_code == code,
-                    OAuthDeviceCode.status == "pending",
-                    OAuthDeviceCode.expires_at > tx.now,
-                    OAuthClient.enabled.is_(True),
-                )
+    if code is None:
+        return None
+    found = (
+        await tx.session.execute(
+            select(OAuthDeviceCode, OAuthClient)
+            .join(OAuthClient, OAuthClient.id == OAuthDeviceCode.client_pk)
+            .where(
+                OAuthDeviceCode.user_code == code,
+                OAuthDeviceCode.status == "pending",
+                OAuthDeviceCode.expires_at > tx.now,
+                OAuthClient.enabled.is_(True),
             )
-        ).first()
-    if found is None:
-        raise NotFound(
-            "that code is unknown, expired or already used; start again on your device",
-            code="DEVICE_CODE_NOT_FOUND",
         )
-    return found[0], found[1]
+    ).first()
+    return None if found is None else (found[0], found[1])
 
 
 async def _remember_consent(

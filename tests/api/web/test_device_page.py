@@ -151,3 +151,20 @@ async def test_the_client_name_is_escaped(
     review = await browser.get(f"/device?user_code={user_code}")
     assert "<b>" not in review.text
     assert "&lt;b&gt;" in review.text
+
+
+async def test_guessing_codes_is_throttled(
+    browser: Browser, registry: Registry, person: Person, clock: Clock
+) -> None:
+    user_code, device_code = await _started(registry)
+    await browser.sign_in(person.email, person.password)
+    review = await browser.get(f"/device?user_code={user_code}")
+    for _ in range(10):
+        assert (await browser.get("/device?user_code=BCDF-GHJK")).status_code == 404
+    refused = await browser.get(f"/device?user_code={user_code}")
+    assert refused.status_code == 429
+    assert refused.headers["retry-after"] == "900"
+    assert "too many wrong codes. Try again in 15 minutes" in text(refused.text)
+    posted = await browser.submit(review, "/device", {"decision": "approve"})
+    assert posted.status_code == 429
+    assert await _poll(registry, device_code) == "pending"

@@ -9,6 +9,7 @@ when the user consented to the app before: the code may have come from someone e
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -17,7 +18,7 @@ from modelyard.api.web import csrf
 from modelyard.api.web.forms import read_form, text
 from modelyard.api.web.render import render
 from modelyard.api.web.session import SignedIn, login_redirect, signed_in
-from modelyard.errors import NotFound
+from modelyard.errors import NotFound, TooManyAttempts
 from modelyard.registry.actors import Actor
 from modelyard.registry.oauth_devices import DeviceRequest
 from modelyard.registry.scopes import DESCRIPTIONS
@@ -43,6 +44,14 @@ def _page(request: Request, signed: SignedIn, status: int = 200, **context: Any)
     return render(request, "device.html", values, status=status)
 
 
+def _throttled(request: Request, signed: SignedIn, exc: TooManyAttempts) -> Response:
+    minutes = max(1, math.ceil(int(exc.details["retry_after"]) / 60))
+    message = f"You entered too many wrong codes. Try again in {minutes} minutes."
+    response = _page(request, signed, 429, typed="", error=message, found=None)
+    response.headers["Retry-After"] = str(int(exc.details["retry_after"]))
+    return response
+
+
 def _unknown(request: Request, signed: SignedIn, typed: str) -> Response:
     message = (
         "That code is unknown, expired or already used. Check it, or start again on your device."
@@ -62,6 +71,8 @@ async def device_page(request: Request, user_code: str | None = None) -> Respons
         found = await registry.oauth_devices.pending(_actor(signed), user_code)
     except NotFound:
         return _unknown(request, signed, user_code)
+    except TooManyAttempts as exc:
+        return _throttled(request, signed, exc)
     return _page(request, signed, typed=found.user_code, found=found, scopes=_scopes(found))
 
 
@@ -84,6 +95,8 @@ async def device_decide(request: Request) -> Response:
         )
     except NotFound:
         return _unknown(request, signed, typed)
+    except TooManyAttempts as exc:
+        return _throttled(request, signed, exc)
     approved = DECISIONS[decision]
     context: dict[str, Any] = {
         "title": "Device connected" if approved else "Device refused",
