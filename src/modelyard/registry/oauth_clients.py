@@ -261,11 +261,6 @@ class OAuthClients:
 
 async def create_client(tx: Tx, spec: OAuthClientCreate) -> tuple[OAuthClient, str | None]:
     """Insert and audit a client in ``tx``; returns it and its secret (None if public)."""
-    taken = await tx.session.scalar(
-        select(OAuthClient.id).where(OAuthClient.client_id == spec.client_id)
-    )
-    if taken is not None:
-        raise Conflict(f"OAuth client {spec.client_id!r} already exists", code="CLIENT_ID_TAKEN")
     secret = new_secret() if spec.client_type == "confidential" else None
     client = OAuthClient(
         id=uuid.uuid4(),
@@ -279,6 +274,11 @@ async def create_client(tx: Tx, spec: OAuthClientCreate) -> tuple[OAuthClient, s
         updated_at=tx.now,
     )
     await _check(tx, client)
+    taken = await tx.session.scalar(
+        select(OAuthClient.id).where(OAuthClient.client_id == spec.client_id)
+    )
+    if taken is not None:
+        raise Conflict(f"OAuth client {spec.client_id!r} already exists", code="CLIENT_ID_TAKEN")
     tx.session.add(client)
     await tx.session.flush()
     await tx.record("oauth_client.create", "oauth_client", client.id, after=snapshot(client))
