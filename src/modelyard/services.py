@@ -18,6 +18,7 @@ from modelyard.errors import Misconfigured
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeys
 from modelyard.registry.audit_log import AuditLog
+from modelyard.registry.connected_apps import ConnectedApps
 from modelyard.registry.models import Models
 from modelyard.registry.oauth_clients import OAuthClients
 from modelyard.registry.overview import Overview
@@ -57,6 +58,7 @@ class Registry:
         self.sign_in = SignIn(db)
         self.oauth_clients = OAuthClients(db)
         self.signing_keys = SigningKeys(db)
+        self.connected_apps = ConnectedApps(db)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = utcnow) -> Registry:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 
-from modelyard.api.web import login
+from modelyard.api.web import account, login
 from modelyard.api.web.errors import PageError, page_error
 from modelyard.api.web.render import STATIC
 
@@ -35,3 +35,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(PageError, page_error)
     app.include_router(static)
     app.include_router(login.router)
+    app.include_router(account.router)

@@ -14,6 +14,8 @@ from urllib.parse import quote, urlsplit
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
+from modelyard.registry.actors import LABEL_MAX, Actor
+from modelyard.registry.scopes import SCOPES
 from modelyard.services import Registry
 from modelyard.settings import Settings
 
@@ -31,6 +33,12 @@ class SignedIn:
     session_id: uuid.UUID
     csrf_token: str
     auth_time: datetime
+
+    def actor(self) -> Actor:
+        """The user acting through this browser: every scope their role allows (a session
+        is the person, not a delegated credential); audited as ``user:<email> (web)``."""
+        label = f"user:{self.email} (web)"[:LABEL_MAX]
+        return Actor(self.user_id, self.role, label, frozenset(SCOPES))
 
 
 def _settings(request: Request) -> Settings:
