@@ -23,6 +23,7 @@ from modelyard.api.routers import (
     health,
     keys,
     models,
+    oauth_clients,
     overview,
     plans,
     providers,
@@ -100,6 +101,7 @@ def create_app(
     for module in (plans, subscriptions, credits, billing):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=checked)
     app.include_router(transfer.router, prefix=API_PREFIX, dependencies=checked)
+    app.include_router(oauth_clients.router, prefix=API_PREFIX, dependencies=checked)
     web.install(app)  # sign-in and account pages
     oauth.install(app)  # the OAuth 2 / OpenID Connect authorization server
     v1_spec.install(app)  # last: it wraps whatever builds the OpenAPI document

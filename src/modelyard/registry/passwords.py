@@ -15,14 +15,14 @@ import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import Field
-from sqlalchemy import delete
 
-from modelyard.db.auth_tables import WebSession
 from modelyard.db.tables import User
 from modelyard.errors import Forbidden, ValidationFailed
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Spec, not_found, parse_id
+from modelyard.registry.fields import unstorable
 from modelyard.registry.tx import Database, Tx
+from modelyard.registry.users import end_web_sessions
 
 MIN_LENGTH = 12
 MAX_LENGTH = 1000
@@ -48,6 +48,9 @@ def check_policy(password: str, email: str) -> None:
         raise ValidationFailed.at("password", f"must be at least {MIN_LENGTH} characters")
     if len(password) > MAX_LENGTH:
         raise ValidationFailed.at("password", f"must be at most {MAX_LENGTH} characters")
+    problem = unstorable(password)
+    if problem:  # no form could send it back at sign-in
+        raise ValidationFailed.at("password", problem)
     if password.strip().lower() == email.strip().lower():
         raise ValidationFailed.at("password", "must not be the account's email address")
 
@@ -121,4 +124,4 @@ async def store_hash(tx: Tx, user: User, new_hash: str) -> None:
     user.password_hash = new_hash
     user.password_changed_at = tx.now
     user.updated_at = tx.now
-    await tx.session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    await end_web_sessions(tx, user.id)

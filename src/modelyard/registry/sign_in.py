@@ -11,6 +11,7 @@ from modelyard.db.tables import User
 from modelyard.errors import Forbidden, Unauthenticated
 from modelyard.registry import login_throttle
 from modelyard.registry.actors import Actor
+from modelyard.registry.fields import unstorable
 from modelyard.registry.passwords import MAX_LENGTH, hash_password, needs_rehash, verify_password
 from modelyard.registry.tx import Database
 from modelyard.registry.web_sessions import SessionInfo, WebSessions, open_session
@@ -38,7 +39,8 @@ class SignIn:
         """A new session (its cookie token and what it is) for the right email and
         password; TooManyAttempts past the throttle; Unauthenticated otherwise."""
         normalized = email.strip().lower()
-        if not normalized or len(normalized) > 320 or len(password) > MAX_LENGTH:
+        too_long = len(normalized) > 320 or len(password) > MAX_LENGTH
+        if not normalized or too_long or unstorable(normalized) or unstorable(password):
             raise Unauthenticated(WRONG)
         address = where.address[:64]
         async with self.db.write(_PROBE) as tx:

@@ -130,7 +130,3 @@ class WebSessions:
         """Sign out: the session row goes; its cookie is worthless from now on."""
         async with self.db.write(_PROBE) as tx:
             await tx.session.execute(delete(WebSession).where(WebSession.id == session_id))
-
-    async def end_all(self, tx: Tx, user_id: uuid.UUID) -> None:
-        """Every session of ``user_id`` ends in ``tx`` (password changed, user suspended)."""
-        await tx.session.execute(delete(WebSession).where(WebSession.user_id == user_id))

@@ -117,17 +117,20 @@ class FormError(Exception):
 
 
 async def read_form(request: Request) -> list[tuple[str, str]]:
-    """A POST's urlencoded body, bounded; other bodies refused (never a 500)."""
+    """A POST's urlencoded body, bounded; other bodies refused (never a 500). An empty
+    body (a userinfo POST) is no parameters."""
     if request.method != "POST":
         return []
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != FORM_TYPE:
-        raise FormError(f"send the parameters as {FORM_TYPE}")
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM:
             raise FormError("the request body is too large")
+    if not body:
+        return []
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != FORM_TYPE:
+        raise FormError(f"send the parameters as {FORM_TYPE}")
     try:
         text = body.decode("utf-8")
         return parse_qsl(text, keep_blank_values=True, strict_parsing=False, max_num_fields=50)
