@@ -65,7 +65,8 @@ async def test_odd_login_forms(
         (b"\xff\xfe=\xff", "application/x-www-form-urlencoded", 400),
         (b"--x\r\nbroken", "multipart/form-data; boundary=x", 400),
         (
-            b'--x\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\n\r\nhi\r\n--x--\r\n',
+            b'--x\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\n'
+            b"\r\nhi\r\n--x--\r\n",
             "multipart/form-data; boundary=x",
             400,
         ),
