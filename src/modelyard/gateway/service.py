@@ -78,6 +78,7 @@ class Gateway:
             await self.credits.stop()  # after the flush: charges are in the ledger
         finally:
             try:
+                await self.tokens.close()
                 await self.holder.stop()
             finally:
                 try:

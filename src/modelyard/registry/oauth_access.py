@@ -1,14 +1,15 @@
 """An OAuth access token (``myat_...``) as a credential: who it acts for, with which scopes,
 through which client, until when.
 
-One indexed query answers it (:func:`find`), driven by the single ``registry_state`` row so
-that the registry's generation comes back with the answer, found or not: the gateway's token
-cache (``gateway/tokens.py``) keeps an answer only while the snapshot it belongs to is
-current, and a revocation or suspension (audited, so it bumps the generation) drops it.
+One indexed query answers it (:func:`find`; :func:`find_many` for a batch), driven by the
+single ``registry_state`` row so that the registry's generation comes back with the answer,
+found or not: the gateway's token cache (``gateway/tokens.py``) keeps an answer only while
+the snapshot it belongs to is current, and a revocation or suspension (audited, so it bumps
+the generation) drops it.
 
 A token is valid while its row is not revoked, its access expiry is in the future, its
-client is enabled and its user is active and not deleted (the design's one rule, also what
-introspection answers). Its scopes are the row's: OpenID Connect's own (``openid``, ...)
+client is enabled and its user is active and not deleted (the one rule, which introspection
+answers by too). Its scopes are the row's: OpenID Connect's own (``openid``, ...)
 grant no API access since no operation asks for them.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -70,13 +72,22 @@ def well_formed(token: str) -> bool:
 async def find(db: Database, access_hash: str) -> tuple[int, Access | None]:
     """The registry's generation and the valid token whose hash is ``access_hash`` (None
     when there is none, or it is revoked, expired, its client disabled or its user not
-    active), in one statement on the unique index of ``access_hash``."""
+    active)."""
+    generation, found = await find_many(db, [access_hash])
+    return generation, found.get(access_hash)
+
+
+async def find_many(db: Database, hashes: Sequence[str]) -> tuple[int, dict[str, Access]]:
+    """The registry's generation and, by hash, those of ``hashes`` that are valid tokens: one
+    statement on the unique index of ``access_hash``, driven by the ``registry_state`` row so
+    that the generation comes back even when no token matched."""
     probe = Actor(user_id=None, role="member", label="auth")
     async with db.read(probe) as tx:
-        row = (
+        rows = (
             await tx.session.execute(
                 select(
                     RegistryState.generation,
+                    OAuthToken.access_hash,
                     OAuthToken.id,
                     OAuthToken.scopes,
                     OAuthToken.access_expires_at,
@@ -93,32 +104,41 @@ async def find(db: Database, access_hash: str) -> tuple[int, Access | None]:
                     User.tpm_limit,
                 )
                 .select_from(RegistryState)
-                .outerjoin(OAuthToken, OAuthToken.access_hash == access_hash)
+                .outerjoin(OAuthToken, OAuthToken.access_hash.in_(list(hashes)))
                 .outerjoin(OAuthClient, OAuthClient.id == OAuthToken.client_pk)
                 .outerjoin(User, User.id == OAuthToken.user_id)
                 .where(RegistryState.id == 1)
             )
-        ).first()
+        ).all()
         now = tx.now
-    if row is None:  # no registry_state row: not a migrated database
-        return 0, None
-    (generation, token_id, scopes, expires, revoked, client_pk, client_id, enabled) = row[:8]
-    user_id, role, email, status, deleted, rpm, tpm = row[8:]
-    valid = (
-        token_id is not None
-        and revoked is None
-        and expires > now
-        and enabled
-        and user_id is not None
-        and status == "active"
-        and deleted is None
-    )
-    if not valid:
-        return int(generation), None
-    access = Access(
-        token_id, user_id, role, email, frozenset(scopes), client_pk, client_id, expires, rpm, tpm
-    )
-    return int(generation), access
+    generation, found = 0, {}  # no registry_state row: not a migrated database
+    for row in rows:
+        generation = int(row[0])
+        access_hash, token_id, scopes, expires, revoked, client_pk, client_id, enabled = row[1:9]
+        user_id, role, email, status, deleted, rpm, tpm = row[9:]
+        valid = (
+            token_id is not None
+            and revoked is None
+            and expires > now
+            and enabled
+            and user_id is not None
+            and status == "active"
+            and deleted is None
+        )
+        if valid:
+            found[access_hash] = Access(
+                token_id,
+                user_id,
+                role,
+                email,
+                frozenset(scopes),
+                client_pk,
+                client_id,
+                expires,
+                rpm,
+                tpm,
+            )
+    return generation, found
 
 
 async def authenticate(db: Database, token: str) -> Actor:
