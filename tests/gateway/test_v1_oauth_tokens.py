@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import event, select
 
 from modelyard.db.tables import UsageEvent
+from modelyard.registry import oauth_access
 from modelyard.registry.actors import Actor
 from modelyard.registry.users import UserCreate
 from modelyard.services import Registry
@@ -209,3 +210,37 @@ def _queries(statements: list[str]) -> list[str]:
         if not s.lstrip().upper().startswith("INSERT INTO USAGE_EVENTS")
         and s.strip().upper() not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT")
     ]
+
+
+async def test_with_the_database_unreachable_known_tokens_work_and_new_ones_get_a_503(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    known, new = await rig.mint(), await rig.mint()
+    assert (await rig.post(known)).status_code == 200
+
+    async def unreachable(*_a: Any) -> None:
+        raise ConnectionRefusedError("connection refused")
+
+    monkeypatch.setattr(oauth_access, "find_many", unreachable)
+    assert (await rig.post(known)).status_code == 200  # from memory, as keys from the snapshot
+    refused = await rig.post(new)
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["code"] == "dependency_unavailable"
+    monkeypatch.undo()
+    assert (await rig.post(new)).status_code == 200  # the fault was not remembered
+
+
+async def test_anthropics_messages_take_a_token_in_x_api_key(rig: Rig) -> None:
+    body = {"model": MODEL, "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
+    token = await rig.mint()
+    headers = {"x-api-key": token, "anthropic-version": "2023-06-01"}
+    async with httpx.AsyncClient(base_url=rig.url) as http:
+        answered = await http.post("/v1/messages", json=body, headers=headers)
+        assert answered.status_code == 200, answered.text
+        assert answered.json()["type"] == "message"
+        lacking = await rig.mint("models.read")
+        headers["x-api-key"] = lacking
+        refused = await http.post("/v1/messages", json=body, headers=headers)
+    assert refused.status_code == 403
+    assert refused.json()["type"] == "error"
+    assert "llm.inference" in refused.json()["error"]["message"]
