@@ -1,4 +1,4 @@
-"""Request dependencies: the registry, and the actor behind the bearer key."""
+"""Request dependencies: the registry, and the actor behind the bearer key or token."""
 
 from __future__ import annotations
 
@@ -9,13 +9,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from modelyard.errors import Unauthenticated
+from modelyard.registry import oauth_access
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import PageRequest
 from modelyard.registry.fields import INT64_MAX, unstorable
+from modelyard.registry.oauth_access import ACCESS_PREFIX
 from modelyard.registry.scopes import REGISTRY_READ, REGISTRY_WRITE
 from modelyard.services import Registry
 
-bearer = HTTPBearer(auto_error=False, description="a modelyard API key (myk_...)")
+bearer = HTTPBearer(
+    auto_error=False, description="a modelyard API key (myk_...) or OAuth access token (myat_...)"
+)
 
 
 def get_registry(request: Request) -> Registry:
@@ -27,9 +31,14 @@ async def authenticated(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
+    """The actor behind an API key (``myk_``) or an OAuth access token (``myat_``: the user,
+    held to the token's scopes, labelled with its client)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
-    return await get_registry(request).keys.authenticate(credentials.credentials)
+        raise Unauthenticated("send an API key or access token as 'Authorization: Bearer <key>'")
+    registry = get_registry(request)
+    if credentials.credentials.startswith(ACCESS_PREFIX):
+        return await oauth_access.authenticate(registry.db, credentials.credentials)
+    return await registry.keys.authenticate(credentials.credentials)
 
 
 async def reader(actor: Annotated[Actor, Depends(authenticated)]) -> Actor:
