@@ -11,6 +11,7 @@ from tests.api.oauth_extra.conftest import (
     OPERATOR,
     Device,
     ResourceServer,
+    approve,
     make_client,
     signed_in_tokens,
 )
@@ -155,3 +156,31 @@ async def test_bad_requests(
     assert (wrong.status_code, wrong.json()["error"]) == (401, "invalid_client")
     as_json = await http.post("/oauth/revoke", json={"client_id": cli, "token": "x"})
     assert as_json.status_code == 400
+
+
+async def test_a_cli_signs_in_calls_the_api_and_signs_out(
+    http: httpx.AsyncClient,
+    browser: Browser,
+    registry: Registry,
+    person: Person,
+    clock: Clock,
+) -> None:
+    """The whole life of a CLI's sign-in: device flow, an API call with the access token,
+    a refresh, then sign-out by revoking the refresh token: every token of it stops working."""
+    await make_client(registry, "reader-cli", scopes=["registry.read", "offline_access"])
+    device = Device(http, "reader-cli")
+    assert (await device.start("registry.read offline_access")).status_code == 200
+    await approve(browser, person, device)
+    clock.advance(5)
+    tokens = (await device.poll()).json()
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert (await http.get("/api/v1/models", headers=bearer)).status_code == 200
+
+    rotated = (await device.refresh(tokens["refresh_token"])).json()
+    fresh = {"Authorization": f"Bearer {rotated['access_token']}"}
+    assert (await http.get("/api/v1/models", headers=fresh)).status_code == 200
+
+    assert (await device.revoke(rotated["refresh_token"])).status_code == 200
+    for headers in (bearer, fresh):
+        refused = await http.get("/api/v1/models", headers=headers)
+        assert refused.status_code == 401
