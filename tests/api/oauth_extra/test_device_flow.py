@@ -3,6 +3,7 @@ approves or denies at /device in a browser."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
@@ -222,3 +223,15 @@ async def test_discovery_advertises_the_endpoints(http: httpx.AsyncClient) -> No
         assert meta["introspection_endpoint"] == f"{ISSUER}/oauth/introspect"
         assert "urn:ietf:params:oauth:grant-type:device_code" in meta["grant_types_supported"]
         assert "none" not in meta["introspection_endpoint_auth_methods_supported"]
+
+
+async def test_racing_polls_get_tokens_once(
+    http: httpx.AsyncClient, browser: Browser, person: Person, cli: str, clock: Clock
+) -> None:
+    device = Device(http, cli)
+    await device.start()
+    await approve(browser, person, device)
+    clock.advance(5)
+    answers = await asyncio.gather(*(device.poll() for _ in range(4)))
+    assert sorted(a.status_code for a in answers) == [200, 400, 400, 400]
+    assert {a.json().get("error") for a in answers if a.status_code == 400} == {"invalid_grant"}
