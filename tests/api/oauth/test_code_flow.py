@@ -14,10 +14,12 @@ SCOPE = "openid email profile llm.inference models.read"
 async def test_desktop_app_signs_its_user_in(
     desktop: App, browser: Browser, person: Person
 ) -> None:
-    page = await browser.visit(desktop.authorize_url(SCOPE), person)
+    scope = SCOPE + " offline_access"
+    page = await browser.visit(desktop.authorize_url(scope), person)
     assert page.status_code == 200, page.text
     shown = text(page.text)
     assert "Allow TextAssistant" in shown
+    assert "Stay signed in" in shown
     assert "Call models for you" in shown
     assert "See which models you may use" in shown
     assert f"Signed in as {person.email}" in shown
@@ -33,7 +35,7 @@ async def test_desktop_app_signs_its_user_in(
     assert body["access_token"].startswith("myat_")
     assert body["refresh_token"].startswith("myrt_")
     assert body["expires_in"] == 3600
-    assert body["scope"].split() == SCOPE.split()
+    assert body["scope"].split() == scope.split()
     claims = await desktop.verify_id_token(body["id_token"])
     assert claims["sub"] == person.id
     assert claims["nonce"] == desktop.last.nonce  # type: ignore[union-attr]
@@ -109,10 +111,17 @@ async def test_a_code_works_once_and_only_with_its_verifier(
     desktop: App, browser: Browser, person: Person
 ) -> None:
     location = await _signed_in_code(desktop, browser, person)
-    assert (await desktop.exchange(location)).status_code == 200
+    first = await desktop.exchange(location)
+    assert first.status_code == 200
+    token = first.json()["access_token"]
+    userinfo = {"Authorization": f"Bearer {token}"}
+    assert (await desktop.http.get("/oauth/userinfo", headers=userinfo)).status_code == 200
     replay = await desktop.exchange(location)
     assert replay.status_code == 400
     assert replay.json()["error"] == "invalid_grant"
+    # a replayed code means it leaked: what it was exchanged for is revoked (RFC 6749 4.1.2)
+    assert (await desktop.http.get("/oauth/userinfo", headers=userinfo)).status_code == 401
+    assert (await desktop.refresh(first.json()["refresh_token"])).status_code == 400
     location = await _signed_in_code(desktop, browser, person)
     wrong = await desktop.exchange(location, code_verifier="x" * 50)
     assert wrong.status_code == 400

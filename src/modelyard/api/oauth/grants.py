@@ -90,8 +90,12 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
     def query_authorization_code(self, code: str, client: Client) -> AuthCode | None:
         if not isinstance(code, str) or not code or len(code) > 200:
             return None
-        row = bridge.wait(lambda: oauth_codes.claim_code(self.server.db, code, client.row.id))
-        return None if row is None else AuthCode(row)
+        db, client_pk = self.server.db, client.row.id
+        row = bridge.wait(lambda: oauth_codes.claim_code(db, code, client_pk))
+        if row is None:
+            bridge.wait(lambda: oauth_codes.replayed(db, code, client_pk))
+            return None
+        return AuthCode(row)
 
     def delete_authorization_code(self, authorization_code: AuthCode) -> None:
         """Nothing: the code was claimed (marked used) when it was read."""
