@@ -10,6 +10,8 @@ Rules kept here, whatever the HTTP layer on top:
 - a code lives ``auth.device_code_ttl_s`` seconds (a system setting, 900 by default); expired
   rows are kept an hour so a late poll hears ``expired_token`` rather than "unknown", then
   deleted by the next start;
+- an app has at most 1000 codes waiting for approval at once, so a public client's id
+  (which anyone may send) cannot be used to fill the table;
 - a poll sooner than the code's interval after the previous one answers ``slow_down`` and
   adds 5 seconds to the interval for this and every later poll (RFC 8628 section 3.5);
 - an approved code yields tokens once: the poll that sees it approved marks it used in the
@@ -49,6 +51,7 @@ DEFAULT_INTERVAL_S = 5
 SLOW_DOWN_STEP_S = 5
 MAX_INTERVAL_S = 60
 KEEP_AFTER_EXPIRY = timedelta(hours=1)
+MAX_WAITING_PER_CLIENT = 1000  # codes nobody approved yet: a flood fills no table
 MISSES_ALLOWED = 10
 MISS_WINDOW = timedelta(minutes=15)
 MISS_KEY = "device-code:"  # login_failures.email_normalized of a user's wrong codes (no "@")
@@ -162,6 +165,20 @@ class OAuthDevices:
                     OAuthDeviceCode.expires_at < tx.now - KEEP_AFTER_EXPIRY
                 )
             )
+            waiting = await tx.session.scalar(
+                select(func.count())
+                .select_from(OAuthDeviceCode)
+                .where(
+                    OAuthDeviceCode.client_pk == client.id,
+                    OAuthDeviceCode.status == "pending",
+                    OAuthDeviceCode.expires_at > tx.now,
+                )
+            )
+            if (waiting or 0) >= MAX_WAITING_PER_CLIENT:
+                raise TooManyAttempts(
+                    "too many device sign-ins of this app are waiting for approval; try later",
+                    DEFAULT_INTERVAL_S * 12,
+                )
             ttl = await _ttl_s(tx)
             user_code = await _free_user_code(tx)
             device_code = secrets.token_urlsafe(32)

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from modelyard.db.auth_tables import OAuthToken
+from modelyard.registry import oauth_devices
 from modelyard.registry.oauth_clients import OAuthClientUpdate
 from modelyard.registry.users import UserUpdate
 from modelyard.services import Registry
@@ -235,3 +236,17 @@ async def test_racing_polls_get_tokens_once(
     answers = await asyncio.gather(*(device.poll() for _ in range(4)))
     assert sorted(a.status_code for a in answers) == [200, 400, 400, 400]
     assert {a.json().get("error") for a in answers if a.status_code == 400} == {"invalid_grant"}
+
+
+async def test_a_flood_of_device_requests_is_capped(
+    http: httpx.AsyncClient, cli: str, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(oauth_devices, "MAX_WAITING_PER_CLIENT", 2)
+    for _ in range(2):
+        assert (await Device(http, cli).start()).status_code == 200
+    refused = await Device(http, cli).start()
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "temporarily_unavailable"
+    assert refused.headers["retry-after"] == "60"
+    clock.advance(901)  # the waiting ones expired
+    assert (await Device(http, cli).start()).status_code == 200

@@ -19,6 +19,7 @@ from authlib.oauth2.rfc6749 import (
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
+    OAuth2Error,
     OAuth2Request,
     UnauthorizedClientError,
     scope_to_list,
@@ -39,11 +40,27 @@ from modelyard.api.oauth import bridge
 from modelyard.api.oauth.grants import WITH_PUBLIC, active_person
 from modelyard.api.oauth.models import Client
 from modelyard.api.oauth.server import JSON_HEADERS, ModelyardServer, serve_endpoint
+from modelyard.errors import TooManyAttempts
 from modelyard.registry.oauth_devices import OAuthDevices
 
 router = APIRouter(include_in_schema=False)
 VERIFICATION_PATH = "/device"
 MAX_DEVICE_CODE = 200
+
+
+class Busy(OAuth2Error):  # type: ignore[misc]
+    """Too many of the client's device sign-ins wait for approval: 429, retry later."""
+
+    error = "temporarily_unavailable"
+    status_code = 429
+
+    def __init__(self, description: str, retry_after: int) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers: list[tuple[str, str]] = super().get_headers()
+        return [*headers, ("Retry-After", str(self.retry_after))]
 
 
 class DeviceAuthorization(DeviceAuthorizationEndpoint):  # type: ignore[misc]
@@ -62,7 +79,10 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):  # type: ignore[misc]
         if scope is None:
             raise InvalidScopeError("The client is not registered for every scope asked for.")
         devices = OAuthDevices(self.server.db)
-        started = bridge.wait(lambda: devices.start(client.row, scope_to_list(scope) or []))
+        try:
+            started = bridge.wait(lambda: devices.start(client.row, scope_to_list(scope) or []))
+        except TooManyAttempts as exc:
+            raise Busy(exc.message, int(exc.details["retry_after"])) from None
         uri = self.server.url(VERIFICATION_PATH)
         body = {
             "device_code": started.device_code,
