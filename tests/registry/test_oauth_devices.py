@@ -10,9 +10,9 @@ from sqlalchemy import select
 from modelyard.db.auth_tables import OAuthConsent, OAuthDeviceCode
 from modelyard.errors import NotFound, TooManyAttempts
 from modelyard.registry.actors import Actor
-from modelyard.registry.oauth_devices import (
+from modelyard.registry.oauth_devices import hash_code
+from modelyard.registry.oauth_user_codes import (
     USER_CODE_ALPHABET,
-    hash_code,
     new_user_code,
     normalize_user_code,
 )

@@ -4,9 +4,7 @@ user a short user code, and polls while that user approves it in a browser at ``
 Rules kept here, whatever the HTTP layer on top:
 
 - the device code is a long random string stored only as its SHA-256; the user code is short
-  (``BDWP-HQPK``: 8 letters from 20 consonants, about 35 bits), drawn from RFC 8628 section
-  6.1's alphabet with no vowels (no words) and no look-alikes (no 0/O, 1/I/L confusion), and
-  read leniently (any case, with or without the dash or spaces);
+  (``BDWP-HQPK``, see :mod:`modelyard.registry.oauth_user_codes`);
 - a code lives ``auth.device_code_ttl_s`` seconds (a system setting, 900 by default); expired
   rows are kept an hour so a late poll hears ``expired_token`` rather than "unknown", then
   deleted by the next start;
@@ -16,9 +14,8 @@ Rules kept here, whatever the HTTP layer on top:
   adds 5 seconds to the interval for this and every later poll (RFC 8628 section 3.5);
 - an approved code yields tokens once: the poll that sees it approved marks it used in the
   same transaction, so two racing polls cannot both get tokens;
-- wrong user codes entered by one signed-in user are counted (``login_failures``, under a
-  key no email can have): past 10 in 15 minutes the page refuses for a while (RFC 8628
-  section 5.1), so nobody can sweep the code space from one account;
+- wrong user codes entered by one signed-in user are counted: past 10 in 15 minutes they
+  are refused for a while (RFC 8628 section 5.1);
 - approving remembers the scopes as the user's consent to the client (so the app shows up
   under connected apps, where it can be revoked); issuing and approving codes are not
   configuration changes and are not audited.
@@ -27,7 +24,6 @@ Rules kept here, whatever the HTTP layer on top:
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -36,25 +32,20 @@ from typing import Literal
 
 from sqlalchemy import delete, func, select
 
-from modelyard.db.auth_tables import LoginFailure, OAuthClient, OAuthConsent, OAuthDeviceCode
+from modelyard.db.auth_tables import OAuthClient, OAuthConsent, OAuthDeviceCode
 from modelyard.db.tables import User
 from modelyard.errors import Conflict, NotFound, TooManyAttempts
 from modelyard.registry.actors import Actor
+from modelyard.registry.oauth_user_codes import admit, miss, new_user_code, normalize_user_code
 from modelyard.registry.system_settings import setting_value
 from modelyard.registry.tx import Database, Tx
 
-USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
-USER_CODE_HALF = 4
 TTL_SETTING = "auth.device_code_ttl_s"
-DEFAULT_TTL_S = 900
 DEFAULT_INTERVAL_S = 5
 SLOW_DOWN_STEP_S = 5
 MAX_INTERVAL_S = 60
 KEEP_AFTER_EXPIRY = timedelta(hours=1)
 MAX_WAITING_PER_CLIENT = 1000  # codes nobody approved yet: a flood fills no table
-MISSES_ALLOWED = 10
-MISS_WINDOW = timedelta(minutes=15)
-MISS_KEY = "device-code:"  # login_failures.email_normalized of a user's wrong codes (no "@")
 
 Outcome = Literal["pending", "slow_down", "expired", "denied", "approved", "invalid"]
 
@@ -94,20 +85,6 @@ def hash_code(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def new_user_code() -> str:
-    letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(2 * USER_CODE_HALF))
-    return f"{letters[:USER_CODE_HALF]}-{letters[USER_CODE_HALF:]}"
-
-
-def normalize_user_code(text: str) -> str | None:
-    """A user code as typed (``bdwp hqpk``, ``BDWP-HQPK``) in its stored form, or None when
-    it cannot be one (so nothing is looked up for garbage)."""
-    letters = "".join(ch for ch in text.upper()[:64] if ch.isalnum())
-    if len(letters) != 2 * USER_CODE_HALF or any(ch not in USER_CODE_ALPHABET for ch in letters):
-        return None
-    return f"{letters[:USER_CODE_HALF]}-{letters[USER_CODE_HALF:]}"
-
-
 def client_actor(client_id: str) -> Actor:
     """Who acts when a client starts or polls: no user, no scopes (nothing here is audited)."""
     return Actor(user_id=None, role="member", label=f"oauth:{client_id}"[:200], scopes=frozenset())
@@ -122,34 +99,6 @@ def _unknown() -> NotFound:
         "that code is unknown, expired or already used; start again on your device",
         code="DEVICE_CODE_NOT_FOUND",
     )
-
-
-async def _admit(tx: Tx, user_id: uuid.UUID) -> str:
-    """Refuse a user who entered too many wrong codes lately; their miss key otherwise."""
-    key = f"{MISS_KEY}{user_id}"
-    since = tx.now - MISS_WINDOW
-    await tx.session.execute(
-        delete(LoginFailure).where(LoginFailure.email_normalized == key, LoginFailure.at <= since)
-    )
-    misses = await tx.session.scalar(
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(LoginFailure.email_normalized == key, LoginFailure.at > since)
-    )
-    if (misses or 0) >= MISSES_ALLOWED:
-        oldest = await tx.session.scalar(
-            select(func.min(LoginFailure.at)).where(
-                LoginFailure.email_normalized == key, LoginFailure.at > since
-            )
-        )
-        wait = max(1.0, ((oldest or tx.now) + MISS_WINDOW - tx.now).total_seconds())
-        minutes = max(1, math.ceil(wait / 60))
-        raise TooManyAttempts(f"too many wrong device codes; try again in {minutes} minutes", wait)
-    return key
-
-
-def _miss(tx: Tx, key: str) -> None:
-    tx.session.add(LoginFailure(email_normalized=key, address="", at=tx.now))
 
 
 class OAuthDevices:
@@ -202,10 +151,10 @@ class OAuthDevices:
         TooManyAttempts after too many of those."""
         user_id = _user_of(actor)
         async with self.db.write(actor) as tx:
-            key = await _admit(tx, user_id)
+            key = await admit(tx, user_id)
             found = await _pending(tx, user_code)
             if found is None:
-                _miss(tx, key)
+                miss(tx, key)
             else:
                 row, client = found
                 return DeviceRequest(
@@ -217,13 +166,13 @@ class OAuthDevices:
         """The signed-in ``actor`` approves or denies the request behind ``user_code``."""
         user_id = _user_of(actor)
         async with self.db.write(actor) as tx:
-            key = await _admit(tx, user_id)
+            key = await admit(tx, user_id)
             found = await _pending(tx, user_code)
             user = await tx.session.get(User, user_id)
             if user is None or user.deleted_at is not None or user.status != "active":
                 raise NotFound("no such user", code="USER_NOT_FOUND")
             if found is None:
-                _miss(tx, key)
+                miss(tx, key)
             else:
                 row, client = found
                 row.status = "approved" if approve else "denied"
