@@ -26,7 +26,7 @@ from tests.api.oauth_extra.conftest import (
 )
 from tests.api.web.browser import Browser, text
 from tests.api.web.conftest import Person
-from tests.support.client_rows import Clock
+from tests.support.client_rows import DEVICE_GRANT, Clock
 
 
 async def test_start_poll_approve_and_get_tokens_once(
@@ -250,3 +250,27 @@ async def test_a_flood_of_device_requests_is_capped(
     assert refused.headers["retry-after"] == "60"
     clock.advance(901)  # the waiting ones expired
     assert (await Device(http, cli).start()).status_code == 200
+
+
+async def test_a_confidential_device_client_authenticates_each_time(
+    http: httpx.AsyncClient, browser: Browser, registry: Registry, person: Person, clock: Clock
+) -> None:
+    secret = await make_client(registry, "kiosk", confidential=True)
+    assert secret is not None
+    kiosk = ResourceServer("kiosk", secret)  # HTTP Basic with its secret
+    started = await http.post(
+        "/oauth/device_authorization", data={"scope": "models.read"}, headers=kiosk.basic()
+    )
+    assert started.status_code == 200
+    device = Device(http, "kiosk")
+    device.started = started.json()
+    nameless = await http.post("/oauth/device_authorization", data={"client_id": "kiosk"})
+    assert (nameless.status_code, nameless.json()["error"]) == (401, "invalid_client")
+    await approve(browser, person, device)
+    clock.advance(5)
+    poll = {"grant_type": DEVICE_GRANT, "device_code": device.started["device_code"]}
+    without = await http.post("/oauth/token", data=poll | {"client_id": "kiosk"})
+    assert without.json()["error"] == "invalid_client"
+    answer = await http.post("/oauth/token", data=poll, headers=kiosk.basic())
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["scope"] == "models.read"
