@@ -44,6 +44,11 @@ def _page(request: Request, signed: SignedIn, status: int = 200, **context: Any)
     return render(request, "device.html", values, status=status)
 
 
+def _echo(typed: str) -> str:
+    """What the person typed, shown back in the field: short and printable only."""
+    return "".join(ch for ch in typed[:32] if ch.isprintable())
+
+
 def _throttled(request: Request, signed: SignedIn, exc: TooManyAttempts) -> Response:
     minutes = max(1, math.ceil(int(exc.details["retry_after"]) / 60))
     message = f"You entered too many wrong codes. Try again in {minutes} minutes."
@@ -56,7 +61,7 @@ def _unknown(request: Request, signed: SignedIn, typed: str) -> Response:
     message = (
         "That code is unknown, expired or already used. Check it, or start again on your device."
     )
-    return _page(request, signed, 404, typed=typed[:32], error=message, found=None)
+    return _page(request, signed, 404, typed=_echo(typed), error=message, found=None)
 
 
 @router.get("/device")
@@ -86,7 +91,7 @@ async def device_decide(request: Request) -> Response:
     typed, decision = text(form, "user_code"), text(form, "decision")
     if decision not in DECISIONS:
         return _page(
-            request, signed, 400, typed=typed[:32], found=None, error="Choose Approve or Deny."
+            request, signed, 400, typed=_echo(typed), found=None, error="Choose Approve or Deny."
         )
     registry: Registry = request.app.state.registry
     try:
