@@ -4,6 +4,11 @@ use, and the ID token verified against the JWKS."""
 
 from __future__ import annotations
 
+import uuid
+
+from modelyard.registry.actors import Actor
+from modelyard.registry.oauth_clients import OAuthClientUpdate
+from modelyard.services import Registry
 from tests.api.oauth.flows import ISSUER, App, Browser, consent_form, query_of
 from tests.api.web.browser import text
 from tests.api.web.conftest import Person
@@ -200,3 +205,27 @@ async def test_consent_form_needs_its_csrf_token_and_origin(
     assert nonsense.status_code == 400
     again = await browser.visit(desktop.authorize_url(SCOPE), person)
     assert again.status_code == 200  # no consent was stored by any of them
+
+
+async def test_a_trusted_app_skips_consent_but_is_listed_as_connected(
+    desktop: App, browser: Browser, person: Person, registry: Registry, admin: Actor
+) -> None:
+    await registry.oauth_clients.update(
+        admin, "textassistant-desktop", OAuthClientUpdate(skip_consent=True)
+    )
+    answer = await browser.visit(desktop.authorize_url(SCOPE), person)
+    assert answer.status_code == 302
+    assert (await desktop.exchange(answer.headers["location"])).status_code == 200
+    apps = await browser.get("/account/apps")
+    assert "TextAssistant" in text(apps.text)
+
+
+async def test_a_code_is_refused_once_the_user_disconnects_the_app(
+    desktop: App, browser: Browser, person: Person, registry: Registry
+) -> None:
+    location = await _signed_in_code(desktop, browser, person)
+    user = Actor.user(uuid.UUID(person.id), "member", person.email, frozenset())
+    await registry.connected_apps.revoke(user, "textassistant-desktop")
+    late = await desktop.exchange(location)
+    assert late.status_code == 400
+    assert late.json()["error"] == "invalid_grant"
