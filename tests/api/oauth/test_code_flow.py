@@ -32,6 +32,7 @@ async def test_desktop_app_signs_its_user_in(
     assert answer.status_code == 302, answer.text
     location = answer.headers["location"]
     assert location.startswith("http://127.0.0.1:53682/callback?")
+    assert query_of(location)["iss"] == ISSUER  # RFC 9207
     tokens = await desktop.exchange(location)
     assert tokens.status_code == 200, tokens.text
     assert tokens.headers["cache-control"] == "no-store"
@@ -85,6 +86,7 @@ async def test_denying_sends_the_app_access_denied(
     assert answer.status_code == 302
     back = query_of(answer.headers["location"])
     assert back["error"] == "access_denied"
+    assert back["iss"] == ISSUER
     assert back["state"] == desktop.last.state  # type: ignore[union-attr]
     assert "code" not in back
     again = await browser.visit(desktop.authorize_url(SCOPE), person)
