@@ -171,6 +171,10 @@ async def test_requests_that_cannot_be_trusted_get_an_error_page(
         page = await browser.visit(url, person)
         assert page.status_code == 400, (url, page.text)
         assert "location" not in page.headers
+    twice = await browser.visit(desktop.authorize_url(SCOPE) + "&scope=registry.write", person)
+    assert twice.status_code == 400  # a repeated parameter: an error page
+    huge_state = await browser.visit(desktop.authorize_url(SCOPE, state="s" * 3000), person)
+    assert huge_state.status_code in (200, 302, 400)
     wrong_type = await browser.visit(desktop.authorize_url(SCOPE, response_type="token"), person)
     assert wrong_type.status_code == 302
     assert query_of(wrong_type.headers["location"])["error"] == "unsupported_response_type"
