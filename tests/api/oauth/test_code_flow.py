@@ -4,6 +4,11 @@ use, and the ID token verified against the JWKS."""
 
 from __future__ import annotations
 
+import uuid
+
+from modelyard.registry.actors import Actor
+from modelyard.registry.oauth_clients import OAuthClientUpdate
+from modelyard.services import Registry
 from tests.api.oauth.flows import ISSUER, App, Browser, consent_form, query_of
 from tests.api.web.browser import text
 from tests.api.web.conftest import Person
@@ -27,6 +32,7 @@ async def test_desktop_app_signs_its_user_in(
     assert answer.status_code == 302, answer.text
     location = answer.headers["location"]
     assert location.startswith("http://127.0.0.1:53682/callback?")
+    assert query_of(location)["iss"] == ISSUER  # RFC 9207
     tokens = await desktop.exchange(location)
     assert tokens.status_code == 200, tokens.text
     assert tokens.headers["cache-control"] == "no-store"
@@ -80,6 +86,7 @@ async def test_denying_sends_the_app_access_denied(
     assert answer.status_code == 302
     back = query_of(answer.headers["location"])
     assert back["error"] == "access_denied"
+    assert back["iss"] == ISSUER
     assert back["state"] == desktop.last.state  # type: ignore[union-attr]
     assert "code" not in back
     again = await browser.visit(desktop.authorize_url(SCOPE), person)
@@ -164,6 +171,10 @@ async def test_requests_that_cannot_be_trusted_get_an_error_page(
         page = await browser.visit(url, person)
         assert page.status_code == 400, (url, page.text)
         assert "location" not in page.headers
+    twice = await browser.visit(desktop.authorize_url(SCOPE) + "&scope=registry.write", person)
+    assert twice.status_code == 400  # a repeated parameter: an error page
+    huge_state = await browser.visit(desktop.authorize_url(SCOPE, state="s" * 3000), person)
+    assert huge_state.status_code in (200, 302, 400)
     wrong_type = await browser.visit(desktop.authorize_url(SCOPE, response_type="token"), person)
     assert wrong_type.status_code == 302
     assert query_of(wrong_type.headers["location"])["error"] == "unsupported_response_type"
@@ -200,3 +211,27 @@ async def test_consent_form_needs_its_csrf_token_and_origin(
     assert nonsense.status_code == 400
     again = await browser.visit(desktop.authorize_url(SCOPE), person)
     assert again.status_code == 200  # no consent was stored by any of them
+
+
+async def test_a_trusted_app_skips_consent_but_is_listed_as_connected(
+    desktop: App, browser: Browser, person: Person, registry: Registry, admin: Actor
+) -> None:
+    await registry.oauth_clients.update(
+        admin, "textassistant-desktop", OAuthClientUpdate(skip_consent=True)
+    )
+    answer = await browser.visit(desktop.authorize_url(SCOPE), person)
+    assert answer.status_code == 302
+    assert (await desktop.exchange(answer.headers["location"])).status_code == 200
+    apps = await browser.get("/account/apps")
+    assert "TextAssistant" in text(apps.text)
+
+
+async def test_a_code_is_refused_once_the_user_disconnects_the_app(
+    desktop: App, browser: Browser, person: Person, registry: Registry
+) -> None:
+    location = await _signed_in_code(desktop, browser, person)
+    user = Actor.user(uuid.UUID(person.id), "member", person.email, frozenset())
+    await registry.connected_apps.revoke(user, "textassistant-desktop")
+    late = await desktop.exchange(location)
+    assert late.status_code == 400
+    assert late.json()["error"] == "invalid_grant"

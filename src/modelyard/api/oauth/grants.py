@@ -101,9 +101,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         """Nothing: the code was claimed (marked used) when it was read."""
 
     def authenticate_user(self, authorization_code: AuthCode) -> Person | None:
-        row = authorization_code.row
-        person = bridge.wait(lambda: active_person(self.server.db, row.user_id))
-        if person is None:
+        """The code's user if still active and still connected to the app (a code issued
+        just before they disconnected it on the connected-apps page is refused)."""
+        row, db = authorization_code.row, self.server.db
+        person = bridge.wait(lambda: active_person(db, row.user_id))
+        if person is None or not bridge.wait(
+            lambda: oauth_codes.consented(db, row.user_id, row.client_pk)
+        ):
             return None
         return Person(**{**person.__dict__, "auth_time": row.auth_time})
 
