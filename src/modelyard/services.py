@@ -19,11 +19,13 @@ from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeys
 from modelyard.registry.audit_log import AuditLog
 from modelyard.registry.models import Models
+from modelyard.registry.oauth_clients import OAuthClients
 from modelyard.registry.overview import Overview
 from modelyard.registry.preferences import Preferences
 from modelyard.registry.prices import Prices
 from modelyard.registry.providers import Providers
 from modelyard.registry.secrets import Keyring
+from modelyard.registry.signing_keys import SigningKeys
 from modelyard.registry.system_settings import SystemSettings
 from modelyard.registry.tx import Clock, Database
 from modelyard.registry.users import Users
@@ -47,6 +49,8 @@ class Registry:
         self.plans = Plans(db)
         self.subscriptions = Subscriptions(db)
         self.credits = CreditService(db)
+        self.oauth_clients = OAuthClients(db)
+        self.signing_keys = SigningKeys(db)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = utcnow) -> Registry:

@@ -116,6 +116,7 @@ def test_seed_is_idempotent(ready: Cli) -> None:
         "models_created": 0,
         "prices_added": 0,
         "models_updated": 0,
+        "oauth_clients_created": [],
     }
     assert ready.json("providers", "list")["total"] == first["providers_created"]
     assert "providers created" in ready.ok("seed").stdout

@@ -22,6 +22,7 @@ from modelyard.api.routers import (
     health,
     keys,
     models,
+    oauth_clients,
     overview,
     plans,
     providers,
@@ -98,5 +99,6 @@ def create_app(
     for module in (plans, subscriptions, credits, billing):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=checked)
     app.include_router(transfer.router, prefix=API_PREFIX, dependencies=checked)
+    app.include_router(oauth_clients.router, prefix=API_PREFIX, dependencies=checked)
     v1_spec.install(app)  # last: it wraps whatever builds the OpenAPI document
     return app

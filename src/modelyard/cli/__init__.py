@@ -13,6 +13,8 @@
     modelyard credits    balance|ledger|grant|adjust
     modelyard billing    renew --now
     modelyard master-key status|rotate|retire|generate|reseal
+    modelyard oauth      clients list|create|update|delete|rotate-secret
+    modelyard oauth      signing-keys list|rotate
 
 Configuration comes from ``MODELYARD_*`` environment variables (see docs/configuration.md);
 every command acts as the operator at the server's shell, with full rights. Every command
@@ -34,6 +36,7 @@ from . import (
     keys,
     master_key,
     models,
+    oauth,
     plans,
     prices,
     providers,
@@ -92,6 +95,7 @@ app.add_typer(plans.app, name="plans", no_args_is_help=True)
 app.add_typer(subscriptions.app, name="subscriptions", no_args_is_help=True)
 app.add_typer(credits.app, name="credits", no_args_is_help=True)
 app.add_typer(billing.app, name="billing", no_args_is_help=True)
+app.add_typer(oauth.app, name="oauth", no_args_is_help=True)
 
 
 def main() -> None:

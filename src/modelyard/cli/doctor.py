@@ -11,12 +11,14 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from modelyard.db.auth_tables import OAuthSigningKey
 from modelyard.db.engine import create_engine
 from modelyard.db.migrate import current_revision, head_revision
 from modelyard.db.tables import Provider
 from modelyard.errors import Misconfigured, SecretUnreadable
 from modelyard.kinds.base import kinds, problems
 from modelyard.registry.secrets import Keyring, sealed_parts
+from modelyard.registry.signing_keys import sealing_context
 from modelyard.registry.tx import Database
 from modelyard.services import Registry
 from modelyard.settings import Settings
@@ -54,25 +56,29 @@ def _keyring(settings: Settings) -> tuple[Check, Keyring | None]:
 
 
 async def _secrets(registry: Registry, keyring: Keyring | None) -> Check:
-    """Every sealed provider key opens with the configured master keys (what a server's
-    readiness checks too); a failure names the providers and why, never key material."""
+    """Every sealed secret (provider keys, ID-token signing keys) opens with the configured
+    master keys (what a server's readiness checks too); a failure names the providers or
+    keys and why, never key material."""
     name = "sealed secrets"
     async with registry.db.read(ACTOR) as tx:
-        rows = (
-            await tx.session.execute(
-                select(Provider.id, Provider.name, Provider.api_key_sealed).where(
-                    Provider.api_key_sealed.is_not(None)
-                )
+        providers = await tx.session.execute(
+            select(Provider.id, Provider.name, Provider.api_key_sealed).where(
+                Provider.api_key_sealed.is_not(None)
             )
-        ).all()
+        )
+        signing = await tx.session.execute(
+            select(OAuthSigningKey.kid, OAuthSigningKey.private_sealed)
+        )
+        rows = [(f"provider:{pid}", provider, sealed) for pid, provider, sealed in providers]
+        rows += [(sealing_context(kid), f"signing key {kid}", sealed) for kid, sealed in signing]
     by_key: dict[str, int] = {}
     unreadable: list[str] = []
-    for pid, provider, sealed in rows:
+    for context, provider, sealed in rows:
         try:
             kid = sealed_parts(sealed or "")[1]
             if keyring is None:
                 raise SecretUnreadable("no master key is configured")
-            keyring.open(sealed or "", context=f"provider:{pid}")
+            keyring.open(sealed or "", context=context)
             by_key[kid] = by_key.get(kid, 0) + 1
         except SecretUnreadable as exc:
             unreadable.append(f"{provider} ({exc.message})")

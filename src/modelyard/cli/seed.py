@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import asdict
+from typing import Annotated, Any
 
 import typer
 
-from modelyard.catalog.seed import SeedReport, seed_catalog, seed_preset
+from modelyard.catalog.clients import seed_clients
+from modelyard.catalog.seed import seed_catalog, seed_preset
+from modelyard.services import Registry
 
 from ._common import ACTOR, JsonFlag, emit, run, table
 
@@ -21,29 +24,25 @@ PresetOpt = Annotated[
 
 
 def seed(preset: PresetOpt = None, as_json: JsonFlag = False) -> None:
-    """Load the built-in catalog of well-known providers, models and prices.
+    """Load the built-in catalog of well-known providers, models and prices, and seed
+    003's OAuth client (textassistant-desktop).
 
     Hosted providers are created disabled until they are given a key. Safe to run again:
     only what is missing or repriced is added, and capabilities and limits are filled in
     where an admin has not set them by hand.
     """
     chosen = preset
-    report: SeedReport = run(
-        lambda r: seed_catalog(r, ACTOR) if chosen is None else seed_preset(r, ACTOR, chosen)
-    )
-    emit(
-        report,
-        as_json,
-        lambda: table(
-            ("providers created", "models created", "prices added", "models updated"),
-            [
-                (
-                    report.providers_created,
-                    report.models_created,
-                    report.prices_added,
-                    report.models_updated,
-                )
-            ],
-            title="catalog seeded",
-        ),
-    )
+
+    async def work(r: Registry) -> dict[str, Any]:
+        if chosen is not None:
+            return asdict(await seed_preset(r, ACTOR, chosen))
+        report = asdict(await seed_catalog(r, ACTOR))
+        return report | {"oauth_clients_created": await seed_clients(r.db, ACTOR)}
+
+    report: dict[str, Any] = run(work)
+    columns = ["providers created", "models created", "prices added", "models updated"]
+    values = [report[c.replace(" ", "_")] for c in columns]
+    if "oauth_clients_created" in report:
+        columns.append("oauth clients created")
+        values.append(", ".join(report["oauth_clients_created"]) or "-")
+    emit(report, as_json, lambda: table(columns, [values], title="catalog seeded"))

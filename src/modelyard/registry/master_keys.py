@@ -1,5 +1,6 @@
-"""Master key rotation: add a key, re-seal every secret under it in one transaction, and
-retire old keys once nothing is sealed with them any more.
+"""Master key rotation: add a key, re-seal every secret (provider keys, ID-token signing
+keys) under it in one transaction, and retire old keys once nothing is sealed with them any
+more.
 
 Every step runs under the registry's write lock, which every sealing write takes too: two
 rotations never interleave their key-file edits, no secret is sealed between a rotation's
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from modelyard.db.auth_tables import OAuthSigningKey
 from modelyard.db.tables import Provider
 from modelyard.errors import Conflict, Misconfigured, SecretUnreadable
 from modelyard.registry.actors import Actor
@@ -27,6 +29,7 @@ from modelyard.registry.secrets import (
     sealed_parts,
     write_key_file,
 )
+from modelyard.registry.signing_keys import sealing_context
 from modelyard.registry.tx import Database, Tx
 from modelyard.settings import Settings
 
@@ -57,11 +60,23 @@ ENV_RETIRE = (
 )
 
 
+@dataclass
+class _Opened:
+    """One sealed secret, opened for re-sealing: the row, its column and its context."""
+
+    row: Provider | OAuthSigningKey
+    column: str
+    context: str
+    plain: str
+
+
 async def _sealed_by(tx: Tx) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for sealed in await tx.session.scalars(
+    provider_keys = await tx.session.scalars(
         select(Provider.api_key_sealed).where(Provider.api_key_sealed.is_not(None))
-    ):
+    )
+    signing_keys = await tx.session.scalars(select(OAuthSigningKey.private_sealed))
+    for sealed in [*provider_keys, *signing_keys]:
         kid = sealed_parts(sealed or "")[1]
         counts[kid] = counts.get(kid, 0) + 1
     return counts
@@ -75,9 +90,19 @@ async def status(db: Database) -> KeyStatus:
     return KeyStatus(keyring.primary_id, keyring.ids(), counts)
 
 
-async def _open_all(tx: Tx, keyring: Keyring) -> list[tuple[Provider, str]]:
-    """Every sealed provider key, opened (rows locked for the re-seal); one that does not
-    open fails the whole operation, naming its provider, before anything is changed."""
+def _open_one(keyring: Keyring, sealed: str, context: str, what: str) -> str:
+    try:
+        return keyring.open(sealed, context=context)
+    except SecretUnreadable as exc:
+        raise SecretUnreadable(
+            f"{what} cannot be re-sealed: {exc.message}; nothing was changed"
+        ) from None
+
+
+async def _open_all(tx: Tx, keyring: Keyring) -> list[_Opened]:
+    """Every sealed secret (provider keys, ID-token signing keys), opened (rows locked for
+    the re-seal); one that does not open fails the whole operation, naming its owner,
+    before anything is changed."""
     keyring.reload()
     providers = (
         await tx.session.scalars(
@@ -87,25 +112,26 @@ async def _open_all(tx: Tx, keyring: Keyring) -> list[tuple[Provider, str]]:
             .with_for_update()
         )
     ).all()
-    opened: list[tuple[Provider, str]] = []
+    opened: list[_Opened] = []
     for provider in providers:
-        try:
-            plain = keyring.open(provider.api_key_sealed or "", context=f"provider:{provider.id}")
-        except SecretUnreadable as exc:
-            raise SecretUnreadable(
-                f"provider {provider.name!r} cannot be re-sealed: {exc.message}; nothing was "
-                "changed"
-            ) from None
-        opened.append((provider, plain))
+        context = f"provider:{provider.id}"
+        what = f"provider {provider.name!r}"
+        plain = _open_one(keyring, provider.api_key_sealed or "", context, what)
+        opened.append(_Opened(provider, "api_key_sealed", context, plain))
+    signing = await tx.session.scalars(
+        select(OAuthSigningKey).order_by(OAuthSigningKey.kid).with_for_update()
+    )
+    for key in signing.all():
+        context = sealing_context(key.kid)
+        plain = _open_one(keyring, key.private_sealed, context, f"signing key {key.kid}")
+        opened.append(_Opened(key, "private_sealed", context, plain))
     return opened
 
 
-def _seal_all(
-    opened: list[tuple[Provider, str]], keyring: Keyring, progress: Progress | None
-) -> int:
-    """Re-seal every opened key under the primary key."""
-    for done, (provider, plain) in enumerate(opened, start=1):
-        provider.api_key_sealed = keyring.seal(plain, context=f"provider:{provider.id}")
+def _seal_all(opened: list[_Opened], keyring: Keyring, progress: Progress | None) -> int:
+    """Re-seal every opened secret under the primary key."""
+    for done, item in enumerate(opened, start=1):
+        setattr(item.row, item.column, keyring.seal(item.plain, context=item.context))
         if progress:
             progress(done, len(opened))
     return len(opened)
