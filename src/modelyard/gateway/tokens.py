@@ -77,9 +77,11 @@ class TokenCache:
     def __len__(self) -> int:
         return len(self._valid)
 
-    async def authenticate(self, token: str, generation: int, now: datetime) -> KeyEntry:
+    def known(self, token: str, generation: int, now: datetime) -> KeyEntry | None:
         """The caller behind ``token`` (a ``myat_`` text) under the snapshot of
-        ``generation``, or UNAUTHENTICATED without saying why."""
+        ``generation`` if this replica knows it (no await: the hot path), None when it must
+        be asked for (:meth:`first_use`); UNAUTHENTICATED, without saying why, for a token
+        refused or expired."""
         if generation != self.generation:
             self._valid.clear()
             self._refused.clear()
@@ -87,19 +89,32 @@ class TokenCache:
         key = digest(token)
         entry = self._valid.get(key)
         if entry is None:
-            entry = await self._miss(token, key)
+            again = self._refused.get(key)
+            if again is None:
+                return None
+            if again > time.monotonic():
+                raise Unauthenticated(DENIED)
+            del self._refused[key]
+            return None
         if entry.expires_at is not None and entry.expires_at <= now:
             self._valid.pop(key, None)
             self._refuse(key)
             raise Unauthenticated(DENIED)
         return entry
 
+    async def first_use(self, token: str, generation: int, now: datetime) -> KeyEntry:
+        """The caller behind a token :meth:`known` did not know, from the database."""
+        entry = self.known(token, generation, now)  # another call may have asked meanwhile
+        if entry is None:
+            entry = await self._miss(token, digest(token))
+        return entry
+
+    async def authenticate(self, token: str, generation: int, now: datetime) -> KeyEntry:
+        """:meth:`known`, else :meth:`first_use`."""
+        entry = self.known(token, generation, now)
+        return entry if entry is not None else await self.first_use(token, generation, now)
+
     async def _miss(self, token: str, key: str) -> KeyEntry:
-        again = self._refused.get(key)
-        if again is not None:
-            if again > time.monotonic():
-                raise Unauthenticated(DENIED)
-            del self._refused[key]
         if not well_formed(token):
             raise Unauthenticated(DENIED)
         answer = self._answers.get(key)

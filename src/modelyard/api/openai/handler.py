@@ -92,7 +92,10 @@ async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: An
         if client_id is not None:
             extra.append((b"x-client-request-id", client_id.encode()))
         snap = gateway.snapshot()
-        key = await authenticate(gateway, snap, credential, route.scope if route else LLM_INFERENCE)
+        needed = route.scope if route else LLM_INFERENCE
+        key = authenticate(gateway, snap, credential, needed) or await first_use(
+            gateway, snap, credential, needed
+        )
         run = route.methods.get(method) if route is not None else None
         if route is None:
             raise NotFound(
@@ -176,10 +179,33 @@ def _headers(scope: dict[str, Any]) -> tuple[str, bytes | None, str, bytes | Non
     )
 
 
-async def authenticate(gateway: Gateway, snap: Snapshot, value: str, scope: str) -> KeyEntry:
+def authenticate(gateway: Gateway, snap: Snapshot, value: str, scope: str) -> KeyEntry | None:
     """The caller behind an API key (``myk_``, in the snapshot) or an OAuth access token
-    (``myat_``, in the gateway's token cache: a dict lookup after its first use), held to
-    the route's ``scope``."""
+    (``myat_``, in the gateway's token cache: a dict lookup once it is known), held to the
+    route's ``scope``; None for an access token this replica does not know yet under this
+    snapshot (then :func:`first_use` asks the database, once)."""
+    token = _bearer(value)
+    if token.startswith(ACCESS_PREFIX):
+        key = gateway.tokens.known(token, snap.generation, gateway.clock())
+        if key is None:
+            return None
+    else:
+        key = snap.authenticate(token, gateway.clock())
+    if not grants(key.scopes, scope):
+        raise InsufficientScope(scope)
+    return key
+
+
+async def first_use(gateway: Gateway, snap: Snapshot, value: str, scope: str) -> KeyEntry:
+    """:func:`authenticate` for an access token not known yet: from the database."""
+    token = _bearer(value)
+    key = await gateway.tokens.first_use(token, snap.generation, gateway.clock())
+    if not grants(key.scopes, scope):
+        raise InsufficientScope(scope)
+    return key
+
+
+def _bearer(value: str) -> str:
     scheme, _, token = value.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
@@ -187,10 +213,4 @@ async def authenticate(gateway: Gateway, snap: Snapshot, value: str, scope: str)
             "send your modelyard API key or access token as 'Authorization: Bearer <key>', "
             "'x-api-key: <key>' or 'api-key: <key>'"
         )
-    if token.startswith(ACCESS_PREFIX):
-        key = await gateway.tokens.authenticate(token, snap.generation, gateway.clock())
-    else:
-        key = snap.authenticate(token, gateway.clock())
-    if not grants(key.scopes, scope):
-        raise InsufficientScope(scope)
-    return key
+    return token
