@@ -235,3 +235,31 @@ async def test_a_code_is_refused_once_the_user_disconnects_the_app(
     late = await desktop.exchange(location)
     assert late.status_code == 400
     assert late.json()["error"] == "invalid_grant"
+
+
+async def test_a_confidential_client_authenticates_its_code_exchange(
+    service: App, browser: Browser, person: Person
+) -> None:
+    async def code() -> str:
+        url = service.authorize_url("openid email", code_challenge="", code_challenge_method="")
+        page = await browser.visit(url, person)  # PKCE is optional for a confidential client
+        answer = page if page.status_code == 302 else await browser.consent(page)
+        assert answer.status_code == 302, answer.text
+        return query_of(answer.headers["location"])["code"]
+
+    form = {"grant_type": "authorization_code", "redirect_uri": service.redirect_uri}
+    basic = await service.token(**form, code=await code())
+    assert basic.status_code == 200, basic.text
+    assert "id_token" in basic.json()
+    assert service.secret is not None
+    posted = await service.http.post(
+        "/oauth/token",
+        data=form
+        | {"code": await code(), "client_id": "reporting", "client_secret": service.secret},
+    )
+    assert posted.status_code == 200, posted.text
+    bare = await service.http.post(
+        "/oauth/token", data=form | {"code": await code(), "client_id": "reporting"}
+    )
+    assert bare.status_code in (400, 401)
+    assert bare.json()["error"] == "invalid_client"
