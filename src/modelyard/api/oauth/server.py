@@ -35,6 +35,8 @@ address for local use; otherwise every endpoint answers ``insecure_transport``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import re
 from collections import defaultdict
@@ -157,6 +159,18 @@ QUOTED = frozenset(
 SAFE = re.compile(r"[\x20-\x21\x23-\x5b\x5d-\x7e]*")
 
 
+def _check_basic(header: str) -> None:
+    """HTTP Basic client credentials must decode to UTF-8 text (Authlib's own decoding
+    raised on anything else: a 500)."""
+    kind, _, value = header.partition(" ")
+    if kind.lower() != "basic":
+        return
+    try:
+        base64.b64decode(value.strip()).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise FormError("the Basic credentials are not base64 of UTF-8 text") from None
+
+
 def _unquotable(pairs: list[tuple[str, str]]) -> str | None:
     for key, value in pairs:
         if key in QUOTED and SAFE.fullmatch(value) is None:
@@ -174,6 +188,7 @@ async def oauth_request(request: Request, *, params_from: str = "auto") -> OAuth
     bad = _unquotable(query) or _unquotable(form)
     if bad is not None:
         raise FormError(f"the {bad} parameter holds characters it never contains")
+    _check_basic(request.headers.get("authorization", ""))
     source = (
         params_from if params_from != "auto" else ("form" if request.method == "POST" else "query")
     )
