@@ -20,13 +20,8 @@ from starlette.datastructures import FormData
 
 from modelyard.api.oauth import bridge
 from modelyard.api.oauth.models import Client, Person
-from modelyard.api.oauth.server import (
-    FormError,
-    ModelyardServer,
-    OAuthRequest,
-    oauth_request,
-    server_of,
-)
+from modelyard.api.oauth.server import ModelyardServer, server_of
+from modelyard.api.oauth.wire import FormError, OAuthRequest, oauth_request
 from modelyard.api.web.csrf import check_form
 from modelyard.api.web.errors import PageError
 from modelyard.api.web.render import render
