@@ -4,8 +4,12 @@ use, and the ID token verified against the JWKS."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from datetime import timedelta
+from urllib.parse import unquote
 
+from modelyard.db.types import utcnow
 from modelyard.registry.actors import Actor
 from modelyard.registry.oauth_clients import OAuthClientUpdate
 from modelyard.services import Registry
@@ -268,3 +272,27 @@ async def test_a_confidential_client_authenticates_its_code_exchange(
     )
     assert bare.status_code in (400, 401)
     assert bare.json()["error"] == "invalid_client"
+
+
+async def test_prompt_login_and_max_age_ask_to_sign_in_again(
+    desktop: App, browser: Browser, person: Person, registry: Registry
+) -> None:
+    first = await desktop.exchange(await _signed_in_code(desktop, browser, person))
+    before = (await desktop.verify_id_token(first.json()["id_token"]))["auth_time"]
+    again = await browser.client.get(desktop.authorize_url(SCOPE, prompt="login"))
+    assert again.status_code == 303
+    target = unquote(again.headers["location"])
+    assert target.startswith("/login?next=/oauth/authorize?")
+    assert "prompt" not in target  # the sign-in about to happen is the one asked for
+    assert (await browser.client.get("/account/apps")).status_code != 200  # session ended
+    await asyncio.sleep(1.1)  # auth_time is in whole seconds
+    location = await _signed_in_code(desktop, browser, person)
+    later = await desktop.exchange(location)
+    after = (await desktop.verify_id_token(later.json()["id_token"]))["auth_time"]
+    assert after > before
+    fresh = await browser.visit(desktop.authorize_url(SCOPE, max_age="600"), person)
+    assert fresh.status_code == 302  # signed in recently enough: straight back with a code
+    registry.db.clock = lambda: utcnow() + timedelta(seconds=120)
+    stale = await browser.client.get(desktop.authorize_url(SCOPE, max_age="60"))
+    assert stale.status_code == 303
+    assert stale.headers["location"].startswith("/login?next=")
