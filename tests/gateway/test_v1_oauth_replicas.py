@@ -48,6 +48,7 @@ async def replicas(
         },
     )
     user = await registry.users.create(admin, UserCreate(email="app@example.com"))
+    await oauth_rows.client_pk(registry)  # registered (audited) before the servers start
     interval = 1.0 if registry.db.is_postgres else 0.25
     first_settings = settings.model_copy(
         update={
@@ -105,10 +106,14 @@ async def _disable_client(registry: Registry, _admin: Actor, _user: str, _token:
     await oauth_rows.disable_client(registry)
 
 
+async def _delete_client(registry: Registry, _admin: Actor, _user: str, _token: str) -> None:
+    await oauth_rows.delete_client(registry)
+
+
 @pytest.mark.parametrize(
     "change",
-    [_revoke, _suspend, _delete, _disable_client],
-    ids=["revoked", "user-suspended", "user-deleted", "client-disabled"],
+    [_revoke, _suspend, _delete, _disable_client, _delete_client],
+    ids=["revoked", "user-suspended", "user-deleted", "client-disabled", "client-deleted"],
 )
 async def test_the_other_replica_refuses_the_token_within_a_second(
     replicas: Replicas, change: Callable[[Registry, Actor, str, str], Awaitable[None]]
