@@ -1,4 +1,4 @@
-"""Request dependencies: the registry, and the actor behind the bearer key or token."""
+"""Request dependencies: the registry, and the actor behind the bearer key."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from modelyard.registry import oauth_access
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import PageRequest
 from modelyard.registry.fields import INT64_MAX, unstorable
-from modelyard.registry.oauth_access import ACCESS_PREFIX
 from modelyard.registry.scopes import REGISTRY_READ, REGISTRY_WRITE
 from modelyard.services import Registry
 
@@ -27,18 +26,21 @@ def get_registry(request: Request) -> Registry:
     return registry
 
 
+async def credential_actor(registry: Registry, credential: str) -> Actor:
+    """The actor behind an API key (``myk_``) or an OAuth access token (``myat_``: its user,
+    held to the token's scopes, labelled with its app: ``user:<email> via <client_id>``)."""
+    if credential.startswith(oauth_access.ACCESS_PREFIX):
+        return await oauth_access.authenticate(registry.db, credential)
+    return await registry.keys.authenticate(credential)
+
+
 async def authenticated(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
-    """The actor behind an API key (``myk_``) or an OAuth access token (``myat_``: the user,
-    held to the token's scopes, labelled with its client)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated("send an API key or access token as 'Authorization: Bearer <key>'")
-    registry = get_registry(request)
-    if credentials.credentials.startswith(ACCESS_PREFIX):
-        return await oauth_access.authenticate(registry.db, credentials.credentials)
-    return await registry.keys.authenticate(credentials.credentials)
+        raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
+    return await credential_actor(get_registry(request), credentials.credentials)
 
 
 async def reader(actor: Annotated[Actor, Depends(authenticated)]) -> Actor:
