@@ -18,17 +18,21 @@ from modelyard.errors import Misconfigured
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeys
 from modelyard.registry.audit_log import AuditLog
+from modelyard.registry.connected_apps import ConnectedApps
 from modelyard.registry.models import Models
 from modelyard.registry.oauth_clients import OAuthClients
 from modelyard.registry.overview import Overview
+from modelyard.registry.passwords import Passwords
 from modelyard.registry.preferences import Preferences
 from modelyard.registry.prices import Prices
 from modelyard.registry.providers import Providers
 from modelyard.registry.secrets import Keyring
+from modelyard.registry.sign_in import SignIn
 from modelyard.registry.signing_keys import SigningKeys
 from modelyard.registry.system_settings import SystemSettings
 from modelyard.registry.tx import Clock, Database
 from modelyard.registry.users import Users
+from modelyard.registry.web_sessions import WebSessions
 from modelyard.settings import Settings
 from modelyard.usage.report import UsageReport
 
@@ -51,6 +55,10 @@ class Registry:
         self.credits = CreditService(db)
         self.oauth_clients = OAuthClients(db)
         self.signing_keys = SigningKeys(db)
+        self.passwords = Passwords(db)
+        self.web_sessions = WebSessions(db)
+        self.sign_in = SignIn(db)
+        self.connected_apps = ConnectedApps(db)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = utcnow) -> Registry:

@@ -32,6 +32,7 @@ from modelyard.api.routers import (
     usage,
     users,
 )
+from modelyard.api.web import routes as web
 from modelyard.gateway.service import make_gateway
 from modelyard.services import Registry
 from modelyard.settings import Settings
@@ -100,5 +101,6 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX, dependencies=checked)
     app.include_router(transfer.router, prefix=API_PREFIX, dependencies=checked)
     app.include_router(oauth_clients.router, prefix=API_PREFIX, dependencies=checked)
+    web.install(app)  # sign-in and account pages
     v1_spec.install(app)  # last: it wraps whatever builds the OpenAPI document
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
@@ -10,6 +11,7 @@ import typer
 
 from modelyard.errors import ValidationFailed
 from modelyard.registry.common import PageRequest
+from modelyard.registry.passwords import PasswordSet
 from modelyard.registry.users import UserCreate, UserUpdate, UserView
 from modelyard.services import Registry
 
@@ -139,3 +141,33 @@ def purge(user: Ref, yes: YesFlag = False, as_json: JsonFlag = False) -> None:
 
     purged = run(work)
     emit({"purged": purged}, as_json, lambda: note(f"Purged user {user}."))
+
+
+@app.command("set-password")
+def set_password(
+    user: Ref,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin", help="Read the password from stdin (one line) instead of asking."
+        ),
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Set a user's password (12 to 1000 characters, not their email); their browser
+    sessions end. Without --password-stdin it is asked for twice, hidden."""
+    if password_stdin:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    spec = PasswordSet(password=password)
+
+    async def work(r: Registry) -> str:
+        uid = await user_id(r, user)
+        await r.passwords.set(ACTOR, uid, spec)
+        return str(uid)
+
+    done = run(work)
+    emit(
+        {"user_id": done, "password_set": True}, as_json, lambda: note(f"Password set for {user}.")
+    )

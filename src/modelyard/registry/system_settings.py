@@ -65,6 +65,15 @@ class RetryPolicy(BaseModel):
         return self
 
 
+class LoginThrottle(BaseModel):
+    """How many failed sign-ins an account and an address get within a window."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    per_account: int = Field(default=5, ge=1, le=1000)
+    per_address: int = Field(default=20, ge=1, le=100_000)
+    window_s: int = Field(default=900, ge=1, le=86_400)
+
+
 ModelRef = str | None
 
 
@@ -194,6 +203,19 @@ KNOWN: dict[str, SettingDef] = {
             True,
             "Try the active system provider last when every other choice fails.",
         ),
+        SettingDef(
+            "auth.session_ttl_s",
+            Annotated[int, Field(ge=60, le=31_536_000)],
+            43_200,
+            "Seconds a browser stays signed in after signing in with a password (60 to 31536000).",
+        ),
+        SettingDef(
+            "auth.login_throttle",
+            LoginThrottle,
+            LoginThrottle().model_dump(),
+            "Failed sign-ins allowed per account and per address within window_s seconds;"
+            " beyond them sign-in is refused (429) until the oldest failure leaves the window.",
+        ),
     )
 }
 
@@ -279,6 +301,12 @@ def validate_value(key: str, value: Any) -> Any:
     except ValidationError as exc:
         raise validation_failed(exc, prefix=f"value[{key}]") from None
     return found.adapter().dump_python(parsed, mode="json")
+
+
+async def setting_value(tx: Tx, key: str) -> Any:
+    """A known setting's value in ``tx``: stored, else its default (as stored: JSON)."""
+    row = await tx.session.get(SystemSetting, key)
+    return KNOWN[key].default if row is None else row.value
 
 
 async def check_model_ref(tx: Tx, key: str, ref: str) -> None:

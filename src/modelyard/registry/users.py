@@ -8,8 +8,9 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
+from modelyard.db.auth_tables import WebSession
 from modelyard.db.tables import Provider, User
 from modelyard.errors import Conflict, Forbidden
 from modelyard.registry.actors import Actor
@@ -128,6 +129,8 @@ class Users:
                 await _not_last_admin(tx, user)
             for field, value in changes.items():
                 setattr(user, field, value)
+            if changes.get("status") == "suspended":  # signed out everywhere, for good
+                await end_web_sessions(tx, user.id)
             user.updated_at = tx.now
             await tx.session.flush()
             await tx.record("user.update", "user", user.id, before=before, after=snapshot(user))
@@ -145,6 +148,7 @@ class Users:
             before = snapshot(user)
             user.deleted_at = tx.now
             user.updated_at = tx.now
+            await end_web_sessions(tx, uid)
             owned = (
                 await tx.session.scalars(
                     select(Provider)
@@ -210,6 +214,12 @@ async def create_user(tx: Tx, spec: UserCreate) -> User:
     await tx.session.flush()
     await tx.record("user.create", "user", user.id, after=snapshot(user))
     return user
+
+
+async def end_web_sessions(tx: Tx, user_id: uuid.UUID) -> None:
+    """The user's browser sessions end (suspended, deleted, new password): restoring the
+    user later does not bring them back."""
+    await tx.session.execute(delete(WebSession).where(WebSession.user_id == user_id))
 
 
 async def _load(tx: Tx, uid: uuid.UUID) -> User:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response
 from modelyard.api.deps import Paging, Reader, RegistryDep, Writer
 from modelyard.errors import Unauthenticated
 from modelyard.registry.common import Page
+from modelyard.registry.passwords import PasswordSet
 from modelyard.registry.preferences import PreferencesUpdate, PreferencesView
 from modelyard.registry.users import UserCreate, UserUpdate, UserView
 
@@ -60,6 +61,18 @@ async def update_user(
 @router.delete("/{user_id}", summary="Soft-delete a user: keys stop working, providers disabled")
 async def delete_user(registry: RegistryDep, actor: Writer, user_id: str) -> UserView:
     return await registry.users.delete(actor, user_id)
+
+
+@router.put(
+    "/{user_id}/password",
+    status_code=204,
+    summary="Set a user's password (admins: anyone's; members: their own, with the current one)",
+)
+async def set_password(
+    registry: RegistryDep, actor: Writer, user_id: str, body: PasswordSet
+) -> Response:
+    await registry.passwords.set(actor, user_id, body)
+    return Response(status_code=204)
 
 
 @router.post("/{user_id}/restore", summary="Undo a soft delete")

@@ -1,0 +1,38 @@
+"""The pages mounted on the app: sign-in and account pages, their stylesheet under
+/static/, and the HTML error page for their failures."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import Response
+
+from modelyard.api.web import account, login
+from modelyard.api.web.errors import PageError, page_error
+from modelyard.api.web.render import STATIC
+
+TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png"}
+# Read once: the files ship with the package and never change while it runs.
+FILES = {
+    path.name: (path.read_bytes(), TYPES[path.suffix])
+    for path in sorted(STATIC.iterdir())
+    if path.suffix in TYPES
+}
+
+static = APIRouter(include_in_schema=False)
+
+
+@static.get("/static/{name}")
+async def static_file(name: str) -> Response:
+    found = FILES.get(name)
+    if found is None:
+        raise PageError(404, "Not found", "There is no such file here.")
+    body, media_type = found
+    headers = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(PageError, page_error)
+    app.include_router(static)
+    app.include_router(login.router)
+    app.include_router(account.router)
