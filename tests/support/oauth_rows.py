@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from modelyard.db.auth_tables import OAuthClient, OAuthToken
+from modelyard.db.auth_tables import OAuthClient, OAuthConsent, OAuthToken
 from modelyard.registry.actors import Actor
 from modelyard.registry.oauth_client_specs import OAuthClientCreate, OAuthClientUpdate
 from modelyard.services import Registry
@@ -92,3 +92,17 @@ async def disable_client(registry: Registry, client_id: str = APP) -> None:
 async def delete_client(registry: Registry, client_id: str = APP) -> None:
     """Delete a client through the registry (audited; its tokens go with it)."""
     await registry.oauth_clients.delete(Actor.operator("test"), client_id)
+
+
+async def consent(registry: Registry, user_id: uuid.UUID | str, client_id: str = APP) -> None:
+    """The user's remembered consent to the client (as approving its consent page leaves)."""
+    pk = await client_pk(registry, client_id)
+    async with registry.db.write(Actor.operator("test")) as tx:
+        tx.session.add(
+            OAuthConsent(
+                id=uuid.uuid4(),
+                user_id=uuid.UUID(str(user_id)),
+                client_pk=pk,
+                scopes=["llm.inference", "models.read"],
+            )
+        )
