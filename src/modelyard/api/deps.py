@@ -9,18 +9,29 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from modelyard.errors import Unauthenticated
+from modelyard.registry import oauth_access
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import PageRequest
 from modelyard.registry.fields import INT64_MAX, unstorable
 from modelyard.registry.scopes import REGISTRY_READ, REGISTRY_WRITE
 from modelyard.services import Registry
 
-bearer = HTTPBearer(auto_error=False, description="a modelyard API key (myk_...)")
+bearer = HTTPBearer(
+    auto_error=False, description="a modelyard API key (myk_...) or OAuth access token (myat_...)"
+)
 
 
 def get_registry(request: Request) -> Registry:
     registry: Registry = request.app.state.registry
     return registry
+
+
+async def credential_actor(registry: Registry, credential: str) -> Actor:
+    """The actor behind an API key (``myk_``) or an OAuth access token (``myat_``: its user,
+    held to the token's scopes, labelled with its app: ``user:<email> via <client_id>``)."""
+    if credential.startswith(oauth_access.ACCESS_PREFIX):
+        return await oauth_access.authenticate(registry.db, credential)
+    return await registry.keys.authenticate(credential)
 
 
 async def authenticated(
@@ -29,7 +40,7 @@ async def authenticated(
 ) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
-    return await get_registry(request).keys.authenticate(credentials.credentials)
+    return await credential_actor(get_registry(request), credentials.credentials)
 
 
 async def reader(actor: Annotated[Actor, Depends(authenticated)]) -> Actor:
