@@ -203,9 +203,12 @@ def expected_scope(path: str, method: str) -> str:
 def test_each_operation_declares_the_scope_the_design_gives_it() -> None:
     from modelyard.api.app import create_app
 
-    document = create_app().openapi()
+    document = create_app(Settings(public_url="https://llm.example.com")).openapi()
     scheme = document["components"]["securitySchemes"]["OAuth2"]
     assert scheme["type"] == "oauth2"
+    code = scheme["flows"]["authorizationCode"]
+    assert code["authorizationUrl"] == "https://llm.example.com/oauth/authorize"
+    assert code["tokenUrl"] == "https://llm.example.com/oauth/token"
     for flow in scheme["flows"].values():
         assert set(flow["scopes"]) == {*SCOPES, *OIDC_SCOPES}
         assert all(flow["scopes"].values())  # each described (the consent page's words)

@@ -91,7 +91,7 @@ def error_statuses(method: str, operation: dict[str, Any]) -> set[int]:
     return statuses
 
 
-def _document(schema: dict[str, Any], prefix: str) -> None:
+def _document(schema: dict[str, Any], prefix: str, issuer: str) -> None:
     for template, path in schema.get("paths", {}).items():
         if not template.startswith(prefix):
             continue
@@ -108,7 +108,7 @@ def _document(schema: dict[str, Any], prefix: str) -> None:
                 if status in (401, 403):
                     answer["headers"] = CHALLENGE
                 responses.setdefault(str(status), answer)
-    security.add_scheme(schema)
+    security.add_scheme(schema, issuer)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     if "HTTPValidationError" not in str(schema.get("paths")):  # no longer used anywhere
         for name in ("HTTPValidationError", "ValidationError"):
@@ -166,7 +166,7 @@ def install(app: FastAPI, prefix: str) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            _document(schema, prefix)
+            _document(schema, prefix, app.state.settings.issuer)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -22,9 +22,9 @@ from modelyard.registry.scopes import DESCRIPTIONS, OIDC_SCOPES, SCOPES
 
 OAUTH2 = "OAuth2"
 REQUIRED = "x-required-scope"
-# Where the authorization server answers (api/oauth), relative to the server's URL.
-AUTHORIZE_URL = "/oauth/authorize"
-TOKEN_URL = "/oauth/token"  # noqa: S105 - an endpoint, not a secret
+# Where the authorization server answers (api/oauth), under the issuer's URL.
+AUTHORIZE_PATH = "/oauth/authorize"
+TOKEN_PATH = "/oauth/token"  # noqa: S105 - an endpoint, not a secret
 
 
 def challenge(error: ModelyardError) -> str | None:
@@ -36,8 +36,10 @@ def challenge(error: ModelyardError) -> str | None:
     return None
 
 
-def oauth2_scheme() -> dict[str, Any]:
-    """The OAuth 2 security scheme: the flows modelyard serves, each with every scope."""
+def oauth2_scheme(issuer: str) -> dict[str, Any]:
+    """The OAuth 2 security scheme: the flows modelyard serves, each with every scope, at
+    the ``issuer``'s URLs (OpenAPI 3.1 wants absolute ones)."""
+    authorize, token = issuer.rstrip("/") + AUTHORIZE_PATH, issuer.rstrip("/") + TOKEN_PATH
     scopes = {name: DESCRIPTIONS[name] for name in (*SCOPES, *OIDC_SCOPES)}
     return {
         "type": "oauth2",
@@ -49,12 +51,12 @@ def oauth2_scheme() -> dict[str, Any]:
         ),
         "flows": {
             "authorizationCode": {
-                "authorizationUrl": AUTHORIZE_URL,
-                "tokenUrl": TOKEN_URL,
-                "refreshUrl": TOKEN_URL,
+                "authorizationUrl": authorize,
+                "tokenUrl": token,
+                "refreshUrl": token,
                 "scopes": scopes,
             },
-            "clientCredentials": {"tokenUrl": TOKEN_URL, "refreshUrl": TOKEN_URL, "scopes": scopes},
+            "clientCredentials": {"tokenUrl": token, "refreshUrl": token, "scopes": scopes},
         },
     }
 
@@ -66,7 +68,7 @@ def declare(operation: dict[str, Any], scope: str) -> None:
     operation[REQUIRED] = scope
 
 
-def add_scheme(schema: dict[str, Any]) -> None:
+def add_scheme(schema: dict[str, Any], issuer: str) -> None:
     """Put the OAuth 2 scheme among ``schema``'s security schemes."""
     schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
-    schemes.setdefault(OAUTH2, oauth2_scheme())
+    schemes.setdefault(OAUTH2, oauth2_scheme(issuer))

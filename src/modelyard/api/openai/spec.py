@@ -257,13 +257,13 @@ def add_v1(schema: dict[str, Any]) -> dict[str, Any]:
         {"type": "http", "scheme": "bearer", "description": "a modelyard API key (myk_...)"},
     )
     schemes.update(copy.deepcopy(anthropic_spec.SCHEMES))
+    # The OAuth2 scheme the operations name is the admin API's (api/openapi.py adds it).
     for template, item in paths.items():
         if template.startswith("/v1/"):
             for operation in item.values():
                 security.declare(operation, scope_of(template))
                 for status in ("401", "403"):
                     operation["responses"][status].setdefault("headers", CHALLENGE)
-    security.add_scheme(schema)
     return schema
 
 
