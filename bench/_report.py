@@ -1,5 +1,6 @@
 """What bench/gateway_throughput.py prints: one row per run, the targets of issue 4 with the
-measured value and a verdict, the RSS-flatness verdict, and the machine."""
+measured value and a verdict, an OAuth access token's CPU against an API key's, the
+RSS-flatness verdict, and the machine."""
 
 from __future__ import annotations
 
@@ -168,6 +169,24 @@ def print_targets(results: list[Target]) -> None:
     for name, limit, measured, met in results:
         print(
             f"  {name:<42} target {limit:<11} measured {measured:<12} {'MET' if met else 'MISSED'}"
+        )
+
+
+def print_credentials(rows: list[Row]) -> None:
+    """The OAuth access token's gateway CPU per request against the API key's, at each
+    point measured with both (issue 14: within 10 %)."""
+    print("\nOAuth access token vs API key (issue 14: gateway CPU per request within 10 %):")
+    keyed = {(r.stream, r.connections): r for r in rows if r.via == "gateway"}
+    for row in rows:
+        key = keyed.get((row.stream, row.connections))
+        if row.via != "oauth" or key is None or not key.cpu_ms:
+            continue
+        change = (row.cpu_ms - key.cpu_ms) * 100 / key.cpu_ms
+        mode = "stream" if row.stream else "json"
+        print(
+            f"  {mode:<6} {row.connections:>3} conns: key {key.cpu_ms:.3f} ms, token "
+            f"{row.cpu_ms:.3f} ms ({change:+.1f} %), p50 {key.p50:.3f} -> {row.p50:.3f} ms "
+            f"{'MET' if change <= 10 else 'MISSED'}"
         )
 
 

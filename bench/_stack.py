@@ -1,11 +1,13 @@
 """The system under test for bench/gateway_throughput.py: a temporary SQLite registry with one
 ``openai`` provider pointed at the mock upstream, a priced model, a user and an API key with
-rpm/tpm limits; the mock upstream and ``modelyard serve`` as pinned subprocesses; and what
-/proc says about a process (CPU time, RSS)."""
+rpm/tpm limits, and an OAuth access token of that user; the mock upstream and ``modelyard
+serve`` as pinned subprocesses; and what /proc says about a process (CPU time, RSS)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 import signal
 import socket
 import sqlite3
@@ -14,10 +16,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from modelyard.bootstrap import bootstrap
+from modelyard.db.auth_tables import OAuthToken
+from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate
+from modelyard.registry.oauth_client_specs import OAuthClientCreate
 from modelyard.registry.users import UserCreate
 from modelyard.services import Registry
 from modelyard.settings import Settings
@@ -77,8 +84,13 @@ def settings_for(workdir: Path) -> Settings:
     )
 
 
-async def make_registry(settings: Settings, upstream_url: str) -> str:
-    """Migrate, bootstrap, create provider, model, user and key; return the key."""
+async def make_registry(
+    settings: Settings, upstream_url: str, *, key_limits: bool = True
+) -> tuple[str, str]:
+    """Migrate, bootstrap, create provider, model, user, an API key and an OAuth access
+    token for that user (``mint_access_token``); return the key and the token. Without
+    ``key_limits`` the key has no rpm/tpm limits of its own, like the token: both then meet
+    only their user's limits and differ in how they are authenticated alone."""
     registry = Registry.open(settings)
     try:
         boot = await bootstrap(settings, registry)
@@ -105,11 +117,43 @@ async def make_registry(settings: Settings, upstream_url: str) -> str:
         limits = {"rpm_limit": RPM_LIMIT, "tpm_limit": TPM_LIMIT}
         user = await registry.users.create(admin, UserCreate(email="bench@bench.local", **limits))
         created = await registry.keys.create(
-            admin, ApiKeyCreate(name="bench", user_id=user.id, **limits)
+            admin, ApiKeyCreate(name="bench", user_id=user.id, **(limits if key_limits else {}))
         )
-        return created.key
+        return created.key, await mint_access_token(registry, user.id)
     finally:
         await registry.close()
+
+
+async def mint_access_token(registry: Registry, user_id: uuid.UUID) -> str:
+    """An OAuth access token (``myat_``, valid a day, scope ``llm.inference``) for ``user_id``
+    through a public client ``bench-app``, stored as the authorization server stores one
+    (only its SHA-256; not audited, as issuing is not)."""
+    token = "myat_" + secrets.token_urlsafe(32)
+    operator = Actor.operator("bench")
+    spec = OAuthClientCreate(
+        client_id="bench-app",
+        name="Benchmark app",
+        client_type="public",
+        redirect_uris=["http://127.0.0.1/callback"],
+        grant_types=["authorization_code", "refresh_token"],
+        scopes=["llm.inference"],
+    )
+    client = (await registry.oauth_clients.create(operator, spec)).client
+    async with registry.db.write(operator) as tx:
+        tx.session.add(
+            OAuthToken(
+                id=uuid.uuid4(),
+                client_pk=client.id,
+                user_id=user_id,
+                family_id=uuid.uuid4(),
+                access_hash=hashlib.sha256(token.encode()).hexdigest(),
+                scopes=["llm.inference"],
+                grant_type="authorization_code",
+                issued_at=tx.now,
+                access_expires_at=tx.now + timedelta(days=1),
+            )
+        )
+    return token
 
 
 def start_mock(core: int, log: Path) -> tuple[subprocess.Popen[bytes], int]:

@@ -17,6 +17,13 @@ gateway RSS (/proc/<pid>/status) and how busy both cores were, then each target 
 with the measured value and a verdict. Finally it stops the gateway gracefully and counts
 the usage rows it recorded.
 
+``--credential oauth`` calls the gateway with an OAuth access token (``myat_``) of the same
+user instead of the API key (rows labelled ``oauth``); ``--credential both`` measures the
+two on the same server, one after the other at each point, and prints the token's CPU per
+request against the key's (issue 14: within 10 %). In ``both`` the key is made without
+rpm/tpm limits of its own (a token has none), so the two differ only in how they are
+authenticated.
+
 ``--requests N`` instead runs one long mixed (JSON and streamed) load of N requests and
 prints the gateway's RSS at checkpoints (the target: flat within 5 % from 100k to 1M).
 ``--target static|proxy`` puts a floor on the gateway core instead of modelyard: a bare
@@ -63,6 +70,12 @@ def _parse_args() -> argparse.Namespace:
         default="gateway",
         help="the server under test: modelyard, or a floor from bench/_baseline_app.py",
     )
+    parser.add_argument(
+        "--credential",
+        choices=["key", "oauth", "both"],
+        default="key",
+        help="call the gateway with the API key, an OAuth access token, or both in turn",
+    )
     parser.add_argument("--gateway-core", type=int, default=0, help="core of the server")
     parser.add_argument("--client-core", type=int, default=1, help="core of load and mock")
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
@@ -90,13 +103,25 @@ def _own_cpu() -> float:
 
 class Bench:
     def __init__(self, args: argparse.Namespace, ports: tuple[int, int], pids: tuple[int, int]):
-        self.args, self.key = args, ""
+        self.args, self.key, self.token = args, "", ""
         self.port, self.mock_port = ports
         self.pid, self.mock_pid = pids
         self.server_calls = 0
 
+    @property
+    def servers(self) -> list[str]:
+        """What each point measures besides the mock: the target, and for the gateway with
+        which credential ("gateway": the API key; "oauth": the access token)."""
+        if self.args.target != "gateway":
+            return [self.args.target]
+        return {"key": ["gateway"], "oauth": ["oauth"], "both": ["gateway", "oauth"]}[
+            self.args.credential
+        ]
+
     def _requests(self, via: str, streams: list[bool]) -> list[bytes]:
         port, key = (self.mock_port, "") if via == "mock" else (self.port, self.key)
+        if via == "oauth":
+            key = self.token
         plain, streamed = _bodies()
         return [request(HOST, port, PATH, streamed if s else plain, key) for s in streams]
 
@@ -159,7 +184,7 @@ class Bench:
         rows: list[Row] = []
         for stream in (False, True):
             for connections in self.args.connections:
-                for via in ("mock", self.args.target):
+                for via in ("mock", *self.servers):
                     row = await self.measure(via, stream, connections)
                     _report.print_row(row, rows)
                     rows.append(row)
@@ -168,7 +193,7 @@ class Bench:
     async def rss_run(self, total: int, every: int) -> list[tuple[int, float]]:
         """``total`` requests, JSON and streamed alternating on each connection."""
         connections = max(self.args.connections)
-        requests = self._requests(self.args.target, [False, True])
+        requests = self._requests(self.servers[-1], [False, True])
         load = Load(HOST, self.port, requests, connections, limit=total)
         await load.start()
         points: list[tuple[int, float]] = []
@@ -203,8 +228,10 @@ def _run(args: argparse.Namespace, bench: Bench) -> None:
         rows = runner.run(bench.suite())
     if warning := _report.interference(rows):
         print("\n" + warning)
-    if args.target == "gateway":
+    if args.target == "gateway" and args.credential != "oauth":
         _report.print_targets(_report.targets(rows))
+    if args.credential == "both":
+        _report.print_credentials(rows)
     if args.markdown:
         print("\n" + _report.markdown(rows))
 
@@ -218,9 +245,13 @@ def main() -> None:
     try:
         settings = _stack.settings_for(work)
         port, upstream = _stack.free_port(), f"http://{HOST}:{mock_port}"
-        key, env = "", None
+        key, token, env = "", "", None
         if args.target == "gateway":
-            key = asyncio.run(_stack.make_registry(settings, f"{upstream}/v1"))
+            key, token = asyncio.run(
+                _stack.make_registry(
+                    settings, f"{upstream}/v1", key_limits=args.credential != "both"
+                )
+            )
             command, env = _stack.gateway_command(settings, port, args.log_level)
         else:
             command = _stack.baseline_command(args.target, port, upstream, args.log_level)
@@ -228,17 +259,18 @@ def main() -> None:
         if args.target == "gateway":
             for body, stream in zip(_bodies(), (False, True), strict=True):
                 _stack.check_gateway(port, key, body, stream)
+                _stack.check_gateway(port, token, body, stream)
         print(
             f"{args.target} pid {server.pid} on core {args.gateway_core}, log level "
             f"{args.log_level}; mock pid {mock.pid} and load generator on core "
             f"{args.client_core}; workdir {work}\n"
         )
         bench = Bench(args, (port, mock_port), (server.pid, mock.pid))
-        bench.key = key
+        bench.key, bench.token = key, token
         _run(args, bench)
         _stack.stop(server)
         if args.target == "gateway":
-            rows, calls = _stack.usage_rows(settings), bench.server_calls + 2
+            rows, calls = _stack.usage_rows(settings), bench.server_calls + 4
             print(f"\nusage rows recorded: {rows} for {calls} completed gateway calls")
     finally:
         if server is not None:

@@ -1,7 +1,8 @@
-"""The gateway's parts, started and stopped together with the server: the snapshot, pooled
-upstream clients, the limiter and what settles it, the circuit breaker, the pipeline, credit
-holds, the billing clock, metrics and the usage recorder. A call itself is
-:class:`modelyard.gateway.call.Call`; this module only owns the parts it uses."""
+"""The gateway's parts, started and stopped together with the server: the snapshot and the
+OAuth access tokens known under it, pooled upstream clients, the limiter and what settles
+it, the circuit breaker, the pipeline, credit holds, the billing clock, metrics and the
+usage recorder. A call itself is :class:`modelyard.gateway.call.Call`; this module only owns
+the parts it uses."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from modelyard.gateway.metrics import Metrics
 from modelyard.gateway.pipeline import Pipeline
 from modelyard.gateway.refresh import SnapshotHolder
 from modelyard.gateway.snapshot import Snapshot
+from modelyard.gateway.tokens import TokenCache
 from modelyard.registry.tx import Database
 from modelyard.settings import Settings
 from modelyard.usage.recorder import UsageRecorder
@@ -42,6 +44,7 @@ class Gateway:
         self.body_timeout_s = body_timeout_s  # a request body must arrive within this
         self.deadlines = Deadlines()  # ... kept without a timer per request
         self.holder = SnapshotHolder(db, refresh_interval_s)
+        self.tokens = TokenCache(db)  # OAuth access tokens, per snapshot generation
         self.clients = Clients()
         self.breaker = CircuitBreaker()
         self.limiter = limiter or make_limiter(redis_url, redis_prefix)
@@ -75,6 +78,7 @@ class Gateway:
             await self.credits.stop()  # after the flush: charges are in the ledger
         finally:
             try:
+                await self.tokens.close()
                 await self.holder.stop()
             finally:
                 try:

@@ -43,6 +43,8 @@ def settle(
     call.settled = True
     if call.meta:
         meta = {**call.meta, **(meta or {})}
+    if call.key.client_id is not None:  # an OAuth access token: which app called
+        meta = {**(meta or {}), "oauth_client": call.key.client_id}
     candidate, usage = call.candidate, usage or Usage()
     price: PriceEntry | None = None
     cost = credits = None

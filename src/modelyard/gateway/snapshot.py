@@ -32,7 +32,7 @@ log = logging.getLogger("modelyard.gateway")
 
 @dataclass(frozen=True, slots=True)
 class KeyEntry:
-    key_id: uuid.UUID | None  # None for in-process calls made as a user
+    key_id: uuid.UUID | None  # None for in-process calls and OAuth access tokens
     user_id: uuid.UUID
     role: str
     scopes: frozenset[str]
@@ -43,6 +43,7 @@ class KeyEntry:
     user_tpm_limit: int | None = None
     key_name: str = ""  # how limit messages name the key (with its display prefix)
     key_prefix: str = ""
+    client_id: str | None = None  # an OAuth access token's client (gateway/tokens.py)
 
 
 @dataclass(frozen=True, slots=True)

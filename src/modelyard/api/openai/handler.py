@@ -3,8 +3,9 @@ middleware (measured: a FastAPI route costs 1.5-1.9x a bare handler).
 
 The routes (:data:`ROUTES`, a :class:`~modelyard.api.openai.routes.Routes` table) are
 OpenAI's chat completions and embeddings (:mod:`modelyard.api.openai.chat`) and models
-(:mod:`modelyard.api.openai.models`). The caller's API key is taken as clients send it:
-``Authorization: Bearer``, ``x-api-key`` (Anthropic's SDKs) or ``api-key`` (Azure style).
+(:mod:`modelyard.api.openai.models`). The caller's API key or OAuth access token is taken as
+clients send it: ``Authorization: Bearer``, ``x-api-key`` (Anthropic's SDKs) or ``api-key``
+(Azure style).
 Every response carries ``x-request-id`` (made here: the usage row's key, whatever the caller
 sends) and ``x-modelyard-overhead-ms``; the caller's own id (``x-client-request-id``, else
 ``x-request-id``) is echoed as ``x-client-request-id`` and kept on the usage row for
@@ -42,6 +43,7 @@ from modelyard.errors import InsufficientScope, NotFound, NotReady, Unauthentica
 from modelyard.faults import as_error
 from modelyard.gateway.service import Gateway
 from modelyard.gateway.snapshot import KeyEntry, Snapshot
+from modelyard.registry.oauth_access import ACCESS_PREFIX
 from modelyard.registry.scopes import LLM_INFERENCE, MODELS_READ, grants
 
 log = logging.getLogger("modelyard.gateway")
@@ -90,7 +92,10 @@ async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: An
         if client_id is not None:
             extra.append((b"x-client-request-id", client_id.encode()))
         snap = gateway.snapshot()
-        key = authenticate(gateway, snap, credential, route.scope if route else LLM_INFERENCE)
+        needed = route.scope if route else LLM_INFERENCE
+        key = authenticate(gateway, snap, credential, needed) or await first_use(
+            gateway, snap, credential, needed
+        )
         run = route.methods.get(method) if route is not None else None
         if route is None:
             raise NotFound(
@@ -174,14 +179,38 @@ def _headers(scope: dict[str, Any]) -> tuple[str, bytes | None, str, bytes | Non
     )
 
 
-def authenticate(gateway: Gateway, snap: Snapshot, value: str, scope: str) -> KeyEntry:
-    scheme, _, token = value.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated(
-            "send your modelyard API key as 'Authorization: Bearer <key>', "
-            "'x-api-key: <key>' or 'api-key: <key>'"
-        )
-    key = snap.authenticate(token.strip(), gateway.clock())
+def authenticate(gateway: Gateway, snap: Snapshot, value: str, scope: str) -> KeyEntry | None:
+    """The caller behind an API key (``myk_``, in the snapshot) or an OAuth access token
+    (``myat_``, in the gateway's token cache: a dict lookup once it is known), held to the
+    route's ``scope``; None for an access token this replica does not know yet under this
+    snapshot (then :func:`first_use` asks the database, once)."""
+    token = _bearer(value)
+    if token.startswith(ACCESS_PREFIX):
+        key = gateway.tokens.known(token, snap.generation, gateway.clock())
+        if key is None:
+            return None
+    else:
+        key = snap.authenticate(token, gateway.clock())
     if not grants(key.scopes, scope):
         raise InsufficientScope(scope)
     return key
+
+
+async def first_use(gateway: Gateway, snap: Snapshot, value: str, scope: str) -> KeyEntry:
+    """:func:`authenticate` for an access token not known yet: from the database."""
+    token = _bearer(value)
+    key = await gateway.tokens.first_use(token, snap.generation, gateway.clock())
+    if not grants(key.scopes, scope):
+        raise InsufficientScope(scope)
+    return key
+
+
+def _bearer(value: str) -> str:
+    scheme, _, token = value.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated(
+            "send your modelyard API key or access token as 'Authorization: Bearer <key>', "
+            "'x-api-key: <key>' or 'api-key: <key>'"
+        )
+    return token

@@ -1,0 +1,128 @@
+"""OAuth access tokens on the admin API (/api/v1): the user, held to the token's scopes,
+named with the app acting for them in the audit trail; a token that is not valid (revoked,
+expired, its user suspended or deleted, its client disabled, made up) is a 401 saying
+nothing of why, and a token lacking a scope a 403 naming it, changing nothing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from modelyard.db.tables import AuditEvent
+from modelyard.registry.actors import Actor
+from modelyard.registry.users import UserCreate, UserUpdate
+from modelyard.services import Registry
+from tests.api.helpers import API, assert_error, auth, ok
+from tests.support import oauth_rows
+
+READ_WRITE = ("registry.read", "registry.write")
+
+
+async def _member(registry: Registry, admin: Actor) -> uuid.UUID:
+    return (await registry.users.create(admin, UserCreate(email="app@example.com"))).id
+
+
+async def test_a_token_acts_as_its_user_and_audit_names_the_app(
+    client: httpx.AsyncClient, registry: Registry, admin: Actor
+) -> None:
+    user_id = await _member(registry, admin)
+    token = await oauth_rows.mint(registry, user_id, READ_WRITE)
+    me = ok(await client.get(f"{API}/users/me", headers=auth(token)))
+    assert me["email"] == "app@example.com"
+    body = {"temperature": "0.5"}
+    ok(await client.put(f"{API}/users/me/preferences", headers=auth(token), json=body))
+    async with registry.db.engine.connect() as conn:
+        labels = (await conn.execute(select(AuditEvent.actor_label))).scalars().all()
+    assert "user:app@example.com via test-app" in labels
+    assert token not in str(labels)
+
+
+async def test_a_token_lacking_the_scope_is_a_403_naming_it_and_changes_nothing(
+    client: httpx.AsyncClient, registry: Registry, admin: Actor, admin_key: str
+) -> None:
+    assert admin.user_id is not None
+    inference = await oauth_rows.mint(registry, admin.user_id, ("llm.inference",))
+    error = assert_error(
+        await client.get(f"{API}/providers", headers=auth(inference)), 403, "INSUFFICIENT_SCOPE"
+    )
+    assert error["details"]["scope"] == "registry.read"
+    reader = await oauth_rows.mint(registry, admin.user_id, ("registry.read",))
+    assert ok(await client.get(f"{API}/users", headers=auth(reader)))["total"] == 1  # an admin
+    created = await client.post(
+        f"{API}/users", headers=auth(reader), json={"email": "new@example.com"}
+    )
+    error = assert_error(created, 403, "INSUFFICIENT_SCOPE")
+    assert error["details"]["scope"] == "registry.write"
+    assert ok(await client.get(f"{API}/users", headers=auth(admin_key)))["total"] == 1
+
+
+async def test_a_members_token_has_a_members_rights(
+    client: httpx.AsyncClient, registry: Registry, admin: Actor
+) -> None:
+    token = await oauth_rows.mint(registry, await _member(registry, admin), READ_WRITE)
+    response = await client.post(f"{API}/users", headers=auth(token), json={"email": "x@e.com"})
+    assert_error(response, 403, "FORBIDDEN")
+
+
+async def _revoke(registry: Registry, _admin: Actor, _user: uuid.UUID, token: str) -> None:
+    await oauth_rows.revoke(registry, token)
+
+
+async def _suspend(registry: Registry, admin: Actor, user: uuid.UUID, _token: str) -> None:
+    await registry.users.update(admin, user, UserUpdate(status="suspended"))
+
+
+async def _delete(registry: Registry, admin: Actor, user: uuid.UUID, _token: str) -> None:
+    await registry.users.delete(admin, user)
+
+
+async def _disable(registry: Registry, _admin: Actor, _user: uuid.UUID, _token: str) -> None:
+    await oauth_rows.disable_client(registry)
+
+
+async def _drop(registry: Registry, _admin: Actor, _user: uuid.UUID, _token: str) -> None:
+    await oauth_rows.delete_client(registry)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_revoke, _suspend, _delete, _disable, _drop],
+    ids=["revoked", "user-suspended", "user-deleted", "client-disabled", "client-deleted"],
+)
+async def test_a_token_no_longer_valid_is_a_401(
+    client: httpx.AsyncClient,
+    registry: Registry,
+    admin: Actor,
+    change: Callable[[Registry, Actor, uuid.UUID, str], Awaitable[None]],
+) -> None:
+    user_id = await _member(registry, admin)
+    token = await oauth_rows.mint(registry, user_id, READ_WRITE)
+    ok(await client.get(f"{API}/users/me", headers=auth(token)))
+    await change(registry, admin, user_id, token)
+    response = await client.get(f"{API}/users/me", headers=auth(token))
+    error = assert_error(response, 401, "UNAUTHENTICATED")
+    assert error["message"] == "invalid, expired or revoked access token"
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["myat_" + "x" * 43, "myat_", "myat_short", "myat_" + "!" * 43, "myat_" + "y" * 5000],
+    ids=["unknown", "empty", "short", "not-urlsafe", "huge"],
+)
+async def test_made_up_tokens_are_401s(
+    client: httpx.AsyncClient, registry: Registry, admin: Actor, token: str
+) -> None:
+    response = await client.get(f"{API}/users/me", headers=auth(token))
+    error = assert_error(response, 401, "UNAUTHENTICATED")
+    assert token not in error["message"]
+
+
+async def test_an_expired_token_is_a_401(
+    client: httpx.AsyncClient, registry: Registry, admin: Actor
+) -> None:
+    token = await oauth_rows.mint(registry, await _member(registry, admin), READ_WRITE, ttl_s=-1)
+    assert_error(await client.get(f"{API}/users/me", headers=auth(token)), 401, "UNAUTHENTICATED")
