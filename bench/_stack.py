@@ -21,9 +21,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from modelyard.bootstrap import bootstrap
-from modelyard.db.auth_tables import OAuthClient, OAuthToken
+from modelyard.db.auth_tables import OAuthToken
 from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate
+from modelyard.registry.oauth_client_specs import OAuthClientCreate
 from modelyard.registry.users import UserCreate
 from modelyard.services import Registry
 from modelyard.settings import Settings
@@ -125,21 +126,20 @@ async def make_registry(
 
 async def mint_access_token(registry: Registry, user_id: uuid.UUID) -> str:
     """An OAuth access token (``myat_``, valid a day, scope ``llm.inference``) for ``user_id``
-    through a public client ``bench-app``, written as the authorization server stores one
-    (only its SHA-256); not audited, as issuing tokens is not."""
+    through a public client ``bench-app``, stored as the authorization server stores one
+    (only its SHA-256; not audited, as issuing is not)."""
     token = "myat_" + secrets.token_urlsafe(32)
-    async with registry.db.write(Actor.operator("bench")) as tx:
-        client = OAuthClient(
-            id=uuid.uuid4(),
-            client_id="bench-app",
-            name="Benchmark app",
-            client_type="public",
-            redirect_uris=["http://127.0.0.1/callback"],
-            grant_types=["authorization_code", "refresh_token"],
-            scopes=["llm.inference"],
-        )
-        tx.session.add(client)
-        await tx.session.flush()
+    operator = Actor.operator("bench")
+    spec = OAuthClientCreate(
+        client_id="bench-app",
+        name="Benchmark app",
+        client_type="public",
+        redirect_uris=["http://127.0.0.1/callback"],
+        grant_types=["authorization_code", "refresh_token"],
+        scopes=["llm.inference"],
+    )
+    client = (await registry.oauth_clients.create(operator, spec)).client
+    async with registry.db.write(operator) as tx:
         tx.session.add(
             OAuthToken(
                 id=uuid.uuid4(),

@@ -54,11 +54,11 @@ class Registry:
         self.plans = Plans(db)
         self.subscriptions = Subscriptions(db)
         self.credits = CreditService(db)
+        self.oauth_clients = OAuthClients(db)
+        self.signing_keys = SigningKeys(db)
         self.passwords = Passwords(db)
         self.web_sessions = WebSessions(db)
         self.sign_in = SignIn(db)
-        self.oauth_clients = OAuthClients(db)
-        self.signing_keys = SigningKeys(db)
         self.connected_apps = ConnectedApps(db)
         self.oauth_devices = OAuthDevices(db)
 

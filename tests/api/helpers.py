@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from modelyard.registry.actors import SCOPES
+from modelyard.registry.scopes import SCOPES
 
 API = "/api/v1"
 JAN, MAR = "2030-01-01T00:00:00Z", "2030-03-01T00:00:00Z"  # when the `priced` model's prices start
@@ -66,7 +66,7 @@ async def make_member(
         201,
     )
     # every scope unless told: these members manage their own providers and keys over REST
-    # (a member's key gets only `inference` when none are asked for)
+    # (a member's key gets llm.inference and models.read when none are asked for)
     body = {"name": "test key", "user_id": user["id"], "scopes": scopes or list(SCOPES)}
     created = ok(await client.post(f"{API}/keys", headers=auth(admin_key), json=body), 201)
     return Member(id=user["id"], email=email, key=created["key"])

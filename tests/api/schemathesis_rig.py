@@ -24,10 +24,11 @@ from typing import Any
 from modelyard.billing.credits import GrantCreate
 from modelyard.bootstrap import bootstrap
 from modelyard.errors import Unauthenticated
-from modelyard.registry.actors import SCOPES, Actor
+from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate
 from modelyard.registry.models import ModelCreate
 from modelyard.registry.providers import ProviderCreate
+from modelyard.registry.scopes import SCOPES
 from modelyard.registry.users import UserCreate, UserUpdate
 from modelyard.services import Registry
 from modelyard.settings import Settings

@@ -230,9 +230,9 @@ async def test_renew_crosses_a_period_boundary_once(
 
 async def test_renew_is_for_admins(client: httpx.AsyncClient, admin_key: str) -> None:
     member = await make_member(client, admin_key)
-    reader = await make_member(client, admin_key, role="admin", scopes=["registry:read"])
+    reader = await make_member(client, admin_key, role="admin", scopes=["registry.read"])
     before = await snapshot(client, admin_key, f"{AUDIT}?limit=1")
     assert_error(await client.post(RENEW, headers=member.headers), 403, "FORBIDDEN")
-    assert_error(await client.post(RENEW, headers=reader.headers), 403, "FORBIDDEN")
+    assert_error(await client.post(RENEW, headers=reader.headers), 403, "INSUFFICIENT_SCOPE")
     assert_error(await client.post(RENEW), 401, "UNAUTHENTICATED")
     assert await snapshot(client, admin_key, f"{AUDIT}?limit=1") == before

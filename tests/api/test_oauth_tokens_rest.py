@@ -84,10 +84,14 @@ async def _disable(registry: Registry, _admin: Actor, _user: uuid.UUID, _token: 
     await oauth_rows.disable_client(registry)
 
 
+async def _drop(registry: Registry, _admin: Actor, _user: uuid.UUID, _token: str) -> None:
+    await oauth_rows.delete_client(registry)
+
+
 @pytest.mark.parametrize(
     "change",
-    [_revoke, _suspend, _delete, _disable],
-    ids=["revoked", "user-suspended", "user-deleted", "client-disabled"],
+    [_revoke, _suspend, _delete, _disable, _drop],
+    ids=["revoked", "user-suspended", "user-deleted", "client-disabled", "client-deleted"],
 )
 async def test_a_token_no_longer_valid_is_a_401(
     client: httpx.AsyncClient,

@@ -42,7 +42,7 @@ async def world(client: httpx.AsyncClient, admin_key: str, registry: Registry) -
     for name in ("alice", "bob"):
         body = {"email": f"{name}@example.com", "role": "member"}
         user = ok(await client.post(f"{API}/users", headers=auth(admin_key), json=body), 201)
-        body = {"name": name, "user_id": user["id"], "scopes": ["inference", "registry:read"]}
+        body = {"name": name, "user_id": user["id"], "scopes": ["llm.inference", "registry.read"]}
         key = ok(await client.post(f"{API}/keys", headers=auth(admin_key), json=body), 201)
         ids[name], keys[name] = user["id"], key["key"]
     rows = sample(ids)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from modelyard.db.types import utcnow
+from modelyard.registry.scopes import SCOPES
 from modelyard.services import Registry
 from tests.api.helpers import (
     API,
@@ -122,12 +123,12 @@ async def test_plaintext_key_is_shown_once_and_never_listed(
     client: httpx.AsyncClient, admin_key: str
 ) -> None:
     member = await make_member(client, admin_key)
-    body = {"name": "laptop", "scopes": ["registry:read"]}
+    body = {"name": "laptop", "scopes": ["registry.read"]}
     created = ok(await client.post(KEYS, headers=member.headers, json=body), 201)
     token = created["key"]
     assert token.startswith("myk_")
     assert created["api_key"]["prefix"] == token[:12]
-    assert created["api_key"]["scopes"] == ["registry:read"]
+    assert created["api_key"]["scopes"] == ["registry.read"]
     for headers, params in [(member.headers, {}), (auth(admin_key), {"user_id": member.id})]:
         listed = await client.get(KEYS, headers=headers, params=params)
         assert token not in listed.text
@@ -158,7 +159,7 @@ async def test_expired_key_is_refused(
         await client.post(
             KEYS,
             headers=member.headers,
-            json={"name": "t", "expires_at": expires, "scopes": ["registry:read"]},
+            json={"name": "t", "expires_at": expires, "scopes": ["registry.read"]},
         ),
         201,
     )
@@ -191,13 +192,16 @@ async def test_key_expiry_must_be_a_future_time_with_a_zone(
 async def test_read_only_key_may_read_but_not_write(
     client: httpx.AsyncClient, admin_key: str
 ) -> None:
-    reader = await make_member(client, admin_key, scopes=["registry:read"])
+    reader = await make_member(client, admin_key, scopes=["registry.read"])
     assert ok(await client.get(f"{API}/providers", headers=reader.headers))["total"] == 0
     response = await client.post(
         f"{API}/providers", headers=reader.headers, json={"name": "x", "kind": "ollama"}
     )
-    error = assert_error(response, 403, "FORBIDDEN")
-    assert "registry:write" in error["message"]
+    error = assert_error(response, 403, "INSUFFICIENT_SCOPE")
+    assert "registry.write" in error["message"]
+    assert error["details"] == {"scope": "registry.write"}
+    challenge = 'Bearer error="insufficient_scope", scope="registry.write"'
+    assert response.headers["www-authenticate"] == challenge
     assert ok(await client.get(f"{API}/providers", headers=auth(admin_key)))["total"] == 0
 
 
@@ -274,12 +278,13 @@ async def test_a_members_new_key_may_call_models_only_unless_asked(
         201,
     )
     for created in (own, given):
-        assert created["api_key"]["scopes"] == ["inference"]
+        assert created["api_key"]["scopes"] == ["llm.inference", "models.read"]
+        assert ok(await client.get(f"{API}/models", headers=auth(created["key"])))["total"] == 0
         response = await client.get(f"{USERS}/me", headers=auth(created["key"]))
-        assert "registry:read" in assert_error(response, 403, "FORBIDDEN")["message"]
-    asked = {"name": "tools", "scopes": ["registry:read", "inference"]}
+        assert "user.info" in assert_error(response, 403, "INSUFFICIENT_SCOPE")["message"]
+    asked = {"name": "tools", "scopes": ["registry.read", "llm.inference"]}
     created = ok(await client.post(KEYS, headers=member.headers, json=asked), 201)
-    assert created["api_key"]["scopes"] == ["inference", "registry:read"]
+    assert created["api_key"]["scopes"] == ["llm.inference", "registry.read"]
     assert ok(await client.get(f"{USERS}/me", headers=auth(created["key"])))["id"] == member.id
 
 
@@ -289,17 +294,18 @@ async def test_an_admins_new_key_keeps_every_scope(
     other = await make_member(client, admin_key, role="admin")
     body = {"name": "ops", "user_id": other.id}
     created = ok(await client.post(KEYS, headers=auth(admin_key), json=body), 201)
-    assert created["api_key"]["scopes"] == ["inference", "registry:read", "registry:write"]
+    assert sorted(created["api_key"]["scopes"]) == sorted(SCOPES)
     mine = ok(await client.post(KEYS, headers=auth(admin_key), json={"name": "mine"}), 201)
-    assert mine["api_key"]["scopes"] == ["inference", "registry:read", "registry:write"]
+    assert sorted(mine["api_key"]["scopes"]) == sorted(SCOPES)
 
 
 @pytest.mark.parametrize(
     ("held", "asked", "beyond"),
     [
-        (["registry:read", "registry:write"], None, "inference"),  # the default is checked too
-        (["registry:read", "registry:write"], ["inference"], "inference"),
-        (["inference", "registry:write"], ["registry:read"], "registry:read"),
+        (["registry.read", "registry.write"], None, "llm.inference"),  # the default too
+        (["registry.read", "registry.write"], ["inference"], "llm.inference"),  # an old name
+        (["llm.inference", "registry.write"], ["registry:read"], "registry.read"),
+        (["models.read", "registry.write"], ["credits.read"], "credits.read"),
     ],
 )
 async def test_a_members_key_cannot_create_a_key_that_does_more(
@@ -326,3 +332,24 @@ async def test_unknown_or_no_scopes_are_refused(client: httpx.AsyncClient, admin
         response = await client.post(KEYS, headers=member.headers, json=body)
         error = assert_error(response, 422, "VALIDATION_FAILED")
         assert error["details"]["errors"][0]["path"] == "scopes"
+
+
+async def test_a_key_asked_with_the_old_scope_names_gets_the_new_ones(
+    client: httpx.AsyncClient, admin_key: str
+) -> None:
+    """inference, registry:read and registry:write (before 0.2) still make a key: stored
+    under the vocabulary's names (inference listed models too), and the key works."""
+    member = await make_member(client, admin_key)
+    old = {"name": "old", "user_id": member.id, "scopes": ["inference", "registry:read"]}
+    created = ok(await client.post(KEYS, headers=auth(admin_key), json=old), 201)
+    assert created["api_key"]["scopes"] == ["llm.inference", "models.read", "registry.read"]
+    listed = ok(await client.get(KEYS, headers=auth(admin_key), params={"user_id": member.id}))
+    assert {k["name"]: k["scopes"] for k in listed}["old"] == created["api_key"]["scopes"]
+    headers = auth(created["key"])
+    assert ok(await client.get(f"{USERS}/me", headers=headers))["id"] == member.id
+    assert ok(await client.get(f"{API}/credits", headers=headers))["user_id"] == member.id
+    refused = await client.post(KEYS, headers=headers, json={"name": "x", "scopes": ["inference"]})
+    assert_error(refused, 403, "INSUFFICIENT_SCOPE")  # reading is not writing
+    mine = {"name": "mine", "scopes": ["registry:write", "inference"]}
+    made = ok(await client.post(KEYS, headers=member.headers, json=mine), 201)
+    assert made["api_key"]["scopes"] == ["llm.inference", "models.read", "registry.write"]

@@ -87,7 +87,9 @@ def test_both_operations_take_either_key_header_and_answer_errors_in_anthropic_s
     assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "x-api-key")
     for path in (MESSAGES, COUNT):
         operation = document["paths"][path]["post"]
-        assert operation["security"] == [{"HTTPBearer": []}, {"XApiKey": []}]
+        need = ["llm.inference"]
+        assert operation["security"] == [{"OAuth2": need}, {"HTTPBearer": need}, {"XApiKey": need}]
+        assert operation["x-required-scope"] == "llm.inference"
         for status, response in operation["responses"].items():
             if status != "200":
                 schema = response["content"]["application/json"]["schema"]

@@ -1,8 +1,8 @@
 """/v1 is in the app's OpenAPI, and what it says is true: the document validates against
-the OpenAPI 3.1 meta-schema; the four operations are there with bearer auth, their replies
-and every error status in OpenAI's error shape; the request schemas accept every body the
-gateway serves and refuse every body it refuses; and bodies schemathesis generates from
-them pass the gateway's parameter checks."""
+the OpenAPI 3.1 meta-schema; the operations are there with bearer auth naming their scope,
+their replies and every error status in OpenAI's error shape; the request schemas accept
+every body the gateway serves and refuse every body it refuses; and bodies schemathesis
+generates from them pass the gateway's parameter checks."""
 
 from __future__ import annotations
 
@@ -76,7 +76,9 @@ def test_every_v1_operation_is_listed_with_bearer_auth_and_every_error(
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
     for path, method in OPERATIONS:
         operation = document["paths"][path][method]
-        assert operation["security"] == [{"HTTPBearer": []}]
+        scope = "models.read" if path.startswith("/v1/models") else "llm.inference"
+        assert operation["security"] == [{"OAuth2": [scope]}, {"HTTPBearer": [scope]}]
+        assert operation["x-required-scope"] == scope
         responses = operation["responses"]
         assert {"200", "401", "403", "500", "503"} <= set(responses)
         for status, response in responses.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from modelyard.registry.scopes import SCOPES
 from tests.cli.conftest import ADMIN_EMAIL, Cli
 
 
@@ -42,13 +43,13 @@ def test_keys_are_shown_once_and_revoked(ready: Cli) -> None:
         "create",
         "--user=bob@example.com",
         "--name=ci",
-        "--scope=inference",
+        "--scope=llm.inference",
         "--expires=2099-01-01T00:00:00Z",
     )
     token = created.stdout.strip().splitlines()[-1]
     assert token.startswith("myk_")
     keys = ready.json("keys", "list", "--user=bob@example.com")
-    assert [(k["name"], k["scopes"]) for k in keys] == [("ci", ["inference"])]
+    assert [(k["name"], k["scopes"]) for k in keys] == [("ci", ["llm.inference"])]
     assert token.startswith(keys[0]["prefix"])
     assert len(ready.json("keys", "list")) == 2  # the admin's bootstrap key and this one
     for args in (("keys", "list"), ("keys", "list", "--json"), ("audit", "list", "--json")):
@@ -63,7 +64,7 @@ def test_keys_are_shown_once_and_revoked(ready: Cli) -> None:
     )
 
 
-def test_a_members_new_key_gets_the_inference_scope_unless_asked(ready: Cli) -> None:
+def test_a_members_new_key_calls_and_lists_models_unless_asked(ready: Cli) -> None:
     ready.ok("users", "add", "--email=bob@example.com")
     ready.ok("users", "add", "--email=ops@example.com", "--role=admin")
 
@@ -71,10 +72,12 @@ def test_a_members_new_key_gets_the_inference_scope_unless_asked(ready: Cli) -> 
         created = ready.json("keys", "create", "--name=k", *args)
         return list(created["api_key"]["scopes"])
 
-    assert scopes("--user=bob@example.com") == ["inference"]
-    assert scopes("--user=ops@example.com") == ["inference", "registry:read", "registry:write"]
-    asked = ("--user=bob@example.com", "--scope=registry:write", "--scope=inference")
-    assert scopes(*asked) == ["inference", "registry:write"]
+    assert scopes("--user=bob@example.com") == ["llm.inference", "models.read"]
+    assert sorted(scopes("--user=ops@example.com")) == sorted(SCOPES)
+    asked = ("--user=bob@example.com", "--scope=registry.write", "--scope=credits.read")
+    assert scopes(*asked) == ["credits.read", "registry.write"]
+    old = ("--user=bob@example.com", "--scope=registry:write", "--scope=inference")  # < 0.2
+    assert scopes(*old) == ["llm.inference", "models.read", "registry.write"]
     refused = ready.fails("keys", "create", "--user=bob@example.com", "--name=x", "--scope=root")
     assert "unknown scopes ['root']" in refused
-    assert len(ready.json("keys", "list", "--user=bob@example.com")) == 2
+    assert len(ready.json("keys", "list", "--user=bob@example.com")) == 3

@@ -46,7 +46,7 @@ async def test_snapshot_holds_opened_keys_models_prices_and_caller_keys(
     snap = await load(registry.db)
 
     caller = snap.authenticate(token, registry.db.clock())
-    assert "inference" in caller.scopes
+    assert "llm.inference" in caller.scopes
     with pytest.raises(Unauthenticated):
         snap.authenticate(token + "x", registry.db.clock())
     provider = snap.provider_by_name("openai", None)

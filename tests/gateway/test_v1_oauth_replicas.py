@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -48,6 +49,7 @@ async def replicas(
         },
     )
     user = await registry.users.create(admin, UserCreate(email="app@example.com"))
+    await oauth_rows.client_pk(registry)  # registered (audited) before the servers start
     interval = 1.0 if registry.db.is_postgres else 0.25
     first_settings = settings.model_copy(
         update={
@@ -105,10 +107,28 @@ async def _disable_client(registry: Registry, _admin: Actor, _user: str, _token:
     await oauth_rows.disable_client(registry)
 
 
+async def _delete_client(registry: Registry, _admin: Actor, _user: str, _token: str) -> None:
+    await oauth_rows.delete_client(registry)
+
+
+async def _disconnect(registry: Registry, _admin: Actor, user_id: str, _token: str) -> None:
+    """The user disconnects the app on their connected-apps page."""
+    await oauth_rows.consent(registry, user_id)
+    user = Actor.user(uuid.UUID(user_id), "member", "app@example.com", frozenset())
+    await registry.connected_apps.revoke(user, oauth_rows.APP)
+
+
 @pytest.mark.parametrize(
     "change",
-    [_revoke, _suspend, _delete, _disable_client],
-    ids=["revoked", "user-suspended", "user-deleted", "client-disabled"],
+    [_revoke, _suspend, _delete, _disable_client, _delete_client, _disconnect],
+    ids=[
+        "revoked",
+        "user-suspended",
+        "user-deleted",
+        "client-disabled",
+        "client-deleted",
+        "app-disconnected",
+    ],
 )
 async def test_the_other_replica_refuses_the_token_within_a_second(
     replicas: Replicas, change: Callable[[Registry, Actor, str, str], Awaitable[None]]

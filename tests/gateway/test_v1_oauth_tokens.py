@@ -63,6 +63,7 @@ async def rig(
         },
     )
     user = await registry.users.create(admin, UserCreate(email="app@example.com"))
+    await oauth_rows.client_pk(registry)  # registered (audited) before the servers start
     local = settings.model_copy(
         update={
             "usage_outbox": tmp_path / "usage.outbox",

@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 
 from modelyard.db.tables import AuditEvent, Base
 from modelyard.errors import ModelyardError
-from modelyard.registry.actors import SCOPES, Actor
+from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeyCreate
 from modelyard.registry.common import PageRequest
 from modelyard.registry.provider_views import ProviderView
+from modelyard.registry.scopes import SCOPES
 from modelyard.registry.users import UserCreate
 from modelyard.services import Registry
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from modelyard.db.auth_tables import OAuthToken
+from modelyard.db.auth_tables import OAuthCode, OAuthToken
 from modelyard.db.tables import AuditEvent
 from modelyard.db.types import utcnow
-from modelyard.registry import oauth_tokens
+from modelyard.registry import oauth_codes, oauth_tokens
 from modelyard.registry.actors import Actor
 from modelyard.registry.oauth_clients import OAuthClientCreate
 from modelyard.registry.oauth_tokens import Issued, Lifetimes
@@ -129,3 +129,45 @@ async def test_an_expired_refresh_token_is_refused(
     registry.db.clock = lambda: utcnow() + timedelta(seconds=601)
     assert await oauth_tokens.find_refresh(registry.db, tokens.refresh_token) is None
     assert await oauth_tokens.find_access(registry.db, tokens.access_token) is None
+
+
+async def test_rows_nothing_can_use_are_forgotten_when_new_ones_come(
+    registry: Registry, owner: tuple[uuid.UUID, uuid.UUID]
+) -> None:
+    user_id, client_pk = owner
+    old = await oauth_tokens.store(registry.db, issued(), client_pk=client_pk, user_id=user_id)
+    access_only = await oauth_tokens.store(
+        registry.db, issued(False), client_pk=client_pk, user_id=user_id
+    )
+    registry.db.clock = lambda: utcnow() + timedelta(seconds=600 + 86_400 + 1)
+    new = await oauth_tokens.store(registry.db, issued(), client_pk=client_pk, user_id=user_id)
+    async with registry.db.read(OPERATOR) as tx:
+        left = set(await tx.session.scalars(select(OAuthToken.id)))
+    assert left == {new.id}
+    assert old.id not in left
+    assert access_only.id not in left
+
+
+async def test_codes_long_expired_are_forgotten_and_a_code_is_claimed_once(
+    registry: Registry, owner: tuple[uuid.UUID, uuid.UUID]
+) -> None:
+    user_id, client_pk = owner
+    request = oauth_codes.CodeRequest(
+        client_pk=client_pk,
+        user_id=user_id,
+        redirect_uri="",
+        scopes=["llm.inference"],
+        nonce=None,
+        code_challenge=None,
+        code_challenge_method=None,
+        auth_time=utcnow(),
+    )
+    first = oauth_codes.new_code()
+    await oauth_codes.save_code(registry.db, first, request)
+    assert await oauth_codes.claim_code(registry.db, first, uuid.uuid4()) is None  # other client
+    assert await oauth_codes.claim_code(registry.db, first, client_pk) is not None
+    assert await oauth_codes.claim_code(registry.db, first, client_pk) is None
+    registry.db.clock = lambda: utcnow() + timedelta(hours=2)
+    await oauth_codes.save_code(registry.db, oauth_codes.new_code(), request)
+    async with registry.db.read(OPERATOR) as tx:
+        assert await tx.session.scalar(select(func.count()).select_from(OAuthCode)) == 1

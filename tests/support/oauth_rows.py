@@ -2,8 +2,9 @@
 tokens are honoured (the gateway, the admin API) apart from how they are issued.
 
 Tokens have the issued format (``myat_`` + 43 urlsafe characters, stored as their SHA-256);
-revoking and disabling a client are audited here as the real services audit them, so that
-the registry's generation moves and every replica drops what it cached.
+clients are registered, disabled and deleted through the registry's service; revoking is
+audited here as the authorization server audits it, so that the registry's generation moves
+and every replica drops what it cached.
 """
 
 from __future__ import annotations
@@ -13,34 +14,34 @@ import secrets
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from modelyard.db.auth_tables import OAuthClient, OAuthToken
+from modelyard.db.auth_tables import OAuthClient, OAuthConsent, OAuthToken
 from modelyard.registry.actors import Actor
+from modelyard.registry.oauth_client_specs import OAuthClientCreate, OAuthClientUpdate
 from modelyard.services import Registry
 
 APP = "test-app"
 
 
 async def client_pk(registry: Registry, client_id: str = APP) -> uuid.UUID:
-    """The client's row id, made (public, enabled) on first use; not audited, like a seed."""
-    async with registry.db.write(Actor.operator("test")) as tx:
+    """The client's row id, registered (public, enabled) through the registry on first use."""
+    operator = Actor.operator("test")
+    async with registry.db.read(operator) as tx:
         found = await tx.session.scalar(
             select(OAuthClient.id).where(OAuthClient.client_id == client_id)
         )
-        if found is not None:
-            return found
-        row = OAuthClient(
-            id=uuid.uuid4(),
-            client_id=client_id,
-            name=f"{client_id} (test)",
-            client_type="public",
-            redirect_uris=["http://127.0.0.1/callback"],
-            grant_types=["authorization_code", "refresh_token"],
-            scopes=["openid", "llm.inference", "models.read", "user.info", "credits.read"],
-        )
-        tx.session.add(row)
-        return row.id
+    if found is not None:
+        return found
+    spec = OAuthClientCreate(
+        client_id=client_id,
+        name=f"{client_id} (test)",
+        client_type="public",
+        redirect_uris=["http://127.0.0.1/callback"],
+        grant_types=["authorization_code", "refresh_token"],
+        scopes=["openid", "llm.inference", "models.read", "user.info", "credits.read"],
+    )
+    return (await registry.oauth_clients.create(operator, spec)).client.id
 
 
 async def mint(
@@ -83,9 +84,25 @@ async def revoke(registry: Registry, token: str) -> None:
 
 
 async def disable_client(registry: Registry, client_id: str = APP) -> None:
-    """Disable a client, audited."""
+    """Disable a client through the registry (audited)."""
+    update = OAuthClientUpdate(enabled=False)
+    await registry.oauth_clients.update(Actor.operator("test"), client_id, update)
+
+
+async def delete_client(registry: Registry, client_id: str = APP) -> None:
+    """Delete a client through the registry (audited; its tokens go with it)."""
+    await registry.oauth_clients.delete(Actor.operator("test"), client_id)
+
+
+async def consent(registry: Registry, user_id: uuid.UUID | str, client_id: str = APP) -> None:
+    """The user's remembered consent to the client (as approving its consent page leaves)."""
+    pk = await client_pk(registry, client_id)
     async with registry.db.write(Actor.operator("test")) as tx:
-        await tx.session.execute(
-            update(OAuthClient).where(OAuthClient.client_id == client_id).values(enabled=False)
+        tx.session.add(
+            OAuthConsent(
+                id=uuid.uuid4(),
+                user_id=uuid.UUID(str(user_id)),
+                client_pk=pk,
+                scopes=["llm.inference", "models.read"],
+            )
         )
-        await tx.record("oauth_client.update", "oauth_client", client_id)

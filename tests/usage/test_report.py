@@ -19,7 +19,7 @@ from tests.gateway.server import running
 async def _key(registry: Registry, admin: Actor, email: str) -> str:
     user = await registry.users.create(admin, UserCreate(email=email))
     # calls models, then reads its own usage over the admin API
-    spec = ApiKeyCreate(name="k", user_id=user.id, scopes=["inference", "registry:read"])
+    spec = ApiKeyCreate(name="k", user_id=user.id, scopes=["llm.inference", "registry.read"])
     return (await registry.keys.create(admin, spec)).key
 
 

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 
 from modelyard.api.openapi import allowed_methods
 from modelyard.api.responses import JSONBody
+from modelyard.api.security import challenge
 from modelyard.errors import ModelyardError
 from modelyard.faults import DEPENDENCY_ERRORS, as_error
 
@@ -50,7 +51,11 @@ def error_response(
 
 def _render(exc: ModelyardError) -> JSONBody:
     retry_after = getattr(exc, "retry_after", None)
-    return error_response(exc.status, exc.code, exc.message, exc.details, retry_after=retry_after)
+    asks = challenge(exc)
+    headers = {"WWW-Authenticate": asks} if asks else None
+    return error_response(
+        exc.status, exc.code, exc.message, exc.details, headers=headers, retry_after=retry_after
+    )
 
 
 async def _domain(_: Request, exc: Exception) -> JSONBody:

@@ -16,6 +16,11 @@ operation added later gets its own):
  503   the database (behind every key check) is down       operations with a security scheme
 =====  ==================================================  ====================================
 
+Every operation with a security scheme names the one scope it needs (``api/security.py``):
+the scope its actor dependency declares (``api/deps.py``) becomes its ``security`` (the
+OAuth 2 scheme and the bearer key, each requiring it) and its ``x-required-scope``; its 403
+says ``WWW-Authenticate`` names the scope when that is what is missing.
+
 A route's own ``responses=`` (a CSV body, readiness' 503) win over these. FastAPI's
 ``HTTPValidationError`` is not used: validation errors are rendered by
 :mod:`modelyard.api.errors` in the same shape as every other error. A 405 (a method the path
@@ -31,8 +36,17 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
+from modelyard.api import security
+
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SCHEMA_REF = "#/components/schemas/Error"
+CHALLENGE = {
+    "WWW-Authenticate": {
+        "description": 'RFC 6750: `Bearer` on a 401; `Bearer error="insufficient_scope", '
+        'scope="<the scope>"` when the credential lacks the operation\'s scope',
+        "schema": {"type": "string"},
+    }
+}
 
 
 class ErrorDetail(BaseModel):
@@ -52,7 +66,8 @@ class Error(BaseModel):
 DESCRIPTIONS = {
     400: "The body is not valid JSON",
     401: "No API key, or one that is invalid, expired or revoked",
-    403: "The key lacks the scope, or the caller the role, for this",
+    403: "The key or token lacks the operation's scope (INSUFFICIENT_SCOPE, `details.scope`: "
+    "the `x-required-scope`), or the caller the role, for this",
     404: "Something the request names does not exist (or is not yours)",
     408: "The request body did not arrive within MODELYARD_BODY_TIMEOUT_S",
     409: "The change conflicts with the current state",
@@ -76,7 +91,7 @@ def error_statuses(method: str, operation: dict[str, Any]) -> set[int]:
     return statuses
 
 
-def _document(schema: dict[str, Any], prefix: str) -> None:
+def _document(schema: dict[str, Any], prefix: str, issuer: str) -> None:
     for template, path in schema.get("paths", {}).items():
         if not template.startswith(prefix):
             continue
@@ -84,14 +99,16 @@ def _document(schema: dict[str, Any], prefix: str) -> None:
             responses = operation.setdefault("responses", {})
             if _is_fastapi_422(responses.get("422")):
                 del responses["422"]
+            _scope(operation)
             for status in sorted(error_statuses(method, operation)):
-                responses.setdefault(
-                    str(status),
-                    {
-                        "description": DESCRIPTIONS[status],
-                        "content": {"application/json": {"schema": {"$ref": SCHEMA_REF}}},
-                    },
-                )
+                answer: dict[str, Any] = {
+                    "description": DESCRIPTIONS[status],
+                    "content": {"application/json": {"schema": {"$ref": SCHEMA_REF}}},
+                }
+                if status in (401, 403):
+                    answer["headers"] = CHALLENGE
+                responses.setdefault(str(status), answer)
+    security.add_scheme(schema, issuer)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     if "HTTPValidationError" not in str(schema.get("paths")):  # no longer used anywhere
         for name in ("HTTPValidationError", "ValidationError"):
@@ -99,6 +116,17 @@ def _document(schema: dict[str, Any], prefix: str) -> None:
     defs = Error.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(defs.pop("$defs", {}))
     components["Error"] = defs
+
+
+def _scope(operation: dict[str, Any]) -> None:
+    """The scope the operation's dependencies declare (FastAPI lists it on the bearer
+    scheme) made its security and ``x-required-scope``. An operation that declares none,
+    or several, is left as it is: the scope walk (tests/api/test_scope_walk.py) fails on it."""
+    declared = {
+        scope for need in operation.get("security", []) for s in need.values() for scope in s
+    }
+    if len(declared) == 1:
+        security.declare(operation, declared.pop())
 
 
 def _is_fastapi_422(response: Any) -> bool:
@@ -138,7 +166,7 @@ def install(app: FastAPI, prefix: str) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            _document(schema, prefix)
+            _document(schema, prefix, app.state.settings.issuer)
             app.openapi_schema = schema
         return app.openapi_schema
 

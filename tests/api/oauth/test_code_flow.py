@@ -4,8 +4,12 @@ use, and the ID token verified against the JWKS."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from datetime import timedelta
+from urllib.parse import unquote
 
+from modelyard.db.types import utcnow
 from modelyard.registry.actors import Actor
 from modelyard.registry.oauth_clients import OAuthClientUpdate
 from modelyard.services import Registry
@@ -166,6 +170,11 @@ async def test_requests_that_cannot_be_trusted_get_an_error_page(
         "&redirect_uri=https://evil.example/cb",
         "/oauth/authorize?response_type=code&client_id=" + "x" * 5000,
         "/oauth/authorize?response_type=code&client_id=%00",
+        "/oauth/authorize?response_type=code&client_id=%ff%fe&redirect_uri=%ed%a0%80",
+        "/oauth/authorize?response_type=code&client_id=textassistant-desktop&scope=%ed%a0%80"
+        "&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcallback%ff",
+        '/oauth/authorize?response_type=code&client_id=textassistant-desktop&redirect_uri=https://e/"',
+        "/oauth/authorize?response_type=co%5Cde&client_id=textassistant-desktop",
     ]
     for url in bad:
         page = await browser.visit(url, person)
@@ -235,3 +244,55 @@ async def test_a_code_is_refused_once_the_user_disconnects_the_app(
     late = await desktop.exchange(location)
     assert late.status_code == 400
     assert late.json()["error"] == "invalid_grant"
+
+
+async def test_a_confidential_client_authenticates_its_code_exchange(
+    service: App, browser: Browser, person: Person
+) -> None:
+    async def code() -> str:
+        url = service.authorize_url("openid email", code_challenge="", code_challenge_method="")
+        page = await browser.visit(url, person)  # PKCE is optional for a confidential client
+        answer = page if page.status_code == 302 else await browser.consent(page)
+        assert answer.status_code == 302, answer.text
+        return query_of(answer.headers["location"])["code"]
+
+    form = {"grant_type": "authorization_code", "redirect_uri": service.redirect_uri}
+    basic = await service.token(**form, code=await code())
+    assert basic.status_code == 200, basic.text
+    assert "id_token" in basic.json()
+    assert service.secret is not None
+    posted = await service.http.post(
+        "/oauth/token",
+        data=form
+        | {"code": await code(), "client_id": "reporting", "client_secret": service.secret},
+    )
+    assert posted.status_code == 200, posted.text
+    bare = await service.http.post(
+        "/oauth/token", data=form | {"code": await code(), "client_id": "reporting"}
+    )
+    assert bare.status_code in (400, 401)
+    assert bare.json()["error"] == "invalid_client"
+
+
+async def test_prompt_login_and_max_age_ask_to_sign_in_again(
+    desktop: App, browser: Browser, person: Person, registry: Registry
+) -> None:
+    first = await desktop.exchange(await _signed_in_code(desktop, browser, person))
+    before = (await desktop.verify_id_token(first.json()["id_token"]))["auth_time"]
+    again = await browser.client.get(desktop.authorize_url(SCOPE, prompt="login"))
+    assert again.status_code == 303
+    target = unquote(again.headers["location"])
+    assert target.startswith("/login?next=/oauth/authorize?")
+    assert "prompt" not in target  # the sign-in about to happen is the one asked for
+    assert (await browser.client.get("/account/apps")).status_code != 200  # session ended
+    await asyncio.sleep(1.1)  # auth_time is in whole seconds
+    location = await _signed_in_code(desktop, browser, person)
+    later = await desktop.exchange(location)
+    after = (await desktop.verify_id_token(later.json()["id_token"]))["auth_time"]
+    assert after > before
+    fresh = await browser.visit(desktop.authorize_url(SCOPE, max_age="600"), person)
+    assert fresh.status_code == 302  # signed in recently enough: straight back with a code
+    registry.db.clock = lambda: utcnow() + timedelta(seconds=120)
+    stale = await browser.client.get(desktop.authorize_url(SCOPE, max_age="60"))
+    assert stale.status_code == 303
+    assert stale.headers["location"].startswith("/login?next=")

@@ -9,30 +9,26 @@ posts back here with the session's CSRF token and "approve" or "deny"."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import OAuth2Error, scope_to_list
 from authlib.oidc.core.errors import ConsentRequiredError
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from modelyard.api.oauth import bridge
 from modelyard.api.oauth.models import Client, Person
-from modelyard.api.oauth.server import (
-    FormError,
-    ModelyardServer,
-    OAuthRequest,
-    oauth_request,
-    server_of,
-)
+from modelyard.api.oauth.server import ModelyardServer, server_of
+from modelyard.api.oauth.wire import FormError, OAuthRequest, oauth_request
 from modelyard.api.web.csrf import check_form
 from modelyard.api.web.errors import PageError
 from modelyard.api.web.render import render
-from modelyard.api.web.session import SignedIn, login_redirect, signed_in
+from modelyard.api.web.session import SignedIn, signed_in
 from modelyard.registry import oauth_codes
 from modelyard.registry.scopes import DESCRIPTIONS
+from modelyard.services import Registry
 
 router = APIRouter(include_in_schema=False)
 
@@ -95,7 +91,9 @@ async def _authorize(request: Request) -> Response:
     try:
         oauth = await oauth_request(request, params_from="query")
     except FormError as exc:
-        raise PageError(400, "This form could not be read", str(exc)) from None
+        raise PageError(
+            400, "This sign-in request cannot be served", f"{str(exc).capitalize()}."
+        ) from None
     except OAuth2Error as error:
         raise _error_page(error) from None
     signed = await signed_in(request)
@@ -105,10 +103,38 @@ async def _authorize(request: Request) -> Response:
     except OAuth2Error as error:
         return _answer_error(server, oauth, error)
     if signed is None:
-        return login_redirect(request)
+        return _to_sign_in(request)
+    if request.method == "GET" and _needs_fresh_sign_in(server, oauth, signed):
+        registry: Registry = request.app.state.registry
+        await registry.web_sessions.end(signed.session_id)
+        return _to_sign_in(request)
     if request.method == "POST":
         return await _decide(request, server, oauth, grant, signed)
     return await _ask(request, server, oauth, grant, signed)
+
+
+def _needs_fresh_sign_in(server: ModelyardServer, oauth: OAuthRequest, signed: SignedIn) -> bool:
+    """OpenID Connect's ``prompt=login``, or a ``max_age`` (seconds) older than the sign-in."""
+    data = oauth.payload.data
+    if "login" in (data.get("prompt") or "").split():
+        return True
+    max_age = data.get("max_age") or ""
+    if not max_age.isdigit() or len(max_age) > 9:
+        return False
+    elapsed = int((server.db.clock() - signed.auth_time).total_seconds())
+    return elapsed > int(max_age)
+
+
+def _to_sign_in(request: Request) -> Response:
+    """The sign-in page, coming back to this request afterwards without ``prompt=login``
+    (the sign-in just made satisfies it; kept, it would ask forever)."""
+    query = []
+    for key, value in request.query_params.multi_items():
+        kept = " ".join(p for p in value.split() if p != "login") if key == "prompt" else value
+        if kept or key != "prompt":
+            query.append((key, kept))
+    here = request.url.path + (f"?{urlencode(query)}" if query else "")
+    return RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)
 
 
 async def _decide(

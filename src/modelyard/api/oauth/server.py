@@ -1,8 +1,8 @@
 """modelyard's OAuth 2 / OpenID Connect authorization server: Authlib's
 ``AuthorizationServer`` adapted to Starlette requests and the registry's async database.
 
-How a request is served: the route reads the HTTP request (query, bounded form body) into an
-:class:`OAuthRequest`, then runs Authlib's synchronous call in a worker thread
+How a request is served: the route reads the HTTP request (query, bounded form body) into
+an ``OAuthRequest`` (``wire.py``), then runs Authlib's synchronous call in a worker thread
 (``bridge.in_thread``); every storage hook Authlib calls (find a client, save a code, save a
 token) runs its query back on the event loop through ``bridge.wait``. Authlib answers
 ``(status, body, headers)``, which :meth:`ModelyardServer.handle_response` makes a response.
@@ -36,17 +36,14 @@ address for local use; otherwise every endpoint answers ``insecure_transport``.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl
 
 import orjson
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
     JsonRequest,
     OAuth2Error,
-    OAuth2Payload,
     OAuth2Request,
 )
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
@@ -55,6 +52,7 @@ from fastapi.responses import Response
 
 from modelyard.api.oauth import bridge
 from modelyard.api.oauth.models import Client, Person
+from modelyard.api.oauth.wire import FormError, OAuthRequest, oauth_request
 from modelyard.registry import oauth_tokens
 from modelyard.registry.oauth_clients import find_client
 from modelyard.registry.scopes import OIDC_SCOPES, SCOPES
@@ -64,104 +62,11 @@ from modelyard.settings import Settings
 # Authlib logs each issued token (its plaintext) at DEBUG: never let that through.
 logging.getLogger("authlib").setLevel(logging.INFO)
 
-MAX_FORM = 16 * 1024  # token requests are a few hundred bytes
-FORM_TYPE = "application/x-www-form-urlencoded"
 JSON_HEADERS = [
     ("Content-Type", "application/json"),
     ("Cache-Control", "no-store"),
     ("Pragma", "no-cache"),
 ]
-
-
-class _Payload(OAuth2Payload):  # type: ignore[misc]
-    def __init__(self, params: list[tuple[str, str]]) -> None:
-        self._datalist: defaultdict[str, list[str]] = defaultdict(list)
-        for key, value in params:
-            self._datalist[key].append(value)
-        self._data = {key: values[0] for key, values in self._datalist.items()}
-
-    @property
-    def data(self) -> dict[str, str]:
-        return self._data
-
-    @property
-    def datalist(self) -> defaultdict[str, list[str]]:
-        return self._datalist
-
-
-class OAuthRequest(OAuth2Request):  # type: ignore[misc]
-    """One HTTP request as Authlib reads it. ``params`` are the protocol's parameters: the
-    query of an authorization request, the form body of a token request."""
-
-    def __init__(
-        self,
-        method: str,
-        uri: str,
-        headers: Any,
-        query: list[tuple[str, str]],
-        form: list[tuple[str, str]],
-        params: list[tuple[str, str]],
-    ) -> None:
-        super().__init__(method=method, uri=uri, headers=headers)
-        self._args = dict(query)
-        self._form = dict(form)
-        self.payload = _Payload(params)
-
-    @property
-    def args(self) -> dict[str, str]:
-        return self._args
-
-    @property
-    def form(self) -> dict[str, str]:
-        return self._form
-
-
-class FormError(Exception):
-    """A request body that is not a small urlencoded form: 400 invalid_request."""
-
-
-async def read_form(request: Request) -> list[tuple[str, str]]:
-    """A POST's urlencoded body, bounded; other bodies refused (never a 500). An empty
-    body (a userinfo POST) is no parameters."""
-    if request.method != "POST":
-        return []
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM:
-            raise FormError("the request body is too large")
-    if not body:
-        return []
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != FORM_TYPE:
-        raise FormError(f"send the parameters as {FORM_TYPE}")
-    try:
-        text = body.decode("utf-8")
-        return parse_qsl(text, keep_blank_values=True, strict_parsing=False, max_num_fields=50)
-    except (UnicodeDecodeError, ValueError):
-        raise FormError("the request body is not a readable form") from None
-
-
-def _has_nul(pairs: list[tuple[str, str]]) -> bool:
-    return any("\x00" in k or "\x00" in v for k, v in pairs)
-
-
-async def oauth_request(request: Request, *, params_from: str = "auto") -> OAuthRequest:
-    """``request`` as Authlib reads it. ``params_from``: "query", "form", or "auto" (the
-    query for GET, the form for POST). The URI is on the issuer, as clients see it."""
-    query = [(k, v) for k, v in request.query_params.multi_items()]
-    form = await read_form(request)
-    if _has_nul(query) or _has_nul(form):
-        raise FormError("parameters must not contain NUL characters")
-    source = (
-        params_from if params_from != "auto" else ("form" if request.method == "POST" else "query")
-    )
-    params = form if source == "form" else query
-    settings: Settings = request.app.state.settings
-    uri = (
-        settings.issuer + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    )
-    return OAuthRequest(request.method, uri, request.headers, query, form, params)
 
 
 def json_response(status: int, body: Any, headers: list[tuple[str, str]] | None = None) -> Response:

@@ -2,13 +2,18 @@
 FastAPI's routing (:mod:`modelyard.api.openai.handler`), so FastAPI knows nothing of it: its
 operations are added to the schema FastAPI builds, once, by :func:`install`.
 
-Every operation lists the errors it can really answer, in OpenAI's error shape:
+Every operation names the scope it needs (``x-required-scope`` and its ``security``, see
+:mod:`modelyard.api.security`), read from the route table the handler enforces
+(:data:`modelyard.api.openai.handler.ROUTES`): ``models.read`` for the models,
+``llm.inference`` for everything else. Every operation lists the errors it can really
+answer, in OpenAI's error shape:
 
 =====  ===========================================================  =====================
  400   a body that is not JSON, or a parameter OpenAI would refuse  calls
  401   no API key, or one that is invalid, expired or revoked       all
  402   not enough credits for the call                              calls
- 403   a key without the inference scope; what the plan excludes    all
+ 403   a key or token without the route's scope; what the plan      all
+       excludes
  404   an unknown model (or one not yours)                          calls, one model
  408   the body arrived too slowly                                  calls
  409   the model is deprecated, the provider disabled               calls
@@ -24,11 +29,14 @@ Every operation lists the errors it can really answer, in OpenAI's error shape:
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from typing import Any
 
+from modelyard.api import security
 from modelyard.api.anthropic import spec as anthropic_spec
 from modelyard.api.openai import spec_completions
+from modelyard.api.openai.handler import ROUTES
 from modelyard.api.openai.spec_messages import Schema, ref
 from modelyard.api.openai.spec_responses import COMPONENTS as RESPONSES_COMPONENTS
 from modelyard.api.openai.spec_schemas import COMPONENTS
@@ -38,7 +46,8 @@ ERRORS = {
     400: "A body that is not JSON, or a parameter OpenAI would refuse (`param` names it)",
     401: "No API key, or one that is invalid, expired or revoked",
     402: "Not enough credits for this call",
-    403: "The key lacks the inference scope, or the plan does not allow this",
+    403: "The key or token lacks the operation's scope (code insufficient_scope, the "
+    "`x-required-scope`, named by WWW-Authenticate), or the plan does not allow this",
     404: "The model does not exist, or is not yours to use",
     408: "The request body arrived too slowly",
     409: "The model is deprecated or its provider disabled",
@@ -72,6 +81,15 @@ EVENT = {
         "retry": {"type": "integer"},
     },
     "required": ["data"],
+}
+
+
+CHALLENGE = {
+    "WWW-Authenticate": {
+        "description": 'RFC 6750: `Bearer` on a 401; `Bearer error="insufficient_scope", '
+        'scope="<the scope>"` when the credential lacks the operation\'s scope',
+        "schema": {"type": "string"},
+    }
 }
 
 
@@ -239,7 +257,22 @@ def add_v1(schema: dict[str, Any]) -> dict[str, Any]:
         {"type": "http", "scheme": "bearer", "description": "a modelyard API key (myk_...)"},
     )
     schemes.update(copy.deepcopy(anthropic_spec.SCHEMES))
+    # The OAuth2 scheme the operations name is the admin API's (api/openapi.py adds it).
+    for template, item in paths.items():
+        if template.startswith("/v1/"):
+            for operation in item.values():
+                security.declare(operation, scope_of(template))
+                for status in ("401", "403"):
+                    operation["responses"][status].setdefault("headers", CHALLENGE)
     return schema
+
+
+def scope_of(template: str) -> str:
+    """The scope the handler requires on the path ``template`` (its route's)."""
+    route = ROUTES.find(re.sub(r"\{[^/]+\}", "x", template))
+    if route is None:
+        raise LookupError(f"{template} is documented but not routed")
+    return route.scope
 
 
 def install(app: Any) -> None:

@@ -1,7 +1,9 @@
 """The OpenAI wire format at the edge: error bodies, status-to-type mapping, raw ASGI replies.
 
 Errors take OpenAI's shape, ``{"error": {"message", "type", "code", "param"}}``, with the
-statuses the official SDKs key their retry logic on (429 with Retry-After, 5xx)."""
+statuses the official SDKs key their retry logic on (429 with Retry-After, 5xx); a 401 or a
+403 for a missing scope carries RFC 6750's ``WWW-Authenticate`` (the code
+``insufficient_scope`` and the header both name what was missing)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from modelyard.api.security import challenge
 from modelyard.errors import BadRequest, ModelyardError, RequestTimeout
 from modelyard.gateway import idempotency
 from modelyard.gateway.call import Call
@@ -53,6 +56,10 @@ def error_reply(exc: ModelyardError) -> tuple[int, bytes, Headers]:
         headers.append((b"retry-after", str(seconds).encode()))
     elif exc.code == idempotency.CODE:  # a retry would meet the same refusal
         headers.append((b"x-should-retry", b"false"))
+    elif exc.status in (401, 403):  # RFC 6750: which scope was missing, for OAuth clients
+        asks = challenge(exc)
+        if asks is not None:
+            headers.append((b"www-authenticate", asks.encode()))
     return exc.status, error_body(exc.status, exc.code, exc.message, param), headers
 
 

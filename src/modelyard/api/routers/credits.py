@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
-from modelyard.api.deps import Paging, Reader, RegistryDep, Writer
+from modelyard.api.deps import CreditsReader, Paging, RegistryDep, Writer
 from modelyard.api.exact import ExactRoute
 from modelyard.billing.credits import Adjustment, Balance, EntryView, GrantCreate
 from modelyard.registry.common import Page
@@ -24,13 +24,15 @@ USER = "00000000-0000-0000-0000-000000000000"
 
 
 @router.get("", summary="A balance: total, held by calls in flight, available, live grants")
-async def get_balance(registry: RegistryDep, actor: Reader, user_id: UserId = None) -> Balance:
+async def get_balance(
+    registry: RegistryDep, actor: CreditsReader, user_id: UserId = None
+) -> Balance:
     return await registry.credits.balance(actor, user_id)
 
 
 @router.get("/ledger", summary="Ledger entries, newest first; they sum to the balance")
 async def get_ledger(
-    registry: RegistryDep, actor: Reader, page: Paging, user_id: UserId = None
+    registry: RegistryDep, actor: CreditsReader, page: Paging, user_id: UserId = None
 ) -> Page[EntryView]:
     return await registry.credits.ledger(actor, page, user_id)
 

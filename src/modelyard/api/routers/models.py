@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Response
 
-from modelyard.api.deps import Paging, Reader, RegistryDep, Writer
+from modelyard.api.deps import ModelsReader, Paging, RegistryDep, Writer
 from modelyard.registry.common import Page
 from modelyard.registry.fields import Instant
 from modelyard.registry.model_views import ModelView, PriceView
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/models", tags=["models"])
 @router.get("", summary="List the models you may see")
 async def list_models(
     registry: RegistryDep,
-    actor: Reader,
+    actor: ModelsReader,
     page: Paging,
     provider_id: uuid.UUID | None = None,
     status: Annotated[Literal["ACTIVE", "DEPRECATED"] | None, Query()] = None,
@@ -55,7 +55,7 @@ async def create_model(
 
 
 @router.get("/{model_id}", summary="One model, with its current price")
-async def get_model(registry: RegistryDep, actor: Reader, model_id: str) -> ModelView:
+async def get_model(registry: RegistryDep, actor: ModelsReader, model_id: str) -> ModelView:
     return await registry.models.get(actor, model_id)
 
 
@@ -88,7 +88,9 @@ async def set_default(registry: RegistryDep, actor: Writer, model_id: str) -> Mo
 
 
 @router.get("/{model_id}/prices", summary="The model's price history, oldest first")
-async def price_history(registry: RegistryDep, actor: Reader, model_id: str) -> list[PriceView]:
+async def price_history(
+    registry: RegistryDep, actor: ModelsReader, model_id: str
+) -> list[PriceView]:
     return await registry.prices.history(actor, model_id)
 
 
@@ -104,7 +106,7 @@ async def append_price(
 @router.get("/{model_id}/price", summary="The price in force at a given time")
 async def price_at(
     registry: RegistryDep,
-    actor: Reader,
+    actor: ModelsReader,
     model_id: str,
     at: Annotated[
         Instant, Query(description="ISO 8601 time with a zone, e.g. 2026-01-01T00:00:00Z")

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from modelyard.api.deps import Reader, RegistryDep
+from modelyard.api.deps import ModelsReader, RegistryDep
 from modelyard.registry.lookup import ProviderFilter
 from modelyard.registry.overview import ProviderOverview
 
@@ -21,7 +21,7 @@ router = APIRouter(tags=["providers"])
 )
 async def overview(
     registry: RegistryDep,
-    actor: Reader,
+    actor: ModelsReader,
     owner: Annotated[Literal["system", "mine", "all"], Query()] = "all",
     kind: str | None = None,
     enabled: bool | None = None,

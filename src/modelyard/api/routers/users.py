@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from modelyard.api.deps import Paging, Reader, RegistryDep, Writer
+from modelyard.api.deps import Paging, ProfileReader, Reader, RegistryDep, Writer
 from modelyard.errors import Unauthenticated
 from modelyard.registry.common import Page
 from modelyard.registry.passwords import PasswordSet
@@ -27,8 +27,8 @@ async def create_user(registry: RegistryDep, actor: Writer, body: UserCreate) ->
 
 
 # /users/me... before /users/{user_id}, or "me" would be taken for an id.
-@router.get("/me", summary="The user behind this API key")
-async def me(registry: RegistryDep, actor: Reader) -> UserView:
+@router.get("/me", summary="The user behind this API key or token")
+async def me(registry: RegistryDep, actor: ProfileReader) -> UserView:
     if actor.user_id is None:  # API keys always belong to a user; only the CLI has none
         raise Unauthenticated("this endpoint needs a user's API key")
     return await registry.users.get(actor, actor.user_id)

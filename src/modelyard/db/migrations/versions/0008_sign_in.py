@@ -326,7 +326,9 @@ def _rename_scopes(mapping: Mapping[str, tuple[str, ...]]) -> None:
 
 def downgrade() -> None:
     _rename_scopes(BACKWARD)
-    with op.batch_alter_table("users", schema=None) as batch_op:
+    # SQLite's own DROP COLUMN: a batch rebuild of `users` would drop the old table, and with
+    # foreign keys on that deletes every row referring to a user (their API keys).
+    with op.batch_alter_table("users", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("password_changed_at")
         batch_op.drop_column("password_hash")
 
