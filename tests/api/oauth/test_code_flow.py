@@ -290,6 +290,9 @@ async def test_prompt_login_and_max_age_ask_to_sign_in_again(
     later = await desktop.exchange(location)
     after = (await desktop.verify_id_token(later.json()["id_token"]))["auth_time"]
     assert after > before
+    for odd in ("²", "-1", "1e3", "9" * 40):  # not a count of seconds: ignored
+        ignored = await browser.visit(desktop.authorize_url(SCOPE, max_age=odd), person)
+        assert ignored.status_code == 302, odd
     fresh = await browser.visit(desktop.authorize_url(SCOPE, max_age="600"), person)
     assert fresh.status_code == 302  # signed in recently enough: straight back with a code
     registry.db.clock = lambda: utcnow() + timedelta(seconds=120)
