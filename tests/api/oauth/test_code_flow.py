@@ -187,6 +187,8 @@ async def test_requests_that_cannot_be_trusted_get_an_error_page(
     wrong_type = await browser.visit(desktop.authorize_url(SCOPE, response_type="token"), person)
     assert wrong_type.status_code == 302
     assert query_of(wrong_type.headers["location"])["error"] == "unsupported_response_type"
+    long_nonce = await browser.visit(desktop.authorize_url(SCOPE, nonce="n" * 256), person)
+    assert "255" in query_of(long_nonce.headers["location"])["error_description"]
     unknown_scope = await browser.visit(desktop.authorize_url("openid registry.write"), person)
     assert query_of(unknown_scope.headers["location"])["error"] == "invalid_scope"
 
