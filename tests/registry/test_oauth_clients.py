@@ -168,7 +168,10 @@ async def test_public_client_has_no_secret_and_is_found(registry: Registry, admi
     assert found is not None
     assert (found.client_type, found.redirect_uris) == ("public", [DESKTOP])
     assert await find_client(registry.db, "nobody") is None
-    assert await find_client(registry.db, "x" * 5000) is None
+    for hostile in ("x" * 5000, "textassistant-desktop\x00", "\ud800", ""):
+        assert await find_client(registry.db, hostile) is None
+        await fails(registry, "INVALID_CLIENT", authenticate_client(registry.db, hostile, "\ud800"))
+        await fails(registry, "OAUTH_CLIENT_NOT_FOUND", registry.oauth_clients.get(admin, hostile))
     await fails(
         registry,
         "CLIENT_ID_TAKEN",

@@ -22,7 +22,12 @@ from modelyard.db.tables import User
 from modelyard.errors import Conflict, Unauthenticated, ValidationFailed
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import not_found
-from modelyard.registry.oauth_client_rules import grant_problems, redirect_uri_matches
+from modelyard.registry.fields import unstorable
+from modelyard.registry.oauth_client_rules import (
+    CLIENT_ID_MAX,
+    grant_problems,
+    redirect_uri_matches,
+)
 from modelyard.registry.oauth_client_specs import (
     NewOAuthClient,
     OAuthClientCreate,
@@ -48,7 +53,9 @@ _NO_CLIENT_HASH = hashlib.sha256(b"no such client").hexdigest()
 
 
 def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+    """The SHA-256 kept of a secret; any text hashes (a lone surrogate from a hostile form
+    simply does not match)."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def new_secret() -> str:
@@ -195,8 +202,18 @@ async def _check(tx: Tx, client: OAuthClient) -> None:
             raise ValidationFailed.at("service_user_id", "is not an existing user")
 
 
+def _askable(client_id: str) -> bool:
+    """Whether ``client_id`` can be looked up at all: one no database could hold (too long,
+    NUL, a lone surrogate) names no client, and must not reach the driver as an error."""
+    return len(client_id) <= CLIENT_ID_MAX and unstorable(client_id) is None
+
+
 async def _load(tx: Tx, client_id: str) -> OAuthClient:
-    client = await tx.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+    client = None
+    if _askable(client_id):
+        client = await tx.session.scalar(
+            select(OAuthClient).where(OAuthClient.client_id == client_id)
+        )
     if client is None:
         raise not_found("oauth_client", repr(client_id[:100]))
     return client
@@ -204,7 +221,7 @@ async def _load(tx: Tx, client_id: str) -> OAuthClient:
 
 async def find_client(db: Database, client_id: str) -> OAuthClient | None:
     """The enabled client called ``client_id``, or None (unknown and disabled alike)."""
-    if len(client_id) > 100:
+    if not _askable(client_id):
         return None
     async with db.read(Actor.operator("oauth")) as tx:
         return await tx.session.scalar(

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from modelyard.db.auth_tables import OAuthCode, OAuthConsent
-from modelyard.registry.oauth_tokens import SERVER, digest, setting_int
+from modelyard.registry.oauth_tokens import SERVER, digest, revoke_family, setting_int
 from modelyard.registry.tx import Database
 
 
@@ -80,6 +80,22 @@ async def claim_code(db: Database, code: str, client_pk: uuid.UUID) -> OAuthCode
         if not claimed.rowcount:  # type: ignore[attr-defined]
             return None
         return await tx.session.scalar(select(OAuthCode).where(OAuthCode.code_hash == digest(code)))
+
+
+async def replayed(db: Database, code: str, client_pk: uuid.UUID) -> int:
+    """A code that was already used came back: revoke the tokens it was exchanged for
+    (their family is the code's id); how many were live."""
+    async with db.write(SERVER) as tx:
+        row = await tx.session.scalar(
+            select(OAuthCode).where(
+                OAuthCode.code_hash == digest(code),
+                OAuthCode.client_pk == client_pk,
+                OAuthCode.used_at.is_not(None),
+            )
+        )
+        if row is None:
+            return 0
+        return await revoke_family(tx, row.id, "authorization_code_reused")
 
 
 async def nonce_used(db: Database, client_pk: uuid.UUID, nonce: str) -> bool:

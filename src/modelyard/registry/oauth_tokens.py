@@ -113,11 +113,18 @@ def _row(
 
 
 async def store(
-    db: Database, issued: Issued, *, client_pk: uuid.UUID, user_id: uuid.UUID
+    db: Database,
+    issued: Issued,
+    *,
+    client_pk: uuid.UUID,
+    user_id: uuid.UUID,
+    family_id: uuid.UUID | None = None,
 ) -> OAuthToken:
-    """A new family's first tokens (after a code, client credentials or a device grant)."""
+    """A new family's first tokens (after a code, client credentials or a device grant).
+    Tokens from an authorization code take the code's row id as their family, so a replayed
+    code can revoke what it was exchanged for (RFC 6749 section 4.1.2)."""
     async with db.write(SERVER) as tx:
-        family = uuid.uuid4()
+        family = family_id or uuid.uuid4()
         return _row(
             tx, issued, client_pk=client_pk, user_id=user_id, family_id=family, parent_id=None
         )

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from modelyard.api.app import create_app
+from modelyard.catalog.clients import seed_clients
 from modelyard.registry.actors import Actor
 from modelyard.registry.oauth_clients import OAuthClientCreate
 from modelyard.registry.users import UserCreate
@@ -19,8 +20,6 @@ from tests.api.oauth.flows import ISSUER, App, Browser
 from tests.api.web.conftest import Person, make_person
 
 OPERATOR = Actor.operator()
-DESKTOP_SCOPES = ["openid", "email", "profile", "llm.inference", "models.read", "user.info",
-                  "credits.read"]  # fmt: skip
 
 
 @pytest.fixture
@@ -50,18 +49,9 @@ async def person(registry: Registry) -> Person:
 
 @pytest.fixture
 async def desktop(registry: Registry, oauth_client: httpx.AsyncClient) -> App:
-    """Seed 003's desktop app: public, code + refresh, loopback redirect on any port."""
-    await registry.oauth_clients.create(
-        OPERATOR,
-        OAuthClientCreate(
-            client_id="textassistant-desktop",
-            name="TextAssistant",
-            client_type="public",
-            redirect_uris=["http://127.0.0.1/callback"],
-            grant_types=["authorization_code", "refresh_token"],
-            scopes=DESKTOP_SCOPES,
-        ),
-    )
+    """Seed 003's desktop app as `modelyard seed` registers it: public, code + refresh,
+    ``http://127.0.0.1/callback`` on any port; it listens on port 53682 today."""
+    assert await seed_clients(registry.db, OPERATOR) == ["textassistant-desktop"]
     return App(oauth_client, "textassistant-desktop", "http://127.0.0.1:53682/callback")
 
 

@@ -4,6 +4,11 @@ use, and the ID token verified against the JWKS."""
 
 from __future__ import annotations
 
+import uuid
+
+from modelyard.registry.actors import Actor
+from modelyard.registry.oauth_clients import OAuthClientUpdate
+from modelyard.services import Registry
 from tests.api.oauth.flows import ISSUER, App, Browser, consent_form, query_of
 from tests.api.web.browser import text
 from tests.api.web.conftest import Person
@@ -14,10 +19,12 @@ SCOPE = "openid email profile llm.inference models.read"
 async def test_desktop_app_signs_its_user_in(
     desktop: App, browser: Browser, person: Person
 ) -> None:
-    page = await browser.visit(desktop.authorize_url(SCOPE), person)
+    scope = SCOPE + " offline_access"
+    page = await browser.visit(desktop.authorize_url(scope), person)
     assert page.status_code == 200, page.text
     shown = text(page.text)
     assert "Allow TextAssistant" in shown
+    assert "Stay signed in" in shown
     assert "Call models for you" in shown
     assert "See which models you may use" in shown
     assert f"Signed in as {person.email}" in shown
@@ -33,7 +40,7 @@ async def test_desktop_app_signs_its_user_in(
     assert body["access_token"].startswith("myat_")
     assert body["refresh_token"].startswith("myrt_")
     assert body["expires_in"] == 3600
-    assert body["scope"].split() == SCOPE.split()
+    assert body["scope"].split() == scope.split()
     claims = await desktop.verify_id_token(body["id_token"])
     assert claims["sub"] == person.id
     assert claims["nonce"] == desktop.last.nonce  # type: ignore[union-attr]
@@ -109,10 +116,17 @@ async def test_a_code_works_once_and_only_with_its_verifier(
     desktop: App, browser: Browser, person: Person
 ) -> None:
     location = await _signed_in_code(desktop, browser, person)
-    assert (await desktop.exchange(location)).status_code == 200
+    first = await desktop.exchange(location)
+    assert first.status_code == 200
+    token = first.json()["access_token"]
+    userinfo = {"Authorization": f"Bearer {token}"}
+    assert (await desktop.http.get("/oauth/userinfo", headers=userinfo)).status_code == 200
     replay = await desktop.exchange(location)
     assert replay.status_code == 400
     assert replay.json()["error"] == "invalid_grant"
+    # a replayed code means it leaked: what it was exchanged for is revoked (RFC 6749 4.1.2)
+    assert (await desktop.http.get("/oauth/userinfo", headers=userinfo)).status_code == 401
+    assert (await desktop.refresh(first.json()["refresh_token"])).status_code == 400
     location = await _signed_in_code(desktop, browser, person)
     wrong = await desktop.exchange(location, code_verifier="x" * 50)
     assert wrong.status_code == 400
@@ -191,3 +205,27 @@ async def test_consent_form_needs_its_csrf_token_and_origin(
     assert nonsense.status_code == 400
     again = await browser.visit(desktop.authorize_url(SCOPE), person)
     assert again.status_code == 200  # no consent was stored by any of them
+
+
+async def test_a_trusted_app_skips_consent_but_is_listed_as_connected(
+    desktop: App, browser: Browser, person: Person, registry: Registry, admin: Actor
+) -> None:
+    await registry.oauth_clients.update(
+        admin, "textassistant-desktop", OAuthClientUpdate(skip_consent=True)
+    )
+    answer = await browser.visit(desktop.authorize_url(SCOPE), person)
+    assert answer.status_code == 302
+    assert (await desktop.exchange(answer.headers["location"])).status_code == 200
+    apps = await browser.get("/account/apps")
+    assert "TextAssistant" in text(apps.text)
+
+
+async def test_a_code_is_refused_once_the_user_disconnects_the_app(
+    desktop: App, browser: Browser, person: Person, registry: Registry
+) -> None:
+    location = await _signed_in_code(desktop, browser, person)
+    user = Actor.user(uuid.UUID(person.id), "member", person.email, frozenset())
+    await registry.connected_apps.revoke(user, "textassistant-desktop")
+    late = await desktop.exchange(location)
+    assert late.status_code == 400
+    assert late.json()["error"] == "invalid_grant"

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
 import httpx
 import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import select, update
 
+from modelyard.db.auth_tables import WebSession
+from modelyard.db.tables import User
+from modelyard.registry.actors import Actor
 from modelyard.services import Registry
 from tests.api.web.browser import Browser, form, text
 from tests.api.web.conftest import Person
@@ -90,3 +98,48 @@ async def test_sign_out_ends_the_session(
     again = await browser.get("/logout")
     assert again.status_code == 303
     assert again.headers["location"] == "/login"
+
+
+async def test_a_session_lasts_its_ttl_and_no_longer(
+    browser: Browser, web_client: httpx.AsyncClient, registry: Registry, person: Person
+) -> None:
+    await registry.settings.set(Actor.operator(), "auth.session_ttl_s", 600)
+    answer = await browser.sign_in(person.email, person.password)
+    assert "Max-Age=600" in answer.headers["set-cookie"]
+    assert (await browser.get("/account/apps")).status_code == 200
+    async with registry.db.write(Actor.operator()) as tx:  # ten minutes later
+        row = await tx.session.scalar(select(WebSession))
+        assert row is not None
+        assert row.expires_at - row.created_at == timedelta(seconds=600)
+        row.expires_at = row.created_at
+    assert (await browser.get("/account/apps")).status_code == 303
+
+
+async def test_a_hash_with_old_parameters_is_renewed_at_sign_in(
+    browser: Browser, registry: Registry, person: Person
+) -> None:
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+    async with registry.db.write(Actor.operator()) as tx:
+        await tx.session.execute(
+            update(User)
+            .where(User.id == uuid.UUID(person.id))
+            .values(password_hash=weak.hash(person.password))
+        )
+    assert (await browser.sign_in(person.email, person.password)).status_code == 303
+    async with registry.db.read(Actor.operator()) as tx:
+        user = await tx.session.get(User, uuid.UUID(person.id))
+        assert user is not None
+        stored = user.password_hash
+    assert stored is not None
+    assert "m=65536,t=3" in stored
+    assert PasswordHasher().verify(stored, person.password)
+    assert (await browser.get("/account/apps")).status_code == 200  # not a password change
+
+
+async def test_a_signed_in_browser_goes_straight_on(
+    browser: Browser, web_client: httpx.AsyncClient, person: Person
+) -> None:
+    await browser.sign_in(person.email, person.password)
+    page = await browser.get("/login?next=/x")
+    assert page.status_code == 303
+    assert page.headers["location"] == "/x"

@@ -127,6 +127,8 @@ async def _ask(
     remembered = await oauth_codes.consented(server.db, person.id, client.row.id)
     covered = client.row.skip_consent or set(scopes) <= remembered
     if covered and "consent" not in prompts:
+        if not set(scopes) <= remembered:  # even a trusted app is listed as connected
+            await oauth_codes.remember_consent(server.db, person.id, client.row.id, scopes)
         return await _issue(server, oauth, grant, person)
     if "none" in prompts:
         refusal = ConsentRequiredError(redirect_uri=grant.redirect_uri, state=oauth.payload.state)

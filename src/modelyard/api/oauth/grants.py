@@ -90,16 +90,24 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
     def query_authorization_code(self, code: str, client: Client) -> AuthCode | None:
         if not isinstance(code, str) or not code or len(code) > 200:
             return None
-        row = bridge.wait(lambda: oauth_codes.claim_code(self.server.db, code, client.row.id))
-        return None if row is None else AuthCode(row)
+        db, client_pk = self.server.db, client.row.id
+        row = bridge.wait(lambda: oauth_codes.claim_code(db, code, client_pk))
+        if row is None:
+            bridge.wait(lambda: oauth_codes.replayed(db, code, client_pk))
+            return None
+        return AuthCode(row)
 
     def delete_authorization_code(self, authorization_code: AuthCode) -> None:
         """Nothing: the code was claimed (marked used) when it was read."""
 
     def authenticate_user(self, authorization_code: AuthCode) -> Person | None:
-        row = authorization_code.row
-        person = bridge.wait(lambda: active_person(self.server.db, row.user_id))
-        if person is None:
+        """The code's user if still active and still connected to the app (a code issued
+        just before they disconnected it on the connected-apps page is refused)."""
+        row, db = authorization_code.row, self.server.db
+        person = bridge.wait(lambda: active_person(db, row.user_id))
+        if person is None or not bridge.wait(
+            lambda: oauth_codes.consented(db, row.user_id, row.client_pk)
+        ):
             return None
         return Person(**{**person.__dict__, "auth_time": row.auth_time})
 

@@ -74,8 +74,10 @@ class Client(ClientMixin):  # type: ignore[misc]
     def get_allowed_scope(self, scope: str | None) -> str | None:
         """The scopes asked for if the client may have them all (None: invalid_scope; a
         silently narrowed grant surprises the app). No scope asked: everything the client
-        is registered for."""
+        is registered for. ``offline_access`` is allowed to any client allowed to refresh."""
         allowed = list(self.row.scopes)
+        if "refresh_token" in self.row.grant_types and "offline_access" not in allowed:
+            allowed.append("offline_access")  # what it asks for, the grant already allows
         if not scope:
             return list_to_scope(allowed)  # type: ignore[no-any-return]
         asked = scope_to_list(scope)

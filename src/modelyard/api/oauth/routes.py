@@ -75,7 +75,7 @@ def metadata(server: ModelyardServer) -> dict[str, Any]:
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [oidc.ALG],
         "claims_supported": CLAIMS,
-        "prompt_values_supported": ["none", "consent", "login"],
+        "prompt_values_supported": ["none", "consent"],
         "authorization_response_iss_parameter_supported": False,
     }
     data.update(server.metadata)

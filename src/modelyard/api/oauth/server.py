@@ -233,8 +233,12 @@ class ModelyardServer(AuthorizationServer):  # type: ignore[misc]
         client: Client = request.client
         user: Person = request.user
         issued = self.issued(token, request)
+        code = getattr(request, "authorization_code", None)
+        family = code.row.id if code is not None else None
         bridge.wait(
-            lambda: oauth_tokens.store(self.db, issued, client_pk=client.row.id, user_id=user.id)
+            lambda: oauth_tokens.store(
+                self.db, issued, client_pk=client.row.id, user_id=user.id, family_id=family
+            )
         )
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:

@@ -79,9 +79,6 @@ async def login(request: Request) -> Response:
     except Forbidden:
         message = "This account cannot sign in: it is suspended or deleted."
         return _login_page(request, target, email, message, 403)
-    previous = await signed_in(request)
-    if previous is not None:  # a new sign-in replaces this browser's old session
-        await registry.web_sessions.end(previous.session_id)
     response = RedirectResponse(target, status_code=303)
     age = max(1, int((info.expires_at - info.created_at).total_seconds()))
     set_cookie(request, response, SESSION, token, age)
