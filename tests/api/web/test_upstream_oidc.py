@@ -340,3 +340,119 @@ async def test_next_stays_on_this_server(
     answer = await http.get(await through_b(http, start, person))
     assert answer.status_code == 303
     assert answer.headers["location"] == "/account/apps"
+
+
+async def test_a_new_signing_key_at_b_is_fetched_when_it_first_signs(
+    browsers: Browsers, registry: Registry, b: InstanceB
+) -> None:
+    first = b.person()
+    assert (await sign_in_through_b(await browsers(), first)).status_code == 303  # JWKS cached
+    kid = b.rotate_signing_key()
+    second = b.person()
+    http = await browsers()
+    answer = await sign_in_through_b(http, second)
+    assert answer.status_code == 303, answer.text
+    await signed_in_as(http, second.email)
+    jwks = (await http.get(f"{b.issuer}/oauth/jwks")).json()
+    assert kid in [key["kid"] for key in jwks["keys"]]
+
+
+async def test_the_flow_cookie_is_sealed_short_lived_and_for_this_host_only(
+    browsers: Browsers, b: InstanceB
+) -> None:
+    http = await browsers()
+    answer = await http.get("/login/upstream?next=/account/apps%3Ftab%3D2")
+    assert answer.status_code == 303
+    location = urlsplit(answer.headers["location"])
+    query = {k: v[0] for k, v in parse_qs(location.query).items()}
+    assert f"{location.scheme}://{location.netloc}" == b.issuer
+    assert query["code_challenge_method"] == "S256"
+    assert query["redirect_uri"] == upstream_b.A_CALLBACK
+    assert query["client_id"] == upstream_b.CLIENT_ID
+    assert set(query["scope"].split()) == {"openid", "email", "profile"}
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith(f"{FLOW}=")
+    for attribute in ("HttpOnly", "Secure", "Path=/", "Max-Age=600"):
+        assert attribute in cookie
+    assert "samesite=lax" in cookie.lower()
+    value = http.cookies[FLOW]
+    for secret in (query["state"], query["nonce"], "tab"):
+        assert secret not in value  # sealed, not merely encoded
+
+
+async def test_next_is_carried_through_the_provider(
+    browsers: Browsers, registry: Registry, b: InstanceB
+) -> None:
+    person = b.person()
+    http = await browsers()
+    page = await http.get("/login?next=/account/apps%3Ftab%3D2")
+    fields = form(page.text, "/login/upstream")
+    assert fields == {"next": "/account/apps?tab=2"}
+    answer = await http.get(await through_b(http, f"/login/upstream?{urlencode(fields)}", person))
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/account/apps?tab=2"
+
+
+async def test_the_client_secret_is_never_shown_or_recorded(
+    browsers: Browsers, registry: Registry, b: InstanceB
+) -> None:
+    person = b.person()
+    http = await browsers()
+    pages = [await http.get("/login"), await sign_in_through_b(http, person)]
+    pages.append(await http.get("/account/apps"))
+    async with registry.db.read(OPERATOR) as tx:
+        events = list(await tx.session.scalars(select(AuditEvent)))
+    recorded = " ".join(str((e.before, e.after, e.actor_label)) for e in events)
+    for shown in [*(p.text for p in pages), recorded, str(http.cookies)]:
+        assert b.client_secret not in shown
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "code=x",
+        "state=",
+        "state=%00&code=%00",
+        "state=x&error=%3Cscript%3Ealert(1)%3C/script%3E",
+        "error=access_denied",
+        "state=" + "s" * 5000 + "&code=" + "c" * 5000,
+        "state=x&state=y&code=a&code=b",
+    ],
+)
+async def test_hostile_callbacks_are_a_clear_4xx_and_change_nothing(
+    browsers: Browsers, registry: Registry, b: InstanceB, query: str
+) -> None:
+    before = await counts(registry)
+    for started in (False, True):
+        http = await browsers()
+        if started:
+            assert (await http.get("/login/upstream")).status_code == 303
+        else:
+            http.cookies.set(FLOW, "v1.deadbeef.%%%garbage", domain="a.modelyard.test")
+        answer = await http.get(f"/login/upstream/callback?{query}")
+        assert answer.status_code == 400, answer.text
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "<script>" not in answer.text
+    assert await counts(registry) == before
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    [
+        "ftp://id.example.com",
+        "https://",
+        "https://id.example.com/?x=1",
+        "https://u:p@id.example.com",
+    ],
+)
+def test_the_issuer_setting_is_an_http_url(issuer: str) -> None:
+    with pytest.raises(ValueError, match="oidc_issuer"):
+        Settings(oidc_issuer=issuer)
+
+
+def test_the_button_is_named_after_the_issuer_by_default() -> None:
+    from modelyard.api.web.oidc_client import provider_name
+
+    assert provider_name("https://id.example.com/realms/x", "") == "id.example.com"
+    assert provider_name("https://id.example.com", " Example ID ") == "Example ID"

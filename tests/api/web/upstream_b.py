@@ -64,6 +64,15 @@ class InstanceB:
             assert put.status_code == 204, put.text
         return BPerson(user_id, email, password)
 
+    def rotate_signing_key(self) -> str:
+        """B's ID tokens are signed by a new key from now on; its ``kid``."""
+        headers = {"Authorization": f"Bearer {self.admin_key}"}
+        with httpx.Client(base_url=self.issuer, headers=headers, trust_env=False) as http:
+            answer = http.post("/api/v1/oauth/signing-keys/rotate")
+            assert answer.status_code in (200, 201), answer.text
+            kid: str = answer.json()["kid"]
+            return kid
+
 
 def free_port() -> int:
     with socket.socket() as sock:
