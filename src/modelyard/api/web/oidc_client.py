@@ -35,6 +35,7 @@ CACHE_S = 3600.0  # discovery document and JWKS; an unknown `kid` re-reads the J
 TIMEOUT_S = 10.0
 MAX_BODY = 1024 * 1024
 LEEWAY_S = 60
+ANSWERED_ERROR = "The sign-in provider answered with an error."
 NOT_VALID = "The sign-in provider's identity token is not valid."
 # Asymmetric signatures only: never `none`, never an HMAC keyed by the client secret.
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
@@ -91,14 +92,20 @@ class UpstreamProvider:
         return f"UpstreamProvider(issuer={self.issuer!r}, client_id={self.client_id!r})"
 
     async def _get_json(self, url: str, headers: dict[str, str] | None = None) -> Any:
-        return await self._request("GET", url, headers=headers)
+        """A document the provider serves (discovery, JWKS, userinfo): 200 and JSON."""
+        status, document = await self._request("GET", url, headers=headers)
+        if status != 200:
+            raise UpstreamError(ANSWERED_ERROR)
+        return document
 
     async def _request(
         self, method: str, url: str, *, headers: dict[str, str] | None = None, body: str = ""
-    ) -> Any:
-        """The JSON answer of one request; 4xx answers are returned (OAuth errors are
-        JSON), anything unreadable or unreachable is an UpstreamError."""
+    ) -> tuple[int, Any]:
+        """The status and JSON answer of one request (OAuth errors are JSON 4xx answers);
+        a body that is too large or not JSON, or a provider out of reach, is an
+        UpstreamError."""
         timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
+        raw = bytearray()
         try:
             async with (
                 aiohttp.ClientSession(timeout=timeout) as session,
@@ -106,16 +113,19 @@ class UpstreamProvider:
                     method, url, headers=headers, data=body or None, allow_redirects=False
                 ) as response,
             ):
-                raw = await response.content.read(MAX_BODY + 1)
                 status = response.status
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    raw += chunk
+                    if len(raw) > MAX_BODY:
+                        raise UpstreamError(ANSWERED_ERROR)
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError):
             raise UpstreamError("The sign-in provider could not be reached.") from None
-        if len(raw) > MAX_BODY or status >= 500 or status in (301, 302, 303, 307, 308):
-            raise UpstreamError("The sign-in provider answered with an error.")
+        if status >= 500 or 300 <= status < 400:
+            raise UpstreamError(ANSWERED_ERROR)
         try:
-            return orjson.loads(raw)
+            return status, orjson.loads(raw)
         except orjson.JSONDecodeError:
-            raise UpstreamError("The sign-in provider answered with an error.") from None
+            raise UpstreamError(ANSWERED_ERROR) from None
 
     async def endpoints(self) -> Endpoints:
         """The provider's discovery document, read once an hour."""
@@ -186,8 +196,10 @@ class UpstreamProvider:
             "Content-Type": "application/x-www-form-urlencoded",
             "Accept": "application/json",
         }
-        answer = await self._request("POST", endpoints.token_endpoint, headers=headers, body=body)
-        if not isinstance(answer, dict) or "error" in answer:
+        status, answer = await self._request(
+            "POST", endpoints.token_endpoint, headers=headers, body=body
+        )
+        if status != 200 or not isinstance(answer, dict) or "error" in answer:
             raise UpstreamError("The sign-in provider did not accept this sign-in.", 400)
         if not isinstance(answer.get("id_token"), str) or not answer.get("access_token"):
             raise UpstreamError("The sign-in provider sent no identity token.", 400)
