@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -271,6 +271,17 @@ class Settings(BaseSettings):
         if url.query or url.fragment or url.username or url.password:
             raise ValueError("must have no query, fragment or credentials")
         return value  # as the provider spells it: ID tokens' `iss` must equal it
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        """Half a provider's configuration is a mistake to report, not to ignore."""
+        given = [self.oidc_issuer, self.oidc_client_id, self.oidc_client_secret]
+        if any(given) and not all(given):
+            raise ValueError(
+                "MODELYARD_OIDC_ISSUER, MODELYARD_OIDC_CLIENT_ID and "
+                "MODELYARD_OIDC_CLIENT_SECRET are set together or not at all"
+            )
+        return self
 
     @property
     def upstream_oidc(self) -> bool:

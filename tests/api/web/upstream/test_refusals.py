@@ -9,6 +9,7 @@ from dataclasses import replace
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
+from pydantic import SecretStr
 
 from modelyard.api.web.upstream import Flow, open_flow, seal_flow
 from modelyard.registry.users import UserCreate, UserUpdate
@@ -248,3 +249,12 @@ def test_the_button_is_named_after_the_issuer_by_default() -> None:
 
     assert provider_name("https://id.example.com/realms/x", "") == "id.example.com"
     assert provider_name("https://id.example.com", " Example ID ") == "Example ID"
+
+
+def test_half_a_provider_configuration_stops_the_start() -> None:
+    with pytest.raises(ValueError, match="set together or not at all"):
+        Settings(oidc_issuer="https://id.example.com", oidc_client_id="gateway")
+    with pytest.raises(ValueError, match="set together or not at all"):
+        Settings(oidc_client_secret=SecretStr("x"))
+    assert Settings(oidc_issuer="https://id.example.com", oidc_client_id="g",
+                    oidc_client_secret=SecretStr("x")).upstream_oidc  # fmt: skip
