@@ -15,11 +15,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from modelyard.db.auth_tables import OAuthCode, OAuthConsent
 from modelyard.registry.oauth_tokens import SERVER, digest, revoke_family, setting_int
 from modelyard.registry.tx import Database
+
+KEEP = timedelta(hours=1)  # a used code is kept this long after it expires: replays detected
 
 
 def new_code() -> str:
@@ -43,6 +45,11 @@ class CodeRequest:
 async def save_code(db: Database, code: str, request: CodeRequest) -> None:
     async with db.write(SERVER) as tx:
         ttl = await setting_int(tx, "auth.code_ttl_s")
+        await tx.session.execute(  # this client's codes long expired: nothing to keep
+            delete(OAuthCode)
+            .where(OAuthCode.client_pk == request.client_pk, OAuthCode.expires_at < tx.now - KEEP)
+            .execution_options(synchronize_session=False)
+        )
         tx.session.add(
             OAuthCode(
                 id=uuid.uuid4(),

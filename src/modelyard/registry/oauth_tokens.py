@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, delete, or_, select, update
 
 from modelyard.db.auth_tables import OAuthClient, OAuthToken
 from modelyard.db.tables import SystemSetting, User
@@ -27,6 +27,7 @@ from modelyard.registry.tx import Database, Tx
 
 ACCESS_PREFIX = "myat_"
 REFRESH_PREFIX = "myrt_"
+KEEP_EXPIRED = timedelta(days=1)  # how long rows outlive their last expiry
 # Who revokes a family when a refresh token is reused: the server itself, not a person.
 SERVER = Actor(user_id=None, role="member", label="oauth-server", scopes=frozenset())
 
@@ -124,6 +125,7 @@ async def store(
     Tokens from an authorization code take the code's row id as their family, so a replayed
     code can revoke what it was exchanged for (RFC 6749 section 4.1.2)."""
     async with db.write(SERVER) as tx:
+        await _forget_expired(tx, user_id, client_pk)
         family = family_id or uuid.uuid4()
         return _row(
             tx, issued, client_pk=client_pk, user_id=user_id, family_id=family, parent_id=None
@@ -151,6 +153,23 @@ async def rotate(db: Database, parent_id: uuid.UUID, issued: Issued) -> OAuthTok
         family = parent.family_id
     await revoke_family_now(db, family, "refresh_token_reused")
     raise RefreshReused()
+
+
+async def _forget_expired(tx: Tx, user_id: uuid.UUID, client_pk: uuid.UUID) -> None:
+    """Delete this user's rows for this client that nothing can use any more (expired a
+    day ago), so the table holds live sign-ins, not history; done where rows are added,
+    through the (user, client) index, instead of by a job."""
+    cutoff = tx.now - KEEP_EXPIRED
+    await tx.session.execute(
+        delete(OAuthToken)
+        .where(
+            OAuthToken.user_id == user_id,
+            OAuthToken.client_pk == client_pk,
+            OAuthToken.access_expires_at < cutoff,
+            or_(OAuthToken.refresh_expires_at.is_(None), OAuthToken.refresh_expires_at < cutoff),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 @dataclass(frozen=True)

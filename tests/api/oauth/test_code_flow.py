@@ -32,6 +32,7 @@ async def test_desktop_app_signs_its_user_in(
     assert answer.status_code == 302, answer.text
     location = answer.headers["location"]
     assert location.startswith("http://127.0.0.1:53682/callback?")
+    assert query_of(location)["iss"] == ISSUER  # RFC 9207
     tokens = await desktop.exchange(location)
     assert tokens.status_code == 200, tokens.text
     assert tokens.headers["cache-control"] == "no-store"
@@ -85,6 +86,7 @@ async def test_denying_sends_the_app_access_denied(
     assert answer.status_code == 302
     back = query_of(answer.headers["location"])
     assert back["error"] == "access_denied"
+    assert back["iss"] == ISSUER
     assert back["state"] == desktop.last.state  # type: ignore[union-attr]
     assert "code" not in back
     again = await browser.visit(desktop.authorize_url(SCOPE), person)
@@ -169,6 +171,10 @@ async def test_requests_that_cannot_be_trusted_get_an_error_page(
         page = await browser.visit(url, person)
         assert page.status_code == 400, (url, page.text)
         assert "location" not in page.headers
+    twice = await browser.visit(desktop.authorize_url(SCOPE) + "&scope=registry.write", person)
+    assert twice.status_code == 400  # a repeated parameter: an error page
+    huge_state = await browser.visit(desktop.authorize_url(SCOPE, state="s" * 3000), person)
+    assert huge_state.status_code in (200, 302, 400)
     wrong_type = await browser.visit(desktop.authorize_url(SCOPE, response_type="token"), person)
     assert wrong_type.status_code == 302
     assert query_of(wrong_type.headers["location"])["error"] == "unsupported_response_type"
@@ -229,3 +235,31 @@ async def test_a_code_is_refused_once_the_user_disconnects_the_app(
     late = await desktop.exchange(location)
     assert late.status_code == 400
     assert late.json()["error"] == "invalid_grant"
+
+
+async def test_a_confidential_client_authenticates_its_code_exchange(
+    service: App, browser: Browser, person: Person
+) -> None:
+    async def code() -> str:
+        url = service.authorize_url("openid email", code_challenge="", code_challenge_method="")
+        page = await browser.visit(url, person)  # PKCE is optional for a confidential client
+        answer = page if page.status_code == 302 else await browser.consent(page)
+        assert answer.status_code == 302, answer.text
+        return query_of(answer.headers["location"])["code"]
+
+    form = {"grant_type": "authorization_code", "redirect_uri": service.redirect_uri}
+    basic = await service.token(**form, code=await code())
+    assert basic.status_code == 200, basic.text
+    assert "id_token" in basic.json()
+    assert service.secret is not None
+    posted = await service.http.post(
+        "/oauth/token",
+        data=form
+        | {"code": await code(), "client_id": "reporting", "client_secret": service.secret},
+    )
+    assert posted.status_code == 200, posted.text
+    bare = await service.http.post(
+        "/oauth/token", data=form | {"code": await code(), "client_id": "reporting"}
+    )
+    assert bare.status_code in (400, 401)
+    assert bare.json()["error"] == "invalid_client"

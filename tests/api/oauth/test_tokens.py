@@ -3,9 +3,11 @@ userinfo by scope, and what revocation, suspension and hostile token requests ge
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from modelyard.db.auth_tables import OAuthClient, OAuthToken
@@ -204,3 +206,15 @@ async def test_hostile_token_requests_get_a_clear_400(desktop: App) -> None:
         assert answer.status_code in (400, 401), answer.text
         assert "error" in answer.json()
     assert (await http.get("/oauth/token")).status_code == 405
+
+
+async def test_no_token_reaches_the_logs(
+    desktop: App, browser: Browser, person: Person, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    first = await _tokens(desktop, browser, person)
+    second = (await desktop.refresh(first["refresh_token"])).json()
+    secrets = [first["access_token"], first["refresh_token"], second["access_token"]]
+    secrets += [second["refresh_token"], first["id_token"]]
+    for secret in secrets:
+        assert secret not in caplog.text

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import OAuth2Error, scope_to_list
 from authlib.oidc.core.errors import ConsentRequiredError
 from fastapi import APIRouter, Request
@@ -77,6 +78,19 @@ async def _issue(
 
 @router.api_route("/oauth/authorize", methods=["GET", "POST"])
 async def authorize(request: Request) -> Response:
+    """Every answer that goes back to the app (a code or an error, always a 302) names this
+    issuer in ``iss`` (RFC 9207), so an app talking to several servers cannot be fooled
+    into sending one's code to another."""
+    response = await _authorize(request)
+    location = response.headers.get("location")
+    if response.status_code == 302 and location and not location.startswith("/"):
+        response.headers["location"] = add_params_to_uri(
+            location, [("iss", server_of(request).issuer)]
+        )
+    return response
+
+
+async def _authorize(request: Request) -> Response:
     server = server_of(request)
     try:
         oauth = await oauth_request(request, params_from="query")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from authlib.oauth2 import rfc9207
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from authlib.oidc.discovery import OpenIDProviderMetadata
 from fastapi import APIRouter, FastAPI, Request
@@ -76,7 +77,7 @@ def metadata(server: ModelyardServer) -> dict[str, Any]:
         "id_token_signing_alg_values_supported": [oidc.ALG],
         "claims_supported": CLAIMS,
         "prompt_values_supported": ["none", "consent"],
-        "authorization_response_iss_parameter_supported": False,
+        "authorization_response_iss_parameter_supported": True,
     }
     data.update(server.metadata)
     return data
@@ -84,7 +85,7 @@ def metadata(server: ModelyardServer) -> dict[str, Any]:
 
 def _validated(document: AuthorizationServerMetadata) -> Response:
     try:
-        document.validate()
+        document.validate(metadata_classes=[rfc9207.AuthorizationServerMetadata])
     except ValueError as exc:
         raise Misconfigured(
             f"the OAuth server's metadata is not valid ({exc}); set MODELYARD_PUBLIC_URL "

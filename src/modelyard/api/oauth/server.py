@@ -35,6 +35,7 @@ address for local use; otherwise every endpoint answers ``insecure_transport``.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -59,6 +60,9 @@ from modelyard.registry.oauth_clients import find_client
 from modelyard.registry.scopes import OIDC_SCOPES, SCOPES
 from modelyard.registry.tx import Database
 from modelyard.settings import Settings
+
+# Authlib logs each issued token (its plaintext) at DEBUG: never let that through.
+logging.getLogger("authlib").setLevel(logging.INFO)
 
 MAX_FORM = 16 * 1024  # token requests are a few hundred bytes
 FORM_TYPE = "application/x-www-form-urlencoded"
