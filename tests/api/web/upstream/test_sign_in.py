@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import select
 
-from modelyard.db.auth_tables import UserIdentity
+from modelyard.db.auth_tables import UserIdentity, WebSession
 from modelyard.db.tables import AuditEvent, User
 from modelyard.registry.users import UserCreate
 from modelyard.services import Registry
@@ -46,6 +46,12 @@ async def test_a_new_person_is_created_as_a_member_and_signed_in(
     assert identity.issuer == b.issuer
     assert identity.subject == person.id  # B's `sub` is its user id
     assert (await actions(registry))[-2:] == ["user.create", "user_identity.link"]
+    async with registry.db.read(OPERATOR) as tx:
+        events = list(await tx.session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+        session = await tx.session.scalar(select(WebSession).where(WebSession.user_id == user.id))
+    assert {e.actor_label for e in events[-2:]} == {f"oidc:{b.issuer}"}
+    assert session is not None
+    assert session.via == f"oidc:{b.issuer}"
 
 
 async def test_an_existing_user_is_matched_by_verified_email_and_linked(
