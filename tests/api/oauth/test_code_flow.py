@@ -166,6 +166,11 @@ async def test_requests_that_cannot_be_trusted_get_an_error_page(
         "&redirect_uri=https://evil.example/cb",
         "/oauth/authorize?response_type=code&client_id=" + "x" * 5000,
         "/oauth/authorize?response_type=code&client_id=%00",
+        "/oauth/authorize?response_type=code&client_id=%ff%fe&redirect_uri=%ed%a0%80",
+        "/oauth/authorize?response_type=code&client_id=textassistant-desktop&scope=%ed%a0%80"
+        "&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcallback%ff",
+        '/oauth/authorize?response_type=code&client_id=textassistant-desktop&redirect_uri=https://e/"',
+        "/oauth/authorize?response_type=co%5Cde&client_id=textassistant-desktop",
     ]
     for url in bad:
         page = await browser.visit(url, person)

@@ -116,7 +116,8 @@ async def test_userinfo_says_what_the_scopes_allow(
     refused = await desktop.http.get("/oauth/userinfo", headers=bearer(no_openid["access_token"]))
     assert refused.status_code == 403
     assert refused.json()["error"] == "insufficient_scope"
-    for headers in ({}, bearer("myat_nope"), bearer("x" * 5000), {"Authorization": "Basic eA=="}):
+    for headers in ({}, bearer("myat_nope"), bearer("x" * 5000), {"Authorization": "Basic eA=="},
+                    {"Authorization": "Bearer"}, {"Authorization": 'Bearer "\\'}):  # fmt: skip
         anonymous = await desktop.http.get("/oauth/userinfo", headers=headers)
         assert anonymous.status_code in (400, 401), headers
     missing = await desktop.http.get("/oauth/userinfo")
@@ -196,12 +197,21 @@ async def test_hostile_token_requests_get_a_clear_400(desktop: App) -> None:
         await http.post("/oauth/token", content=b"\xff\xfe=1",
                         headers={"Content-Type": "application/x-www-form-urlencoded"}),
         await http.post("/oauth/token", data={"grant_type": "password", "username": "a"}),
+        await http.post("/oauth/token",
+                        content=b"grant_type=authorization_code&client_id=%ed%a0%80&code=%ff",
+                        headers={"Content-Type": "application/x-www-form-urlencoded"}),
+        await http.post("/oauth/token", data={"grant_type": "client_credentials",
+                                              "client_id": "x" * 500, "client_secret": "y"}),
         await http.post("/oauth/token", data={"grant_type": "refresh_token",
                                               "client_id": "textassistant-desktop",
                                               "refresh_token": "myrt_" + "x" * 300}),
         await http.post("/oauth/token", data={"grant_type": "authorization_code",
                                               "client_id": "nobody", "code": "x"}),
     ]  # fmt: skip
+    form = {"grant_type": "client_credentials"}
+    for header in ("Basic !!!", "Basic bm9jb2xvbg==", "Basic //79", "Basic " + "QQ" * 3000,
+                   "Basic OiI=", "Bearer x", "Basic"):  # fmt: skip
+        cases.append(await http.post("/oauth/token", data=form, headers={"Authorization": header}))
     for answer in cases:
         assert answer.status_code in (400, 401), answer.text
         assert "error" in answer.json()

@@ -95,7 +95,9 @@ async def _authorize(request: Request) -> Response:
     try:
         oauth = await oauth_request(request, params_from="query")
     except FormError as exc:
-        raise PageError(400, "This form could not be read", str(exc)) from None
+        raise PageError(
+            400, "This sign-in request cannot be served", f"{str(exc).capitalize()}."
+        ) from None
     except OAuth2Error as error:
         raise _error_page(error) from None
     signed = await signed_in(request)

@@ -35,7 +35,10 @@ address for local use; otherwise every endpoint answers ``insecure_transport``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -146,6 +149,35 @@ def _has_nul(pairs: list[tuple[str, str]]) -> bool:
     return any("\x00" in k or "\x00" in v for k, v in pairs)
 
 
+# Parameters Authlib quotes in error descriptions, which may only hold RFC 6749's
+# %x20-21 / %x23-5B / %x5D-7E (anything else made Authlib raise ValueError: a 500). Every
+# valid value of these is within it (URIs, scope tokens, client ids, grant names).
+QUOTED = frozenset(
+    {"redirect_uri", "response_type", "grant_type", "client_id", "scope", "prompt",
+     "code_challenge_method", "response_mode"}
+)  # fmt: skip
+SAFE = re.compile(r"[\x20-\x21\x23-\x5b\x5d-\x7e]*")
+
+
+def _check_basic(header: str) -> None:
+    """HTTP Basic client credentials must decode to UTF-8 text (Authlib's own decoding
+    raised on anything else: a 500)."""
+    kind, _, value = header.partition(" ")
+    if kind.lower() != "basic":
+        return
+    try:
+        base64.b64decode(value.strip()).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise FormError("the Basic credentials are not base64 of UTF-8 text") from None
+
+
+def _unquotable(pairs: list[tuple[str, str]]) -> str | None:
+    for key, value in pairs:
+        if key in QUOTED and SAFE.fullmatch(value) is None:
+            return key
+    return None
+
+
 async def oauth_request(request: Request, *, params_from: str = "auto") -> OAuthRequest:
     """``request`` as Authlib reads it. ``params_from``: "query", "form", or "auto" (the
     query for GET, the form for POST). The URI is on the issuer, as clients see it."""
@@ -153,6 +185,10 @@ async def oauth_request(request: Request, *, params_from: str = "auto") -> OAuth
     form = await read_form(request)
     if _has_nul(query) or _has_nul(form):
         raise FormError("parameters must not contain NUL characters")
+    bad = _unquotable(query) or _unquotable(form)
+    if bad is not None:
+        raise FormError(f"the {bad} parameter holds characters it never contains")
+    _check_basic(request.headers.get("authorization", ""))
     source = (
         params_from if params_from != "auto" else ("form" if request.method == "POST" else "query")
     )
