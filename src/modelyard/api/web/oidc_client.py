@@ -73,7 +73,8 @@ def _url(document: dict[str, Any], name: str, required: bool = True) -> str | No
     return value
 
 
-def _same_issuer(a: str, b: str) -> bool:
+def same_issuer(a: str, b: str) -> bool:
+    """Issuer URLs compare as strings; a trailing slash aside (providers differ there)."""
     return a == b or a.rstrip("/") == b.rstrip("/")
 
 
@@ -134,7 +135,7 @@ class UpstreamProvider:
             return cached[1]
         url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
         document = await self._get_json(url)
-        if not isinstance(document, dict) or not _same_issuer(
+        if not isinstance(document, dict) or not same_issuer(
             str(document.get("issuer")), self.issuer
         ):
             raise UpstreamError("The sign-in provider's configuration is not usable.")

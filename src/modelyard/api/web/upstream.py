@@ -25,7 +25,12 @@ from fastapi.responses import RedirectResponse
 from modelyard.api.web import csrf
 from modelyard.api.web.errors import PageError
 from modelyard.api.web.login import SESSION
-from modelyard.api.web.oidc_client import UpstreamError, UpstreamProvider, provider_name
+from modelyard.api.web.oidc_client import (
+    UpstreamError,
+    UpstreamProvider,
+    provider_name,
+    same_issuer,
+)
 from modelyard.api.web.session import clear_cookie, cookie_name, safe_next, set_cookie, signed_in
 from modelyard.errors import Conflict, Forbidden, SecretUnreadable
 from modelyard.registry import upstream_sign_in as outcomes
@@ -169,6 +174,9 @@ async def _finish(request: Request, provider: UpstreamProvider) -> Response:
     state = params.get("state", "")
     if not hmac.compare_digest(state.encode(), flow.state.encode()):
         raise _failed("Sign-in failed", "This answer is not for this browser's sign-in.", 400)
+    answered_by = params.get("iss")  # RFC 9207: a provider that names itself must be ours
+    if answered_by is not None and not same_issuer(answered_by, provider.issuer):
+        raise _failed("Sign-in failed", "This answer comes from another provider.", 400)
     error = params.get("error")
     if error is not None:
         if error == "access_denied":

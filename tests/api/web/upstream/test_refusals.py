@@ -258,3 +258,25 @@ def test_half_a_provider_configuration_stops_the_start() -> None:
         Settings(oidc_client_secret=SecretStr("x"))
     assert Settings(oidc_issuer="https://id.example.com", oidc_client_id="g",
                     oidc_client_secret=SecretStr("x")).upstream_oidc  # fmt: skip
+
+
+async def test_an_answer_naming_another_issuer_is_refused(
+    browsers: Browsers, registry: Registry, b: InstanceB
+) -> None:
+    """RFC 9207: B names itself in its answer; an answer naming another provider (a mix-up)
+    is refused."""
+    person = b.person()
+    http = await browsers()
+    page = await http.get("/login")
+    fields = form(page.text, "/login/upstream")
+    callback = await through_b(http, f"/login/upstream?{urlencode(fields)}", person)
+    query = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
+    assert query["iss"] == b.issuer  # B names itself
+    before = await counts(registry)
+    forged = urlunsplit(
+        urlsplit(callback)._replace(query=urlencode(query | {"iss": "https://evil.example"}))
+    )
+    answer = await http.get(forged)
+    assert answer.status_code == 400
+    assert "comes from another provider" in text(answer.text)
+    assert await counts(registry) == before
