@@ -31,6 +31,7 @@ from modelyard.registry.sign_in import SignIn
 from modelyard.registry.signing_keys import SigningKeys
 from modelyard.registry.system_settings import SystemSettings
 from modelyard.registry.tx import Clock, Database
+from modelyard.registry.upstream_sign_in import UpstreamSignIn
 from modelyard.registry.users import Users
 from modelyard.registry.web_sessions import WebSessions
 from modelyard.settings import Settings
@@ -59,6 +60,7 @@ class Registry:
         self.web_sessions = WebSessions(db)
         self.sign_in = SignIn(db)
         self.connected_apps = ConnectedApps(db)
+        self.upstream_sign_in = UpstreamSignIn(db)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = utcnow) -> Registry:
