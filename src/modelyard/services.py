@@ -32,6 +32,7 @@ from modelyard.registry.sign_in import SignIn
 from modelyard.registry.signing_keys import SigningKeys
 from modelyard.registry.system_settings import SystemSettings
 from modelyard.registry.tx import Clock, Database
+from modelyard.registry.upstream_sign_in import UpstreamSignIn
 from modelyard.registry.users import Users
 from modelyard.registry.web_sessions import WebSessions
 from modelyard.settings import Settings
@@ -60,6 +61,7 @@ class Registry:
         self.web_sessions = WebSessions(db)
         self.sign_in = SignIn(db)
         self.connected_apps = ConnectedApps(db)
+        self.upstream_sign_in = UpstreamSignIn(db)
         self.oauth_devices = OAuthDevices(db)
 
     @classmethod

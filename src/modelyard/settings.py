@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -85,6 +85,39 @@ class Settings(BaseSettings):
             "The server's public URL, as browsers and apps reach it (`https://llm.example.com`): "
             "the OAuth / OpenID Connect issuer and the base of its endpoints. Default: "
             "http://<host>:<port>. Sign-in cookies are marked Secure when it is https."
+        ),
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description=(
+            "Issuer URL of an upstream OpenID provider people may sign in through (its "
+            "discovery document is <issuer>/.well-known/openid-configuration). Unset: no "
+            "upstream sign-in. Needs MODELYARD_OIDC_CLIENT_ID and MODELYARD_OIDC_CLIENT_SECRET."
+        ),
+    )
+    oidc_client_id: str | None = Field(
+        default=None, description="modelyard's client id at the upstream OpenID provider."
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "modelyard's client secret at the upstream OpenID provider (sent with HTTP Basic "
+            "authentication to its token endpoint)."
+        ),
+    )
+    oidc_name: str = Field(
+        default="",
+        max_length=100,
+        description=(
+            "The provider's name on the sign-in page's button (\"Sign in with <name>\"); "
+            "default: the issuer's host name."
+        ),
+    )
+    oidc_create_users: bool = Field(
+        default=True,
+        description=(
+            "Create a member for a person the upstream provider vouches for (verified email) "
+            "who has no account here yet; false: only existing users may sign in through it."
         ),
     )
     admin_email: str = Field(
@@ -226,6 +259,34 @@ class Settings(BaseSettings):
         if url.query or url.fragment or url.username or url.password:
             raise ValueError("must have no query, fragment or credentials")
         return value.rstrip("/")
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _oidc_issuer_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        url = urlsplit(value)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("must be an http(s) URL with a host, like https://id.example.com")
+        if url.query or url.fragment or url.username or url.password:
+            raise ValueError("must have no query, fragment or credentials")
+        return value  # as the provider spells it: ID tokens' `iss` must equal it
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        """Half a provider's configuration is a mistake to report, not to ignore."""
+        given = [self.oidc_issuer, self.oidc_client_id, self.oidc_client_secret]
+        if any(given) and not all(given):
+            raise ValueError(
+                "MODELYARD_OIDC_ISSUER, MODELYARD_OIDC_CLIENT_ID and "
+                "MODELYARD_OIDC_CLIENT_SECRET are set together or not at all"
+            )
+        return self
+
+    @property
+    def upstream_oidc(self) -> bool:
+        """Sign-in through an upstream OpenID provider is configured."""
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
 
     @property
     def issuer(self) -> str:

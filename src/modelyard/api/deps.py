@@ -19,6 +19,7 @@ from modelyard.registry import oauth_access
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import PageRequest
 from modelyard.registry.fields import INT64_MAX, unstorable
+from modelyard.registry.oauth_tokens import ACCESS_PREFIX
 from modelyard.registry.scopes import (
     CREDITS_READ,
     MODELS_READ,
@@ -41,7 +42,7 @@ def get_registry(request: Request) -> Registry:
 async def credential_actor(registry: Registry, credential: str) -> Actor:
     """The actor behind an API key (``myk_``) or an OAuth access token (``myat_``: its user,
     held to the token's scopes, labelled with its app: ``user:<email> via <client_id>``)."""
-    if credential.startswith(oauth_access.ACCESS_PREFIX):
+    if credential.startswith(ACCESS_PREFIX):
         return await oauth_access.authenticate(registry.db, credential)
     return await registry.keys.authenticate(credential)
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from modelyard.db.auth_tables import OAuthClient, OAuthConsent, OAuthToken
 from modelyard.errors import NotFound
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import View, not_found
+from modelyard.registry.oauth_tokens import revoke_where
 from modelyard.registry.scopes import DESCRIPTIONS
-from modelyard.registry.tx import Database, Tx
+from modelyard.registry.tx import Database
 
 
 class ScopeView(View):
@@ -91,7 +92,12 @@ class ConnectedApps:
                 granted_at=consent.granted_at,
                 updated_at=consent.updated_at,
             )
-            revoked = await revoke_tokens(tx, uid, client.id, "consent_revoked")
+            revoked = await revoke_where(
+                tx,
+                "consent_revoked",
+                OAuthToken.user_id == uid,
+                OAuthToken.client_pk == client.id,
+            )
             await tx.session.delete(consent)
             await tx.record(
                 "oauth_consent.revoke",
@@ -101,18 +107,3 @@ class ConnectedApps:
                 after={"revoked_tokens": revoked},
             )
             return app
-
-
-async def revoke_tokens(tx: Tx, user_id: uuid.UUID, client_pk: uuid.UUID, reason: str) -> int:
-    """Revoke every live token ``client_pk`` holds for ``user_id`` in ``tx``; how many.
-    The caller audits (which bumps the generation the gateways watch)."""
-    result = await tx.session.execute(
-        update(OAuthToken)
-        .where(
-            OAuthToken.user_id == user_id,
-            OAuthToken.client_pk == client_pk,
-            OAuthToken.revoked_at.is_(None),
-        )
-        .values(revoked_at=tx.now, revoked_reason=reason)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)

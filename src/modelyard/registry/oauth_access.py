@@ -30,7 +30,6 @@ from modelyard.errors import Unauthenticated
 from modelyard.registry.actors import LABEL_MAX, Actor
 from modelyard.registry.tx import Database
 
-ACCESS_PREFIX = "myat_"
 # "myat_" + secrets.token_urlsafe(32) is 43 characters; anything far from that shape is
 # refused without a query (a little room either way, should the length ever change).
 SHAPE = re.compile(r"myat_[A-Za-z0-9_-]{32,128}")

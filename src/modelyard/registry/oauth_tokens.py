@@ -262,7 +262,9 @@ async def revoke(tx: Tx, row: OAuthToken, reason: str) -> bool:
     return True
 
 
-async def _revoke_where(tx: Tx, reason: str, *conditions: object) -> int:
+async def revoke_where(tx: Tx, reason: str, *conditions: object) -> int:
+    """Revoke the live tokens matching ``conditions``; how many. Not audited: the caller
+    records the change (which moves the generation every gateway watches)."""
     result = await tx.session.execute(
         update(OAuthToken)
         .where(OAuthToken.revoked_at.is_(None), *conditions)  # type: ignore[arg-type]
@@ -274,7 +276,7 @@ async def _revoke_where(tx: Tx, reason: str, *conditions: object) -> int:
 
 async def revoke_family(tx: Tx, family_id: uuid.UUID, reason: str) -> int:
     """Revoke every token of a family (one audit event for the family); how many were live."""
-    count = await _revoke_where(tx, reason, OAuthToken.family_id == family_id)
+    count = await revoke_where(tx, reason, OAuthToken.family_id == family_id)
     if count:
         await tx.record(
             "oauth_token.revoke_family",
@@ -295,7 +297,7 @@ async def revoke_for(
 ) -> int:
     """Revoke every token ``client_pk`` holds for ``user_id`` (a connected app removed);
     one audit event; how many were live."""
-    count = await _revoke_where(
+    count = await revoke_where(
         tx, reason, OAuthToken.user_id == user_id, OAuthToken.client_pk == client_pk
     )
     if count:

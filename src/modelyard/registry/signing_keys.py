@@ -27,7 +27,7 @@ from modelyard.registry.tx import Database, Tx
 ALG = "RS256"
 KEY_BITS = 2048
 # The token lifetimes (system settings) a retired key must outlive, with their defaults.
-TOKEN_TTLS = {"auth.access_token_ttl_s": 3600, "auth.id_token_ttl_s": 3600}
+TOKEN_TTLS = {"auth.access_token_ttl_s": 3600}  # ID tokens live as long as access tokens
 SKEW = timedelta(minutes=1)
 SYSTEM = Actor.operator("system:signing-keys")
 

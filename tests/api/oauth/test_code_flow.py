@@ -187,6 +187,8 @@ async def test_requests_that_cannot_be_trusted_get_an_error_page(
     wrong_type = await browser.visit(desktop.authorize_url(SCOPE, response_type="token"), person)
     assert wrong_type.status_code == 302
     assert query_of(wrong_type.headers["location"])["error"] == "unsupported_response_type"
+    long_nonce = await browser.visit(desktop.authorize_url(SCOPE, nonce="n" * 256), person)
+    assert "255" in query_of(long_nonce.headers["location"])["error_description"]
     unknown_scope = await browser.visit(desktop.authorize_url("openid registry.write"), person)
     assert query_of(unknown_scope.headers["location"])["error"] == "invalid_scope"
 
@@ -290,6 +292,9 @@ async def test_prompt_login_and_max_age_ask_to_sign_in_again(
     later = await desktop.exchange(location)
     after = (await desktop.verify_id_token(later.json()["id_token"]))["auth_time"]
     assert after > before
+    for odd in ("²", "-1", "1e3", "9" * 40):  # not a count of seconds: ignored
+        ignored = await browser.visit(desktop.authorize_url(SCOPE, max_age=odd), person)
+        assert ignored.status_code == 302, odd
     fresh = await browser.visit(desktop.authorize_url(SCOPE, max_age="600"), person)
     assert fresh.status_code == 302  # signed in recently enough: straight back with a code
     registry.db.clock = lambda: utcnow() + timedelta(seconds=120)

@@ -119,7 +119,7 @@ def _needs_fresh_sign_in(server: ModelyardServer, oauth: OAuthRequest, signed: S
     if "login" in (data.get("prompt") or "").split():
         return True
     max_age = data.get("max_age") or ""
-    if not max_age.isdigit() or len(max_age) > 9:
+    if not (max_age.isascii() and max_age.isdigit()) or len(max_age) > 9:
         return False
     elapsed = int((server.db.clock() - signed.auth_time).total_seconds())
     return elapsed > int(max_age)

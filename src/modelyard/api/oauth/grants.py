@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2.rfc6749 import (
-    InvalidClientError,
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
@@ -181,6 +180,3 @@ def register(server: ModelyardServer) -> None:
     added by ``oidc.register``)."""
     server.register_grant(ClientCredentialsGrant)
     server.register_grant(RefreshTokenGrant)
-
-
-__all__ = ["AuthorizationCodeGrant", "InvalidClientError", "S256Challenge", "register"]

@@ -9,7 +9,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from authlib.oauth2.rfc6749 import OAuth2Request, ResourceProtector, scope_to_list
+from authlib.oauth2.rfc6749 import (
+    InvalidRequestError,
+    OAuth2Request,
+    ResourceProtector,
+    scope_to_list,
+)
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oidc.core import OpenIDCode, UserInfo, UserInfoEndpoint
 
@@ -44,8 +49,8 @@ class IdToken(OpenIDCode):  # type: ignore[misc]
         self.server = server
 
     def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
-        if len(nonce) > 255:
-            return True  # longer than a code can remember: refused like a replay
+        if len(nonce) > 255:  # longer than a code can remember
+            raise InvalidRequestError("The nonce is longer than 255 characters.")
         client: Client = request.client
         return bridge.wait(lambda: oauth_codes.nonce_used(self.server.db, client.row.id, nonce))
 

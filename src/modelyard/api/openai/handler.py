@@ -43,7 +43,7 @@ from modelyard.errors import InsufficientScope, NotFound, NotReady, Unauthentica
 from modelyard.faults import as_error
 from modelyard.gateway.service import Gateway
 from modelyard.gateway.snapshot import KeyEntry, Snapshot
-from modelyard.registry.oauth_access import ACCESS_PREFIX
+from modelyard.registry.oauth_tokens import ACCESS_PREFIX
 from modelyard.registry.scopes import LLM_INFERENCE, MODELS_READ, grants
 
 log = logging.getLogger("modelyard.gateway")

@@ -24,6 +24,12 @@ router = APIRouter(include_in_schema=False)
 SESSION = "modelyard_session"
 
 
+def _upstream_name(request: Request) -> str | None:
+    """The upstream OpenID provider's name for its button, when one is configured."""
+    provider = getattr(request.app.state, "upstream_oidc", None)
+    return None if provider is None else str(provider.name)
+
+
 def _login_page(
     request: Request, next_path: str, email: str = "", error: str = "", status: int = 200
 ) -> Response:
@@ -34,6 +40,7 @@ def _login_page(
         "email": email,
         "error": error,
         "csrf_token": token,
+        "upstream": _upstream_name(request),
     }
     response = render(request, "login.html", context, status=status)
     csrf.remember_login_token(request, response, token)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 
 from modelyard.api.web import account, device, login
+from modelyard.api.web import upstream as upstream_sign_in
 from modelyard.api.web.errors import PageError, page_error
 from modelyard.api.web.render import STATIC
 
@@ -36,4 +37,5 @@ def install(app: FastAPI) -> None:
     app.include_router(static)
     app.include_router(login.router)
     app.include_router(account.router)
+    upstream_sign_in.install(app)  # MODELYARD_OIDC_*: sign-in through another provider
     app.include_router(device.router)
