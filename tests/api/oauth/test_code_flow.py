@@ -202,6 +202,11 @@ async def test_prompt_none_never_shows_a_page(
     assert page.status_code == 200  # signed in now, consent page
     answer = await browser.visit(desktop.authorize_url(SCOPE, prompt="none"))
     assert query_of(answer.headers["location"])["error"] == "consent_required"
+    await browser.consent(await browser.visit(desktop.authorize_url(SCOPE), person))
+    await asyncio.sleep(1.1)  # max_age is in whole seconds
+    stale = await browser.visit(desktop.authorize_url(SCOPE, prompt="none", max_age="0"))
+    assert stale.status_code == 302  # back to the app, never the sign-in page
+    assert query_of(stale.headers["location"])["error"] == "login_required"
 
 
 async def test_consent_form_needs_its_csrf_token_and_origin(

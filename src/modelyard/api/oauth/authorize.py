@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import OAuth2Error, scope_to_list
-from authlib.oidc.core.errors import ConsentRequiredError
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
@@ -104,6 +104,9 @@ async def _authorize(request: Request) -> Response:
     if signed is None:
         return _to_sign_in(request)
     if request.method == "GET" and _needs_fresh_sign_in(server, oauth, signed):
+        if "none" in (oauth.payload.data.get("prompt") or "").split():  # no page may show
+            refusal = LoginRequiredError(redirect_uri=grant.redirect_uri, state=oauth.payload.state)
+            return _answer_error(server, oauth, refusal)
         # Nothing ends here: a GET is what any site can make a browser send, so ending the
         # session would let every page sign its visitors out. The sign-in form is shown
         # although signed in, and the new session replaces the old one (``login.py``).
