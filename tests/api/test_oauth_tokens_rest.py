@@ -126,3 +126,25 @@ async def test_an_expired_token_is_a_401(
 ) -> None:
     token = await oauth_rows.mint(registry, await _member(registry, admin), READ_WRITE, ttl_s=-1)
     assert_error(await client.get(f"{API}/users/me", headers=auth(token)), 401, "UNAUTHENTICATED")
+
+
+async def test_an_admins_credits_read_token_reads_only_the_admins_own_credits(
+    client: httpx.AsyncClient, registry: Registry, admin: Actor
+) -> None:
+    """credits.read is "your balance and ledger": an app an admin connected with it does
+    not read everyone's; other users' credits need registry.read too."""
+    assert admin.user_id is not None
+    member = await _member(registry, admin)
+    credits = await oauth_rows.mint(registry, admin.user_id, ("credits.read",))
+    own = ok(await client.get(f"{API}/credits", headers=auth(credits)))
+    assert own["user_id"] == str(admin.user_id)
+    mine = ok(await client.get(f"{API}/credits?user_id={admin.user_id}", headers=auth(credits)))
+    assert mine["user_id"] == str(admin.user_id)
+    for path in (f"{API}/credits?user_id={member}", f"{API}/credits/ledger?user_id={member}"):
+        error = assert_error(
+            await client.get(path, headers=auth(credits)), 403, "INSUFFICIENT_SCOPE"
+        )
+        assert error["details"]["scope"] == "registry.read"
+    reader = await oauth_rows.mint(registry, admin.user_id, ("registry.read",))
+    theirs = ok(await client.get(f"{API}/credits?user_id={member}", headers=auth(reader)))
+    assert theirs["user_id"] == str(member)
