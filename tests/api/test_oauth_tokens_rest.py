@@ -16,7 +16,7 @@ from modelyard.db.tables import AuditEvent
 from modelyard.registry.actors import Actor
 from modelyard.registry.users import UserCreate, UserUpdate
 from modelyard.services import Registry
-from tests.api.helpers import API, assert_error, auth, ok
+from tests.api.helpers import API, assert_error, auth, make_member, make_model, make_provider, ok
 from tests.support import oauth_rows
 
 READ_WRITE = ("registry.read", "registry.write")
@@ -148,3 +148,28 @@ async def test_an_admins_credits_read_token_reads_only_the_admins_own_credits(
     reader = await oauth_rows.mint(registry, admin.user_id, ("registry.read",))
     theirs = ok(await client.get(f"{API}/credits?user_id={member}", headers=auth(reader)))
     assert theirs["user_id"] == str(member)
+
+
+async def test_an_admins_models_read_token_sees_what_a_member_would(
+    client: httpx.AsyncClient, registry: Registry, admin: Actor, admin_key: str
+) -> None:
+    """models.read is "the models you may use": an app an admin connected with it does not
+    see other users' own providers (names, addresses, key hints) and their models."""
+    assert admin.user_id is not None
+    member = await make_member(client, admin_key)
+    system = await make_provider(client, admin_key, "system-openai")
+    await make_model(client, admin_key, system["id"], "gpt-4o")
+    theirs = await make_provider(client, member.key, "member-byok")
+    private = await make_model(client, member.key, theirs["id"], "gpt-4o-mini")
+    token = await oauth_rows.mint(registry, admin.user_id, ("models.read",))
+    overview = ok(await client.get(f"{API}/overview", headers=auth(token)))
+    assert [p["name"] for p in overview] == ["system-openai"]
+    assert overview[0]["api_key"] is None
+    models = ok(await client.get(f"{API}/models", headers=auth(token)))
+    assert [m["model_id"] for m in models["items"]] == ["gpt-4o"]
+    hidden = await client.get(f"{API}/models/{private['id']}", headers=auth(token))
+    assert_error(hidden, 404, "MODEL_NOT_FOUND")
+    reader = await oauth_rows.mint(registry, admin.user_id, ("registry.read",))
+    everything = ok(await client.get(f"{API}/overview", headers=auth(reader)))
+    assert len(everything) == 2
+    assert len(ok(await client.get(f"{API}/models", headers=auth(reader)))["items"]) == 2
