@@ -173,3 +173,23 @@ async def test_an_admins_models_read_token_sees_what_a_member_would(
     everything = ok(await client.get(f"{API}/overview", headers=auth(reader)))
     assert len(everything) == 2
     assert len(ok(await client.get(f"{API}/models", headers=auth(reader)))["items"]) == 2
+
+
+async def test_an_apps_token_cannot_set_a_password(
+    client: httpx.AsyncClient, registry: Registry, admin: Actor
+) -> None:
+    """A password opens a browser session, which approves any app for any scope: an app
+    holding registry.write for a user without a password (or an admin) cannot set one."""
+    assert admin.user_id is not None
+    member = await _member(registry, admin)
+    for user_id in (member, admin.user_id):
+        token = await oauth_rows.mint(registry, user_id, READ_WRITE)
+        body = {"password": "a long enough new passphrase"}
+        for target in {member, user_id}:
+            answer = await client.put(
+                f"{API}/users/{target}/password", headers=auth(token), json=body
+            )
+            assert_error(answer, 403, "PERSON_ONLY")
+    async with registry.db.engine.connect() as conn:
+        actions = (await conn.execute(select(AuditEvent.action))).scalars().all()
+    assert "user.password_set" not in actions

@@ -19,6 +19,9 @@ class Actor:
     role: str
     label: str
     scopes: frozenset[str] = field(default_factory=lambda: frozenset(SCOPES))
+    # An app acting for the user (an OAuth access token), not the person themselves: it may
+    # not do what only the person may (set their password).
+    delegated: bool = False
 
     @classmethod
     def user(cls, user_id: uuid.UUID, role: str, email: str, scopes: frozenset[str]) -> Actor:

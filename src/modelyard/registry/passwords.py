@@ -89,6 +89,11 @@ class Passwords:
         """Admins (and the operator) set anyone's password; a user sets their own, giving
         the current one when they have one. Every browser session of the user ends."""
         uid = parse_id(user_id, "user")
+        if actor.delegated:  # a password opens a browser session: every scope, no app
+            raise Forbidden(
+                "an app's access token cannot set passwords; sign in or use an API key",
+                code="PERSON_ONLY",
+            )
         own = uid == actor.user_id
         if not own and not actor.is_admin:
             raise not_found("user", uid)
