@@ -18,6 +18,7 @@ from modelyard.errors import Conflict, ValidationFailed
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Amount, Page, PageRequest, Spec, View, not_found
 from modelyard.registry.fields import Instant
+from modelyard.registry.scopes import REGISTRY_READ
 from modelyard.registry.tx import Database, Tx
 
 MAX_CREDITS = Decimal("1e12")
@@ -203,7 +204,10 @@ async def balance_of(tx: Tx, user_id: uuid.UUID) -> Balance:
 
 
 def _whose(actor: Actor, user_id: uuid.UUID | None) -> uuid.UUID:
-    if actor.is_admin and user_id is not None:
+    """Whose credits to read: another user's for an admin acting with ``registry.read``
+    (credits.read alone is one's own: an app an admin connected reads no one else's)."""
+    if actor.is_admin and user_id is not None and user_id != actor.user_id:
+        actor.require_scope(REGISTRY_READ)
         return user_id
     if actor.user_id is None:
         raise ValidationFailed.at("user_id", "is required (this actor is not a user)")

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from modelyard.errors import Forbidden, InsufficientScope
-from modelyard.registry.scopes import SCOPES, grants
+from modelyard.registry.scopes import REGISTRY_READ, REGISTRY_WRITE, SCOPES, grants
 
 # Where an actor's label is stored (audit events, ledger entries, grants) it has 200
 # characters; an email has up to 320.
@@ -19,6 +19,9 @@ class Actor:
     role: str
     label: str
     scopes: frozenset[str] = field(default_factory=lambda: frozenset(SCOPES))
+    # An app acting for the user (an OAuth access token), not the person themselves: it may
+    # not do what only the person may (set their password).
+    delegated: bool = False
 
     @classmethod
     def user(cls, user_id: uuid.UUID, role: str, email: str, scopes: frozenset[str]) -> Actor:
@@ -33,6 +36,13 @@ class Actor:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def sees_everyones(self) -> bool:
+        """An admin acting with a registry scope sees every user's providers and models.
+        Through a narrower credential (models.read, credits.read: what an app the admin
+        connected holds) an admin sees what a member would: their own and the system's."""
+        return self.is_admin and bool(self.scopes & {REGISTRY_READ, REGISTRY_WRITE})
 
     def require_admin(self, what: str) -> None:
         if not self.is_admin:

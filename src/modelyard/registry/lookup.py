@@ -21,7 +21,7 @@ from modelyard.registry.tx import Tx
 
 
 def can_see(actor: Actor, provider: Provider) -> bool:
-    return actor.is_admin or provider.owner_user_id in (None, actor.user_id)
+    return actor.sees_everyones or provider.owner_user_id in (None, actor.user_id)
 
 
 async def provider_visible(tx: Tx, provider_id: uuid.UUID | str) -> Provider:
@@ -72,7 +72,7 @@ def visible_query(actor: Actor, filters: ProviderFilter) -> Select[Provider]:
         query = query.where(Provider.owner_user_id.is_(None))
     elif filters.owner == "mine":
         query = query.where(Provider.owner_user_id == actor.user_id)
-    elif not actor.is_admin:
+    elif not actor.sees_everyones:
         query = query.where(
             (Provider.owner_user_id.is_(None)) | (Provider.owner_user_id == actor.user_id)
         )

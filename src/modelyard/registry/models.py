@@ -227,7 +227,7 @@ class Models:
 
 def _visible(actor: Actor, filters: ModelFilter) -> Select[Model]:
     query = select(Model).join(Provider, Provider.id == Model.provider_id)
-    if not actor.is_admin:
+    if not actor.sees_everyones:
         query = query.where(
             (Provider.owner_user_id.is_(None)) | (Provider.owner_user_id == actor.user_id)
         )

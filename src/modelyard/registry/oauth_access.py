@@ -55,7 +55,9 @@ class Access:
         """The actor on the admin API: the user, held to the token's scopes, labelled with
         the client acting for them (audit events say "user:ann@example.com via app")."""
         label = f"user:{self.email} via {self.client_id}"[:LABEL_MAX]
-        return Actor(user_id=self.user_id, role=self.role, label=label, scopes=self.scopes)
+        return Actor(
+            user_id=self.user_id, role=self.role, label=label, scopes=self.scopes, delegated=True
+        )
 
 
 def digest(token: str) -> str:

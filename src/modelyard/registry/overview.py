@@ -84,7 +84,7 @@ class Overview:
     ) -> bytes:
         """The same as JSON bytes, as the REST API serves them."""
         wanted = _checked(filters)
-        if actor.is_admin and wanted == ProviderFilter():
+        if actor.sees_everyones and wanted == ProviderFilter():
             return (await self._current(actor)).encoded()
         return orjson.dumps(await self.list_with_models(actor, wanted))
 
@@ -146,7 +146,7 @@ def _checked(filters: ProviderFilter | None) -> ProviderFilter:
 def _matches(actor: Actor, provider: Doc, wanted: ProviderFilter) -> bool:
     owner = provider["owner_user_id"]
     me = str(actor.user_id) if actor.user_id else None
-    if not actor.is_admin and owner not in (None, me):
+    if not actor.sees_everyones and owner not in (None, me):
         return False
     if wanted.owner == "system" and owner is not None:
         return False
@@ -158,7 +158,7 @@ def _matches(actor: Actor, provider: Doc, wanted: ProviderFilter) -> bool:
 
 
 def _as_seen_by(actor: Actor, provider: Doc) -> Doc:
-    manages = actor.is_admin or provider["owner_user_id"] == str(actor.user_id)
+    manages = actor.sees_everyones or provider["owner_user_id"] == str(actor.user_id)
     return provider if manages else {**provider, "api_key": None}
 
 

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from modelyard.db.tables import User
 from modelyard.errors import Forbidden, ValidationFailed
+from modelyard.registry import login_throttle
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Spec, not_found, parse_id
 from modelyard.registry.fields import unstorable
@@ -88,6 +89,11 @@ class Passwords:
         """Admins (and the operator) set anyone's password; a user sets their own, giving
         the current one when they have one. Every browser session of the user ends."""
         uid = parse_id(user_id, "user")
+        if actor.delegated:  # a password opens a browser session: every scope, no app
+            raise Forbidden(
+                "an app's access token cannot set passwords; sign in or use an API key",
+                code="PERSON_ONLY",
+            )
         own = uid == actor.user_id
         if not own and not actor.is_admin:
             raise not_found("user", uid)
@@ -100,8 +106,7 @@ class Passwords:
         if own and stored is not None:
             if spec.current_password is None:
                 raise ValidationFailed.at("current_password", "is required to change yours")
-            if not await verify_password(stored, spec.current_password):
-                raise Forbidden("the current password is wrong", code="WRONG_PASSWORD")
+            await self._check_current(actor, uid, email, stored, spec.current_password)
         new_hash = await hash_password(spec.password)
         async with self.db.write(actor) as tx:
             user = await tx.session.get(User, uid)
@@ -117,6 +122,20 @@ class Passwords:
                 before={"had_password": stored is not None},
                 after={"had_password": True, "by": "self" if own else "admin"},
             )
+
+    async def _check_current(
+        self, actor: Actor, uid: uuid.UUID, email: str, stored: str, given: str
+    ) -> None:
+        """The current password, guessed under the sign-in throttle: a key or token that
+        may change the password must not become an unthrottled way to guess it. Counted
+        against the account like a sign-in (and per user, not per address)."""
+        account = email.strip().lower()
+        async with self.db.write(actor) as tx:
+            await login_throttle.admit(tx, account, f"password-change:{uid}")
+        if not await verify_password(stored, given):
+            raise Forbidden("the current password is wrong", code="WRONG_PASSWORD")
+        async with self.db.write(actor) as tx:
+            await login_throttle.forgive(tx, account)
 
 
 async def store_hash(tx: Tx, user: User, new_hash: str) -> None:

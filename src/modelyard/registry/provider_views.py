@@ -43,7 +43,7 @@ class ProviderView(View):
 
 
 def view(provider: Provider, actor: Actor | None) -> ProviderView:
-    manages = actor is None or actor.is_admin or provider.owner_user_id == actor.user_id
+    manages = actor is None or actor.sees_everyones or provider.owner_user_id == actor.user_id
     return ProviderView(
         id=provider.id,
         scope="system" if provider.owner_user_id is None else "user",

@@ -202,6 +202,11 @@ async def test_prompt_none_never_shows_a_page(
     assert page.status_code == 200  # signed in now, consent page
     answer = await browser.visit(desktop.authorize_url(SCOPE, prompt="none"))
     assert query_of(answer.headers["location"])["error"] == "consent_required"
+    await browser.consent(await browser.visit(desktop.authorize_url(SCOPE), person))
+    await asyncio.sleep(1.1)  # max_age is in whole seconds
+    stale = await browser.visit(desktop.authorize_url(SCOPE, prompt="none", max_age="0"))
+    assert stale.status_code == 302  # back to the app, never the sign-in page
+    assert query_of(stale.headers["location"])["error"] == "login_required"
 
 
 async def test_consent_form_needs_its_csrf_token_and_origin(
@@ -281,15 +286,24 @@ async def test_prompt_login_and_max_age_ask_to_sign_in_again(
 ) -> None:
     first = await desktop.exchange(await _signed_in_code(desktop, browser, person))
     before = (await desktop.verify_id_token(first.json()["id_token"]))["auth_time"]
+    old_cookie = dict(browser.client.cookies)
+    await asyncio.sleep(1.1)  # auth_time is in whole seconds
     again = await browser.client.get(desktop.authorize_url(SCOPE, prompt="login"))
     assert again.status_code == 303
     target = unquote(again.headers["location"])
     assert target.startswith("/login?next=/oauth/authorize?")
     assert "prompt" not in target  # the sign-in about to happen is the one asked for
-    assert (await browser.client.get("/account/apps")).status_code != 200  # session ended
-    await asyncio.sleep(1.1)  # auth_time is in whole seconds
-    location = await _signed_in_code(desktop, browser, person)
-    later = await desktop.exchange(location)
+    # nothing ended on a GET: a link from another site cannot sign the browser out
+    assert (await browser.client.get("/account/apps")).status_code == 200
+    page = await browser.client.get(again.headers["location"])
+    assert page.status_code == 200, page.text  # the sign-in form, though signed in
+    answer = await browser.submit(
+        page, "/login", {"email": person.email, "password": person.password}
+    )
+    assert answer.status_code == 303
+    code = await browser.visit(answer.headers["location"], person)
+    assert code.status_code == 302, code.text
+    later = await desktop.exchange(code.headers["location"])
     after = (await desktop.verify_id_token(later.json()["id_token"]))["auth_time"]
     assert after > before
     for odd in ("²", "-1", "1e3", "9" * 40):  # not a count of seconds: ignored
@@ -301,3 +315,7 @@ async def test_prompt_login_and_max_age_ask_to_sign_in_again(
     stale = await browser.client.get(desktop.authorize_url(SCOPE, max_age="60"))
     assert stale.status_code == 303
     assert stale.headers["location"].startswith("/login?next=")
+    # the session the new sign-in replaced is over: its cookie opens nothing
+    browser.client.cookies.clear()
+    browser.client.cookies.update(old_cookie)
+    assert (await browser.client.get("/account/apps")).status_code == 303

@@ -14,6 +14,7 @@ from modelyard.db.auth_tables import OAuthClient, OAuthToken
 from modelyard.db.tables import AuditEvent
 from modelyard.registry import oauth_tokens
 from modelyard.registry.actors import Actor
+from modelyard.registry.oauth_clients import OAuthClientUpdate
 from modelyard.registry.users import UserUpdate
 from modelyard.services import Registry
 from tests.api.oauth.flows import App, Browser
@@ -84,6 +85,31 @@ async def test_refresh_may_narrow_the_scope_but_never_widen_it(
     )
     assert wider.status_code == 400
     assert wider.json()["error"] == "invalid_scope"
+
+
+async def test_narrowing_the_clients_scopes_narrows_its_refreshed_tokens(
+    desktop: App, browser: Browser, person: Person, registry: Registry
+) -> None:
+    first = await _tokens(desktop, browser, person, "openid llm.inference models.read")
+    client = await registry.oauth_clients.get(Actor.operator(), "textassistant-desktop")
+    narrowed = [s for s in client.scopes if s != "llm.inference"]
+    await registry.oauth_clients.update(
+        Actor.operator(), "textassistant-desktop", OAuthClientUpdate(scopes=narrowed)
+    )
+    second = await desktop.refresh(first["refresh_token"])
+    assert second.status_code == 200, second.text
+    assert second.json()["scope"].split() == ["openid", "models.read"]
+    calls = await desktop.http.get("/api/v1/models", headers=bearer(second.json()["access_token"]))
+    assert calls.status_code == 200, calls.text
+    async with registry.db.read(Actor.operator()) as tx:
+        rows = list(await tx.session.scalars(select(OAuthToken).order_by(OAuthToken.issued_at)))
+    assert [sorted(r.scopes) for r in rows] == [
+        ["llm.inference", "models.read", "openid"],
+        ["models.read", "openid"],
+    ]
+    asking = await desktop.refresh(second.json()["refresh_token"], scope="llm.inference")
+    assert asking.status_code == 400
+    assert asking.json()["error"] == "invalid_scope"
 
 
 async def test_a_refresh_token_belongs_to_its_client(

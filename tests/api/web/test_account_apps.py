@@ -26,6 +26,11 @@ async def test_the_page_needs_a_session(browser: Browser) -> None:
     answer = await browser.get("/account/apps?tab=1")
     assert answer.status_code == 303
     assert answer.headers["location"] == "/login?next=%2Faccount%2Fapps%3Ftab%3D1"
+    # a form posted after the session ended comes back to the page, not to the form's
+    # address (a GET there is a 405)
+    posted = await browser.client.post("/account/apps/revoke", data={"client_id": "x"})
+    assert posted.status_code == 303
+    assert posted.headers["location"] == "/login?next=%2Faccount%2Fapps"
 
 
 async def test_apps_are_listed_with_what_they_may_do(

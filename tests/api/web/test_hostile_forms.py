@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 from sqlalchemy import func, select
@@ -97,6 +99,28 @@ async def test_a_lying_content_length_is_refused(web_client: httpx.AsyncClient) 
         headers={"Content-Type": "application/x-www-form-urlencoded", "Content-Length": "9" * 30},
     )
     assert 400 <= answer.status_code < 500
+
+
+async def test_a_chunked_body_is_not_read_past_the_limit(web_client: httpx.AsyncClient) -> None:
+    """Without a Content-Length, the form is read only until it is too large: a client
+    streaming megabytes does not make the server hold them."""
+    sent = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal sent
+        yield b"email=a%40example.com&password="
+        for _ in range(1000):  # 64 MB if it were all read
+            sent += 64 * 1024
+            yield b"p" * (64 * 1024)
+
+    answer = await web_client.post(
+        "/login",
+        content=endless(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": ORIGIN},
+    )
+    assert answer.status_code == 413
+    assert answer.headers["content-type"].startswith("text/html")
+    assert sent <= 256 * 1024
 
 
 async def test_odd_cookies_are_no_session(web_client: httpx.AsyncClient, browser: Browser) -> None:

@@ -67,6 +67,27 @@ async def test_users_change_their_own_with_the_current_one(
     assert (await browser.sign_in(member.email, NEW)).status_code == 303
 
 
+async def test_guessing_the_current_password_is_throttled_like_a_sign_in(
+    web_client: httpx.AsyncClient, browser: Browser, admin_key: str
+) -> None:
+    member = await make_member(web_client, admin_key)
+    path = f"{API}/users/{member.id}/password"
+    assert (
+        await web_client.put(path, headers=member.headers, json={"password": PASSWORD})
+    ).status_code == 204
+    for n in range(5):  # auth.login_throttle: 5 per account
+        guess = {"password": NEW, "current_password": f"guess number {n}"}
+        assert_error(
+            await web_client.put(path, headers=member.headers, json=guess), 403, "WRONG_PASSWORD"
+        )
+    right = {"password": NEW, "current_password": PASSWORD}
+    refused = await web_client.put(path, headers=member.headers, json=right)
+    assert_error(refused, 429, "TOO_MANY_ATTEMPTS")
+    assert PASSWORD not in refused.text
+    # the same account's sign-in is held back too: one count of guesses, wherever made
+    assert (await browser.sign_in(member.email, PASSWORD)).status_code == 429
+
+
 async def test_members_cannot_set_others_passwords(
     web_client: httpx.AsyncClient, admin_key: str
 ) -> None:

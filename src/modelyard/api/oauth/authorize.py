@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import OAuth2Error, scope_to_list
-from authlib.oidc.core.errors import ConsentRequiredError
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
@@ -25,10 +25,9 @@ from modelyard.api.oauth.wire import FormError, OAuthRequest, oauth_request
 from modelyard.api.web.csrf import check_form
 from modelyard.api.web.errors import PageError
 from modelyard.api.web.render import render
-from modelyard.api.web.session import SignedIn, signed_in
+from modelyard.api.web.session import AGAIN, SignedIn, signed_in
 from modelyard.registry import oauth_codes
 from modelyard.registry.scopes import DESCRIPTIONS
-from modelyard.services import Registry
 
 router = APIRouter(include_in_schema=False)
 
@@ -105,9 +104,13 @@ async def _authorize(request: Request) -> Response:
     if signed is None:
         return _to_sign_in(request)
     if request.method == "GET" and _needs_fresh_sign_in(server, oauth, signed):
-        registry: Registry = request.app.state.registry
-        await registry.web_sessions.end(signed.session_id)
-        return _to_sign_in(request)
+        if "none" in (oauth.payload.data.get("prompt") or "").split():  # no page may show
+            refusal = LoginRequiredError(redirect_uri=grant.redirect_uri, state=oauth.payload.state)
+            return _answer_error(server, oauth, refusal)
+        # Nothing ends here: a GET is what any site can make a browser send, so ending the
+        # session would let every page sign its visitors out. The sign-in form is shown
+        # although signed in, and the new session replaces the old one (``login.py``).
+        return _to_sign_in(request, again=True)
     if request.method == "POST":
         return await _decide(request, server, oauth, grant, signed)
     return await _ask(request, server, oauth, grant, signed)
@@ -125,16 +128,18 @@ def _needs_fresh_sign_in(server: ModelyardServer, oauth: OAuthRequest, signed: S
     return elapsed > int(max_age)
 
 
-def _to_sign_in(request: Request) -> Response:
+def _to_sign_in(request: Request, *, again: bool = False) -> Response:
     """The sign-in page, coming back to this request afterwards without ``prompt=login``
-    (the sign-in just made satisfies it; kept, it would ask forever)."""
+    (the sign-in just made satisfies it; kept, it would ask forever). ``again``: show the
+    form even to a signed-in browser."""
     query = []
     for key, value in request.query_params.multi_items():
         kept = " ".join(p for p in value.split() if p != "login") if key == "prompt" else value
         if kept or key != "prompt":
             query.append((key, kept))
     here = request.url.path + (f"?{urlencode(query)}" if query else "")
-    return RedirectResponse(f"/login?next={quote(here, safe='')}", status_code=303)
+    more = f"&{AGAIN}=1" if again else ""
+    return RedirectResponse(f"/login?next={quote(here, safe='')}{more}", status_code=303)
 
 
 async def _decide(

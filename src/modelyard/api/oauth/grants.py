@@ -130,6 +130,20 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
     def authenticate_user(self, refresh_token: Token) -> Person:
         return refresh_token.get_user()
 
+    def issue_token(self, user: Person, refresh_token: Token) -> Any:
+        """The scopes asked for (else the sign-in's), less those the client is no longer
+        registered for: narrowing a client's scopes reaches its refresh chains too, which
+        would otherwise keep the old scopes forever (each rotation renews the chain)."""
+        client: Client = self.request.client
+        asked = scope_to_list(self.request.payload.scope or refresh_token.get_scope()) or []
+        allowed = set(client.allowed_scopes())
+        kept = [s for s in asked if s in allowed]
+        if not kept:
+            raise InvalidScopeError("The app is no longer registered for this sign-in's scopes.")
+        return self.generate_token(
+            user=user, scope=" ".join(kept), include_refresh_token=self.INCLUDE_NEW_REFRESH_TOKEN
+        )
+
     def save_token(self, token: dict[str, Any]) -> None:
         parent: Token = self.request.refresh_token
         issued = self.server.issued(token, self.request)

@@ -75,15 +75,21 @@ class Client(ClientMixin):  # type: ignore[misc]
         """The scopes asked for if the client may have them all (None: invalid_scope; a
         silently narrowed grant surprises the app). No scope asked: everything the client
         is registered for. ``offline_access`` is allowed to any client allowed to refresh."""
-        allowed = list(self.row.scopes)
-        if "refresh_token" in self.row.grant_types and "offline_access" not in allowed:
-            allowed.append("offline_access")  # what it asks for, the grant already allows
+        allowed = self.allowed_scopes()
         if not scope:
             return list_to_scope(allowed)  # type: ignore[no-any-return]
         asked = scope_to_list(scope)
         if any(s not in allowed for s in asked):
             return None
         return list_to_scope(sorted(set(asked), key=asked.index))  # type: ignore[no-any-return]
+
+    def allowed_scopes(self) -> list[str]:
+        """What the client is registered for today (and ``offline_access`` if it may
+        refresh: what it asks for, the grant already allows)."""
+        allowed = list(self.row.scopes)
+        if "refresh_token" in self.row.grant_types and "offline_access" not in allowed:
+            allowed.append("offline_access")
+        return allowed
 
     def api_scopes(self) -> list[str]:
         return [s for s in self.row.scopes if s not in OIDC_SCOPES]

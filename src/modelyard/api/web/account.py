@@ -3,7 +3,10 @@ disconnects it (consent deleted, its tokens revoked)."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
 
 from modelyard.api.web.csrf import check_form
 from modelyard.api.web.errors import PageError
@@ -14,6 +17,7 @@ from modelyard.errors import NotFound
 from modelyard.services import Registry
 
 router = APIRouter(include_in_schema=False)
+PAGE = "/account/apps"
 
 
 async def _page(request: Request, signed: SignedIn, notice: str = "") -> Response:
@@ -23,7 +27,7 @@ async def _page(request: Request, signed: SignedIn, notice: str = "") -> Respons
     return render(request, "apps.html", context)
 
 
-@router.get("/account/apps")
+@router.get(PAGE)
 async def apps(request: Request) -> Response:
     signed = await signed_in(request)
     if signed is None:
@@ -34,8 +38,8 @@ async def apps(request: Request) -> Response:
 @router.post("/account/apps/revoke")
 async def revoke(request: Request) -> Response:
     signed = await signed_in(request)
-    if signed is None:
-        return login_redirect(request)
+    if signed is None:  # back to the page afterwards: this address answers only POST
+        return RedirectResponse(f"/login?next={quote(PAGE, safe='')}", status_code=303)
     form = await read_form(request)
     await check_form(request, form, signed)
     registry: Registry = request.app.state.registry

@@ -26,9 +26,12 @@ async def read_form(request: Request) -> FormData:
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
         raise _bad("The form is too large.", 413)
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise _bad("The form is too large.", 413)
+    body = b""
+    async for chunk in request.stream():  # bounded as it arrives, not after
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise _bad("The form is too large.", 413)
+    request._body = body  # what request.form() parses
     try:
         form = await request.form(max_files=0, max_fields=MAX_FIELDS)
     except HTTPException as exc:

@@ -48,11 +48,14 @@ def _login_page(
 
 
 @router.get("/login")
-async def login_form(request: Request, next: str | None = None) -> Response:
+async def login_form(request: Request, next: str | None = None, again: str = "") -> Response:
+    """The sign-in form; a signed-in browser goes straight to ``next`` unless asked to sign
+    in again (``again``, from an app's prompt=login or max_age)."""
     target = safe_next(next)
-    if await signed_in(request) is not None:
+    signed = await signed_in(request)
+    if signed is not None and not again:
         return RedirectResponse(target, status_code=303)
-    return _login_page(request, target)
+    return _login_page(request, target, signed.email if signed is not None else "")
 
 
 @router.post("/login")
@@ -79,6 +82,9 @@ async def login(request: Request) -> Response:
     except Forbidden:
         message = "This account cannot sign in: it is suspended or deleted."
         return _login_page(request, target, email, message, 403)
+    previous = await signed_in(request)
+    if previous is not None:  # a new sign-in replaces this browser's old session
+        await registry.web_sessions.end(previous.session_id)
     response = RedirectResponse(target, status_code=303)
     age = max(1, int((info.expires_at - info.created_at).total_seconds()))
     set_cookie(request, response, SESSION, token, age)
