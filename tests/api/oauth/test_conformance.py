@@ -1,0 +1,53 @@
+"""What a client developer reads off the wire, held to the RFCs: RFC 6750's bearer
+challenges on the userinfo endpoint, RFC 6749's error codes on the token endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.oauth.flows import App, Browser
+from tests.api.web.conftest import Person
+
+RFC6750_ERRORS = {"invalid_request", "invalid_token", "insufficient_scope"}
+
+
+async def _tokens(desktop: App, browser: Browser, person: Person, scope: str) -> Any:
+    page = await browser.visit(desktop.authorize_url(scope), person)
+    answer = page if page.status_code == 302 else await browser.consent(page)
+    tokens = await desktop.exchange(answer.headers["location"])
+    assert tokens.status_code == 200, tokens.text
+    return tokens.json()
+
+
+async def test_userinfo_without_a_bearer_token_is_challenged_without_an_error_code(
+    desktop: App,
+) -> None:
+    """RFC 6750 3.1: a request with no bearer credentials gets ``WWW-Authenticate: Bearer``
+    and no error code (Authlib said ``missing_authorization`` / ``unsupported_token_type``,
+    codes no client knows)."""
+    for headers in ({}, {"Authorization": "Basic eA=="}, {"Authorization": "Bearer"}):
+        for method in ("GET", "POST"):
+            answer = await desktop.http.request(method, "/oauth/userinfo", headers=headers)
+            assert answer.status_code == 401, (headers, answer.text)
+            challenge = answer.headers["www-authenticate"]
+            assert challenge.startswith("Bearer"), challenge
+            assert "error=" not in challenge, challenge
+            assert answer.json()["error"] in RFC6750_ERRORS, answer.text
+            assert answer.headers["cache-control"] == "no-store"
+
+
+async def test_userinfo_names_the_scope_a_token_lacks_in_its_challenge(
+    desktop: App, browser: Browser, person: Person
+) -> None:
+    """RFC 6750 3: a token that does not enable access gets the WWW-Authenticate header,
+    ``insufficient_scope`` naming ``openid``, as every other modelyard endpoint says it."""
+    tokens = await _tokens(desktop, browser, person, "models.read")
+    answer = await desktop.http.get(
+        "/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert answer.status_code == 403
+    assert answer.json()["error"] == "insufficient_scope"
+    challenge = answer.headers["www-authenticate"]
+    assert challenge.startswith("Bearer ")
+    assert 'error="insufficient_scope"' in challenge
+    assert 'scope="openid"' in challenge
