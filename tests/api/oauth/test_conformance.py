@@ -51,3 +51,16 @@ async def test_userinfo_names_the_scope_a_token_lacks_in_its_challenge(
     assert challenge.startswith("Bearer ")
     assert 'error="insufficient_scope"' in challenge
     assert 'scope="openid"' in challenge
+
+
+async def test_a_token_request_without_grant_type_is_invalid_request(desktop: App) -> None:
+    """RFC 6749 5.2: a missing required parameter is ``invalid_request``;
+    ``unsupported_grant_type`` is for a grant type named but not served."""
+    for form in ({}, {"grant_type": ""}, {"client_id": desktop.client_id, "code": "x"}):
+        answer = await desktop.http.post("/oauth/token", data=form)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"] == "invalid_request", (form, answer.text)
+        assert "grant_type" in answer.json()["error_description"]
+        assert answer.headers["cache-control"] == "no-store"
+    unknown = await desktop.http.post("/oauth/token", data={"grant_type": "password"})
+    assert unknown.json()["error"] == "unsupported_grant_type"

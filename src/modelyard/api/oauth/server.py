@@ -200,9 +200,18 @@ async def serve(
     return await bridge.in_thread(call, server, oauth)
 
 
+def _token_response(server: ModelyardServer, oauth: OAuthRequest) -> Response:
+    """A token request without ``grant_type`` lacks a required parameter: RFC 6749 5.2's
+    ``invalid_request`` (Authlib said ``unsupported_grant_type``, which means a grant type
+    named but not served)."""
+    if not oauth.payload.grant_type:
+        return invalid_request("Missing 'grant_type' parameter.")
+    return server.create_token_response(oauth)  # type: ignore[no-any-return]
+
+
 async def serve_token(request: Request) -> Response:
     """POST /oauth/token through the registered grants."""
-    return await serve(request, lambda server, oauth: server.create_token_response(oauth))
+    return await serve(request, _token_response)
 
 
 async def serve_endpoint(request: Request, name: str) -> Response:
