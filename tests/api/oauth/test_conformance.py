@@ -64,3 +64,26 @@ async def test_a_token_request_without_grant_type_is_invalid_request(desktop: Ap
         assert answer.headers["cache-control"] == "no-store"
     unknown = await desktop.http.post("/oauth/token", data={"grant_type": "password"})
     assert unknown.json()["error"] == "unsupported_grant_type"
+
+
+async def test_failed_client_authentication_is_a_basic_challenge_with_a_realm(
+    service: App, desktop: App
+) -> None:
+    """RFC 6749 5.2: 401 invalid_client with ``WWW-Authenticate`` for the scheme the
+    client used; RFC 7617 makes ``realm`` required in a Basic challenge. The description
+    says what to fix, not Authlib's list of method names."""
+    wrong = App(service.http, service.client_id, service.redirect_uri, secret="mycs_wrong")
+    for answer in (
+        await wrong.token(grant_type="client_credentials"),
+        await service.http.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": "reporting"},
+        ),
+    ):
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["error"] == "invalid_client"
+        assert "[" not in answer.json()["error_description"]
+        challenge = answer.headers["www-authenticate"]
+        assert challenge.startswith("Basic realm=")
+        assert 'error="invalid_client"' in challenge
+        assert answer.headers["cache-control"] == "no-store"

@@ -58,7 +58,7 @@ def _answer_error(server: ModelyardServer, oauth: OAuthRequest, error: OAuth2Err
     """Back to the app's (validated) redirect URI with the error, or an error page when the
     redirect URI could not be trusted."""
     if error.redirect_uri:
-        return server.handle_error_response(oauth, error)  # type: ignore[no-any-return]
+        return server.handle_error_response(oauth, error)
     raise _error_page(error)
 
 

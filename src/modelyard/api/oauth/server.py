@@ -42,6 +42,7 @@ from typing import Any
 import orjson
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
+    InvalidClientError,
     JsonRequest,
     OAuth2Error,
     OAuth2Request,
@@ -62,6 +63,11 @@ from modelyard.settings import Settings
 # Authlib logs each issued token (its plaintext) at DEBUG: never let that through.
 logging.getLogger("authlib").setLevel(logging.INFO)
 
+CLIENT_AUTH_FAILED = (
+    "Client authentication failed: a confidential client sends its client_id and secret "
+    "by HTTP Basic or as client_id and client_secret in the form; a public client sends "
+    "its client_id only."
+)
 JSON_HEADERS = [
     ("Content-Type", "application/json"),
     ("Cache-Control", "no-store"),
@@ -163,6 +169,19 @@ class ModelyardServer(AuthorizationServer):  # type: ignore[misc]
     def create_json_request(self, request: Any) -> JsonRequest:
         raise NotImplementedError("no endpoint of this server reads JSON")
 
+    def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
+        """Authlib's error answer, but a failed client authentication (401) is a Basic
+        challenge with the ``realm`` RFC 7617 requires, saying what to fix."""
+        if isinstance(error, InvalidClientError) and error.status_code == 401:
+            if str(error.description or "").startswith("The client cannot authenticate"):
+                error.description = CLIENT_AUTH_FAILED
+            response = super().handle_error_response(request, error)
+            response.headers["WWW-Authenticate"] = (
+                f'Basic realm="{self.issuer}", error="invalid_client"'
+            )
+            return response  # type: ignore[no-any-return]
+        return super().handle_error_response(request, error)  # type: ignore[no-any-return]
+
     def handle_response(self, status: int, body: Any, headers: Any) -> Response:
         pairs = list(headers or [])
         if isinstance(body, dict):
@@ -196,7 +215,7 @@ async def serve(
     except FormError as exc:
         return invalid_request(str(exc))
     except OAuth2Error as error:  # insecure transport
-        return server.handle_error_response(None, error)  # type: ignore[no-any-return]
+        return server.handle_error_response(None, error)
     return await bridge.in_thread(call, server, oauth)
 
 
