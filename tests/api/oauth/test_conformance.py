@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.oauth.flows import App, Browser
+from tests.api.oauth.flows import ISSUER, App, Browser, query_of
 from tests.api.web.conftest import Person
 
 RFC6750_ERRORS = {"invalid_request", "invalid_token", "insufficient_scope"}
@@ -87,3 +87,19 @@ async def test_failed_client_authentication_is_a_basic_challenge_with_a_realm(
         assert challenge.startswith("Basic realm=")
         assert 'error="invalid_client"' in challenge
         assert answer.headers["cache-control"] == "no-store"
+
+
+async def test_prompt_none_without_openid_never_shows_the_sign_in_page(
+    desktop: App, browser: Browser
+) -> None:
+    """``prompt=none`` from a browser that is not signed in answers ``login_required``
+    to the app whatever the scopes (it did only with ``openid``; without it the hidden
+    frame of a silent sign-in got the sign-in page)."""
+    answer = await browser.client.get(desktop.authorize_url("models.read", prompt="none"))
+    assert answer.status_code == 302, answer.text
+    location = answer.headers["location"]
+    assert location.startswith(desktop.redirect_uri + "?")
+    assert query_of(location)["error"] == "login_required"
+    assert desktop.last is not None
+    assert query_of(location)["state"] == desktop.last.state
+    assert query_of(location)["iss"] == ISSUER

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import OAuth2Error, scope_to_list
-from authlib.oidc.core.errors import ConsentRequiredError
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
@@ -103,6 +103,10 @@ async def _authorize(request: Request) -> Response:
     except OAuth2Error as error:
         return _answer_error(server, oauth, error)
     if signed is None:
+        if "none" in (oauth.payload.data.get("prompt") or "").split():
+            # Authlib refuses it only for openid requests; no page is ever shown for it
+            refusal = LoginRequiredError(redirect_uri=grant.redirect_uri, state=oauth.payload.state)
+            return _answer_error(server, oauth, refusal)
         return _to_sign_in(request)
     if request.method == "GET" and _needs_fresh_sign_in(server, oauth, signed):
         registry: Registry = request.app.state.registry
