@@ -103,3 +103,22 @@ async def test_prompt_none_without_openid_never_shows_the_sign_in_page(
     assert desktop.last is not None
     assert query_of(location)["state"] == desktop.last.state
     assert query_of(location)["iss"] == ISSUER
+
+
+async def test_an_authorization_request_may_be_posted_as_a_form(
+    desktop: App, browser: Browser, person: Person
+) -> None:
+    """OpenID Connect Core 3.1.2.1: the authorization endpoint supports GET and POST; a
+    form-posted request is the same request as its GET (it was read as an empty query)."""
+    url = desktop.authorize_url("openid email")
+    params = query_of(url)
+    posted = await browser.client.post("/oauth/authorize", data=params)
+    assert posted.status_code == 303, posted.text
+    location = posted.headers["location"]
+    assert location.startswith("/oauth/authorize?")
+    assert query_of(location) == params
+    page = await browser.visit(location, person)
+    answer = page if page.status_code == 302 else await browser.consent(page)
+    tokens = await desktop.exchange(answer.headers["location"])
+    assert tokens.status_code == 200, tokens.text
+    assert "id_token" in tokens.json()
