@@ -4,6 +4,7 @@ challenges on the userinfo endpoint, RFC 6749's error codes on the token endpoin
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from tests.api.oauth.flows import ISSUER, App, Browser, query_of
 from tests.api.web.conftest import Person
@@ -122,3 +123,34 @@ async def test_an_authorization_request_may_be_posted_as_a_form(
     tokens = await desktop.exchange(answer.headers["location"])
     assert tokens.status_code == 200, tokens.text
     assert "id_token" in tokens.json()
+
+
+async def test_a_repeated_parameter_is_invalid_request(
+    desktop: App, browser: Browser, person: Person
+) -> None:
+    """RFC 6749 3.1 and 3.2: parameters must not be sent more than once. A repeated one
+    was read as its first value in one place and its last in another; it is now refused
+    before anything is read (so the code is still good for a proper exchange)."""
+    page = await browser.visit(desktop.authorize_url("openid"), person)
+    answer = page if page.status_code == 302 else await browser.consent(page)
+    assert desktop.last is not None
+    code = query_of(answer.headers["location"])["code"]
+    form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", desktop.client_id),
+        ("redirect_uri", desktop.redirect_uri),
+        ("code", code),
+        ("code_verifier", desktop.last.verifier),
+    ]
+    for repeated in (("code", "other"), ("code_verifier", "a" * 43), ("grant_type", "x")):
+        refused = await desktop.http.post(
+            "/oauth/token",
+            content=urlencode([*form, repeated]),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"] == "invalid_request"
+        assert repeated[0] in refused.json()["error_description"]
+    assert (await desktop.token(**dict(form))).status_code == 200
+    twice = desktop.authorize_url("openid") + "&scope=email"
+    assert (await browser.client.get(twice)).status_code == 400
