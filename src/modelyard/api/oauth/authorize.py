@@ -62,6 +62,17 @@ def _answer_error(server: ModelyardServer, oauth: OAuthRequest, error: OAuth2Err
     raise _error_page(error)
 
 
+def _not_signed_in(
+    request: Request, server: ModelyardServer, oauth: OAuthRequest, grant: Any
+) -> Response:
+    """The sign-in page, or ``login_required`` to the app with ``prompt=none`` (Authlib
+    refuses that only for openid requests; no page is ever shown for it)."""
+    if "none" in (oauth.payload.data.get("prompt") or "").split():
+        refusal = LoginRequiredError(redirect_uri=grant.redirect_uri, state=oauth.payload.state)
+        return _answer_error(server, oauth, refusal)
+    return _to_sign_in(request)
+
+
 async def _issue(
     server: ModelyardServer, oauth: OAuthRequest, grant: object, person: Person | None
 ) -> Response:
@@ -126,17 +137,6 @@ def _needs_fresh_sign_in(server: ModelyardServer, oauth: OAuthRequest, signed: S
         return False
     elapsed = int((server.db.clock() - signed.auth_time).total_seconds())
     return elapsed > int(max_age)
-
-
-def _not_signed_in(
-    request: Request, server: ModelyardServer, oauth: OAuthRequest, grant: Any
-) -> Response:
-    """The sign-in page, or ``login_required`` to the app with ``prompt=none`` (Authlib
-    refuses that only for openid requests; no page is ever shown for it)."""
-    if "none" in (oauth.payload.data.get("prompt") or "").split():
-        refusal = LoginRequiredError(redirect_uri=grant.redirect_uri, state=oauth.payload.state)
-        return _answer_error(server, oauth, refusal)
-    return _to_sign_in(request)
 
 
 def _to_sign_in(request: Request) -> Response:
