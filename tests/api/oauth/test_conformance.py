@@ -154,3 +154,18 @@ async def test_a_repeated_parameter_is_invalid_request(
     assert (await desktop.token(**dict(form))).status_code == 200
     twice = desktop.authorize_url("openid") + "&scope=email"
     assert (await browser.client.get(twice)).status_code == 400
+
+
+async def test_discovery_does_not_claim_request_objects_by_omission(desktop: App) -> None:
+    """OpenID Connect Discovery: ``request_uri_parameter_supported`` omitted means true.
+    modelyard reads neither ``request`` nor ``request_uri`` (nor ``claims``), so the
+    document says so; every endpoint it names answers."""
+    config = (await desktop.http.get("/.well-known/openid-configuration")).json()
+    assert config["request_uri_parameter_supported"] is False
+    assert config["request_parameter_supported"] is False
+    assert config["claims_parameter_supported"] is False
+    for key, value in config.items():
+        if key.endswith("_endpoint") or key == "jwks_uri":
+            path = value.removeprefix(ISSUER)
+            answer = await desktop.http.get(path)
+            assert answer.status_code != 404, (key, value)
