@@ -169,3 +169,17 @@ async def test_discovery_does_not_claim_request_objects_by_omission(desktop: App
             path = value.removeprefix(ISSUER)
             answer = await desktop.http.get(path)
             assert answer.status_code != 404, (key, value)
+
+
+async def test_a_refused_refresh_token_says_why(
+    desktop: App, browser: Browser, person: Person
+) -> None:
+    """invalid_grant for a refresh token tells the developer what to do (it was a bare
+    code: a reused token looked like a typo)."""
+    tokens = await _tokens(desktop, browser, person, "openid")
+    assert (await desktop.refresh(tokens["refresh_token"])).status_code == 200
+    for token in (tokens["refresh_token"], "myrt_unknown"):
+        refused = await desktop.refresh(token)
+        assert refused.status_code == 400
+        assert refused.json()["error"] == "invalid_grant"
+        assert "sign in again" in refused.json()["error_description"]
