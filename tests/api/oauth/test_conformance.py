@@ -183,3 +183,21 @@ async def test_a_refused_refresh_token_says_why(
         assert refused.status_code == 400
         assert refused.json()["error"] == "invalid_grant"
         assert "sign in again" in refused.json()["error_description"]
+
+
+async def test_an_unsupported_response_type_is_described_plainly(
+    desktop: App, browser: Browser
+) -> None:
+    """Authlib swapped its arguments: the app read ``error_description=token`` and the
+    error page "response_type=The response type 'None' is not supported ... is not
+    supported"."""
+    for response_type in ("token", ""):
+        answer = await browser.client.get(
+            desktop.authorize_url("openid", response_type=response_type)
+        )
+        assert answer.status_code == 302, answer.text
+        assert desktop.last is not None
+        refused = query_of(answer.headers["location"])
+        assert refused["error"] == "unsupported_response_type"
+        assert refused["error_description"] == "Only response_type=code is supported."
+        assert refused["state"] == desktop.last.state

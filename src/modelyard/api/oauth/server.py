@@ -46,6 +46,7 @@ from authlib.oauth2.rfc6749 import (
     JsonRequest,
     OAuth2Error,
     OAuth2Request,
+    UnsupportedResponseTypeError,
 )
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from fastapi import Request
@@ -80,6 +81,11 @@ def json_response(status: int, body: Any, headers: list[tuple[str, str]] | None 
     for key, value in headers or JSON_HEADERS:
         response.headers[key] = value
     return response
+
+
+class ResponseTypeRefused(OAuth2Error):  # type: ignore[misc]
+    error = "unsupported_response_type"
+    description = "Only response_type=code is supported."
 
 
 class ModelyardServer(AuthorizationServer):  # type: ignore[misc]
@@ -168,6 +174,14 @@ class ModelyardServer(AuthorizationServer):  # type: ignore[misc]
 
     def create_json_request(self, request: Any) -> JsonRequest:
         raise NotImplementedError("no endpoint of this server reads JSON")
+
+    def get_authorization_grant(self, request: OAuth2Request) -> Any:
+        """Authlib's, but an unsupported response type is described plainly (Authlib
+        passes its arguments swapped: the description read as the response type)."""
+        try:
+            return super().get_authorization_grant(request)
+        except UnsupportedResponseTypeError as error:
+            raise ResponseTypeRefused(redirect_uri=error.redirect_uri) from None
 
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
         """Authlib's error answer, but a failed client authentication (401) is a Basic
