@@ -57,8 +57,19 @@ def _answer_error(server: ModelyardServer, oauth: OAuthRequest, error: OAuth2Err
     """Back to the app's (validated) redirect URI with the error, or an error page when the
     redirect URI could not be trusted."""
     if error.redirect_uri:
-        return server.handle_error_response(oauth, error)  # type: ignore[no-any-return]
+        return server.handle_error_response(oauth, error)
     raise _error_page(error)
+
+
+def _not_signed_in(
+    request: Request, server: ModelyardServer, oauth: OAuthRequest, grant: Any
+) -> Response:
+    """The sign-in page, or ``login_required`` to the app with ``prompt=none`` (Authlib
+    refuses that only for openid requests; no page is ever shown for it)."""
+    if "none" in (oauth.payload.data.get("prompt") or "").split():
+        refusal = LoginRequiredError(redirect_uri=grant.redirect_uri, state=oauth.payload.state)
+        return _answer_error(server, oauth, refusal)
+    return _to_sign_in(request)
 
 
 async def _issue(
@@ -95,6 +106,9 @@ async def _authorize(request: Request) -> Response:
         ) from None
     except OAuth2Error as error:
         raise _error_page(error) from None
+    if request.method == "POST" and not request.url.query and "response_type" in oauth.form:
+        # OpenID Connect lets apps POST the request itself: it is the same as its GET
+        return RedirectResponse(f"/oauth/authorize?{urlencode(oauth.form)}", status_code=303)
     signed = await signed_in(request)
     person = _person(signed) if signed is not None else None
     try:
@@ -102,7 +116,7 @@ async def _authorize(request: Request) -> Response:
     except OAuth2Error as error:
         return _answer_error(server, oauth, error)
     if signed is None:
-        return _to_sign_in(request)
+        return _not_signed_in(request, server, oauth, grant)
     if request.method == "GET" and _needs_fresh_sign_in(server, oauth, signed):
         if "none" in (oauth.payload.data.get("prompt") or "").split():  # no page may show
             refusal = LoginRequiredError(redirect_uri=grant.redirect_uri, state=oauth.payload.state)

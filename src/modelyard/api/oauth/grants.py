@@ -119,12 +119,15 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
     INCLUDE_NEW_REFRESH_TOKEN = True
     server: ModelyardServer
 
-    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
-        if not isinstance(refresh_token, str) or len(refresh_token) > 200:
-            return None
-        found = bridge.wait(lambda: oauth_tokens.find_refresh(self.server.db, refresh_token))
+    def authenticate_refresh_token(self, refresh_token: str) -> Token:
+        found = None
+        if isinstance(refresh_token, str) and len(refresh_token) <= 200:
+            found = bridge.wait(lambda: oauth_tokens.find_refresh(self.server.db, refresh_token))
         if found is None:
-            return None
+            raise InvalidGrantError(
+                "The refresh token is unknown, expired, revoked or already used (a reused one "
+                "revokes every token of its sign-in): sign in again."
+            )
         return Token(found.token, Person.of(found.user), found.client)
 
     def authenticate_user(self, refresh_token: Token) -> Person:

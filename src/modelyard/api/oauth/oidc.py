@@ -11,11 +11,13 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import (
     InvalidRequestError,
+    OAuth2Error,
     OAuth2Request,
     ResourceProtector,
     scope_to_list,
 )
-from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc6749.errors import MissingAuthorizationError, UnsupportedTokenTypeError
+from authlib.oauth2.rfc6750 import BearerTokenValidator, InsufficientScopeError
 from authlib.oidc.core import OpenIDCode, UserInfo, UserInfoEndpoint
 
 from modelyard.api.oauth import bridge
@@ -100,6 +102,30 @@ class AccessTokens(BearerTokenValidator):  # type: ignore[misc]
         return Token(found.token, Person.of(found.user), found.client)
 
 
+class NoBearerToken(OAuth2Error):  # type: ignore[misc]
+    """No bearer token at all (none sent, another scheme, an empty one): RFC 6750 3.1 says
+    challenge with ``Bearer`` and no error code (Authlib's ``missing_authorization`` and
+    ``unsupported_token_type`` are codes no client knows)."""
+
+    error = "invalid_token"
+    description = "Send the access token as 'Authorization: Bearer <access token>'."
+    status_code = 401
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*JSON_HEADERS, ("WWW-Authenticate", "Bearer")]
+
+
+class NotOpenId(InsufficientScopeError):  # type: ignore[misc]
+    """A valid token without ``openid``: 403 with RFC 6750's challenge naming the scope,
+    as every other modelyard endpoint answers a missing scope."""
+
+    description = "This access token was not granted the openid scope."
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        challenge = 'Bearer error="insufficient_scope", scope="openid"'
+        return [*JSON_HEADERS, ("WWW-Authenticate", challenge)]
+
+
 class UserInfoEndpointImpl(UserInfoEndpoint):  # type: ignore[misc]
     """GET or POST /oauth/userinfo with ``Authorization: Bearer <access token>`` holding
     ``openid``: the person's claims as JSON (never signed: no client asks for that)."""
@@ -110,7 +136,12 @@ class UserInfoEndpointImpl(UserInfoEndpoint):  # type: ignore[misc]
         super().__init__(server=server, resource_protector=protector)
 
     def __call__(self, request: OAuth2Request) -> tuple[int, Any, list[tuple[str, str]]]:
-        token: Token = self.resource_protector.validate_request(["openid"], request)
+        try:
+            token: Token = self.resource_protector.validate_request(["openid"], request)
+        except (MissingAuthorizationError, UnsupportedTokenTypeError):
+            raise NoBearerToken() from None
+        except InsufficientScopeError:
+            raise NotOpenId() from None
         return 200, dict(self.generate_user_info(token.get_user(), token.get_scope())), JSON_HEADERS
 
     def generate_user_info(self, user: Person, scope: str) -> UserInfo:

@@ -78,6 +78,10 @@ def metadata(server: ModelyardServer) -> dict[str, Any]:
         "claims_supported": CLAIMS,
         "prompt_values_supported": ["none", "consent", "login"],
         "authorization_response_iss_parameter_supported": True,
+        # omitted, request_uri_parameter_supported means true (OpenID Connect Discovery)
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "claims_parameter_supported": False,
     }
     data.update(server.metadata)
     return data

@@ -42,9 +42,11 @@ from typing import Any
 import orjson
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
+    InvalidClientError,
     JsonRequest,
     OAuth2Error,
     OAuth2Request,
+    UnsupportedResponseTypeError,
 )
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from fastapi import Request
@@ -62,6 +64,11 @@ from modelyard.settings import Settings
 # Authlib logs each issued token (its plaintext) at DEBUG: never let that through.
 logging.getLogger("authlib").setLevel(logging.INFO)
 
+CLIENT_AUTH_FAILED = (
+    "Client authentication failed: a confidential client sends its client_id and secret "
+    "by HTTP Basic or as client_id and client_secret in the form; a public client sends "
+    "its client_id only."
+)
 JSON_HEADERS = [
     ("Content-Type", "application/json"),
     ("Cache-Control", "no-store"),
@@ -74,6 +81,11 @@ def json_response(status: int, body: Any, headers: list[tuple[str, str]] | None 
     for key, value in headers or JSON_HEADERS:
         response.headers[key] = value
     return response
+
+
+class ResponseTypeRefused(OAuth2Error):  # type: ignore[misc]
+    error = "unsupported_response_type"
+    description = "Only response_type=code is supported."
 
 
 class ModelyardServer(AuthorizationServer):  # type: ignore[misc]
@@ -163,6 +175,27 @@ class ModelyardServer(AuthorizationServer):  # type: ignore[misc]
     def create_json_request(self, request: Any) -> JsonRequest:
         raise NotImplementedError("no endpoint of this server reads JSON")
 
+    def get_authorization_grant(self, request: OAuth2Request) -> Any:
+        """Authlib's, but an unsupported response type is described plainly (Authlib
+        passes its arguments swapped: the description read as the response type)."""
+        try:
+            return super().get_authorization_grant(request)
+        except UnsupportedResponseTypeError as error:
+            raise ResponseTypeRefused(redirect_uri=error.redirect_uri) from None
+
+    def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
+        """Authlib's error answer, but a failed client authentication (401) is a Basic
+        challenge with the ``realm`` RFC 7617 requires, saying what to fix."""
+        if isinstance(error, InvalidClientError) and error.status_code == 401:
+            if str(error.description or "").startswith("The client cannot authenticate"):
+                error.description = CLIENT_AUTH_FAILED
+            response = super().handle_error_response(request, error)
+            response.headers["WWW-Authenticate"] = (
+                f'Basic realm="{self.issuer}", error="invalid_client"'
+            )
+            return response  # type: ignore[no-any-return]
+        return super().handle_error_response(request, error)  # type: ignore[no-any-return]
+
     def handle_response(self, status: int, body: Any, headers: Any) -> Response:
         pairs = list(headers or [])
         if isinstance(body, dict):
@@ -196,13 +229,22 @@ async def serve(
     except FormError as exc:
         return invalid_request(str(exc))
     except OAuth2Error as error:  # insecure transport
-        return server.handle_error_response(None, error)  # type: ignore[no-any-return]
+        return server.handle_error_response(None, error)
     return await bridge.in_thread(call, server, oauth)
+
+
+def _token_response(server: ModelyardServer, oauth: OAuthRequest) -> Response:
+    """A token request without ``grant_type`` lacks a required parameter: RFC 6749 5.2's
+    ``invalid_request`` (Authlib said ``unsupported_grant_type``, which means a grant type
+    named but not served)."""
+    if not oauth.payload.grant_type:
+        return invalid_request("Missing 'grant_type' parameter.")
+    return server.create_token_response(oauth)  # type: ignore[no-any-return]
 
 
 async def serve_token(request: Request) -> Response:
     """POST /oauth/token through the registered grants."""
-    return await serve(request, lambda server, oauth: server.create_token_response(oauth))
+    return await serve(request, _token_response)
 
 
 async def serve_endpoint(request: Request, name: str) -> Response:

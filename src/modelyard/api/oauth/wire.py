@@ -115,6 +115,17 @@ def _check_basic(header: str) -> None:
         raise FormError("the Basic credentials are not base64 of UTF-8 text") from None
 
 
+def _repeated(pairs: list[tuple[str, str]]) -> str | None:
+    """The first parameter sent twice (RFC 6749 3.1/3.2 forbid it; Authlib would read the
+    first value in one place and the last in another)."""
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            return key
+        seen.add(key)
+    return None
+
+
 def _unquotable(pairs: list[tuple[str, str]]) -> str | None:
     for key, value in pairs:
         if key in QUOTED and SAFE.fullmatch(value) is None:
@@ -129,6 +140,9 @@ async def oauth_request(request: Request, *, params_from: str = "auto") -> OAuth
     form = await read_form(request)
     if _has_nul(query) or _has_nul(form):
         raise FormError("parameters must not contain NUL characters")
+    twice = _repeated(query) or _repeated(form)
+    if twice is not None:
+        raise FormError(f"the {twice} parameter is sent more than once")
     bad = _unquotable(query) or _unquotable(form)
     if bad is not None:
         raise FormError(f"the {bad} parameter holds characters it never contains")
