@@ -117,17 +117,25 @@ async def _authorize(request: Request) -> Response:
         return _answer_error(server, oauth, error)
     if signed is None:
         return _not_signed_in(request, server, oauth, grant)
-    if request.method == "GET" and _needs_fresh_sign_in(server, oauth, signed):
-        if "none" in (oauth.payload.data.get("prompt") or "").split():  # no page may show
-            refusal = LoginRequiredError(redirect_uri=grant.redirect_uri, state=oauth.payload.state)
-            return _answer_error(server, oauth, refusal)
-        # Nothing ends here: a GET is what any site can make a browser send, so ending the
-        # session would let every page sign its visitors out. The sign-in form is shown
-        # although signed in, and the new session replaces the old one (``login.py``).
-        return _to_sign_in(request, again=True)
     if request.method == "POST":
         return await _decide(request, server, oauth, grant, signed)
+    if _needs_fresh_sign_in(server, oauth, signed):
+        return _sign_in_again(request, server, oauth, grant)
     return await _ask(request, server, oauth, grant, signed)
+
+
+def _sign_in_again(
+    request: Request, server: ModelyardServer, oauth: OAuthRequest, grant: Any
+) -> Response:
+    """``prompt=login`` or a stale ``max_age``: ``login_required`` to the app when no page
+    may show (``prompt=none``), else the sign-in form. Nothing ends here: a GET is what any
+    site can make a browser send, so ending the session would let every page sign its
+    visitors out; the form is shown although signed in, and the new session replaces the
+    old one (``login.py``)."""
+    if "none" in (oauth.payload.data.get("prompt") or "").split():
+        refusal = LoginRequiredError(redirect_uri=grant.redirect_uri, state=oauth.payload.state)
+        return _answer_error(server, oauth, refusal)
+    return _to_sign_in(request, again=True)
 
 
 def _needs_fresh_sign_in(server: ModelyardServer, oauth: OAuthRequest, signed: SignedIn) -> bool:
