@@ -19,7 +19,7 @@ from sqlalchemy import delete, select, update
 
 from modelyard.db.auth_tables import OAuthCode, OAuthConsent
 from modelyard.registry.oauth_tokens import SERVER, digest, revoke_family, setting_int
-from modelyard.registry.tx import Database
+from modelyard.registry.tx import Database, Tx
 
 KEEP = timedelta(hours=1)  # a used code is kept this long after it expires: replays detected
 
@@ -131,24 +131,32 @@ async def consented(db: Database, user_id: uuid.UUID, client_pk: uuid.UUID) -> s
 async def remember_consent(
     db: Database, user_id: uuid.UUID, client_pk: uuid.UUID, scopes: list[str]
 ) -> None:
-    """Add ``scopes`` to what this user granted this client."""
+    """Add ``scopes`` to what this user granted this client, in a transaction of its own."""
     async with db.write(SERVER) as tx:
-        row = await tx.session.scalar(
-            select(OAuthConsent).where(
-                OAuthConsent.user_id == user_id, OAuthConsent.client_pk == client_pk
+        await add_consent(tx, user_id, client_pk, scopes)
+
+
+async def add_consent(tx: Tx, user_id: uuid.UUID, client_pk: uuid.UUID, scopes: list[str]) -> None:
+    """Add ``scopes`` to what this user granted this client, in ``tx`` (the consent page's
+    approval and a device code's)."""
+    row = await tx.session.scalar(
+        select(OAuthConsent).where(
+            OAuthConsent.user_id == user_id, OAuthConsent.client_pk == client_pk
+        )
+    )
+    if row is None:
+        tx.session.add(
+            OAuthConsent(
+                id=uuid.uuid4(),
+                user_id=user_id,
+                client_pk=client_pk,
+                scopes=sorted(set(scopes)),
+                granted_at=tx.now,
+                updated_at=tx.now,
             )
         )
-        if row is None:
-            tx.session.add(
-                OAuthConsent(
-                    id=uuid.uuid4(),
-                    user_id=user_id,
-                    client_pk=client_pk,
-                    scopes=sorted(set(scopes)),
-                    granted_at=tx.now,
-                    updated_at=tx.now,
-                )
-            )
-        else:
-            row.scopes = sorted(set(row.scopes) | set(scopes))
-            row.updated_at = tx.now
+        return
+    merged = sorted(set(row.scopes) | set(scopes))
+    if merged != sorted(row.scopes):
+        row.scopes = merged
+        row.updated_at = tx.now

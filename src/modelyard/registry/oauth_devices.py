@@ -32,10 +32,11 @@ from typing import Literal
 
 from sqlalchemy import delete, func, select
 
-from modelyard.db.auth_tables import OAuthClient, OAuthConsent, OAuthDeviceCode
+from modelyard.db.auth_tables import OAuthClient, OAuthDeviceCode
 from modelyard.db.tables import User
 from modelyard.errors import Conflict, NotFound, TooManyAttempts
 from modelyard.registry.actors import Actor
+from modelyard.registry.oauth_codes import add_consent
 from modelyard.registry.oauth_user_codes import admit, miss, new_user_code, normalize_user_code
 from modelyard.registry.system_settings import setting_value
 from modelyard.registry.tx import Database, Tx
@@ -178,7 +179,7 @@ class OAuthDevices:
                 row.status = "approved" if approve else "denied"
                 row.user_id = user.id
                 if approve:
-                    await _remember_consent(tx, user.id, client.id, list(row.scopes))
+                    await add_consent(tx, user.id, client.id, list(row.scopes))
                 return DeviceRequest(
                     row.user_code, client.client_id, client.name, list(row.scopes), row.expires_at
                 )
@@ -245,28 +246,3 @@ async def _pending(tx: Tx, user_code: str) -> tuple[OAuthDeviceCode, OAuthClient
         )
     ).first()
     return None if found is None else (found[0], found[1])
-
-
-async def _remember_consent(
-    tx: Tx, user_id: uuid.UUID, client_pk: uuid.UUID, scopes: list[str]
-) -> None:
-    consent = await tx.session.scalar(
-        select(OAuthConsent).where(
-            OAuthConsent.user_id == user_id, OAuthConsent.client_pk == client_pk
-        )
-    )
-    if consent is None:
-        tx.session.add(
-            OAuthConsent(
-                user_id=user_id,
-                client_pk=client_pk,
-                scopes=sorted(set(scopes)),
-                granted_at=tx.now,
-                updated_at=tx.now,
-            )
-        )
-        return
-    merged = sorted(set(consent.scopes) | set(scopes))
-    if merged != sorted(consent.scopes):
-        consent.scopes = merged
-        consent.updated_at = tx.now
