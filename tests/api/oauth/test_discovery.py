@@ -68,6 +68,20 @@ async def test_id_tokens_verify_after_the_signing_key_rotates(
     assert (await desktop.verify_id_token(after))["sub"] == person.id
 
 
+async def test_the_jwks_fetched_before_any_sign_in_holds_the_key_that_signs(
+    desktop: App, browser: Browser, person: Person
+) -> None:
+    first = (await desktop.http.get("/oauth/jwks")).json()["keys"]
+    assert len(first) == 1  # made on this first request
+    assert "d" not in first[0]  # its public half
+    again = (await desktop.http.get("/oauth/jwks")).json()["keys"]
+    assert again == first  # made once
+    page = await browser.visit(desktop.authorize_url("openid"), person)
+    answer = page if page.status_code == 302 else await browser.consent(page)
+    id_token = (await desktop.exchange(answer.headers["location"])).json()["id_token"]
+    assert jws.extract_compact(id_token.encode()).protected["kid"] == first[0]["kid"]
+
+
 @pytest.fixture
 async def plain_http(settings: Settings, registry: Registry) -> AsyncIterator[httpx.AsyncClient]:
     """A server whose public URL is http on a host that is not loopback."""

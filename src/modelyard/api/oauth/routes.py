@@ -23,7 +23,7 @@ from modelyard.api.oauth.server import (
 )
 from modelyard.errors import Misconfigured
 from modelyard.registry.scopes import OIDC_SCOPES, SCOPES
-from modelyard.registry.signing_keys import jwks
+from modelyard.registry.signing_keys import jwks, signing_key
 
 router = APIRouter(include_in_schema=False)
 PUBLIC_CACHE = [("Content-Type", "application/json"), ("Cache-Control", "public, max-age=300")]
@@ -45,9 +45,14 @@ async def userinfo(request: Request) -> Response:
 async def jwks_document(request: Request) -> Response:
     """The public keys that sign ID tokens: the current one and retired ones until the
     tokens they signed have expired. Cached briefly: a rotation is seen within minutes,
-    and a key is published before it signs."""
+    and a key is published before it signs. The first key is made when the set is first
+    asked for, so a client that fetches it ahead of any sign-in finds the key."""
     server = server_of(request)
-    return json_response(200, await jwks(server.db), PUBLIC_CACHE)
+    document = await jwks(server.db)
+    if not document["keys"]:
+        await signing_key(server.db)
+        document = await jwks(server.db)
+    return json_response(200, document, PUBLIC_CACHE)
 
 
 def metadata(server: ModelyardServer) -> dict[str, Any]:
