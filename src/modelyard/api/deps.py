@@ -54,7 +54,9 @@ async def authenticated(
     """The actor behind the request's bearer credential (401 without a valid one). Its
     scopes are checked by :func:`scoped`, not here."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
+        raise Unauthenticated(
+            "send an API key or OAuth access token as 'Authorization: Bearer <credential>'"
+        )
     return await credential_actor(get_registry(request), credentials.credentials)
 
 
