@@ -53,3 +53,40 @@ async def test_the_admin_api_answers_503_while_the_database_is_down(
     assert error["details"] == {"dependency": "database"}
     assert "127.0.0.1" not in reply.text
     assert "gone" not in reply.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "form"),
+    [
+        ("GET", "/oauth/jwks", None),
+        (
+            "POST",
+            "/oauth/token",
+            {"grant_type": "refresh_token", "refresh_token": "myrt_x", "client_id": "app"},
+        ),
+        ("POST", "/oauth/device_authorization", {"client_id": "cli"}),
+        ("GET", "/oauth/authorize?client_id=app&response_type=code", None),
+        ("POST", "/login", {"email": "a@example.com", "password": "x" * 12, "csrf_token": "t"}),
+        ("GET", "/account/apps", None),
+    ],
+)
+async def test_sign_in_answers_503_while_the_database_is_down(
+    down: Settings, method: str, path: str, form: dict[str, str] | None
+) -> None:
+    """Sign-in and the authorization server meet the same outage: 503 with Retry-After,
+    never a 500, never the driver's text."""
+    loopback = down.model_copy(update={"public_url": "http://127.0.0.1:4100"})
+    registry = Registry.open(loopback)
+    try:
+        app = create_app(loopback, registry=registry)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:4100") as c:
+            c.cookies.set("modelyard_session", "s" * 43)  # a browser signed in before
+            c.cookies.set("modelyard_login_csrf", "t")  # and holding the sign-in form's token
+            reply = await c.request(method, path, data=form)
+    finally:
+        await registry.close()
+    assert reply.status_code == 503, reply.text
+    assert int(reply.headers["retry-after"]) >= 1
+    assert "127.0.0.1:1" not in reply.text
+    assert "gone" not in reply.text
