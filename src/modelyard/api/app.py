@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 from modelyard import __version__
 from modelyard.api import body_timeout, errors, openapi
 from modelyard.api.deps import storable_params
+from modelyard.api.graphql import routes as graphql
 from modelyard.api.oauth import routes as oauth
 from modelyard.api.openai import handler as v1
 from modelyard.api.openai import spec as v1_spec
@@ -104,5 +105,6 @@ def create_app(
     app.include_router(oauth_clients.router, prefix=API_PREFIX, dependencies=checked)
     web.install(app)  # sign-in and account pages
     oauth.install(app)  # the OAuth 2 / OpenID Connect authorization server
+    graphql.install(app)  # /graphql and GraphiQL, over the same services as the REST API
     v1_spec.install(app)  # last: it wraps whatever builds the OpenAPI document
     return app

@@ -27,6 +27,7 @@ from modelyard.db.tables import Model, Provider, SystemSetting
 from modelyard.errors import Conflict, NotFound, ValidationFailed, validation_failed
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import View, jsonable
+from modelyard.registry.graphql_settings import INTROSPECTION_KEY, LIMITS_KEY, GraphQLLimits
 from modelyard.registry.tx import Database, Tx
 
 CUSTOM_PREFIX = "custom."
@@ -241,6 +242,20 @@ KNOWN: dict[str, SettingDef] = {
             LoginThrottle().model_dump(),
             "Failed sign-ins allowed per account and per address within window_s seconds;"
             " beyond them sign-in is refused (429) until the oldest failure leaves the window.",
+        ),
+        SettingDef(
+            INTROSPECTION_KEY,
+            bool,
+            True,
+            "Answer introspection (__schema, __type) on /graphql; off, such documents are"
+            " refused (GRAPHQL_INTROSPECTION_DISABLED) and GraphiQL cannot read the schema.",
+        ),
+        SettingDef(
+            LIMITS_KEY,
+            GraphQLLimits,
+            GraphQLLimits().model_dump(),
+            "What one /graphql request may ask for: depth, cost, aliases, tokens, body bytes;"
+            " a document over any of them is refused before it runs.",
         ),
     )
 }

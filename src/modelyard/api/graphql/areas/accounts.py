@@ -1,0 +1,1 @@
+"""accounts: filled in by its area."""

@@ -1,0 +1,1 @@
+"""activity: filled in by its area."""

@@ -1,0 +1,1 @@
+"""billing: filled in by its area."""

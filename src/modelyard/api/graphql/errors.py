@@ -1,0 +1,97 @@
+"""GraphQL errors in modelyard's words.
+
+Every entry of ``errors[]`` carries ``message``, ``path`` (the field that failed) and
+``locations`` as GraphQL has them, and ``extensions``: ``code`` (the same stable code as the
+REST API's: PROVIDER_DISABLED, NAME_TAKEN, MODEL_NOT_FOUND, INSUFFICIENT_SCOPE...),
+``status`` (the HTTP status REST answers the same failure with) and ``details`` (REST's,
+with field paths camelCased as the schema names them).
+
+Errors GraphQL itself finds before anything runs keep their message (a document that does
+not parse or validate) with ``GRAPHQL_PARSE_FAILED`` or ``GRAPHQL_VALIDATION_FAILED``, or
+the code a limit set (``GRAPHQL_TOO_DEEP``...); so do variables that cannot be coerced.
+Anything else that fails while a field runs (a bug, a dependency down) is
+masked: ``INTERNAL_ERROR`` or ``DEPENDENCY_UNAVAILABLE`` with no exception text, and logged
+by class only (its text may hold a URL or a value)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from graphql import GraphQLError, GraphQLSyntaxError
+
+from modelyard.errors import ModelyardError
+from modelyard.faults import as_error
+
+log = logging.getLogger("modelyard.api.graphql")
+
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+_CAMEL = re.compile(r"_([a-z0-9])")
+
+
+def camel(name: str) -> str:
+    """``context_window`` -> ``contextWindow``; each segment of a dotted path alike."""
+    return ".".join(_CAMEL.sub(lambda m: m.group(1).upper(), part) for part in name.split("."))
+
+
+def _camel_details(details: dict[str, Any]) -> dict[str, Any]:
+    errors = details.get("errors")
+    if not isinstance(errors, list):
+        return details
+    renamed = [
+        {**e, "path": camel(e["path"])} if isinstance(e, dict) and "path" in e else e
+        for e in errors
+    ]
+    return {**details, "errors": renamed}
+
+
+def _domain(error: ModelyardError) -> tuple[str, dict[str, Any]]:
+    details = _camel_details(error.details)
+    message = error.message
+    if details is not error.details:
+        problems = [e for e in details["errors"] if isinstance(e, dict)]
+        message = "; ".join(f"{e.get('path')}: {e.get('message')}" for e in problems[:5])
+    extensions = {"code": error.code, "status": error.status, "details": details}
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        extensions["retryAfter"] = retry_after
+    return message or error.message, extensions
+
+
+def format_error(error: GraphQLError, request_id: str = "") -> dict[str, Any]:
+    """One ``errors[]`` entry, never with a traceback or an unexpected exception's text."""
+    original = error.original_error
+    while isinstance(original, GraphQLError) and original.original_error is not None:
+        original = original.original_error
+    if isinstance(original, ModelyardError):
+        message, extensions = _domain(original)
+        if original.status >= 500:
+            log.error("graphql %s: %s (%s)", request_id, original.code, original.message)
+    elif original is not None and error.path is not None:
+        mapped = as_error(original)
+        log.error(
+            "graphql %s: unexpected %s at %s -> %s",
+            request_id,
+            type(original).__name__,
+            ".".join(str(p) for p in error.path or ()),
+            mapped.code,
+        )
+        message, extensions = _domain(mapped)
+    else:  # found before execution: a bad document, variables or a limit; its text is ours
+        message = error.message
+        code = (error.extensions or {}).get("code")
+        if not isinstance(code, str):
+            code = PARSE_FAILED if isinstance(error, GraphQLSyntaxError) else VALIDATION_FAILED
+        extensions = {**(error.extensions or {}), "code": code, "status": 400}
+    entry: dict[str, Any] = {"message": message}
+    if error.locations:
+        entry["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    if error.path is not None:
+        entry["path"] = list(error.path)
+    entry["extensions"] = extensions
+    return entry
+
+
+__all__ = ["PARSE_FAILED", "VALIDATION_FAILED", "camel", "format_error"]

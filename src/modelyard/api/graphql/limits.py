@@ -1,0 +1,290 @@
+"""What one document may ask for (the system setting ``graphql.limits``), checked before
+anything runs: nesting, cost, aliases, tokens and introspection.
+
+- **Depth**: fields nested deeper than ``max_depth`` (fragments count by what they hold;
+  introspection's own fields are not counted: GraphiQL's schema query nests its types).
+- **Cost**: each field (``__typename`` too) costs 1 plus its children's cost times the
+  field's list size: its ``first`` argument (default 50) on a connection,
+  :data:`LIST_SIZE` for any other list, 1 for one object. Over ``max_complexity`` the
+  document is refused.
+- **Aliases**: more than ``max_aliases`` aliased fields (a batch of one field under many
+  names) is refused.
+- **Tokens**: the parser stops at ``max_tokens``; bracket nesting beyond
+  :data:`MAX_NESTING` is refused before parsing (the parser would recurse into it).
+- **Introspection** (``__schema``, ``__type``; ``__typename`` is always answered) is refused
+  when the setting ``graphql.introspection`` is off.
+
+Each refusal is one error with ``extensions.code``: GRAPHQL_TOO_DEEP, GRAPHQL_TOO_COMPLEX,
+GRAPHQL_TOO_MANY_ALIASES, GRAPHQL_INTROSPECTION_DISABLED (and, from the endpoint,
+GRAPHQL_NESTING_TOO_DEEP, PAYLOAD_TOO_LARGE)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+)
+from strawberry.extensions import SchemaExtension
+
+from modelyard.api.graphql.pagination import DEFAULT_FIRST
+from modelyard.registry.graphql_settings import GraphQLLimits
+
+LIST_SIZE = 10  # what a list without `first` is assumed to hold, for the cost
+MAX_NESTING = 128  # brackets ({[( ) nested in the raw text, checked before parsing
+INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
+
+
+@dataclass
+class Measure:
+    depth: int = 0
+    cost: int = 0
+    introspection: bool = False
+
+
+@dataclass
+class _Walk:
+    schema: GraphQLSchema
+    fragments: Mapping[str, FragmentDefinitionNode]
+    variables: Mapping[str, Any]
+    budget: int
+    found: Measure = field(default_factory=Measure)
+
+    def selection_set(
+        self,
+        node: SelectionSetNode | None,
+        parent: GraphQLNamedType | None,
+        depth: int,
+        seen: frozenset[str],
+    ) -> int:
+        cost = 0
+        for selection in node.selections if node else ():
+            if isinstance(selection, FieldNode):
+                cost += self.field(selection, parent, depth)
+            elif isinstance(selection, InlineFragmentNode):
+                cond = selection.type_condition
+                inner = self.schema.get_type(cond.name.value) if cond else parent
+                cost += self.selection_set(selection.selection_set, inner, depth, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is None or name in seen:
+                    continue  # validation names the unknown fragment or the cycle
+                inner = self.schema.get_type(fragment.type_condition.name.value)
+                cost += self.selection_set(fragment.selection_set, inner, depth, seen | {name})
+            if cost > self.budget:  # stop walking a document already too costly
+                break
+        return cost
+
+    def field(self, node: FieldNode, parent: GraphQLNamedType | None, depth: int) -> int:
+        name = node.name.value
+        if name in INTROSPECTION_FIELDS:
+            self.found.introspection = True
+            return 0
+        if name == "__typename":
+            return 1
+        self.found.depth = max(self.found.depth, depth + 1)
+        definition = parent.fields.get(name) if isinstance(parent, GraphQLObjectType) else None
+        if definition is None or node.selection_set is None:
+            return 1
+        inner_type = get_named_type(definition.type)
+        size = self._size(node, definition, parent)
+        inner = self.selection_set(node.selection_set, inner_type, depth + 1, frozenset())
+        return 1 + size * inner
+
+    def _size(self, node: FieldNode, definition: Any, parent: GraphQLNamedType | None) -> int:
+        if "first" in definition.args:
+            return max(1, self._argument(node, "first", DEFAULT_FIRST))
+        field_type = definition.type
+        if isinstance(field_type, GraphQLNonNull):
+            field_type = field_type.of_type
+        if not isinstance(field_type, GraphQLList):
+            return 1
+        if parent is not None and parent.name.endswith("Connection"):
+            return 1  # edges/nodes: the connection's `first` counted them already
+        return LIST_SIZE
+
+    def _argument(self, node: FieldNode, name: str, default: int) -> int:
+        for argument in node.arguments or ():
+            if argument.name.value != name:
+                continue
+            value = argument.value
+            if isinstance(value, IntValueNode):
+                return int(value.value)
+            if isinstance(value, VariableNode):
+                given = self.variables.get(value.name.value)
+                return given if isinstance(given, int) and not isinstance(given, bool) else default
+        return default
+
+
+def _operations(document: DocumentNode) -> Iterator[OperationDefinitionNode]:
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            yield definition
+
+
+def measure(
+    schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any], budget: int
+) -> Measure:
+    """Depth, cost and introspection of every operation in ``document`` (the worst of
+    them: the one chosen to run is among them)."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    walk = _Walk(schema, fragments, variables, budget)
+    for operation in _operations(document):
+        root = schema.get_root_type(operation.operation)
+        cost = walk.selection_set(operation.selection_set, root, 0, frozenset())
+        walk.found.cost = max(walk.found.cost, cost)
+    return walk.found
+
+
+def aliases(document: DocumentNode) -> int:
+    count = 0
+    stack: list[Any] = list(document.definitions)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, FieldNode) and node.alias is not None:
+            count += 1
+        selection_set = getattr(node, "selection_set", None)
+        if selection_set is not None:
+            stack.extend(selection_set.selections)
+    return count
+
+
+def _skip(text: str, at: int) -> int:
+    """Where the string or comment starting at ``at`` ends (just past it)."""
+    if text.startswith("#", at):
+        end = text.find("\n", at)
+        return len(text) if end < 0 else end
+    if text.startswith('"""', at):
+        at += 3
+        while (end := text.find('"""', at)) > 0 and text[end - 1] == "\\":
+            at = end + 3
+        return len(text) if end < 0 else end + 3
+    at += 1
+    while at < len(text) and text[at] not in '"\n':
+        at += 2 if text[at] == "\\" else 1
+    return at + 1
+
+
+def nesting(text: str) -> int:
+    """The deepest bracket nesting of ``text`` outside strings and comments, in one pass."""
+    deepest = depth = at = 0
+    while at < len(text):
+        char = text[at]
+        if char in '"#':
+            at = _skip(text, at)
+            continue
+        if char in "{[(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "}])":
+            depth = max(0, depth - 1)
+        at += 1
+    return deepest
+
+
+def _error(code: str, message: str, **extra: Any) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code, **extra})
+
+
+def check(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: Mapping[str, Any],
+    limits: GraphQLLimits,
+    introspection: bool,
+) -> list[GraphQLError]:
+    """The limits ``document`` breaks (none: it may run)."""
+    count = aliases(document)
+    if count > limits.max_aliases:
+        return [
+            _error(
+                "GRAPHQL_TOO_MANY_ALIASES",
+                f"the document has {count} aliased fields; at most {limits.max_aliases}",
+                limit=limits.max_aliases,
+            )
+        ]
+    found = measure(schema, document, variables, limits.max_complexity)
+    errors = []
+    if found.introspection and not introspection:
+        errors.append(
+            _error(
+                "GRAPHQL_INTROSPECTION_DISABLED",
+                "introspection is turned off on this server (setting graphql.introspection)",
+            )
+        )
+    if found.depth > limits.max_depth:
+        errors.append(
+            _error(
+                "GRAPHQL_TOO_DEEP",
+                f"fields are nested {found.depth} deep; at most {limits.max_depth}",
+                limit=limits.max_depth,
+            )
+        )
+    if found.cost > limits.max_complexity:
+        errors.append(
+            _error(
+                "GRAPHQL_TOO_COMPLEX",
+                f"the document costs more than {limits.max_complexity} (each field 1, times"
+                " the size of the lists above it); ask for fewer fields or smaller pages",
+                limit=limits.max_complexity,
+            )
+        )
+    return errors
+
+
+class Limits(SchemaExtension):
+    """Runs :func:`check` with the request's limits (from its :class:`Context`) before
+    GraphQL's own validation; a refused document is not validated further or run."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        self.execution_context.parse_options["max_tokens"] = context.limits.max_tokens
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        execution = self.execution_context
+        document = execution.graphql_document
+        if document is not None and execution.pre_execution_errors is None:
+            context = execution.context
+            errors = check(
+                execution.schema._schema,
+                document,
+                execution.variables or {},
+                context.limits,
+                context.introspection,
+            )
+            if errors:
+                execution.pre_execution_errors = errors
+        yield
+
+
+__all__ = [
+    "LIST_SIZE",
+    "MAX_NESTING",
+    "Limits",
+    "Measure",
+    "aliases",
+    "check",
+    "measure",
+    "nesting",
+]

@@ -1,0 +1,14 @@
+"""Mounts ``/graphql`` (and GraphiQL's assets) on the app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from modelyard.api.graphql import graphiql
+from modelyard.api.graphql.endpoint import PATH, GraphQLEndpoint
+
+
+def install(app: FastAPI) -> None:
+    endpoint = GraphQLEndpoint()
+    app.add_route(PATH, endpoint.handle, methods=["GET", "POST"], include_in_schema=False)
+    graphiql.install(app)
