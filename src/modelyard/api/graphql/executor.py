@@ -2,17 +2,18 @@
 
 graphql-core completes every field of every object through its general machinery
 (resolve info, resolver, awaitable checks, completion): about 3 us a field, or some 70 ms
-for 2,000 models of a dozen fields. Most of our types are *plain*: every field is an
-attribute, without arguments or a resolver of its own. For those, :class:`Executor` builds
-the object's result directly (read the attribute, serialize the leaf, recurse into plain
-objects and lists) with the sub-selection graphql-core collected (fragments, aliases,
-``@skip``/``@include`` and ``__typename`` as it has them).
+for 2,000 models of a dozen fields. Most fields are *plain*: an attribute, without
+arguments or a resolver of its own. When every field selected on an object is plain,
+:class:`Executor` builds the object's result directly (read the attribute, serialize the
+leaf, recurse into plain objects and lists) with the sub-selection graphql-core collected
+(fragments, aliases, ``@skip``/``@include`` and ``__typename`` as it has them).
 
-Anything the shortcut does not expect (a null in a non-null field, a value a scalar cannot
-serialize, a type that is not plain) makes it give the object back to graphql-core, which
-then completes it the general way and reports the error with its path. The shortcut
-reads attributes only, so starting again costs nothing but time. tests/api/graphql
-compares both ways' answers on the same documents."""
+Anything the shortcut does not expect (a selected field with a resolver, such as a
+relation through a dataloader; a null in a non-null field; a value a scalar cannot
+serialize) makes it give the object back to graphql-core, which completes it the general
+way (its plain children still take the shortcut) and reports any error with its path. The
+shortcut only reads attributes, so starting again costs nothing but time.
+tests/api/graphql compares both ways' answers on the same documents."""
 
 from __future__ import annotations
 
@@ -42,10 +43,11 @@ class _GiveBack(Exception):
     """The shortcut met something only the general way handles."""
 
 
-def _plain_fields(gql_type: GraphQLObjectType) -> Plan | None:
+def _plain_fields(gql_type: GraphQLObjectType) -> Plan:
+    """The fields of ``gql_type`` that are plain attributes (no resolver, no arguments)."""
     definition = (gql_type.extensions or {}).get(DEFINITION)
     if not isinstance(definition, StrawberryObjectDefinition):
-        return None
+        return {}
     plan: Plan = {}
     by_name = {f.python_name: f for f in definition.fields}
     for name, gql_field in gql_type.fields.items():
@@ -59,13 +61,13 @@ def _plain_fields(gql_type: GraphQLObjectType) -> Plan | None:
             or field.extensions
             or gql_field.args
         ):
-            return None
+            continue
         plan[name] = (attrgetter(python_name), gql_field.type)
     return plan
 
 
 def plain_types(schema: GraphQLSchema) -> dict[str, Plan]:
-    """Every object type of ``schema`` whose fields are all plain attributes."""
+    """The plain fields of every object type of ``schema`` that has any."""
     plans: dict[str, Plan] = {}
     for name, gql_type in schema.type_map.items():
         if isinstance(gql_type, GraphQLObjectType) and not name.startswith("__"):
@@ -107,7 +109,10 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             if name == "__typename":
                 result[key] = type_name
                 continue
-            getter, field_type = plan[name]
+            entry = plan.get(name)
+            if entry is None:  # a field with a resolver: graphql-core runs it
+                raise _GiveBack
+            getter, field_type = entry
             result[key] = self._value(field_type, getter(source), details)
         return result
 
