@@ -10,9 +10,11 @@ import importlib
 from functools import cache
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import ParserCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from modelyard.api.graphql import executor
 from modelyard.api.graphql.limits import Limits
@@ -32,10 +34,19 @@ def _roots(kind: str) -> tuple[type, ...]:
     return tuple(found)
 
 
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Nothing: strawberry would log each error with its exception's text and trace
+        (which may hold a URL or a value); :func:`.errors.format_error` logs what it masks,
+        by class only."""
+
+
 @cache
-def schema() -> strawberry.Schema:
+def schema() -> Schema:
     """The one schema, built on first use."""
-    built = strawberry.Schema(
+    built = Schema(
         query=merge_types("Query", _roots("Query")),
         mutation=merge_types("Mutation", _roots("Mutation")),
         config=StrawberryConfig(scalar_map=dict(SCALARS)),

@@ -45,12 +45,14 @@ class Mutation:
         " Scope registry.write."
     )
     async def update_system_setting(
-        self, info: Info, key: str, value: JSON | None
+        self, info: Info, key: str, value: JSON | None = None
     ) -> SystemSetting:
         actor = info.context.need(REGISTRY_WRITE)
         return SystemSetting.of(await info.context.registry.settings.set(actor, key, value))
 
-    @strawberry.mutation(description="Unset a setting, back to its default (admins).")
+    @strawberry.mutation(
+        description="Unset a setting, back to its default (admins). Scope registry.write."
+    )
     async def unset_system_setting(self, info: Info, key: str) -> SystemSetting:
         actor = info.context.need(REGISTRY_WRITE)
         return SystemSetting.of(await info.context.registry.settings.unset(actor, key))
