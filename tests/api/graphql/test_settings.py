@@ -66,3 +66,27 @@ async def test_without_a_credential_nothing_runs(client: httpx.AsyncClient) -> N
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     bad = await gql(client, "myk_not-a-real-key", LIST)
     assert bad.status_code == 401
+
+
+async def test_a_nul_in_an_argument_or_a_variable_is_refused_before_running(
+    client: httpx.AsyncClient, admin_key: str
+) -> None:
+    literal = await error(
+        client,
+        admin_key,
+        '{ systemSetting(key: "models.\\u0000policy") { key } }',
+        code="VALIDATION_FAILED",
+        status=400,
+    )
+    assert literal["extensions"]["details"]["errors"][0]["path"] == "key"
+    variable = await error(
+        client,
+        admin_key,
+        UPDATE,
+        {"key": "custom.x", "value": {"a": "b\u0000"}},
+        code="VALIDATION_FAILED",
+        status=400,
+    )
+    assert variable["extensions"]["details"]["errors"][0]["path"] == "$value"
+    settings = (await data(client, admin_key, LIST))["systemSettings"]
+    assert not any(s["key"] == "custom.x" for s in settings)

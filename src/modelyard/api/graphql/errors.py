@@ -84,7 +84,7 @@ def format_error(error: GraphQLError, request_id: str = "") -> dict[str, Any]:
         code = (error.extensions or {}).get("code")
         if not isinstance(code, str):
             code = PARSE_FAILED if isinstance(error, GraphQLSyntaxError) else VALIDATION_FAILED
-        extensions = {**(error.extensions or {}), "code": code, "status": 400}
+        extensions = {"status": 400, **(error.extensions or {}), "code": code}
     entry: dict[str, Any] = {"message": message}
     if error.locations:
         entry["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]

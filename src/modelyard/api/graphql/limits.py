@@ -44,6 +44,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from modelyard.api.graphql import storable
 from modelyard.api.graphql.pagination import DEFAULT_FIRST
 from modelyard.registry.graphql_settings import GraphQLLimits
 
@@ -273,6 +274,9 @@ class Limits(SchemaExtension):
                 context.limits,
                 context.introspection,
             )
+            unstorable = storable.check(document, execution.variables or {})
+            if unstorable is not None:
+                errors.append(unstorable)
             if errors:
                 execution.pre_execution_errors = errors
         yield
