@@ -1,7 +1,10 @@
-"""Usage and the audit trail: recorded usage (:mod:`.activity_usage`)."""
+"""Usage and the audit trail: recorded usage (:mod:`.activity_usage`) and the audit trail
+(:mod:`.activity_audit`)."""
 
 from __future__ import annotations
 
-from modelyard.api.graphql.areas.activity_usage import Query
+from strawberry.tools import merge_types
 
-__all__ = ["Query"]
+from modelyard.api.graphql.areas import activity_audit, activity_usage
+
+Query = merge_types("ActivityQuery", (activity_usage.Query, activity_audit.Query))
