@@ -4,7 +4,7 @@ Every entry of ``errors[]`` carries ``message``, ``path`` (the field that failed
 ``locations`` as GraphQL has them, and ``extensions``: ``code`` (the same stable code as the
 REST API's: PROVIDER_DISABLED, NAME_TAKEN, MODEL_NOT_FOUND, INSUFFICIENT_SCOPE...),
 ``status`` (the HTTP status REST answers the same failure with) and ``details`` (REST's,
-with field paths camelCased as the schema names them).
+with field paths named as the schema names them, :func:`schema_path`).
 
 Errors GraphQL itself finds before anything runs keep their message (a document that does
 not parse or validate) with ``GRAPHQL_PARSE_FAILED`` or ``GRAPHQL_VALIDATION_FAILED``, or
@@ -17,9 +17,16 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import cache
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import (
+    GraphQLError,
+    GraphQLInputObjectType,
+    GraphQLObjectType,
+    GraphQLSyntaxError,
+    get_named_type,
+)
 
 from modelyard.errors import ModelyardError
 from modelyard.faults import as_error
@@ -32,8 +39,52 @@ _CAMEL = re.compile(r"_([a-z0-9])")
 
 
 def camel(name: str) -> str:
-    """``context_window`` -> ``contextWindow``; each segment of a dotted path alike."""
-    return ".".join(_CAMEL.sub(lambda m: m.group(1).upper(), part) for part in name.split("."))
+    """``context_window`` -> ``contextWindow``."""
+    return _CAMEL.sub(lambda m: m.group(1).upper(), name)
+
+
+_SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+@cache
+def _input_names() -> tuple[frozenset[str], frozenset[str]]:
+    """The schema's input fields and arguments by their services' (snake_case) names: all
+    of them, and those holding free JSON (inside which the keys are the caller's own)."""
+    from modelyard.api.graphql.schema import schema  # noqa: PLC0415 - the schema imports areas
+
+    names: set[str] = set()
+    free: set[str] = set()
+    built = schema()._schema
+    fields: list[tuple[str, Any]] = []
+    for gql_type in built.type_map.values():
+        if isinstance(gql_type, GraphQLInputObjectType):
+            fields += list(gql_type.fields.items())
+        elif isinstance(gql_type, GraphQLObjectType):
+            fields += [a for f in gql_type.fields.values() for a in f.args.items()]
+    for name, field in fields:
+        snake = _SNAKE.sub("_", name).lower()
+        names.add(snake)
+        if get_named_type(field.type).name == "JSON":
+            free.add(snake)
+    return frozenset(names), frozenset(free)
+
+
+def schema_path(path: str) -> str:
+    """A service's field path as the schema names it: ``price.input_per_mtok`` ->
+    ``price.inputPerMtok``, while inside free JSON (``config.request_builder``, an imported
+    document's ``providers.0.timeout_ms``) the caller's own keys stay as they are."""
+    names, free = _input_names()
+    parts, structured = [], True
+    for part in path.split("."):
+        if structured and part in names:
+            parts.append(camel(part))
+            structured = part not in free
+        elif structured and part.isdigit():
+            parts.append(part)
+        else:
+            structured = False
+            parts.append(part)
+    return ".".join(parts)
 
 
 def _camel_details(details: dict[str, Any]) -> dict[str, Any]:
@@ -41,7 +92,7 @@ def _camel_details(details: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(errors, list):
         return details
     renamed = [
-        {**e, "path": camel(e["path"])} if isinstance(e, dict) and "path" in e else e
+        {**e, "path": schema_path(e["path"])} if isinstance(e, dict) and "path" in e else e
         for e in errors
     ]
     return {**details, "errors": renamed}
@@ -94,4 +145,4 @@ def format_error(error: GraphQLError, request_id: str = "") -> dict[str, Any]:
     return entry
 
 
-__all__ = ["PARSE_FAILED", "VALIDATION_FAILED", "camel", "format_error"]
+__all__ = ["PARSE_FAILED", "VALIDATION_FAILED", "camel", "format_error", "schema_path"]
