@@ -28,7 +28,7 @@ from modelyard.api.deps import credential_actor
 from modelyard.api.graphql import graphiql
 from modelyard.api.graphql.context import Context
 from modelyard.api.graphql.errors import format_error
-from modelyard.api.graphql.limits import MAX_NESTING, nesting
+from modelyard.api.graphql.nesting import MAX_NESTING, nesting
 from modelyard.api.graphql.policy import PolicyCache
 from modelyard.api.graphql.schema import schema
 from modelyard.api.security import challenge
@@ -193,7 +193,13 @@ class GraphQLEndpoint:
             raise _Refused(
                 405, "METHOD_NOT_ALLOWED", "mutations are sent with POST", {"Allow": "POST"}
             ) from None
-        except (CannotGetOperationTypeError, MissingQueryError) as exc:
+        except CannotGetOperationTypeError as exc:
+            if exc.operation_name is not None:
+                raise _bad(f"the document has no operation named {exc.operation_name!r}") from None
+            raise _bad(
+                "the document holds no operation, or several: name the one to run in operationName"
+            ) from None
+        except MissingQueryError as exc:
             raise _bad(str(exc)) from None
         body: dict[str, Any] = {}
         status = 200
