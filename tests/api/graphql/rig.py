@@ -26,6 +26,7 @@ from modelyard.api.graphql.executor import Executor, plain_types
 from modelyard.api.graphql.limits import Limits
 from modelyard.api.graphql.pagination import Connection, from_list, window
 from modelyard.api.graphql.scalars import JSON, SCALARS, BigInt, Decimal
+from modelyard.registry.scopes import REGISTRY_WRITE
 
 WHEN = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
@@ -113,6 +114,12 @@ class Query:
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Node]:
         return from_list([node(i) for i in range(20)], window(first, after), lambda n: n)
+
+    @strawberry.field
+    def written(self, info: Info) -> str | None:
+        """Needs registry.write, as a mutation's field would: a key without it gets null
+        here and INSUFFICIENT_SCOPE at this path, its siblings their answers."""
+        return info.context.need(REGISTRY_WRITE).label
 
     @strawberry.field
     def broken(self, info: Info) -> Node | None:

@@ -44,9 +44,17 @@ _ANY: frozenset[OperationType] = frozenset({OperationType.QUERY, OperationType.M
 
 
 class _Refused(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        details: dict[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers
+        self.details = details or {}
 
 
 def _answer(
@@ -58,7 +66,7 @@ def _answer(
 def _refusal(refused: _Refused) -> Response:
     error = {
         "message": refused.message,
-        "extensions": {"code": refused.code, "status": refused.status, "details": {}},
+        "extensions": {"code": refused.code, "status": refused.status, "details": refused.details},
     }
     return _answer({"errors": [error]}, refused.status, refused.headers)
 
@@ -69,7 +77,7 @@ def _from_domain(error: ModelyardError) -> _Refused:
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
         headers = (headers or {}) | {"Retry-After": str(max(1, int(retry_after)))}
-    return _Refused(error.status, error.code, error.message, headers)
+    return _Refused(error.status, error.code, error.message, headers, error.details)
 
 
 async def _body(request: Request, limit: int) -> bytes:

@@ -10,7 +10,9 @@ import importlib
 from functools import cache
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import ParserCache
+from strawberry.types import ExecutionContext
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -32,10 +34,22 @@ def _roots(kind: str) -> tuple[type, ...]:
     return tuple(found)
 
 
+class _Schema(strawberry.Schema):
+    """Strawberry's schema without its error log: strawberry logs each error with the
+    exception's text and the document's lines around it, which may hold a secret (a
+    provider key given inline) or a database URL. :func:`.errors.format_error` logs what
+    is worth logging, by class and code only."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None
+
+
 @cache
 def schema() -> strawberry.Schema:
     """The one schema, built on first use."""
-    built = strawberry.Schema(
+    built = _Schema(
         query=merge_types("Query", _roots("Query")),
         mutation=merge_types("Mutation", _roots("Mutation")),
         config=StrawberryConfig(scalar_map=dict(SCALARS)),
