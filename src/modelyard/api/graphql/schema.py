@@ -12,9 +12,9 @@ from functools import cache
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache
-from strawberry.types import ExecutionContext
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from modelyard.api.graphql import executor
 from modelyard.api.graphql.limits import Limits
