@@ -17,6 +17,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 serve: $(STAMP)
 	$(BIN)/modelyard serve
 
+# The GraphiQL browser test installs Debian's chromium with apt-get when it is missing
+# (tests/support/browser.py): run as root, or install it first, or that test is skipped.
 test: $(STAMP)
 	$(BIN)/python -m pytest
 

@@ -28,7 +28,7 @@ from modelyard.api.deps import credential_actor
 from modelyard.api.graphql import graphiql
 from modelyard.api.graphql.context import Context
 from modelyard.api.graphql.errors import format_error
-from modelyard.api.graphql.limits import MAX_NESTING, nesting
+from modelyard.api.graphql.nesting import MAX_NESTING, nesting
 from modelyard.api.graphql.policy import PolicyCache
 from modelyard.api.graphql.schema import schema
 from modelyard.api.security import challenge
@@ -44,9 +44,17 @@ _ANY: frozenset[OperationType] = frozenset({OperationType.QUERY, OperationType.M
 
 
 class _Refused(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        details: dict[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers
+        self.details = details or {}
 
 
 def _answer(
@@ -58,7 +66,7 @@ def _answer(
 def _refusal(refused: _Refused) -> Response:
     error = {
         "message": refused.message,
-        "extensions": {"code": refused.code, "status": refused.status, "details": {}},
+        "extensions": {"code": refused.code, "status": refused.status, "details": refused.details},
     }
     return _answer({"errors": [error]}, refused.status, refused.headers)
 
@@ -69,7 +77,7 @@ def _from_domain(error: ModelyardError) -> _Refused:
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
         headers = (headers or {}) | {"Retry-After": str(max(1, int(retry_after)))}
-    return _Refused(error.status, error.code, error.message, headers)
+    return _Refused(error.status, error.code, error.message, headers, error.details)
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -193,7 +201,13 @@ class GraphQLEndpoint:
             raise _Refused(
                 405, "METHOD_NOT_ALLOWED", "mutations are sent with POST", {"Allow": "POST"}
             ) from None
-        except (CannotGetOperationTypeError, MissingQueryError) as exc:
+        except CannotGetOperationTypeError as exc:
+            if exc.operation_name is not None:
+                raise _bad(f"the document has no operation named {exc.operation_name!r}") from None
+            raise _bad(
+                "the document holds no operation, or several: name the one to run in operationName"
+            ) from None
+        except MissingQueryError as exc:
             raise _bad(str(exc)) from None
         body: dict[str, Any] = {}
         status = 200

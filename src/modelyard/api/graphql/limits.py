@@ -2,17 +2,25 @@
 anything runs: nesting, cost, aliases, tokens and introspection.
 
 - **Depth**: fields nested deeper than ``max_depth`` (fragments count by what they hold;
-  introspection's own fields are not counted: GraphiQL's schema query nests its types).
+  fields under ``__schema``/``__type`` are not counted: GraphiQL's schema query nests its
+  type references nine deep).
 - **Cost**: each field (``__typename`` too) costs 1 plus its children's cost times the
   field's list size: its ``first`` argument (default 50) on a connection,
   :data:`LIST_SIZE` for any other list, 1 for one object. Over ``max_complexity`` the
-  document is refused.
+  document is refused. A fragment is walked once per depth it is
+  spread at, however often it is spread (fragments spreading the next twice, 20 deep, cost
+  a walk of 20 fragments, not of a million).
 - **Aliases**: more than ``max_aliases`` aliased fields (a batch of one field under many
   names) is refused.
 - **Tokens**: the parser stops at ``max_tokens``; bracket nesting beyond
-  :data:`MAX_NESTING` is refused before parsing (the parser would recurse into it).
+  :data:`~.nesting.MAX_NESTING` is refused before parsing (the parser would recurse into
+  it; :mod:`.nesting`).
 - **Introspection** (``__schema``, ``__type``; ``__typename`` is always answered) is refused
-  when the setting ``graphql.introspection`` is off.
+  when the setting ``graphql.introspection`` is off. It is not costed (it reads the schema,
+  whose size is fixed), but a type's lists (``fields``, ``inputFields``, ``interfaces``,
+  ``possibleTypes``, ``enumValues``) may not be asked again below one of them
+  (``types { fields { type { fields ... } } }`` would multiply the schema by itself at each
+  level; GraphiQL's schema query never does): GRAPHQL_TOO_COMPLEX.
 
 Each refusal is one error with ``extensions.code``: GRAPHQL_TOO_DEEP, GRAPHQL_TOO_COMPLEX,
 GRAPHQL_TOO_MANY_ALIASES, GRAPHQL_INTROSPECTION_DISABLED (and, from the endpoint,
@@ -38,7 +46,9 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
+    SchemaMetaFieldDef,
     SelectionSetNode,
+    TypeMetaFieldDef,
     VariableNode,
     get_named_type,
 )
@@ -49,8 +59,10 @@ from modelyard.api.graphql.pagination import DEFAULT_FIRST
 from modelyard.registry.graphql_settings import GraphQLLimits
 
 LIST_SIZE = 10  # what a list without `first` is assumed to hold, for the cost
-MAX_NESTING = 128  # brackets ({[( ) nested in the raw text, checked before parsing
-INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
+INTROSPECTION_FIELDS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}
+TYPE_LISTS = frozenset({"fields", "inputFields", "interfaces", "possibleTypes", "enumValues"})
+# Where a field is: outside introspection, inside it, inside it below one of a type's lists.
+_OUTSIDE, _INTROSPECTING, _LISTED = 0, 1, 2
 
 
 @dataclass
@@ -58,6 +70,7 @@ class Measure:
     depth: int = 0
     cost: int = 0
     introspection: bool = False
+    introspection_nested: bool = False
 
 
 @dataclass
@@ -67,6 +80,8 @@ class _Walk:
     variables: Mapping[str, Any]
     budget: int
     found: Measure = field(default_factory=Measure)
+    # (fragment, depth, inside introspection): its cost, walked once however often spread
+    costs: dict[tuple[str, int, int], int] = field(default_factory=dict)
 
     def selection_set(
         self,
@@ -74,41 +89,77 @@ class _Walk:
         parent: GraphQLNamedType | None,
         depth: int,
         seen: frozenset[str],
+        introspecting: int = _OUTSIDE,
     ) -> int:
         cost = 0
         for selection in node.selections if node else ():
             if isinstance(selection, FieldNode):
-                cost += self.field(selection, parent, depth)
+                cost += self.field(selection, parent, depth, introspecting)
             elif isinstance(selection, InlineFragmentNode):
                 cond = selection.type_condition
                 inner = self.schema.get_type(cond.name.value) if cond else parent
-                cost += self.selection_set(selection.selection_set, inner, depth, seen)
+                cost += self.selection_set(
+                    selection.selection_set, inner, depth, seen, introspecting
+                )
             elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in seen:
-                    continue  # validation names the unknown fragment or the cycle
-                inner = self.schema.get_type(fragment.type_condition.name.value)
-                cost += self.selection_set(fragment.selection_set, inner, depth, seen | {name})
+                cost += self.spread(selection.name.value, depth, seen, introspecting)
             if cost > self.budget:  # stop walking a document already too costly
                 break
         return cost
 
-    def field(self, node: FieldNode, parent: GraphQLNamedType | None, depth: int) -> int:
+    def spread(self, name: str, depth: int, seen: frozenset[str], introspecting: int) -> int:
+        fragment = self.fragments.get(name)
+        if fragment is None or name in seen:
+            return 0  # validation names the unknown fragment or the cycle
+        key = (name, depth, introspecting)
+        cost = self.costs.get(key)
+        if cost is None:
+            inner = self.schema.get_type(fragment.type_condition.name.value)
+            cost = self.selection_set(
+                fragment.selection_set, inner, depth, seen | {name}, introspecting
+            )
+            self.costs[key] = cost
+        return cost
+
+    def field(
+        self, node: FieldNode, parent: GraphQLNamedType | None, depth: int, introspecting: int
+    ) -> int:
         name = node.name.value
-        if name in INTROSPECTION_FIELDS:
-            self.found.introspection = True
-            return 0
         if name == "__typename":
             return 1
+        definition = INTROSPECTION_FIELDS.get(name)
+        if definition is not None:
+            self.found.introspection = True
+            introspecting = _INTROSPECTING
+        elif isinstance(parent, GraphQLObjectType):
+            definition = parent.fields.get(name)
+        if introspecting:
+            return self._introspection(node, definition, parent, depth, introspecting)
         self.found.depth = max(self.found.depth, depth + 1)
-        definition = parent.fields.get(name) if isinstance(parent, GraphQLObjectType) else None
         if definition is None or node.selection_set is None:
             return 1
         inner_type = get_named_type(definition.type)
         size = self._size(node, definition, parent)
         inner = self.selection_set(node.selection_set, inner_type, depth + 1, frozenset())
         return 1 + size * inner
+
+    def _introspection(
+        self,
+        node: FieldNode,
+        definition: Any,
+        parent: GraphQLNamedType | None,
+        depth: int,
+        introspecting: int,
+    ) -> int:
+        if parent is not None and parent.name == "__Type" and node.name.value in TYPE_LISTS:
+            if introspecting == _LISTED:
+                self.found.introspection_nested = True
+                return 0
+            introspecting = _LISTED
+        if definition is not None and node.selection_set is not None:
+            inner_type = get_named_type(definition.type)
+            self.selection_set(node.selection_set, inner_type, depth, frozenset(), introspecting)
+        return 0
 
     def _size(self, node: FieldNode, definition: Any, parent: GraphQLNamedType | None) -> int:
         if "first" in definition.args:
@@ -170,39 +221,6 @@ def aliases(document: DocumentNode) -> int:
     return count
 
 
-def _skip(text: str, at: int) -> int:
-    """Where the string or comment starting at ``at`` ends (just past it)."""
-    if text.startswith("#", at):
-        end = text.find("\n", at)
-        return len(text) if end < 0 else end
-    if text.startswith('"""', at):
-        at += 3
-        while (end := text.find('"""', at)) > 0 and text[end - 1] == "\\":
-            at = end + 3
-        return len(text) if end < 0 else end + 3
-    at += 1
-    while at < len(text) and text[at] not in '"\n':
-        at += 2 if text[at] == "\\" else 1
-    return at + 1
-
-
-def nesting(text: str) -> int:
-    """The deepest bracket nesting of ``text`` outside strings and comments, in one pass."""
-    deepest = depth = at = 0
-    while at < len(text):
-        char = text[at]
-        if char in '"#':
-            at = _skip(text, at)
-            continue
-        if char in "{[(":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "}])":
-            depth = max(0, depth - 1)
-        at += 1
-    return deepest
-
-
 def _error(code: str, message: str, **extra: Any) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code, **extra})
 
@@ -233,6 +251,15 @@ def check(
                 "introspection is turned off on this server (setting graphql.introspection)",
             )
         )
+    if found.introspection_nested:
+        errors.append(
+            _error(
+                "GRAPHQL_TOO_COMPLEX",
+                "introspection lists a type's fields (or inputFields, interfaces,"
+                " possibleTypes, enumValues) below another's; ask for one level at a time",
+                limit=limits.max_complexity,
+            )
+        )
     if found.depth > limits.max_depth:
         errors.append(
             _error(
@@ -253,9 +280,19 @@ def check(
     return errors
 
 
+def _unnamed(document: DocumentNode) -> list[GraphQLError]:
+    """GraphQL's rule strawberry skips (it runs the first): a document of several
+    operations says which one to run."""
+    if sum(1 for _ in _operations(document)) < 2:
+        return []
+    message = "the document holds several operations: name the one to run in operationName"
+    return [_error("GRAPHQL_VALIDATION_FAILED", message)]
+
+
 class Limits(SchemaExtension):
     """Runs :func:`check` with the request's limits (from its :class:`Context`) before
-    GraphQL's own validation; a refused document is not validated further or run."""
+    GraphQL's own validation; a refused document is not validated further or run. A
+    document of several operations without ``operationName`` is refused too."""
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context.context
@@ -277,6 +314,8 @@ class Limits(SchemaExtension):
             unstorable = storable.check(document, execution.variables or {})
             if unstorable is not None:
                 errors.append(unstorable)
+            if getattr(execution, "_provided_operation_name", None) is None:
+                errors += _unnamed(document)
             if errors:
                 execution.pre_execution_errors = errors
         yield
@@ -284,11 +323,9 @@ class Limits(SchemaExtension):
 
 __all__ = [
     "LIST_SIZE",
-    "MAX_NESTING",
     "Limits",
     "Measure",
     "aliases",
     "check",
     "measure",
-    "nesting",
 ]

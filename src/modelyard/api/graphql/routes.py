@@ -10,5 +10,7 @@ from modelyard.api.graphql.endpoint import PATH, GraphQLEndpoint
 
 def install(app: FastAPI) -> None:
     endpoint = GraphQLEndpoint()
-    app.add_route(PATH, endpoint.handle, methods=["GET", "POST"], include_in_schema=False)
+    # every method reaches the endpoint: it answers those but GET and POST 405 in its shape
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    app.add_route(PATH, endpoint.handle, methods=methods, include_in_schema=False)
     graphiql.install(app)

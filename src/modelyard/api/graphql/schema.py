@@ -34,19 +34,22 @@ def _roots(kind: str) -> tuple[type, ...]:
     return tuple(found)
 
 
-class Schema(strawberry.Schema):
+class _Schema(strawberry.Schema):
+    """Strawberry's schema without its error log: strawberry logs each error with the
+    exception's text and the document's lines around it, which may hold a secret (a
+    provider key given inline) or a database URL. :func:`.errors.format_error` logs what
+    is worth logging, by class and code only."""
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Nothing: strawberry would log each error with its exception's text and trace
-        (which may hold a URL or a value); :func:`.errors.format_error` logs what it masks,
-        by class only."""
+        return None
 
 
 @cache
-def schema() -> Schema:
+def schema() -> strawberry.Schema:
     """The one schema, built on first use."""
-    built = Schema(
+    built = _Schema(
         query=merge_types("Query", _roots("Query")),
         mutation=merge_types("Mutation", _roots("Mutation")),
         config=StrawberryConfig(scalar_map=dict(SCALARS)),
