@@ -21,6 +21,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
+    Undefined,
     get_named_type,
 )
 
@@ -69,7 +70,7 @@ def sample(value_type: GraphQLInputType) -> Any:
         return {
             name: sample(f.type)
             for name, f in value_type.fields.items()
-            if isinstance(f.type, GraphQLNonNull) and f.default_value is None
+            if isinstance(f.type, GraphQLNonNull) and f.default_value is Undefined
         }
     assert isinstance(value_type, GraphQLScalarType)
     return SCALAR_SAMPLES[value_type.name]

@@ -8,7 +8,9 @@ with field paths named as the schema names them, :func:`schema_path`).
 
 Errors GraphQL itself finds before anything runs keep their message (a document that does
 not parse or validate) with ``GRAPHQL_PARSE_FAILED`` or ``GRAPHQL_VALIDATION_FAILED``, or
-the code a limit set (``GRAPHQL_TOO_DEEP``...); so do variables that cannot be coerced.
+the code a limit set (``GRAPHQL_TOO_DEEP``...); so do variables that cannot be coerced,
+less the value graphql-core quotes back (``found: {...}``, ``non string value: ...``): an
+input with a misspelt field may hold a password or a key.
 Anything else that fails while a field runs (a bug, a dependency down) is
 masked: ``INTERNAL_ERROR`` or ``DEPENDENCY_UNAVAILABLE`` with no exception text, and logged
 by class only (its text may hold a URL or a value)."""
@@ -36,6 +38,10 @@ log = logging.getLogger("modelyard.api.graphql")
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 _CAMEL = re.compile(r"_([a-z0-9])")
+# The value graphql-core quotes back in a coercion error, up to the end of the message (or
+# to its "Did you mean" hint).
+_FOUND = re.compile(r",?\s*\bfound: .*\Z", re.IGNORECASE | re.DOTALL)
+_VALUE = re.compile(r"(cannot represent [^:]*value): .*?(?=\.? Did you mean|\Z)", re.DOTALL)
 
 
 def camel(name: str) -> str:
@@ -87,6 +93,12 @@ def schema_path(path: str) -> str:
     return ".".join(parts)
 
 
+def without_values(message: str) -> str:
+    """``message`` without the input value graphql-core quotes in it (it may be a secret)."""
+    cut = _VALUE.sub(r"\1", _FOUND.sub("", message))
+    return cut if cut == message or cut.endswith((".", "?")) else cut + "."
+
+
 def _camel_details(details: dict[str, Any]) -> dict[str, Any]:
     errors = details.get("errors")
     if not isinstance(errors, list):
@@ -131,7 +143,7 @@ def format_error(error: GraphQLError, request_id: str = "") -> dict[str, Any]:
         )
         message, extensions = _domain(mapped)
     else:  # found before execution: a bad document, variables or a limit; its text is ours
-        message = error.message
+        message = without_values(error.message)
         code = (error.extensions or {}).get("code")
         if not isinstance(code, str):
             code = PARSE_FAILED if isinstance(error, GraphQLSyntaxError) else VALIDATION_FAILED
@@ -145,4 +157,11 @@ def format_error(error: GraphQLError, request_id: str = "") -> dict[str, Any]:
     return entry
 
 
-__all__ = ["PARSE_FAILED", "VALIDATION_FAILED", "camel", "format_error", "schema_path"]
+__all__ = [
+    "PARSE_FAILED",
+    "VALIDATION_FAILED",
+    "camel",
+    "format_error",
+    "schema_path",
+    "without_values",
+]
