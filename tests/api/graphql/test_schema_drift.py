@@ -35,4 +35,4 @@ def test_the_printed_schema_names_every_root_field() -> None:
     printed = sdl()
     assert "type Query {" in printed
     assert "systemSettings: [SystemSetting!]!" in printed
-    assert "updateSystemSetting(key: String!, value: JSON): SystemSetting!" in printed
+    assert "updateSystemSetting(key: String!, value: JSON = null): SystemSetting!" in printed
