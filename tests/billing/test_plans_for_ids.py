@@ -11,6 +11,7 @@ from sqlalchemy import event
 from modelyard.billing.plans import PlanCreate, PlanUpdate
 from modelyard.billing.subscriptions import SubscriptionCreate
 from modelyard.registry.actors import Actor
+from modelyard.registry.common import PageRequest
 from modelyard.registry.users import UserCreate
 from modelyard.services import Registry
 
@@ -47,3 +48,26 @@ async def test_plans_by_id_in_order_and_as_each_actor_may_see_them(
     assert len([s for s in statements[:admin_statements] if "plans" in s]) == 1
     assert len([s for s in statements[admin_statements:] if "plans" in s]) == 1
     assert await registry.plans.for_ids(admin, []) == []
+
+
+async def test_a_page_of_subscriptions_reads_its_plans_in_one_query(
+    registry: Registry, admin: Actor
+) -> None:
+    for i in range(6):
+        await registry.plans.create(admin, PlanCreate(name=f"p{i}", monthly_credits=i))
+        user = await registry.users.create(admin, UserCreate(email=f"s{i}@example.com"))
+        await registry.subscriptions.create(
+            admin, SubscriptionCreate(user_id=user.id, plan=f"p{i}")
+        )
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(registry.db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        page = await registry.subscriptions.list(admin, PageRequest(limit=50))
+    finally:
+        event.remove(registry.db.engine.sync_engine, "before_cursor_execute", count)
+    assert sorted(s.plan for s in page.items) == [f"p{i}" for i in range(6)]
+    assert len([s for s in statements if "FROM plans" in s]) == 1

@@ -130,10 +130,12 @@ class Subscriptions:
                 .offset(page.offset)
             )
             found = rows.all()
-            if found:  # the page's plans in one query: view() then finds each in the session
-                plan_ids = {s.plan_id for s in found}
-                (await tx.session.scalars(select(Plan).where(Plan.id.in_(plan_ids)))).all()
+            # the page's plans in one query; held here (the session's identity map holds
+            # them weakly) so that view() finds each in the session
+            plan_ids = {s.plan_id for s in found}
+            held = (await tx.session.scalars(select(Plan).where(Plan.id.in_(plan_ids)))).all()
             items = [await view(tx, s) for s in found]
+            del held
         return Page(items=items, total=total or 0, limit=page.limit, offset=page.offset)
 
     async def get(self, actor: Actor, sub_id: uuid.UUID | str) -> SubscriptionView:
