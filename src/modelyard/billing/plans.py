@@ -4,6 +4,7 @@ while a subscription refers to it; ``active: false`` retires it)."""
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -106,7 +107,9 @@ class Plans:
                 raise not_found("plan", plan)
             return PlanView.model_validate(found)
 
-    async def for_ids(self, actor: Actor, ids: Sequence[uuid.UUID]) -> list[PlanView | None]:
+    async def for_ids(
+        self, actor: Actor, ids: Sequence[uuid.UUID]
+    ) -> builtins.list[PlanView | None]:
         """The plans with these ids, in the same order, in one query (None where there is
         none the actor may see). Admins see every plan; members the active ones and the
         plans their own subscriptions are on (a retired plan stays a subscription's until

@@ -9,6 +9,7 @@ import enum
 import uuid
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from modelyard.api.graphql.areas.billing_plans import Plan
 from modelyard.api.graphql.context import Info
@@ -44,10 +45,17 @@ class SubscriptionStatus(enum.Enum):
     EXPIRED = "expired"
 
 
-async def _plans(info: Info, ids: list[uuid.UUID]) -> list[PlanView | BaseException]:
+PlanOrError = PlanView | BaseException
+
+
+async def _plans(info: Info, ids: list[uuid.UUID]) -> list[PlanOrError]:
+    """The plans for a batch of subscriptions, in one service call."""
     actor = info.context.need(REGISTRY_READ)
     found = await info.context.registry.plans.for_ids(actor, ids)
-    return [p if p is not None else not_found("plan", i) for p, i in zip(found, ids, strict=True)]
+    return [
+        plan if plan is not None else not_found("plan", i)
+        for plan, i in zip(found, ids, strict=True)
+    ]
 
 
 @strawberry.type(description="Which plan a user is on, for which period, in which state.")
@@ -69,8 +77,13 @@ class Subscription:
 
     @strawberry.field(description="The plan it is on. Scope registry.read.")
     async def plan(self, info: Info) -> Plan:
-        loader = info.context.loader(("billing_plans",), lambda ids: _plans(info, ids))
-        return Plan.of(await loader.load(uuid.UUID(self.plan_id)))
+        loader: DataLoader[uuid.UUID, PlanOrError] = info.context.loader(
+            ("billing_plans",), lambda ids: _plans(info, ids)
+        )
+        found = await loader.load(uuid.UUID(self.plan_id))
+        if isinstance(found, BaseException):  # the loader raises these itself
+            raise found
+        return Plan.of(found)
 
     @classmethod
     def of(cls, view: SubscriptionView) -> Subscription:
