@@ -1,10 +1,10 @@
-"""Credits and the renewal job over GraphQL: creditBalance and creditLedger (credits.read),
-grantCredits and adjustCredits with exact amounts, members reading only their own, bad
-amounts refused with REST's codes and nothing changed, every change audited; renewBilling."""
+"""Credits over GraphQL: creditBalance and creditLedger (credits.read), grantCredits and
+adjustCredits with exact amounts, members reading only their own, bad amounts refused with
+REST's codes and nothing changed, every change audited."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,9 +12,8 @@ import httpx
 import pytest
 
 from modelyard.db.types import utcnow
-from modelyard.services import Registry
 from tests.api.billing_helpers import ADJUST as REST_ADJUST
-from tests.api.billing_helpers import AUDIT, CREDITS, GRANTS, LEDGER, PLANS, Clock, actions
+from tests.api.billing_helpers import AUDIT, CREDITS, GRANTS, LEDGER
 from tests.api.graphql.billing_gql import (
     ADJUST,
     BALANCE,
@@ -28,9 +27,6 @@ from tests.api.graphql.gql import data, error, gql
 from tests.api.helpers import Member, assert_error, auth, make_member, ok
 
 NOBODY = "00000000-0000-4000-8000-000000000000"
-RENEW = """mutation { renewBilling {
-  renewed cancelled expired writtenOff grantsExpired holdsDropped
-} }"""
 
 
 async def _grant(client: httpx.AsyncClient, key: str, **given: Any) -> dict[str, Any]:
@@ -299,51 +295,6 @@ async def test_credits_read_alone_reads_one_s_own_credits_and_nothing_else(
     assert [(e["extensions"]["code"], e["path"]) for e in errors] == [
         ("INSUFFICIENT_SCOPE", ["plans"])
     ]
-
-
-async def test_renew_billing_crosses_a_period_boundary_once(
-    client: httpx.AsyncClient, admin_key: str, registry: Registry
-) -> None:
-    clock = Clock(utcnow())
-    registry.db.clock = clock
-    body = {"name": "full", "monthly_credits": "100", "rollover": "full"}
-    ok(await client.post(PLANS, headers=auth(admin_key), json=body), 201)
-    member = await make_member(client, admin_key)
-    sub = await subscribe_gql(client, admin_key, member, "full")
-    await _adjust(client, admin_key, userId=member.id, amount="-30", reason="usage stand-in")
-
-    nothing = (await data(client, admin_key, RENEW))["renewBilling"]
-    assert nothing == {
-        "renewed": [],
-        "cancelled": [],
-        "expired": [],
-        "writtenOff": "0",
-        "grantsExpired": 0,
-        "holdsDropped": 0,
-    }
-    clock.now = datetime.fromisoformat(sub["currentPeriodEnd"]) + timedelta(minutes=1)
-    first = (await data(client, admin_key, RENEW))["renewBilling"]
-    second = (await data(client, admin_key, RENEW))["renewBilling"]
-    assert (first["renewed"], second["renewed"], second["grantsExpired"]) == ([sub["id"]], [], 0)
-
-    balance = (await data(client, member.key, BALANCE))["creditBalance"]
-    assert balance["balance"] == "170"  # 70 rolled over (full) and 100 for the new period
-    assert sorted(g["source"] for g in balance["grants"]) == ["PLAN", "ROLLOVER"]
-    ledger = await _ledger(client, member.key)
-    assert sum(Decimal(e["amount"]) for e in ledger["nodes"]) == Decimal(170)
-    events = await actions(client, admin_key)
-    assert events.count("subscription.renew") == 1
-    assert events.count("credits.rollover") == 1
-
-
-async def test_renew_billing_is_for_admins(client: httpx.AsyncClient, admin_key: str) -> None:
-    member = await make_member(client, admin_key)
-    reader = await make_member(client, admin_key, role="admin", scopes=["registry.read"])
-    before = await billing_state(client, admin_key, member)
-    await error(client, member.key, RENEW, code="FORBIDDEN")
-    await error(client, reader.key, RENEW, code="INSUFFICIENT_SCOPE")
-    assert (await gql(client, None, RENEW)).status_code == 401
-    assert await billing_state(client, admin_key, member) == before
 
 
 async def test_without_a_credential_nothing_runs(client: httpx.AsyncClient, admin_key: str) -> None:
