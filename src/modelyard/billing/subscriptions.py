@@ -133,7 +133,11 @@ class Subscriptions:
             # the page's plans in one query; held here (the session's identity map holds
             # them weakly) so that view() finds each in the session
             plan_ids = {s.plan_id for s in found}
-            held = (await tx.session.scalars(select(Plan).where(Plan.id.in_(plan_ids)))).all()
+            held = (
+                (await tx.session.scalars(select(Plan).where(Plan.id.in_(plan_ids)))).all()
+                if plan_ids
+                else []
+            )
             items = [await view(tx, s) for s in found]
             del held
         return Page(items=items, total=total or 0, limit=page.limit, offset=page.offset)
