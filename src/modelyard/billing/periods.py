@@ -76,6 +76,12 @@ class RenewalView(View):
         )
 
 
+async def renew(db: Database, actor: Actor) -> RenewalView:
+    """An admin's run of :func:`run_due` now (the admin API's and GraphQL's)."""
+    actor.require_admin("run billing renewals")
+    return RenewalView.of(await run_due(db, actor))
+
+
 async def run_due(db: Database, actor: Actor | None = None) -> RenewalReport:
     """Everything due now; ``actor`` (an admin asking for a run) is who the audit trail
     names, else the server's billing clock."""

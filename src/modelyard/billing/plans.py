@@ -4,15 +4,17 @@ while a subscription refers to it; ``active: false`` retires it)."""
 
 from __future__ import annotations
 
+import builtins
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field, model_validator
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from modelyard.db.tables import Plan
+from modelyard.db.tables import Plan, Subscription
 from modelyard.errors import Conflict, NotFound, ValidationFailed
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Amount, Spec, View, not_found, parse_id
@@ -104,6 +106,23 @@ class Plans:
             if not found.active and not actor.is_admin:
                 raise not_found("plan", plan)
             return PlanView.model_validate(found)
+
+    async def for_ids(
+        self, actor: Actor, ids: Sequence[uuid.UUID]
+    ) -> builtins.list[PlanView | None]:
+        """The plans with these ids, in the same order, in one query (None where there is
+        none the actor may see). Admins see every plan; members the active ones and the
+        plans their own subscriptions are on (a retired plan stays a subscription's until
+        its period ends)."""
+        if not ids:
+            return []
+        async with self.db.read(actor) as tx:
+            query = select(Plan).where(Plan.id.in_(set(ids)))
+            if not actor.is_admin:
+                theirs = select(Subscription.plan_id).where(Subscription.user_id == actor.user_id)
+                query = query.where(or_(Plan.active, Plan.id.in_(theirs)))
+            found = {p.id: PlanView.model_validate(p) for p in await tx.session.scalars(query)}
+        return [found.get(i) for i in ids]
 
     async def create(self, actor: Actor, spec: PlanCreate) -> PlanView:
         actor.require_admin("create plans")

@@ -23,7 +23,7 @@ from pydantic import Field
 from sqlalchemy import func, select
 
 from modelyard.billing import ledger, plans
-from modelyard.db.tables import CreditGrant, Subscription, User
+from modelyard.db.tables import CreditGrant, Plan, Subscription, User
 from modelyard.errors import Conflict
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Page, PageRequest, Spec, View, not_found, parse_id
@@ -129,7 +129,17 @@ class Subscriptions:
                 .limit(page.limit)
                 .offset(page.offset)
             )
-            items = [await view(tx, s) for s in rows.all()]
+            found = rows.all()
+            # the page's plans in one query; held here (the session's identity map holds
+            # them weakly) so that view() finds each in the session
+            plan_ids = {s.plan_id for s in found}
+            held = (
+                (await tx.session.scalars(select(Plan).where(Plan.id.in_(plan_ids)))).all()
+                if plan_ids
+                else []
+            )
+            items = [await view(tx, s) for s in found]
+            del held
         return Page(items=items, total=total or 0, limit=page.limit, offset=page.offset)
 
     async def get(self, actor: Actor, sub_id: uuid.UUID | str) -> SubscriptionView:

@@ -14,5 +14,4 @@ router = APIRouter(prefix="/billing", tags=["billing"])
 
 @router.post("/renew", summary="Renew, end and expire what is due, once, now (admins)")
 async def renew(registry: RegistryDep, actor: Writer) -> periods.RenewalView:
-    actor.require_admin("run billing renewals")
-    return periods.RenewalView.of(await periods.run_due(registry.db, actor))
+    return await periods.renew(registry.db, actor)
