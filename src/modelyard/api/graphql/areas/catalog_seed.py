@@ -34,12 +34,14 @@ class Query:
     async def llm_providers(
         self,
         info: Info,
-        owner: ProviderOwner = ProviderOwner.ALL,
+        owner: ProviderOwner | None = ProviderOwner.ALL,
         kind: str | None = None,
         enabled: bool | None = None,
     ) -> list[LlmProvider]:
         actor = info.context.need(MODELS_READ)
-        filters = ProviderFilter(owner=owner.value, kind=kind, enabled=enabled)
+        filters = ProviderFilter(
+            owner=(owner or ProviderOwner.ALL).value, kind=kind, enabled=enabled
+        )
         docs = await info.context.registry.overview.list_with_models(actor, filters)
         return [LlmProvider.of_doc(d) for d in docs]
 
