@@ -65,6 +65,8 @@ async def test_model_and_models_answer_what_rest_answers(
         code="MODEL_NOT_FOUND",
     )
     assert missing["extensions"]["status"] == 404
+    not_id = await error(client, admin_key, PAGE, {"providerId": "nope"}, code="VALIDATION_FAILED")
+    assert not_id["extensions"]["details"]["errors"][0]["path"] == "providerId"
     bad = await error(client, admin_key, PAGE, {"after": "not-ours"}, code="VALIDATION_FAILED")
     assert bad["extensions"]["details"]["errors"][0]["path"] == "after"
 

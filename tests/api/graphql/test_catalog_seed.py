@@ -166,9 +166,13 @@ async def test_llm_models_refuses_an_unknown_capability_as_rest_does(
     )
     assert rest.status_code == 422
     unknown = await error(
-        client, admin_key, MODELS, {"providerId": "not-an-id"}, code="PROVIDER_NOT_FOUND"
+        client, admin_key, MODELS, {"providerId": "not-an-id"}, code="VALIDATION_FAILED"
     )
-    assert unknown["extensions"]["status"] == 404
+    assert unknown["extensions"]["details"]["errors"][0]["path"] == "providerId"
+    rest = await client.get(
+        f"{API}/models", params={"provider_id": "not-an-id"}, headers=auth(admin_key)
+    )
+    assert unknown["extensions"]["status"] == rest.status_code == 422
 
 
 async def _v1_active(settings: Settings, registry: Registry, key: str) -> set[str]:

@@ -9,11 +9,11 @@ import datetime
 import strawberry
 
 from modelyard.api.graphql.areas.catalog_inputs import PriceInput
-from modelyard.api.graphql.areas.catalog_types import STATUSES, LlmModel, ModelPrice, ModelStatus
+from modelyard.api.graphql.areas.catalog_types import LlmModel, ModelPrice, ModelStatus
 from modelyard.api.graphql.context import Info
 from modelyard.api.graphql.inputs import raw
 from modelyard.api.graphql.pagination import Connection, from_page, window
-from modelyard.registry.common import parse_id
+from modelyard.errors import check
 from modelyard.registry.models import ModelFilter
 from modelyard.registry.scopes import MODELS_READ, REGISTRY_WRITE
 
@@ -42,10 +42,13 @@ class Query:
     ) -> Connection[LlmModel]:
         actor = info.context.need(MODELS_READ)
         at = window(first, after)
-        filters = ModelFilter(
-            provider_id=parse_id(provider_id, "provider") if provider_id is not None else None,
-            status=STATUSES[status] if status is not None else None,
-            capability=capability,
+        filters: ModelFilter = check(
+            ModelFilter,
+            {
+                "provider_id": provider_id,
+                "status": status and status.value,
+                "capability": capability,
+            },
         )
         page = await info.context.registry.models.list(actor, at.request(), filters)
         return from_page(page, at, LlmModel.of)
