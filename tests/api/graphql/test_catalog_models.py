@@ -207,3 +207,23 @@ async def test_reads_need_models_read_changes_registry_write(
         assert found["extensions"]["status"] == 403
         assert (await gql(client, None, query, variables)).status_code == 401
     assert await rest_state(client, admin_key) == before
+
+
+async def test_odd_input_is_named_never_an_internal_error(
+    client: httpx.AsyncClient, admin_key: str
+) -> None:
+    provider = await make_provider(client, admin_key)
+    model = await make_model(client, admin_key, provider["id"], "gpt-4o")
+    before = await rest_state(client, admin_key)
+    naive = {"inputPerMtok": "1", "outputPerMtok": "1", "effectiveFrom": "2030-01-01T00:00:00"}
+    usage = "query($since: DateTime) { llmProviders { usage(since: $since) { calls } } }"
+    create = "mutation($input: CreateLlmModelInput!) { createLlmModel(input: $input) { id } }"
+    for query, variables, path in (
+        (SET_PRICE, {"modelId": model["id"], "input": naive}, "effectiveFrom"),
+        (PRICE_AT, {"modelId": model["id"], "at": "2030-01-01T00:00:00"}, "at"),
+        (usage, {"since": "2030-01-01T00:00:00"}, "since"),
+        (create, {"input": {"providerId": "nope", "modelId": "x"}}, "providerId"),
+    ):
+        found = await error(client, admin_key, query, variables, code="VALIDATION_FAILED")
+        assert found["extensions"]["details"]["errors"][0]["path"] == path
+    assert await rest_state(client, admin_key) == before

@@ -125,6 +125,16 @@ async def test_create_update_rotate_and_delete(client: httpx.AsyncClient, admin_
     rotated = await data(client, admin_key, ROTATE, {"id": pid, "apiKey": "sk-new-0987654321zz"})
     assert "0987654321" not in str(rotated)
     assert rotated["rotateProviderKey"]["apiKey"] != created["apiKey"]
+    unsaid = "mutation($id: ID!) { rotateProviderKey(id: $id) { id } }"
+    found = await error(client, admin_key, unsaid, {"id": pid}, code="VALIDATION_FAILED")
+    assert found["extensions"]["details"]["errors"][0]["path"] == "apiKey"
+    required = await error(
+        client, admin_key, ROTATE, {"id": pid, "apiKey": None}, code="VALIDATION_FAILED"
+    )
+    assert required["extensions"]["details"]["errors"][0]["path"] == "apiKey"  # openai needs one
+    still = ok(await client.get(f"{API}/providers/{pid}", headers=auth(admin_key)))
+    assert still["has_api_key"] is True
+    assert still["api_key"] == rotated["rotateProviderKey"]["apiKey"]
     assert (await data(client, admin_key, DELETE, {"id": pid}))["deleteProvider"] == pid
     gone = await client.get(f"{API}/providers/{pid}", headers=auth(admin_key))
     assert gone.status_code == 404

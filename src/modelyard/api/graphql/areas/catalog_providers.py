@@ -4,12 +4,14 @@ changes (create, update, delete, rotate the key, enable, disable, default, activ
 from __future__ import annotations
 
 import strawberry
+from strawberry.types.unset import UNSET
 
 from modelyard.api.graphql.areas.catalog_inputs import CreateProviderInput, UpdateProviderInput
 from modelyard.api.graphql.areas.catalog_types import LlmProvider, ProviderOwner
 from modelyard.api.graphql.context import Info
 from modelyard.api.graphql.inputs import raw
 from modelyard.api.graphql.pagination import Connection, from_page, window
+from modelyard.errors import ValidationFailed
 from modelyard.registry.lookup import ProviderFilter
 from modelyard.registry.scopes import REGISTRY_READ, REGISTRY_WRITE
 
@@ -73,9 +75,11 @@ class Mutation:
         " key. Scope registry.write."
     )
     async def rotate_provider_key(
-        self, info: Info, id: strawberry.ID, api_key: str | None
+        self, info: Info, id: strawberry.ID, api_key: str | None = UNSET
     ) -> LlmProvider:
         actor = info.context.need(REGISTRY_WRITE)
+        if api_key is UNSET:  # as REST's body: the key, or null to remove it, must be said
+            raise ValidationFailed.at("api_key", "is required (null removes the key)")
         return LlmProvider.of(await info.context.registry.providers.rotate_key(actor, id, api_key))
 
     @strawberry.mutation(description="Enable a provider. Scope registry.write.")
