@@ -49,13 +49,10 @@ def camel(name: str) -> str:
     return _CAMEL.sub(lambda m: m.group(1).upper(), name)
 
 
-_SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
-
-
 @cache
 def _input_names() -> tuple[frozenset[str], frozenset[str]]:
-    """The schema's input fields and arguments by their services' (snake_case) names: all
-    of them, and those holding free JSON (inside which the keys are the caller's own)."""
+    """The schema's input fields and arguments: all of them, and those holding free JSON
+    (inside which the keys are the caller's own)."""
     from modelyard.api.graphql.schema import schema  # noqa: PLC0415 - the schema imports areas
 
     names: set[str] = set()
@@ -68,10 +65,9 @@ def _input_names() -> tuple[frozenset[str], frozenset[str]]:
         elif isinstance(gql_type, GraphQLObjectType):
             fields += [a for f in gql_type.fields.values() for a in f.args.items()]
     for name, field in fields:
-        snake = _SNAKE.sub("_", name).lower()
-        names.add(snake)
+        names.add(name)
         if get_named_type(field.type).name == "JSON":
-            free.add(snake)
+            free.add(name)
     return frozenset(names), frozenset(free)
 
 
@@ -82,9 +78,10 @@ def schema_path(path: str) -> str:
     names, free = _input_names()
     parts, structured = [], True
     for part in path.split("."):
-        if structured and part in names:
-            parts.append(camel(part))
-            structured = part not in free
+        name = camel(part)
+        if structured and name in names:
+            parts.append(name)
+            structured = name not in free
         elif structured and part.isdigit():
             parts.append(part)
         else:
