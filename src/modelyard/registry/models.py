@@ -6,7 +6,10 @@ served by a system provider. Prices live in :mod:`modelyard.registry.prices`.
 
 from __future__ import annotations
 
+import builtins
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
@@ -94,6 +97,30 @@ class Models:
             prices = await current_prices(tx, [m.id for m in rows])
             items = [view_of(m, prices.get(m.id)) for m in rows]
         return Page(items=items, total=total or 0, limit=page.limit, offset=page.offset)
+
+    async def for_providers(
+        self,
+        actor: Actor,
+        provider_ids: Sequence[uuid.UUID],
+        status: Literal["ACTIVE", "DEPRECATED"] | None = None,
+    ) -> builtins.list[builtins.list[ModelView]]:
+        """Each provider's models (as :meth:`list` orders them, with their current price),
+        in ``provider_ids``' order; a provider ``actor`` may not see has none. Two queries
+        however many providers."""
+        query = _visible(actor, ModelFilter(status=status))
+        found: dict[uuid.UUID, builtins.list[ModelView]] = defaultdict(list)
+        async with self.db.read(actor) as tx:
+            rows = (
+                await tx.session.scalars(
+                    query.where(Model.provider_id.in_(set(provider_ids))).order_by(
+                        Model.status, Model.model_id, Model.id
+                    )
+                )
+            ).all()
+            prices = await current_prices(tx, [m.id for m in rows])
+            for m in rows:
+                found[m.provider_id].append(view_of(m, prices.get(m.id)))
+        return [found.get(pid, []) for pid in provider_ids]
 
     async def get(self, actor: Actor, model_id: uuid.UUID | str) -> ModelView:
         async with self.db.read(actor) as tx:

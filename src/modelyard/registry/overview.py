@@ -27,11 +27,12 @@ import orjson
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from modelyard.db.tables import Model, ModelPrice, Provider, RegistryState
+from modelyard.db.tables import Model, ModelPrice, Plan, Provider, RegistryState, Subscription
+from modelyard.errors import ValidationFailed
 from modelyard.kinds.base import kind_of
 from modelyard.registry.actors import Actor
 from modelyard.registry.lookup import ProviderFilter
-from modelyard.registry.model_views import ModelView, PriceView
+from modelyard.registry.model_views import CAPABILITIES, ModelView, PriceView
 from modelyard.registry.provider_views import ProviderView, view
 from modelyard.registry.tx import Database
 
@@ -95,6 +96,39 @@ class Overview:
         docs = await self.list_with_models(actor, filters)
         return [ProviderOverview.model_validate(d) for d in docs]
 
+    async def models(
+        self,
+        actor: Actor,
+        provider_id: uuid.UUID | None = None,
+        status: str | None = None,
+        capability: str | None = None,
+    ) -> list[Doc]:
+        """The providers ``actor`` may see, each with only its models that match (those
+        without any left out): what GET /api/v1/models lists, unpaged."""
+        wanted = _ModelWanted(status, _capability(capability))
+        found = []
+        for provider in (await self._current(actor)).providers:
+            if provider_id is not None and provider["id"] != str(provider_id):
+                continue
+            if _matches(actor, provider, ProviderFilter()):
+                found += _with_models(actor, provider, wanted)
+        return found
+
+    async def available(self, actor: Actor, capability: str | None = None) -> list[Doc]:
+        """The providers whose models ``actor`` can call now (enabled, system ones or their
+        own), each with only its ACTIVE models (having ``capability``, when given) that the
+        caller's plan allows: what /v1/models lists for them, less the deprecated."""
+        wanted = _ModelWanted("ACTIVE", _capability(capability))
+        snapshot = await self._current(actor)
+        async with self.db.read(actor) as tx:
+            wanted.allowed = await _plan_allows(tx.session, actor.user_id)
+        me = str(actor.user_id) if actor.user_id else None
+        found = []
+        for provider in snapshot.providers:
+            if provider["enabled"] and provider["owner_user_id"] in (None, me):
+                found += _with_models(actor, provider, wanted)
+        return found
+
     async def _current(self, actor: Actor) -> _Snapshot:
         async with self.db.read(actor) as tx:
             generation = await _generation(tx.session)
@@ -155,6 +189,56 @@ def _matches(actor: Actor, provider: Doc, wanted: ProviderFilter) -> bool:
     if wanted.kind is not None and provider["kind"] != wanted.kind:
         return False
     return wanted.enabled is None or provider["enabled"] == wanted.enabled
+
+
+@dataclass
+class _ModelWanted:
+    status: str | None
+    capability: str | None
+    allowed: frozenset[str] | None = None  # a plan's allowed models (None: any)
+
+    def __call__(self, provider: Doc, model: Doc) -> bool:
+        if self.status is not None and model["status"] != self.status:
+            return False
+        if self.capability is not None and self.capability not in model["capabilities"]:
+            return False
+        names = {model["model_id"], f"{provider['name']}/{model['model_id']}"}
+        return self.allowed is None or bool(names & self.allowed)
+
+
+def _with_models(actor: Actor, provider: Doc, wanted: _ModelWanted) -> list[Doc]:
+    models = [m for m in provider["models"] if wanted(provider, m)]
+    return [{**_as_seen_by(actor, provider), "models": models}] if models else []
+
+
+def _capability(capability: str | None) -> str | None:
+    if capability is not None and capability not in CAPABILITIES:
+        raise ValidationFailed.at(
+            "capability", f"{capability!r} is not a capability; valid: {list(CAPABILITIES)}"
+        )
+    return capability
+
+
+async def _plan_allows(session: AsyncSession, user_id: uuid.UUID | None) -> frozenset[str] | None:
+    """The models the user's deciding plan allows (None: any), as the gateway decides it:
+    the current subscription (active or suspended), else the latest that ended."""
+    if user_id is None:
+        return None
+    rows = await session.execute(
+        select(Subscription.status, Plan.allowed_models)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .where(Subscription.user_id == user_id)
+        .order_by(Subscription.created_at, Subscription.id)
+    )
+    status, allowed = None, None
+    for row_status, row_allowed in rows:
+        if status in _CURRENT and row_status not in _CURRENT:
+            continue
+        status, allowed = row_status, row_allowed
+    return None if allowed is None else frozenset(allowed)
+
+
+_CURRENT = ("active", "suspended")  # a subscription's states that decide while they last
 
 
 def _as_seen_by(actor: Actor, provider: Doc) -> Doc:

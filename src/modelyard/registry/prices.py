@@ -5,13 +5,15 @@ of model M at time T" (:func:`price_at`) is exact for any past T. Money is Decim
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
 from pydantic import Field, field_validator
 from sqlalchemy import func, select
 
-from modelyard.db.tables import Model, ModelPrice
+from modelyard.db.tables import Model, ModelPrice, Provider
 from modelyard.db.types import canonical
 from modelyard.errors import Conflict, NotFound, ValidationFailed, check
 from modelyard.registry.actors import Actor
@@ -85,6 +87,28 @@ class Prices:
                 .order_by(ModelPrice.effective_from)
             )
             return [PriceView.model_validate(p) for p in rows]
+
+    async def histories(
+        self, actor: Actor, model_ids: Sequence[uuid.UUID]
+    ) -> list[list[PriceView]]:
+        """Each model's price history (oldest first) in ``model_ids``' order, in one query;
+        a model ``actor`` may not see has none."""
+        query = (
+            select(ModelPrice)
+            .join(Model, Model.id == ModelPrice.model_id)
+            .join(Provider, Provider.id == Model.provider_id)
+            .where(ModelPrice.model_id.in_(set(model_ids)))
+            .order_by(ModelPrice.model_id, ModelPrice.effective_from)
+        )
+        if not actor.sees_everyones:
+            query = query.where(
+                Provider.owner_user_id.is_(None) | (Provider.owner_user_id == actor.user_id)
+            )
+        found: dict[uuid.UUID, list[PriceView]] = defaultdict(list)
+        async with self.db.read(actor) as tx:
+            for price in await tx.session.scalars(query):
+                found[price.model_id].append(PriceView.model_validate(price))
+        return [found.get(mid, []) for mid in model_ids]
 
     async def set(self, actor: Actor, model_id: uuid.UUID | str, raw: object) -> PriceView:
         spec: PriceSpec = check(PriceSpec, raw)

@@ -11,7 +11,9 @@ system providers and their own, and gets 404 for anyone else's.
 
 from __future__ import annotations
 
+import builtins
 import uuid
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr
@@ -111,6 +113,16 @@ class Providers:
     async def get(self, actor: Actor, provider_id: uuid.UUID | str) -> ProviderView:
         async with self.db.read(actor) as tx:
             return view(await provider_visible(tx, provider_id), actor)
+
+    async def many(
+        self, actor: Actor, provider_ids: Sequence[uuid.UUID]
+    ) -> builtins.list[ProviderView | None]:
+        """The providers of ``provider_ids`` in that order (None where ``actor`` may not see
+        one or there is none), in one query."""
+        query = visible_query(actor, ProviderFilter()).where(Provider.id.in_(set(provider_ids)))
+        async with self.db.read(actor) as tx:
+            found = {p.id: view(p, actor) for p in await tx.session.scalars(query)}
+        return [found.get(pid) for pid in provider_ids]
 
     async def create(self, actor: Actor, raw: Any) -> ProviderView:
         spec: ProviderCreate = check(ProviderCreate, raw)

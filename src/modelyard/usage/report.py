@@ -151,7 +151,7 @@ class UsageReport:
         query = (
             select(*_TOTAL_COLUMNS)
             .outerjoin(User, User.id == UsageEvent.user_id)
-            .where(*_conditions(actor, filters or UsageFilter()))
+            .where(*conditions(actor, filters or UsageFilter()))
         )
         buckets: dict[tuple[Any, ...], dict[str | None, _Sum]] = {}
         async with self.db.read(actor) as tx:
@@ -178,7 +178,7 @@ class UsageReport:
         """The calls themselves, newest first."""
         f = filters or EventFilter()
         p = page or EventPage()
-        where = _conditions(actor, f)
+        where = conditions(actor, f)
         if f.status is not None:
             where.append(UsageEvent.status == f.status)
         query = (
@@ -197,7 +197,7 @@ class UsageReport:
         return Page(items=items, total=total or 0, limit=p.limit, offset=p.offset)
 
 
-def _conditions(actor: Actor, f: UsageFilter) -> list[ColumnElement[bool]]:
+def conditions(actor: Actor, f: UsageFilter) -> list[ColumnElement[bool]]:
     """What restricts the rows to those ``actor`` may see and ``f`` asks for."""
     where = []
     user = f.user_id if actor.is_admin else actor.user_id
