@@ -26,6 +26,7 @@ from typing import Any
 
 from graphql import (
     GraphQLBoolean,
+    GraphQLEnumType,
     GraphQLID,
     GraphQLInt,
     GraphQLLeafType,
@@ -47,16 +48,24 @@ Getter = Callable[[Any], Any]
 # How a field's value is completed: (executor, value, the field's details) -> its result.
 Complete = Callable[["Executor", Any, Any], Any]
 Plan = dict[str, tuple[Getter, Complete]]  # schema field name: (getter, completion)
+Selected = tuple[str, Getter, Complete, Any]  # response key, getter, completion, details
 
 
 class _GiveBack(Exception):
     """The shortcut met something only the general way handles."""
 
 
-def _serializer(leaf: GraphQLLeafType) -> Complete:
+def _leaf(leaf: GraphQLLeafType, required: bool) -> Complete:
+    """A leaf's completion: values already in the scalar's JSON form pass straight through
+    (a str for String and ID, a bool, a 32-bit int); enums remember what each member
+    serializes to; anything else goes through the scalar's ``serialize``."""
     serialize = leaf.serialize
 
     def general(_ex: Executor, value: Any, _details: Any) -> Any:
+        if value is None:
+            if required:
+                raise _GiveBack
+            return None
         serialized = serialize(value)
         if serialized is None:
             raise _GiveBack
@@ -68,21 +77,38 @@ def _serializer(leaf: GraphQLLeafType) -> Complete:
         return lambda ex, v, d: v if type(v) is bool else general(ex, v, d)
     if leaf is GraphQLInt:
         return lambda ex, v, d: v if type(v) is int and v in INT32 else general(ex, v, d)
+    if isinstance(leaf, GraphQLEnumType):
+        return _remembered(general)
     return general
+
+
+def _remembered(general: Complete) -> Complete:
+    known: dict[Any, Any] = {}
+
+    def member(ex: Executor, value: Any, details: Any) -> Any:
+        found = known.get(value)
+        if found is None:
+            found = known[value] = general(ex, value, details)
+        return found
+
+    return member
 
 
 def _completion(field_type: GraphQLOutputType) -> Complete:
     """How a value of ``field_type`` is completed (nulls, lists, leaves, objects)."""
-    if isinstance(field_type, GraphQLNonNull):
-        inner = _completion_of(field_type.of_type)
+    required = isinstance(field_type, GraphQLNonNull)
+    inner_type = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+    if isinstance(inner_type, GraphQLLeafType):
+        return _leaf(inner_type, required)
+    inner = _completion_of(inner_type)
+    if required:
 
-        def required(ex: Executor, value: Any, details: Any) -> Any:
+        def non_null(ex: Executor, value: Any, details: Any) -> Any:
             if value is None:
                 raise _GiveBack
             return inner(ex, value, details)
 
-        return required
-    inner = _completion_of(field_type)
+        return non_null
     return lambda ex, v, d: None if v is None else inner(ex, v, d)
 
 
@@ -99,7 +125,7 @@ def _completion_of(field_type: GraphQLOutputType) -> Complete:
     if isinstance(field_type, GraphQLObjectType):
         return lambda ex, v, d: ex._objects(field_type, True, (v,), d)[0]
     assert isinstance(field_type, GraphQLLeafType)
-    return _serializer(field_type)
+    return _leaf(field_type, True)
 
 
 def _plain_fields(gql_type: GraphQLObjectType) -> Plan:
@@ -143,6 +169,11 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
     plans: dict[str, Plan] = {}
     lists: dict[GraphQLList[Any], Complete] = {}  # a list field's completion, made once
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # this request's sub-selections, by the identity of graphql-core's grouped field set
+        self.selections: dict[int, tuple[Any, list[Selected] | None]] = {}
+
     def execute_collected_subfields(
         self,
         parent_type: GraphQLObjectType,
@@ -185,18 +216,10 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         )
 
     def _object(self, type_name: str, plan: Plan, source: Any, grouped: Any) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, details in grouped.items():
-            name = details[0].node.name.value
-            if name == "__typename":
-                result[key] = type_name
-                continue
-            entry = plan.get(name)
-            if entry is None:  # a field with a resolver: graphql-core runs it
-                raise _GiveBack
-            getter, complete = entry
-            result[key] = complete(self, getter(source), details)
-        return result
+        return {
+            key: complete(self, getter(source), details)
+            for key, getter, complete, details in self._selection(type_name, plan, grouped)
+        }
 
     def _objects(
         self, named: GraphQLObjectType, required: bool, items: Any, details: Any
@@ -208,6 +231,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         grouped, deferred, _ = self.collect_subfields(named, details)
         if deferred:
             raise _GiveBack
+        fields = self._selection(named.name, plan, grouped)
         out: list[Any] = []
         for item in items:
             if item is None:
@@ -215,8 +239,37 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                     raise _GiveBack
                 out.append(None)
             else:
-                out.append(self._object(named.name, plan, item, grouped))
+                out.append({k: c(self, g(item), d) for k, g, c, d in fields})
         return out
+
+    def _selection(self, type_name: str, plan: Plan, grouped: Any) -> list[Selected]:
+        """What to read and how to complete it for each response key of ``grouped``
+        (graphql-core collects a sub-selection once per type and field nodes, so this is
+        worked out once per request for each)."""
+        found = self.selections.get(id(grouped))
+        if found is None or found[0] is not grouped:
+            found = self.selections[id(grouped)] = (grouped, _selected(type_name, plan, grouped))
+        if found[1] is None:  # a field with a resolver: graphql-core runs the object
+            raise _GiveBack
+        return found[1]
+
+
+def _selected(type_name: str, plan: Plan, grouped: Any) -> list[Selected] | None:
+    fields: list[Selected] = []
+    for key, details in grouped.items():
+        name = details[0].node.name.value
+        if name == "__typename":
+            fields.append((key, lambda _: type_name, _TYPENAME, details))
+            continue
+        entry = plan.get(name)
+        if entry is None:
+            return None
+        fields.append((key, entry[0], entry[1], details))
+    return fields
+
+
+def _TYPENAME(_ex: Executor, value: Any, _details: Any) -> Any:
+    return value
 
 
 def install(schema: GraphQLSchema) -> type[Executor]:
