@@ -124,8 +124,13 @@ def _completion_of(field_type: GraphQLOutputType) -> Complete:
         return lambda ex, v, d: [item(ex, x, d) for x in v]
     if isinstance(field_type, GraphQLObjectType):
         return lambda ex, v, d: ex._objects(field_type, True, (v,), d)[0]
-    assert isinstance(field_type, GraphQLLeafType)
-    return _leaf(field_type, True)
+    if isinstance(field_type, GraphQLLeafType):
+        return _leaf(field_type, True)
+    return _general  # an interface or union: graphql-core resolves the type
+
+
+def _general(_ex: Executor, _value: Any, _details: Any) -> Any:
+    raise _GiveBack
 
 
 def _plain_fields(gql_type: GraphQLObjectType) -> Plan:
