@@ -1,28 +1,28 @@
 """A faster completion of plain objects, with graphql-core's semantics.
 
-graphql-core completes every field of every object through its general machinery
-(resolve info, resolver, awaitable checks, completion): about 3 us a field, or some 70 ms
-for 2,000 models of a dozen fields. Most fields are *plain*: an attribute, without
-arguments or a resolver of its own. When every field selected on an object is plain,
-:class:`Executor` builds the object's result directly (read the attribute, serialize the
-leaf, recurse into plain objects and lists) with the sub-selection graphql-core collected
-(fragments, aliases, ``@skip``/``@include`` and ``__typename`` as it has them). How
-each plain field is completed is worked out once per schema (:func:`plain_types`); a list
-of plain objects (a provider's 40 models) is completed in one pass, its sub-selection
-collected once.
+graphql-core completes every field through its general machinery (resolve info, resolver,
+awaitable checks, completion): about 3 us a field, some 70 ms for 2,000 models. Most fields
+are *plain*: an attribute, without arguments or a resolver of its own. :class:`Executor`
+completes an object's plain fields directly (read the attribute, serialize the leaf,
+recurse into plain objects and lists) with the sub-selection graphql-core collected
+(fragments, aliases, ``@skip``/``@include``, ``__typename``), and leaves only the fields
+with a resolver (relations through dataloaders) to graphql-core, merging both in the
+selection's order. How each plain field completes is worked out once per schema, each
+sub-selection's split once per request; a list of plain objects (a provider's models) is
+completed in one pass.
 
-Anything the shortcut does not expect (a selected field with a resolver, such as a
-relation through a dataloader; a null in a non-null field; a value a scalar cannot
-serialize) makes it give the object back to graphql-core, which completes it the general
-way (its plain children still take the shortcut) and reports any error with its path. The
-shortcut only reads attributes, so starting again costs nothing but time.
-tests/api/graphql compares both ways' answers on the same documents."""
+Anything the shortcut does not expect (a null in a non-null field, a value a scalar cannot
+serialize, an interface) gives the object or list back to graphql-core, which completes it
+the general way and reports any error with its path; the shortcut only reads attributes,
+so starting again costs nothing but time. tests/api/graphql/test_executor_shortcut.py
+checks that it takes the models of seed 001's query."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     GraphQLBoolean,
@@ -36,6 +36,7 @@ from graphql import (
     GraphQLOutputType,
     GraphQLSchema,
     GraphQLString,
+    get_named_type,
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.base import StrawberryObjectDefinition
@@ -177,7 +178,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # this request's sub-selections, by the identity of graphql-core's grouped field set
-        self.selections: dict[int, tuple[Any, list[Selected] | None]] = {}
+        self.splits: dict[int, tuple[Any, _Split]] = {}
 
     def execute_collected_subfields(
         self,
@@ -188,12 +189,24 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         new_defer_usages: Sequence[Any],
         position_context: Any,
     ) -> Any:
+        """An object's plain fields by the shortcut; graphql-core runs the others (fields
+        with a resolver) and the two are merged in the selection's order."""
         plan = self.plans.get(parent_type.name)
-        if plan is not None and not new_defer_usages:
+        if plan is not None and not new_defer_usages and position_context is None:
+            split = self._split(parent_type.name, plan, grouped_field_set)
             try:
-                return self._object(parent_type.name, plan, source_value, grouped_field_set)
-            except Exception:  # noqa: S110 - the general way reports it properly
-                pass
+                plain = {k: c(self, g(source_value), d) for k, g, c, d in split.plain}
+            except Exception:  # the general way reports it properly
+                plain = None
+            if plain is not None and split.rest is None:
+                return plain
+            if plain is not None and split.rest is not None:
+                rest = super().execute_collected_subfields(
+                    parent_type, source_value, path, split.rest, new_defer_usages, None
+                )
+                if self.is_awaitable(rest):
+                    return _merged_later(split.order, plain, rest)
+                return _merged(split.order, plain, cast("dict[str, Any]", rest))
         return super().execute_collected_subfields(
             parent_type, source_value, path, grouped_field_set, new_defer_usages, position_context
         )
@@ -207,8 +220,12 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         result: Any,
         position_context: Any,
     ) -> Any:
-        """A list a resolver returned (a provider's models): plain objects in one pass."""
-        if isinstance(result, list | tuple):
+        """A list a resolver returned (a provider's models): plain objects in one pass.
+        Only lists of objects: a resolver may return a list of awaitables, which an
+        object's getter cannot read (it gives back) but a scalar might pass through."""
+        if isinstance(result, list | tuple) and isinstance(
+            get_named_type(return_type), GraphQLObjectType
+        ):
             try:
                 complete = self.lists.get(return_type)
                 if complete is None:
@@ -219,12 +236,6 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         return super().complete_list_value(
             return_type, field_details_list, info, path, result, position_context
         )
-
-    def _object(self, type_name: str, plan: Plan, source: Any, grouped: Any) -> dict[str, Any]:
-        return {
-            key: complete(self, getter(source), details)
-            for key, getter, complete, details in self._selection(type_name, plan, grouped)
-        }
 
     def _objects(
         self, named: GraphQLObjectType, required: bool, items: Any, details: Any
@@ -248,29 +259,53 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         return out
 
     def _selection(self, type_name: str, plan: Plan, grouped: Any) -> list[Selected]:
-        """What to read and how to complete it for each response key of ``grouped``
-        (graphql-core collects a sub-selection once per type and field nodes, so this is
-        worked out once per request for each)."""
-        found = self.selections.get(id(grouped))
-        if found is None or found[0] is not grouped:
-            found = self.selections[id(grouped)] = (grouped, _selected(type_name, plan, grouped))
-        if found[1] is None:  # a field with a resolver: graphql-core runs the object
+        """What to read and how to complete it for each response key of ``grouped``, when
+        every selected field is plain (else it gives back)."""
+        split = self._split(type_name, plan, grouped)
+        if split.rest is not None:  # a field with a resolver: graphql-core runs the object
             raise _GiveBack
+        return split.plain
+
+    def _split(self, type_name: str, plan: Plan, grouped: Any) -> _Split:
+        """``grouped`` split into its plain fields and the rest (graphql-core collects a
+        sub-selection once per type and field nodes, so this is worked out once per
+        request for each)."""
+        found = self.splits.get(id(grouped))
+        if found is None or found[0] is not grouped:
+            found = self.splits[id(grouped)] = (grouped, _split(type_name, plan, grouped))
         return found[1]
 
 
-def _selected(type_name: str, plan: Plan, grouped: Any) -> list[Selected] | None:
-    fields: list[Selected] = []
+@dataclass(frozen=True)
+class _Split:
+    plain: list[Selected]
+    rest: dict[str, Any] | None  # the fields graphql-core executes (None: there are none)
+    order: tuple[str, ...]  # every response key, in the selection's order
+
+
+def _split(type_name: str, plan: Plan, grouped: Any) -> _Split:
+    plain: list[Selected] = []
+    rest: dict[str, Any] = {}
     for key, details in grouped.items():
         name = details[0].node.name.value
-        if name == "__typename":
-            fields.append((key, lambda _: type_name, _TYPENAME, details))
-            continue
         entry = plan.get(name)
-        if entry is None:
-            return None
-        fields.append((key, entry[0], entry[1], details))
-    return fields
+        if name == "__typename":
+            plain.append((key, lambda _: type_name, _TYPENAME, details))
+        elif entry is None:
+            rest[key] = details
+        else:
+            plain.append((key, entry[0], entry[1], details))
+    return _Split(plain, rest or None, tuple(grouped))
+
+
+def _merged(order: tuple[str, ...], plain: dict[str, Any], rest: dict[str, Any]) -> Any:
+    return {k: plain[k] if k in plain else rest[k] for k in order if k in plain or k in rest}
+
+
+async def _merged_later(
+    order: tuple[str, ...], plain: dict[str, Any], rest: Awaitable[dict[str, Any]]
+) -> Any:
+    return _merged(order, plain, await rest)
 
 
 def _TYPENAME(_ex: Executor, value: Any, _details: Any) -> Any:
