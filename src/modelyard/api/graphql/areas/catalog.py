@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from strawberry.tools import merge_types
 
-from modelyard.api.graphql.areas import catalog_seed
+from modelyard.api.graphql.areas import catalog_models, catalog_providers, catalog_seed
 
-Query = merge_types("CatalogQuery", (catalog_seed.Query,))
-Mutation = merge_types("CatalogMutation", (catalog_seed.Mutation,))
+_PARTS = (catalog_seed, catalog_providers, catalog_models)
+
+Query = merge_types("CatalogQuery", tuple(part.Query for part in _PARTS))
+Mutation = merge_types("CatalogMutation", tuple(part.Mutation for part in _PARTS))
 
 __all__ = ["Mutation", "Query"]

@@ -14,8 +14,9 @@ from modelyard.api.graphql.areas.catalog_types import (
 )
 from modelyard.api.graphql.context import Info
 from modelyard.api.graphql.inputs import raw
-from modelyard.registry.common import parse_id
+from modelyard.errors import check
 from modelyard.registry.lookup import ProviderFilter
+from modelyard.registry.models import ModelFilter
 from modelyard.registry.overview import Doc
 from modelyard.registry.scopes import MODELS_READ, REGISTRY_WRITE
 
@@ -34,12 +35,14 @@ class Query:
     async def llm_providers(
         self,
         info: Info,
-        owner: ProviderOwner = ProviderOwner.ALL,
+        owner: ProviderOwner | None = ProviderOwner.ALL,
         kind: str | None = None,
         enabled: bool | None = None,
     ) -> list[LlmProvider]:
         actor = info.context.need(MODELS_READ)
-        filters = ProviderFilter(owner=owner.value, kind=kind, enabled=enabled)
+        filters = ProviderFilter(
+            owner=(owner or ProviderOwner.ALL).value, kind=kind, enabled=enabled
+        )
         docs = await info.context.registry.overview.list_with_models(actor, filters)
         return [LlmProvider.of_doc(d) for d in docs]
 
@@ -55,9 +58,11 @@ class Query:
         capability: str | None = None,
     ) -> list[LlmModel]:
         actor = info.context.need(MODELS_READ)
-        provider = parse_id(provider_id, "provider") if provider_id is not None else None
-        wanted = status.value if status is not None else None
-        docs = await info.context.registry.overview.models(actor, provider, wanted, capability)
+        filters: ModelFilter = check(
+            ModelFilter, {"provider_id": provider_id, "status": status and status.value}
+        )
+        overview = info.context.registry.overview
+        docs = await overview.models(actor, filters.provider_id, filters.status, capability)
         return _models(docs)
 
     @strawberry.field(

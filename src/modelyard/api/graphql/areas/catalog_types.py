@@ -291,27 +291,9 @@ class LlmProvider:
         return [UsageTotal.of(t) for t in totals]
 
 
-_PLAIN_PROVIDER_FIELDS = (
-    "scope",
-    "kind",
-    "name",
-    "display_name",
-    "description",
-    "base_url",
-    "api_key",
-    "has_api_key",
-    "organization",
-    "custom_headers",
-    "config",
-    "timeout_ms",
-    "max_parallel",
-    "rpm_limit",
-    "tpm_limit",
-    "weight",
-    "enabled",
-    "is_default",
-    "is_active",
-    "config_version",
-)
+# the provider fields the overview's documents hold as they are answered (the rest: ids
+# and times to convert, and who created or changed it, which GraphQL does not show)
+_CONVERTED = {"id", "owner_user_id", "created_at", "updated_at", "created_by", "updated_by"}
+_PLAIN_PROVIDER_FIELDS = tuple(f for f in ProviderView.model_fields if f not in _CONVERTED)
 
 __all__ = ["LlmModel", "LlmProvider", "ModelPrice", "ModelStatus", "ProviderOwner"]
