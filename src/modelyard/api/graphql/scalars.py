@@ -23,7 +23,8 @@ INT64_MIN = -INT64_MAX - 1
 
 
 def _amount_out(value: decimal.Decimal) -> str:
-    return format(value, "f")
+    text = str(value)  # the same digits as format(value, "f") unless it has an exponent
+    return text if "E" not in text else format(value, "f")
 
 
 def _amount_in(value: Any) -> decimal.Decimal:
