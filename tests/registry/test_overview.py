@@ -18,9 +18,10 @@ from modelyard.registry.lookup import ProviderFilter
 from modelyard.registry.users import UserCreate
 from modelyard.services import Registry
 
-# the generation (read, then re-read under the rebuild lock), providers, models with their
-# prices in force, and the next price change
-MAX_REBUILD_SELECTS = 5
+# the generation (read, then re-read under the rebuild lock), the providers' and the models'
+# marks (what moved since the last snapshot), providers, models with their prices in force,
+# and the next price change
+MAX_REBUILD_SELECTS = 7
 
 
 @contextmanager

@@ -4,72 +4,43 @@ actor may see, each with its models and their current prices.
 The whole registry's overview is built once and kept as a snapshot keyed by the registry's
 configuration generation (bumped by every committed, audited change) and valid until the
 next future-dated price takes effect. A request then costs one small query (the generation)
-plus filtering in memory; a rebuild costs three more SELECTs whatever the registry's size
-(providers; models outer-joined to their price in force; the next price change), with no
-N+1. The snapshot holds JSON-native documents shaped like :class:`ProviderOverview` (built
-from plain columns, not ORM objects or validated models: at 2,000 models that is the
-difference between tens of milliseconds and a few), and the admin's unfiltered JSON is
-encoded once per snapshot.
+plus filtering in memory. After a change the snapshot is built from the one before, reading
+again only the providers and models the change moved (:mod:`.overview_build`): a constant
+number of SELECTs whatever the registry's size, with no N+1. The snapshot holds JSON-native
+documents shaped like :class:`ProviderOverview` (built from plain columns, not ORM objects
+or validated models: at 2,000 models that is the difference between tens of milliseconds
+and a few), and the admin's unfiltered JSON is encoded once per snapshot.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
-from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from modelyard.db.tables import Model, ModelPrice, Plan, Provider, RegistryState, Subscription
+from modelyard.db.tables import Plan, RegistryState, Subscription
 from modelyard.errors import ValidationFailed
 from modelyard.kinds.base import kind_of
 from modelyard.registry.actors import Actor
 from modelyard.registry.lookup import ProviderFilter
-from modelyard.registry.model_views import CAPABILITIES, ModelView, PriceView
-from modelyard.registry.provider_views import ProviderView, view
+from modelyard.registry.model_views import CAPABILITIES, ModelView
+from modelyard.registry.overview_build import Doc, Snapshot, build
+from modelyard.registry.provider_views import ProviderView
 from modelyard.registry.tx import Database
-
-MODEL_FIELDS = tuple(f for f in ModelView.model_fields if f != "price")
-PRICE_FIELDS = tuple(PriceView.model_fields)
-PRICE_COLUMNS = tuple(f for f in PRICE_FIELDS if f != "model_id")  # the model's own id
 
 
 class ProviderOverview(ProviderView):
     models: list[ModelView]
 
 
-Doc = dict[str, Any]
-
-
-@dataclass
-class _Snapshot:
-    generation: int
-    valid_until: datetime | None
-    providers: tuple[Doc, ...]
-    _encoded: bytes | None = None
-
-    def encoded(self) -> bytes:
-        if self._encoded is None:
-            self._encoded = orjson.dumps(self.providers)
-        return self._encoded
-
-    def fresh(self, generation: int, now: datetime) -> bool:
-        return generation == self.generation and (
-            self.valid_until is None or now < self.valid_until
-        )
-
-
 class Overview:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._snapshot: _Snapshot | None = None
+        self._snapshot: Snapshot | None = None
         self._rebuild = asyncio.Lock()
 
     async def list_with_models(
@@ -129,7 +100,7 @@ class Overview:
                 found += _with_models(actor, provider, wanted)
         return found
 
-    async def _current(self, actor: Actor) -> _Snapshot:
+    async def _current(self, actor: Actor) -> Snapshot:
         async with self.db.read(actor) as tx:
             generation = await _generation(tx.session)
             if self._snapshot is not None and self._snapshot.fresh(generation, tx.now):
@@ -138,36 +109,14 @@ class Overview:
             async with self.db.read(actor) as tx:
                 generation = await _generation(tx.session)
                 if self._snapshot is None or not self._snapshot.fresh(generation, tx.now):
-                    self._snapshot = await _build(tx.session, generation, tx.now)
+                    previous = self._snapshot
+                    self._snapshot = await build(tx.session, previous, generation, tx.now)
             return self._snapshot
 
 
 async def _generation(session: AsyncSession) -> int:
     found = await session.scalar(select(RegistryState.generation).where(RegistryState.id == 1))
     return int(found or 0)
-
-
-async def _build(session: AsyncSession, generation: int, now: datetime) -> _Snapshot:
-    providers = (
-        await session.scalars(
-            select(Provider).order_by(
-                Provider.owner_user_id.is_not(None), Provider.name, Provider.id
-            )
-        )
-    ).all()
-    models: dict[str, list[Doc]] = defaultdict(list)
-    for row in (await session.execute(_models_with_prices(now))).all():
-        model = _model_doc(row._mapping)
-        models[model["provider_id"]].append(model)
-    valid_until = await session.scalar(
-        select(func.min(ModelPrice.effective_from)).where(ModelPrice.effective_from > now)
-    )
-    built = []
-    for provider in providers:
-        doc = view(provider, None).model_dump(mode="json")
-        doc["models"] = models.get(doc["id"], [])
-        built.append(doc)
-    return _Snapshot(generation, valid_until, tuple(built))
 
 
 def _checked(filters: ProviderFilter | None) -> ProviderFilter:
@@ -246,50 +195,4 @@ def _as_seen_by(actor: Actor, provider: Doc) -> Doc:
     return provider if manages else {**provider, "api_key": None}
 
 
-_TO_JSON: dict[type, Any] = {
-    uuid.UUID: str,
-    datetime: lambda t: t.isoformat().replace("+00:00", "Z"),  # as pydantic writes UTC times
-    Decimal: lambda d: format(d, "f"),
-}
-
-
-def _model_doc(row: Mapping[Any, Any]) -> Doc:
-    doc = {f: row[f] for f in MODEL_FIELDS}
-    price = None
-    if row["price_id"] is not None:
-        price = {f: row[f"price_{f}"] for f in PRICE_COLUMNS}
-        price["model_id"] = doc["id"]
-        _to_json(price)
-    _to_json(doc)
-    doc["price"] = price
-    return doc
-
-
-def _to_json(doc: Doc) -> None:
-    for key, value in doc.items():
-        convert = _TO_JSON.get(type(value))
-        if convert is None and isinstance(value, uuid.UUID):  # asyncpg's own UUID subclass
-            convert = str
-        if convert is not None:
-            doc[key] = convert(value)
-
-
-def _models_with_prices(now: datetime) -> Any:
-    latest = (
-        select(ModelPrice.model_id, func.max(ModelPrice.effective_from).label("at"))
-        .where(ModelPrice.effective_from <= now)
-        .group_by(ModelPrice.model_id)
-        .subquery()
-    )
-    columns = [getattr(Model, f) for f in MODEL_FIELDS]
-    columns += [getattr(ModelPrice, f).label(f"price_{f}") for f in PRICE_COLUMNS]
-    return (
-        select(*columns)
-        .select_from(Model)
-        .outerjoin(latest, latest.c.model_id == Model.id)
-        .outerjoin(
-            ModelPrice,
-            (ModelPrice.model_id == latest.c.model_id) & (ModelPrice.effective_from == latest.c.at),
-        )
-        .order_by(Model.provider_id, Model.status, Model.model_id, Model.id)
-    )
+__all__ = ["Doc", "Overview", "ProviderOverview"]

@@ -190,8 +190,9 @@ async def test_statements_do_not_grow_with_the_providers(
     assert counts["deep", 5] == counts["deep", 50], counts
     assert counts["paged", 5] == counts["paged", 50], counts
     # each relation is one SELECT for all parents: usage by provider and by model, price
-    # histories; llmProviders' models come with the overview (no query of their own)
+    # histories; llmProviders' models come with the overview (no query of their own; its
+    # rebuild after the change reads what moved: two mark queries, then the rows)
     for name in ("deep", "paged"):
         selects = [s for s in seen_by[name, 50] if s.startswith("SELECT")]
         assert len([s for s in selects if "FROM usage_events" in s]) == 2, selects
-        assert len(selects) <= 12, selects
+        assert len(selects) <= 14, selects

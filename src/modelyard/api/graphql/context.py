@@ -31,6 +31,9 @@ class Context:
     introspection: bool = True
     request_id: str = ""
     _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
+    # objects this request already built, for resolvers to find again (e.g. a model's
+    # provider among the providers a list answered), keyed by (kind, id)
+    memo: dict[Hashable, Any] = field(default_factory=dict)
 
     def need(self, scope: str) -> Actor:
         """The actor, refused (403 INSUFFICIENT_SCOPE naming ``scope``) unless its key or

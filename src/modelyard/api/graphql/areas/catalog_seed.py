@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import strawberry
 
+from modelyard.api.graphql.areas.catalog_docs import providers_of
 from modelyard.api.graphql.areas.catalog_inputs import CreateLlmModelInput, UpdateLlmModelInput
 from modelyard.api.graphql.areas.catalog_types import (
     LlmModel,
@@ -21,9 +22,9 @@ from modelyard.registry.overview import Doc
 from modelyard.registry.scopes import MODELS_READ, REGISTRY_WRITE
 
 
-def _models(docs: list[Doc]) -> list[LlmModel]:
+def _models(info: Info, docs: list[Doc]) -> list[LlmModel]:
     """The models of the overview's providers, provider by provider."""
-    return [m for p in docs for m in LlmProvider.of_doc(p)._models or ()]
+    return [m for p in providers_of(info, docs) for m in p._models or ()]
 
 
 @strawberry.type
@@ -44,7 +45,7 @@ class Query:
             owner=(owner or ProviderOwner.ALL).value, kind=kind, enabled=enabled
         )
         docs = await info.context.registry.overview.list_with_models(actor, filters)
-        return [LlmProvider.of_doc(d) for d in docs]
+        return providers_of(info, docs)
 
     @strawberry.field(
         description="Every model you may see (GET /api/v1/models, unpaged), provider by"
@@ -63,7 +64,7 @@ class Query:
         )
         overview = info.context.registry.overview
         docs = await overview.models(actor, filters.provider_id, filters.status, capability)
-        return _models(docs)
+        return _models(info, docs)
 
     @strawberry.field(
         description="The models you can call right now: ACTIVE, of enabled providers you may"
@@ -72,7 +73,7 @@ class Query:
     )
     async def available_models(self, info: Info, capability: str | None = None) -> list[LlmModel]:
         actor = info.context.need(MODELS_READ)
-        return _models(await info.context.registry.overview.available(actor, capability))
+        return _models(info, await info.context.registry.overview.available(actor, capability))
 
 
 @strawberry.type

@@ -145,7 +145,7 @@ class LlmModel:
         )
 
     @classmethod
-    def of_doc(cls, doc: Doc, provider: LlmProvider) -> LlmModel:
+    def of_doc(cls, doc: Doc, provider: LlmProvider | None = None) -> LlmModel:
         """From the overview's JSON-native form, served by ``provider``."""
         price = doc["price"]
         return cls(
@@ -170,6 +170,9 @@ class LlmModel:
     async def provider(self, info: Info) -> LlmProvider:
         if self._provider is not None:
             return self._provider
+        listed = info.context.memo.get(("provider", self.provider_id))
+        if isinstance(listed, LlmProvider):  # among the providers this request answered
+            return listed
         found = await loaders.provider(info).load(_uuid(self.provider_id))
         if found is None:  # deleted since: as REST would answer for it
             raise loaders.provider_gone(self.provider_id)
@@ -254,8 +257,9 @@ class LlmProvider:
         )
 
     @classmethod
-    def of_doc(cls, doc: Doc) -> LlmProvider:
-        """From the overview's JSON-native form, with its models (they need no loader)."""
+    def of_doc(cls, doc: Doc, models: list[LlmModel] | None = None) -> LlmProvider:
+        """From the overview's JSON-native form, with its models (they need no loader):
+        ``models`` when given (:mod:`.catalog_docs` keeps them), else made here."""
         owner = doc["owner_user_id"]
         provider = cls(
             id=strawberry.ID(doc["id"]),
@@ -264,7 +268,9 @@ class LlmProvider:
             updated_at=_time(doc["updated_at"]),
             **{name: doc[name] for name in _PLAIN_PROVIDER_FIELDS},
         )
-        provider._models = [LlmModel.of_doc(m, provider) for m in doc["models"]]
+        if models is None:
+            models = [LlmModel.of_doc(m, provider) for m in doc["models"]]
+        provider._models = models
         return provider
 
     @strawberry.field(
