@@ -64,21 +64,14 @@ async def load(db: Database) -> Snapshot:
             select(Provider, User.role).outerjoin(User, User.id == Provider.owner_user_id)
         )
         providers, uninstalled, unreadable = _providers(db, owned, allowed)
-        models = {m.id: _model(m) for m in await s.scalars(select(Model))}
+        # models and prices as plain rows, not ORM objects: at 2,000 models that halves a
+        # reload's CPU (each ORM object costs its identity-map state)
+        models = {row.id: _model(row) for row in await s.execute(select(*_MODEL_COLUMNS))}
         prices: dict[uuid.UUID, list[PriceEntry]] = {}
-        for p in await s.scalars(select(ModelPrice).order_by(ModelPrice.effective_from)):
-            prices.setdefault(p.model_id, []).append(
-                PriceEntry(
-                    p.id,
-                    p.effective_from,
-                    p.input_per_mtok,
-                    p.output_per_mtok,
-                    p.cached_input_per_mtok,
-                    p.credits_per_1k,
-                    p.currency,
-                    p.cache_write_per_mtok,
-                )
-            )
+        for row in await s.execute(
+            select(ModelPrice.model_id, *_PRICE_COLUMNS).order_by(ModelPrice.effective_from)
+        ):
+            prices.setdefault(row.model_id, []).append(_price(row))
         preferences = {
             row.user_id: Preference(row.default_model_id, row.temperature, row.streaming)
             for row in await s.scalars(select(UserPreference))
@@ -235,7 +228,45 @@ def _base_url(row: Provider) -> str:
     return url
 
 
-def _model(row: Model) -> ModelEntry:
+_MODEL_COLUMNS = (
+    Model.id,
+    Model.provider_id,
+    Model.model_id,
+    Model.display_name,
+    Model.context_window,
+    Model.max_output_tokens,
+    Model.capabilities,
+    Model.status,
+    Model.is_default,
+    Model.created_at,
+    Model.fallbacks,
+)
+_PRICE_COLUMNS = (
+    ModelPrice.id,
+    ModelPrice.effective_from,
+    ModelPrice.input_per_mtok,
+    ModelPrice.output_per_mtok,
+    ModelPrice.cached_input_per_mtok,
+    ModelPrice.credits_per_1k,
+    ModelPrice.currency,
+    ModelPrice.cache_write_per_mtok,
+)
+
+
+def _price(row: Any) -> PriceEntry:
+    return PriceEntry(
+        row.id,
+        row.effective_from,
+        row.input_per_mtok,
+        row.output_per_mtok,
+        row.cached_input_per_mtok,
+        row.credits_per_1k,
+        row.currency,
+        row.cache_write_per_mtok,
+    )
+
+
+def _model(row: Any) -> ModelEntry:
     return ModelEntry(
         row.id,
         row.provider_id,
