@@ -146,7 +146,7 @@ async def test_what_did_not_move_is_the_same_document(registry: Registry, admin:
     assert all(a is b for a, b in zip(after[:3], before[:3], strict=True))  # untouched
     assert after[3] is not before[3]
     assert after[3]["models"][0]["display_name"] == "X"
-    assert all(a is b for a, b in zip(after[3]["models"][1:], before[3]["models"][1:]))
+    assert all(a is b for a, b in zip(after[3]["models"][1:], before[3]["models"][1:], strict=True))
 
 
 async def test_a_price_coming_into_force_rebuilds_it_whole(
