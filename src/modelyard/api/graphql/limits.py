@@ -9,7 +9,12 @@ anything runs: nesting, cost, aliases, tokens and introspection.
   :data:`LIST_SIZE` for any other list, 1 for one object. Over ``max_complexity`` the
   document is refused. A fragment is walked once per depth it is
   spread at, however often it is spread (fragments spreading the next twice, 20 deep, cost
-  a walk of 20 fragments, not of a million).
+  a walk of 20 fragments, not of a million). A ``first`` given by a variable counts its
+  value, or the operation's default for it.
+- **Re-entry**: a list not paged by ``first`` may not list a type already above it
+  (``llmModels { provider { models ... } }``: each level would repeat the whole list below
+  it, which no list size guessed for the cost bounds): GRAPHQL_TOO_COMPLEX. One object of
+  such a type (a model's ``provider``) is fine.
 - **Aliases**: more than ``max_aliases`` aliased fields (a batch of one field under many
   names) is refused.
 - **Tokens**: the parser stops at ``max_tokens``; bracket nesting beyond
@@ -71,6 +76,7 @@ class Measure:
     cost: int = 0
     introspection: bool = False
     introspection_nested: bool = False
+    reentered: str | None = None  # "models (LlmModel)": a list of a type already above it
 
 
 @dataclass
@@ -80,8 +86,10 @@ class _Walk:
     variables: Mapping[str, Any]
     budget: int
     found: Measure = field(default_factory=Measure)
-    # (fragment, depth, inside introspection): its cost, walked once however often spread
-    costs: dict[tuple[str, int, int], int] = field(default_factory=dict)
+    # (fragment, depth, inside introspection, types above): its cost, walked once however
+    # often spread
+    costs: dict[tuple[str, int, int, frozenset[str]], int] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # the operation's variables'
 
     def selection_set(
         self,
@@ -90,39 +98,47 @@ class _Walk:
         depth: int,
         seen: frozenset[str],
         introspecting: int = _OUTSIDE,
+        above: frozenset[str] = frozenset(),
     ) -> int:
         cost = 0
         for selection in node.selections if node else ():
             if isinstance(selection, FieldNode):
-                cost += self.field(selection, parent, depth, introspecting)
+                cost += self.field(selection, parent, depth, introspecting, above)
             elif isinstance(selection, InlineFragmentNode):
                 cond = selection.type_condition
                 inner = self.schema.get_type(cond.name.value) if cond else parent
                 cost += self.selection_set(
-                    selection.selection_set, inner, depth, seen, introspecting
+                    selection.selection_set, inner, depth, seen, introspecting, above
                 )
             elif isinstance(selection, FragmentSpreadNode):
-                cost += self.spread(selection.name.value, depth, seen, introspecting)
+                cost += self.spread(selection.name.value, depth, seen, introspecting, above)
             if cost > self.budget:  # stop walking a document already too costly
                 break
         return cost
 
-    def spread(self, name: str, depth: int, seen: frozenset[str], introspecting: int) -> int:
+    def spread(
+        self, name: str, depth: int, seen: frozenset[str], introspecting: int, above: frozenset[str]
+    ) -> int:
         fragment = self.fragments.get(name)
         if fragment is None or name in seen:
             return 0  # validation names the unknown fragment or the cycle
-        key = (name, depth, introspecting)
+        key = (name, depth, introspecting, above)
         cost = self.costs.get(key)
         if cost is None:
             inner = self.schema.get_type(fragment.type_condition.name.value)
             cost = self.selection_set(
-                fragment.selection_set, inner, depth, seen | {name}, introspecting
+                fragment.selection_set, inner, depth, seen | {name}, introspecting, above
             )
             self.costs[key] = cost
         return cost
 
     def field(
-        self, node: FieldNode, parent: GraphQLNamedType | None, depth: int, introspecting: int
+        self,
+        node: FieldNode,
+        parent: GraphQLNamedType | None,
+        depth: int,
+        introspecting: int,
+        above: frozenset[str] = frozenset(),
     ) -> int:
         name = node.name.value
         if name == "__typename":
@@ -139,8 +155,13 @@ class _Walk:
         if definition is None or node.selection_set is None:
             return 1
         inner_type = get_named_type(definition.type)
+        paged = parent is not None and parent.name.endswith("Connection")  # costed by `first`
+        if _listed(definition.type) and inner_type.name in above and not paged:
+            self.found.reentered = f"{name} ({inner_type.name})"
         size = self._size(node, definition, parent)
-        inner = self.selection_set(node.selection_set, inner_type, depth + 1, frozenset())
+        inner = self.selection_set(
+            node.selection_set, inner_type, depth + 1, frozenset(), above=above | {inner_type.name}
+        )
         return 1 + size * inner
 
     def _introspection(
@@ -181,9 +202,25 @@ class _Walk:
             if isinstance(value, IntValueNode):
                 return int(value.value)
             if isinstance(value, VariableNode):
-                given = self.variables.get(value.name.value)
-                return given if isinstance(given, int) and not isinstance(given, bool) else default
+                given = self.variables.get(value.name.value, self.defaults.get(value.name.value))
+                if isinstance(given, int) and not isinstance(given, bool):
+                    return given  # given, or the operation's default for it
         return default
+
+
+def _listed(field_type: Any) -> bool:
+    if isinstance(field_type, GraphQLNonNull):
+        field_type = field_type.of_type
+    return isinstance(field_type, GraphQLList)
+
+
+def _defaults(operation: OperationDefinitionNode) -> dict[str, Any]:
+    """The operation's variables' default values that are integers."""
+    found: dict[str, Any] = {}
+    for definition in operation.variable_definitions or ():
+        if isinstance(definition.default_value, IntValueNode):
+            found[definition.variable.name.value] = int(definition.default_value.value)
+    return found
 
 
 def _operations(document: DocumentNode) -> Iterator[OperationDefinitionNode]:
@@ -203,6 +240,7 @@ def measure(
     walk = _Walk(schema, fragments, variables, budget)
     for operation in _operations(document):
         root = schema.get_root_type(operation.operation)
+        walk.defaults = _defaults(operation)
         cost = walk.selection_set(operation.selection_set, root, 0, frozenset())
         walk.found.cost = max(walk.found.cost, cost)
     return walk.found
@@ -257,6 +295,15 @@ def check(
                 "GRAPHQL_TOO_COMPLEX",
                 "introspection lists a type's fields (or inputFields, interfaces,"
                 " possibleTypes, enumValues) below another's; ask for one level at a time",
+                limit=limits.max_complexity,
+            )
+        )
+    if found.reentered is not None:
+        errors.append(
+            _error(
+                "GRAPHQL_TOO_COMPLEX",
+                f"{found.reentered} lists a type already above it (each level would repeat"
+                " the whole list below it); ask for that list at the top instead",
                 limit=limits.max_complexity,
             )
         )

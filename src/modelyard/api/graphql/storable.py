@@ -51,8 +51,28 @@ class _Strings(Visitor):
         return None
 
 
+MAX_DEPTH = 64  # JSON nested in one variable, looked at before its strings are
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether ``value`` nests lists and objects deeper than :data:`MAX_DEPTH` (walked
+    without recursion: a variable may be nested thousands deep)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(item, Mapping):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
 def check(document: DocumentNode, variables: Mapping[str, Any]) -> GraphQLError | None:
     for name, value in variables.items():
+        if _too_deep(value):
+            return _error(f"${name}", f"is nested more than {MAX_DEPTH} deep")
         problem = unstorable(value)
         if problem:
             return _error(f"${name}", problem)
