@@ -141,15 +141,10 @@ def _wants_page(request: Request) -> bool:
 
 
 class GraphQLEndpoint:
-    """The ASGI app mounted at ``/graphql``."""
+    """``/graphql``'s handler (``routes.py`` mounts :meth:`handle`)."""
 
     def __init__(self) -> None:
         self.policies = PolicyCache()
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        request = Request(scope, receive)
-        response = await self.handle(request)
-        await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:
         if request.method not in {"GET", "POST"}:
