@@ -29,7 +29,7 @@ async def test_sign_in_with_a_password_opens_a_session(
         page, "/login", {"email": person.email.upper(), "password": person.password}
     )
     assert answer.status_code == 303, answer.text
-    assert answer.headers["location"] == "/account/apps"
+    assert answer.headers["location"] == "/console"
     cookie = answer.headers["set-cookie"]
     assert "modelyard_session=" in cookie
     assert "HttpOnly" in cookie

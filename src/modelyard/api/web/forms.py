@@ -19,21 +19,23 @@ def _bad(message: str, status: int = 400) -> PageError:
     return PageError(status, "This form could not be read", message)
 
 
-async def read_form(request: Request) -> FormData:
+async def read_form(
+    request: Request, *, max_body: int = MAX_BODY, max_fields: int = MAX_FIELDS
+) -> FormData:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in FORM_TYPES:
         raise _bad("Send the form from its page.", 415)
     length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+    if length is not None and (not length.isdigit() or int(length) > max_body):
         raise _bad("The form is too large.", 413)
     body = b""
     async for chunk in request.stream():  # bounded as it arrives, not after
         body += chunk
-        if len(body) > MAX_BODY:
+        if len(body) > max_body:
             raise _bad("The form is too large.", 413)
     request._body = body  # what request.form() parses
     try:
-        form = await request.form(max_files=0, max_fields=MAX_FIELDS)
+        form = await request.form(max_files=0, max_fields=max_fields)
     except HTTPException as exc:
         raise _bad("The form could not be read.") from exc
     for name, value in form.multi_items():

@@ -8,10 +8,16 @@ from fastapi.responses import Response
 
 from modelyard.api.web import account, device, login
 from modelyard.api.web import upstream as upstream_sign_in
+from modelyard.api.web.console import routes as console
 from modelyard.api.web.errors import PageError, page_error
 from modelyard.api.web.render import STATIC
 
-TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png"}
+TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
 # Read once: the files ship with the package and never change while it runs.
 FILES = {
     path.name: (path.read_bytes(), TYPES[path.suffix])
@@ -39,3 +45,4 @@ def install(app: FastAPI) -> None:
     app.include_router(account.router)
     upstream_sign_in.install(app)  # MODELYARD_OIDC_*: sign-in through another provider
     app.include_router(device.router)
+    console.install(app)

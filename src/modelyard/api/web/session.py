@@ -19,7 +19,7 @@ from modelyard.registry.scopes import SCOPES
 from modelyard.services import Registry
 from modelyard.settings import Settings
 
-HOME = "/account/apps"  # where a sign-in without `next` lands
+HOME = "/console"  # where a sign-in without `next` lands
 AGAIN = "again"  # /login?again=1: the form even when signed in (prompt=login, max_age)
 
 
