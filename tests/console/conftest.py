@@ -38,13 +38,15 @@ def chromium_path() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+# Module-scoped, not session: Playwright's sync API keeps an event loop running while it is
+# open, and the suite's async tests need none running between the modules.
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chrome(playwright_driver: Playwright, chromium_path: Path) -> Iterator[Browser]:
     browser = playwright_driver.chromium.launch(executable_path=str(chromium_path), headless=True)
     yield browser

@@ -34,7 +34,7 @@ async def test_a_new_person_is_created_as_a_member_and_signed_in(
     http = await browsers()
     answer = await sign_in_through_b(http, person)
     assert answer.status_code == 303, answer.text
-    assert answer.headers["location"] == "/account/apps"
+    assert answer.headers["location"] == "/console"
     assert SESSION in http.cookies
     assert FLOW not in http.cookies  # the flow is taken once
     await signed_in_as(http, person.email)
@@ -109,7 +109,7 @@ async def test_next_stays_on_this_server(
     start = "/login/upstream?" + urlencode({"next": "https://evil.example/x"})
     answer = await http.get(await through_b(http, start, person))
     assert answer.status_code == 303
-    assert answer.headers["location"] == "/account/apps"
+    assert answer.headers["location"] == "/console"
 
 
 async def test_a_new_signing_key_at_b_is_fetched_when_it_first_signs(
