@@ -74,9 +74,23 @@ async def _member(registry: Registry, admin: Actor, email: str) -> Actor:
     return Actor.user(user.id, "member", email, frozenset(SCOPES))
 
 
-def _range(since: date, until: date) -> UsageFilter:
+def _range(since: date, until: date, **filters: Any) -> UsageFilter:
     start = datetime.combine(since, time(0), UTC)
-    return UsageFilter(since=start, until=start + timedelta(days=(until - since).days + 1))
+    end = start + timedelta(days=(until - since).days + 1)
+    return UsageFilter(since=start, until=end, **filters)
+
+
+async def _expect_same_series(
+    registry: Registry, actor: Actor, since: date, until: date, **filters: Any
+) -> None:
+    """series (at whichever grain it reads) equals the report with the same filters."""
+    series = await registry.usage_daily.series(actor, since, until, **filters)
+    by_day = await registry.usage.totals(actor, _range(since, until, **filters), ["day"])
+    fields = ("day", "calls", "errors", "prompt_tokens", "completion_tokens", "cost")
+    assert series, f"the range holds calls for {filters}"
+    assert [(*(getattr(t, f) for f in fields), t.currency, t.credits) for t in series] == [
+        (*(getattr(t, f) for f in fields), t.currency, t.credits) for t in by_day
+    ]
 
 
 async def _expect_same(registry: Registry, actor: Actor, since: date, until: date) -> None:
@@ -166,6 +180,16 @@ async def test_rollups_equal_the_report_through_replays_refusals_and_a_purge(
     for actor in (admin, alice, bob):
         await _expect_same(registry, actor, since, until)
         await _expect_same(registry, actor, FIRST, FIRST + timedelta(days=DAYS))
+    for filters in (
+        {"user_id": alice.user_id},
+        {"model": "m-a"},
+        {"provider": "p-2"},
+        {"model": "m-b", "provider": "p-1"},
+        {"user_id": bob.user_id, "model": "m-c"},
+        {"user_id": alice.user_id, "provider": "p-1"},
+    ):
+        await _expect_same_series(registry, admin, since, until, **filters)
+        await _expect_same_series(registry, alice, since, until, **filters)
 
     # Bob is purged: his calls and roll-ups lose their user; a call of his still in flight
     # is stored without it (unlinked) and counted there too.
@@ -176,6 +200,7 @@ async def test_rollups_equal_the_report_through_replays_refusals_and_a_purge(
     for actor in (admin, alice):
         await _expect_same(registry, actor, FIRST, FIRST + timedelta(days=DAYS))
     assert await registry.usage_daily.series(bob, FIRST, FIRST + timedelta(days=DAYS)) == []
+    await _expect_same_series(registry, admin, since, until, model="m-a")
     tops = await registry.usage_daily.top(admin, "user", FIRST, FIRST + timedelta(days=DAYS))
     assert str(bob.user_id) not in {t.key for t in tops}
 

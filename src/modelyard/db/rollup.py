@@ -5,9 +5,14 @@ transaction: the usage writer adds the rows it newly stored (:func:`add`), purgi
 folds their roll-ups into the no-user ones (:func:`fold_user`), and migration 0009 fills the
 table from the calls already stored (:func:`backfill`, also used by the console benchmark).
 
-Rows are first summed here in Python per key (day, user, model, provider, currency), then
-added with one ``INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x`` per key, in key
-order (two writers on PostgreSQL lock the same rows in the same order: no deadlock). Both
+Each call is counted at five grains (:data:`GRAINS`): per user, model and provider, and
+per user, per model, per provider and in all, each per day and currency, so that a chart of
+everyone's calls over 90 days reads 90 rows, not every (user, model) pair of every day. The
+dimensions a grain leaves out hold the no-user / no-name key.
+
+Rows are first summed here in Python per grain and key, then added with one
+``INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x`` per key, in key order (two
+writers on PostgreSQL lock the same rows in the same order: no deadlock). Both
 engines add in SQL, exactly: counts are integers, and each amount is split into integer
 parts (:func:`split`): SQLite would add decimal text as floats, and integers alone in units
 of 10^-10 could overflow a 64-bit integer at 922 million currency units.
@@ -39,7 +44,16 @@ NO_USER = uuid.UUID(int=0)  # the key of calls without a user (none, or since pu
 NO_NAME = ""  # the key of calls without a model, provider or currency
 SCALE = 10**10  # Money's ten decimal places
 PLACES = Decimal(1).scaleb(-10)
-KEY = ("day", "user_id", "model_name", "provider_name", "currency")
+# Grains: which of user, model and provider a roll-up row keeps (the others are left out).
+FULL, BY_USER, BY_MODEL, BY_PROVIDER, ALL = range(5)
+GRAINS = {
+    FULL: (True, True, True),
+    BY_USER: (True, False, False),
+    BY_MODEL: (False, True, False),
+    BY_PROVIDER: (False, False, True),
+    ALL: (False, False, False),
+}
+KEY = ("grain", "day", "user_id", "model_name", "provider_name", "currency")
 COUNTS = (
     "calls",
     "errors",
@@ -52,7 +66,7 @@ COUNTS = (
 AMOUNTS = ("cost", "credits")
 CHUNK = 500  # keys per statement
 BACKFILL_BATCH = 50_000  # calls read per step when filling the table
-Key = tuple[date, uuid.UUID, str, str, str]
+Key = tuple[int, date, uuid.UUID, str, str, str]
 Row = Mapping[str, Any]
 
 
@@ -75,7 +89,9 @@ def join(whole: Any, frac: Any) -> Decimal:
 
 
 def key_of(row: Row) -> Key:
+    """A call's key at the finest grain."""
     return (
+        FULL,
         row["occurred_at"].astimezone(UTC).date(),
         row["user_id"] or NO_USER,
         row["model_name"] or NO_NAME,
@@ -106,11 +122,27 @@ def deltas(rows: Iterable[Row]) -> list[dict[str, Any]]:
             whole, frac = split(credits)
             s[9] += whole
             s[10] += frac
+    for key, s in list(sums.items()):  # the coarser grains, from the finest
+        _, day, user, model, provider, currency = key
+        for grain, (by_user, by_model, by_provider) in GRAINS.items():
+            if grain == FULL:
+                continue
+            coarse = (
+                grain,
+                day,
+                user if by_user else NO_USER,
+                model if by_model else NO_NAME,
+                provider if by_provider else NO_NAME,
+                currency,
+            )
+            into = sums.setdefault(coarse, [0] * 11)
+            for index, value in enumerate(s):
+                into[index] += value
     return [_delta(key, sums[key]) for key in sorted(sums, key=_order)]
 
 
-def _order(key: Key) -> tuple[Any, ...]:
-    return (key[0], str(key[1]), *key[2:])
+def _order(key: Key | Sequence[Any]) -> tuple[Any, ...]:
+    return (key[0], key[1], str(key[2]), *key[3:])
 
 
 def _delta(key: Key, s: list[int]) -> dict[str, Any]:
@@ -151,13 +183,14 @@ async def fold_user(conn: AsyncConnection, user_id: uuid.UUID) -> None:
     purged (``ON DELETE SET NULL``). Call it after deleting the user, in that transaction
     (on PostgreSQL the deleted row then holds back any writer still adding their calls)."""
     t = table()
-    rows = [dict(r._mapping) for r in await conn.execute(select(t).where(t.c.user_id == user_id))]
+    theirs = t.c.user_id == user_id
+    rows = [dict(r._mapping) for r in await conn.execute(select(t).where(theirs))]
     if not rows:
         return
-    await conn.execute(delete(t).where(t.c.user_id == user_id))
+    await conn.execute(delete(t).where(theirs))
     for row in rows:
         row["user_id"] = NO_USER
-    rows.sort(key=lambda r: (r["day"], str(r["user_id"]), *(r[k] for k in KEY[2:])))
+    rows.sort(key=lambda r: _order([r[k] for k in KEY]))
     statement = upsert(conn.dialect)
     for start in range(0, len(rows), CHUNK):
         await conn.execute(statement, rows[start : start + CHUNK])

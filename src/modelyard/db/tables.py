@@ -22,6 +22,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -328,8 +329,8 @@ class UsageEvent(Base):
 
 
 class UsageDaily(Base):
-    """Daily roll-ups of ``usage_events``: one row per UTC day, user, model, provider and
-    currency, kept up to date in the transaction that stores the calls (see
+    """Daily roll-ups of ``usage_events``: one row per grain, UTC day, user, model, provider
+    and currency, kept up to date in the transaction that stores the calls (see
     :mod:`modelyard.db.rollup`), so that charts and rankings never read the calls one by one.
 
     The key holds no NULL (PostgreSQL's unique keys treat NULLs as distinct): a call without
@@ -341,7 +342,9 @@ class UsageDaily(Base):
     """
 
     __tablename__ = "usage_daily"
-    __table_args__ = (Index("ix_usage_daily_user_day", "user_id", "day"),)
+    __table_args__ = (Index("ix_usage_daily_grain_user_day", "grain", "user_id", "day"),)
+    # Which of user, model and provider the row keeps (modelyard.db.rollup.GRAINS).
+    grain: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     model_name: Mapped[str] = mapped_column(String(200), primary_key=True)

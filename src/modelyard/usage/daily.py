@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, false, func, select
 
-from modelyard.db.rollup import NO_NAME, NO_USER, join
+from modelyard.db.rollup import ALL, BY_MODEL, BY_PROVIDER, BY_USER, FULL, NO_NAME, NO_USER, join
 from modelyard.db.tables import UsageDaily, User
 from modelyard.db.types import canonical
 from modelyard.errors import ValidationFailed
@@ -44,6 +44,7 @@ _SUMS = (
     func.sum(_D.credited_calls),
 )
 _KEYS = {"model": _D.model_name, "provider": _D.provider_name, "user": _D.user_id}
+_TOP_GRAINS = {"model": BY_MODEL, "provider": BY_PROVIDER, "user": BY_USER}
 
 
 class DayTotal(View):
@@ -184,7 +185,7 @@ class DailyUsage:
         if not 1 <= limit <= TOP_MAX:
             raise ValidationFailed.at("limit", f"must be between 1 and {TOP_MAX}")
         column = _KEYS[by]
-        where = _where(actor, since, until, None, None, None)
+        where = _where(actor, since, until, None, None, None, _TOP_GRAINS[by])
         query = select(column, _D.currency, *_SUMS).where(*where).group_by(column, _D.currency)
         async with self.db.read(actor) as tx:
             rows = (await tx.session.execute(query)).all()
@@ -238,15 +239,27 @@ def _where(
     user_id: uuid.UUID | None,
     model: str | None,
     provider: str | None,
+    grain: int | None = None,
 ) -> list[ColumnElement[bool]]:
-    """The roll-ups ``actor`` may see, restricted as asked (the usage report's rules)."""
+    """The roll-ups ``actor`` may see, restricted as asked (the usage report's rules), at
+    the coarsest grain that keeps what is restricted (and ``grain``'s dimension)."""
     if since > until:
         raise ValidationFailed.at("until", f"must not be before since ({since.isoformat()})")
     where = [_D.day >= since, _D.day <= until]
-    if not actor.is_admin:
-        where.append(false() if actor.user_id is None else _D.user_id == actor.user_id)
-    elif user_id is not None:
-        where.append(_D.user_id == user_id)
+    user: Any = user_id if actor.is_admin else actor.user_id
+    if not actor.is_admin and user is None:
+        where.append(false())
+    kept = {
+        BY_USER: user is not None,
+        BY_MODEL: model is not None,
+        BY_PROVIDER: provider is not None,
+    }
+    if grain is not None:
+        kept[grain] = True
+    wanted = [g for g, on in kept.items() if on]
+    where.append(_D.grain == (ALL if not wanted else wanted[0] if len(wanted) == 1 else FULL))
+    if user is not None:
+        where.append(_D.user_id == user)
     if model is not None:
         where.append(_D.model_name == model)
     if provider is not None:

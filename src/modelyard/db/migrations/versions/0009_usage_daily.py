@@ -1,5 +1,5 @@
-"""Daily usage roll-ups: ``usage_daily``, one row per UTC day, user, model, provider and
-currency, filled from the calls already stored (in batches, exactly: see
+"""Daily usage roll-ups: ``usage_daily``, one row per grain, UTC day, user, model, provider
+and currency, filled from the calls already stored (in batches, exactly; see
 :mod:`modelyard.db.rollup`). The downgrade drops the table.
 
 Revision ID: 0009
@@ -39,6 +39,7 @@ _SUMS = (
 def upgrade() -> None:
     op.create_table(
         "usage_daily",
+        sa.Column("grain", sa.SmallInteger(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("model_name", sa.String(length=200), nullable=False),
@@ -46,6 +47,7 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         *(sa.Column(name, sa.BigInteger(), nullable=False) for name in _SUMS),
         sa.PrimaryKeyConstraint(
+            "grain",
             "day",
             "user_id",
             "model_name",
@@ -55,11 +57,13 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("usage_daily", schema=None) as batch_op:
-        batch_op.create_index("ix_usage_daily_user_day", ["user_id", "day"], unique=False)
+        batch_op.create_index(
+            "ix_usage_daily_grain_user_day", ["grain", "user_id", "day"], unique=False
+        )
     backfill(op.get_bind())
 
 
 def downgrade() -> None:
     with op.batch_alter_table("usage_daily", schema=None) as batch_op:
-        batch_op.drop_index("ix_usage_daily_user_day")
+        batch_op.drop_index("ix_usage_daily_grain_user_day")
     op.drop_table("usage_daily")
