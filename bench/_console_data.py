@@ -133,48 +133,49 @@ async def _usage(registry: Registry, users: list[uuid.UUID], total: int) -> None
     model_weights = _cumulative([1 / (rank + 1) for rank in range(len(models))])
     user_weights = _cumulative([1 / (rank + 1) ** 0.7 for rank in range(len(users))])
     now = datetime.now(UTC)
+
+    def chunk_at(start: int) -> list[dict[str, Any]]:
+        count = min(CHUNK, total - start)
+        return _rows(rng, start, count, models, users, keys, now, model_weights, user_weights)
+
     if engine.dialect.name == "sqlite":
+        await engine.dispose()  # its pooled connections would keep the journal mode
         database = make_url(engine.url).database
         assert database is not None
-        with sqlite3.connect(database) as conn:
+        conn = sqlite3.connect(database, isolation_level=None)
+        try:  # a one-off build: no journal, no syncs (WAL is back for the server)
+            conn.execute("PRAGMA journal_mode=MEMORY")
+            conn.execute("PRAGMA synchronous=OFF")
+            conn.execute("BEGIN")
             for start in range(0, total, CHUNK):
-                chunk = _rows(
-                    rng,
-                    start,
-                    min(CHUNK, total - start),
-                    models,
-                    users,
-                    keys,
-                    now,
-                    model_weights,
-                    user_weights,
-                )
+                chunk = chunk_at(start)
                 conn.executemany(bulk.sql, bulk.values(chunk))
+                _progress(start + len(chunk), total)
+            conn.execute("COMMIT")
+            conn.execute("PRAGMA journal_mode=WAL")
+        finally:
+            conn.close()
         return
     url = make_url(engine.url).set(drivername="postgresql")
     pg = await asyncpg.connect(url.render_as_string(hide_password=False))
     try:
         columns = ["id", *bulk.columns]
         for start in range(0, total, CHUNK):
-            chunk = _rows(
-                rng,
-                start,
-                min(CHUNK, total - start),
-                models,
-                users,
-                keys,
-                now,
-                model_weights,
-                user_weights,
-            )
+            chunk = chunk_at(start)
             ids = row_ids(len(chunk))
             records = [
                 (uuid.UUID(new_id), *(_pg(name, row[name]) for name in bulk.columns))
                 for new_id, row in zip(ids, chunk, strict=True)
             ]
             await pg.copy_records_to_table("usage_events", records=records, columns=columns)
+            _progress(start + len(chunk), total)
     finally:
         await pg.close()
+
+
+def _progress(done: int, total: int) -> None:
+    if done % (CHUNK * 4) == 0 or done == total:
+        print(f"  {done:,} of {total:,} usage rows", flush=True)
 
 
 def _cumulative(weights: list[float]) -> list[float]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, literal_column, select
@@ -44,6 +44,7 @@ NO_USER = uuid.UUID(int=0)  # the key of calls without a user (none, or since pu
 NO_NAME = ""  # the key of calls without a model, provider or currency
 SCALE = 10**10  # Money's ten decimal places
 PLACES = Decimal(1).scaleb(-10)
+_WIDE = Context(prec=80)  # sums of NUMERIC(20, 10) amounts, never rounded
 # Grains: which of user, model and provider a roll-up row keeps (the others are left out).
 FULL, BY_USER, BY_MODEL, BY_PROVIDER, ALL = range(5)
 GRAINS = {
@@ -78,9 +79,9 @@ def table() -> Table:
 
 def split(amount: Decimal) -> tuple[int, int]:
     """An amount as (floor, fraction in units of 10^-10); at most ten places, as stored."""
-    exact = amount.quantize(PLACES, rounding=ROUND_HALF_EVEN)
-    whole = int(exact.to_integral_value(rounding="ROUND_FLOOR"))
-    return whole, int((exact - whole).scaleb(10))
+    with localcontext(_WIDE):
+        units = int(amount.quantize(PLACES, rounding=ROUND_HALF_EVEN).scaleb(10))
+    return divmod(units, SCALE)
 
 
 def join(whole: Any, frac: Any) -> Decimal:
@@ -101,57 +102,59 @@ def key_of(row: Row) -> Key:
 
 
 def deltas(rows: Iterable[Row]) -> list[dict[str, Any]]:
-    """What ``rows`` (calls, as stored) add to each roll-up row, in key order."""
-    sums: dict[Key, list[int]] = {}
-    for row in rows:
-        s = sums.get(key := key_of(row))
-        if s is None:
-            s = sums[key] = [0] * 11
-        s[0] += 1
-        s[1] += row["status"] != "ok"
-        s[2] += row["prompt_tokens"] or 0
-        s[3] += row["completion_tokens"] or 0
-        s[4] += row["cached_tokens"] or 0
-        s[5] += row["latency_ms"] or 0
-        if (cost := row["cost"]) is not None:
-            whole, frac = split(cost)
-            s[7] += whole
-            s[8] += frac
-        if (credits := row["credits"]) is not None:
-            s[6] += 1
-            whole, frac = split(credits)
-            s[9] += whole
-            s[10] += frac
-    for key, s in list(sums.items()):  # the coarser grains, from the finest
-        _, day, user, model, provider, currency = key
-        for grain, (by_user, by_model, by_provider) in GRAINS.items():
-            if grain == FULL:
-                continue
-            coarse = (
-                grain,
-                day,
-                user if by_user else NO_USER,
-                model if by_model else NO_NAME,
-                provider if by_provider else NO_NAME,
-                currency,
-            )
-            into = sums.setdefault(coarse, [0] * 11)
-            for index, value in enumerate(s):
-                into[index] += value
-    return [_delta(key, sums[key]) for key in sorted(sums, key=_order)]
+    """What ``rows`` (calls, as stored) add to each roll-up row, in key order. Amounts are
+    added as decimals wide enough never to round, then split once per roll-up row."""
+    sums: dict[Key, list[Any]] = {}
+    with localcontext(_WIDE):
+        for row in rows:
+            s = sums.get(key := key_of(row))
+            if s is None:
+                s = sums[key] = _zero()
+            s[0] += 1
+            s[1] += row["status"] != "ok"
+            s[2] += row["prompt_tokens"] or 0
+            s[3] += row["completion_tokens"] or 0
+            s[4] += row["cached_tokens"] or 0
+            s[5] += row["latency_ms"] or 0
+            if (cost := row["cost"]) is not None:
+                s[7] += cost
+            if (credits := row["credits"]) is not None:
+                s[6] += 1
+                s[8] += credits
+        for key, s in list(sums.items()):  # the coarser grains, from the finest
+            _, day, user, model, provider, currency = key
+            for grain, (by_user, by_model, by_provider) in GRAINS.items():
+                if grain == FULL:
+                    continue
+                coarse = (
+                    grain,
+                    day,
+                    user if by_user else NO_USER,
+                    model if by_model else NO_NAME,
+                    provider if by_provider else NO_NAME,
+                    currency,
+                )
+                into = sums.get(coarse)
+                if into is None:
+                    into = sums[coarse] = _zero()
+                for index, value in enumerate(s):
+                    into[index] += value
+        return [_delta(key, sums[key]) for key in sorted(sums, key=_order)]
+
+
+def _zero() -> list[Any]:
+    return [0, 0, 0, 0, 0, 0, 0, Decimal(0), Decimal(0)]
 
 
 def _order(key: Key | Sequence[Any]) -> tuple[Any, ...]:
     return (key[0], key[1], str(key[2]), *key[3:])
 
 
-def _delta(key: Key, s: list[int]) -> dict[str, Any]:
+def _delta(key: Key, s: list[Any]) -> dict[str, Any]:
     out = dict(zip(KEY, key, strict=True))
-    out.update(zip(COUNTS[:6], s[:6], strict=True))
-    out["credited_calls"] = s[6]
-    for name, whole, frac in (("cost", s[7], s[8]), ("credits", s[9], s[10])):
-        out[f"{name}_whole"] = whole + frac // SCALE
-        out[f"{name}_frac"] = frac % SCALE
+    out.update(zip(COUNTS, s[:7], strict=True))
+    out["cost_whole"], out["cost_frac"] = split(s[7])
+    out["credits_whole"], out["credits_frac"] = split(s[8])
     return out
 
 
