@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +16,20 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select, text
+from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from modelyard.db.engine import create_engine
 from modelyard.db.migrate import alembic_config, is_at_head, upgrade_to_head
-from modelyard.db.tables import AuditEvent, Base, Provider, User
+from modelyard.db.tables import AuditEvent, Base, Provider, UsageEvent, User
 from modelyard.registry.actors import Actor
+from modelyard.registry.tx import Database
 from modelyard.services import Registry
+from modelyard.usage.report import UsageFilter
 from tests.support import pg
+from tests.usage.test_recorder import usage_record
 
 Row = tuple[str | None, str, bool, bool]  # owner slot, name, is_default, is_active
 
@@ -177,3 +183,37 @@ async def test_partial_unique_indexes_hold_in_the_database(
     async with registry.db.engine.connect() as conn:
         stored = await conn.scalar(select(text("count(*)")).select_from(Provider.__table__))
     assert stored == (len(rows) if allowed else 0)
+
+
+_OLD_CALLS_START = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+async def test_the_upgrade_fills_the_rollups_from_the_stored_calls(
+    empty_engine: AsyncEngine,
+) -> None:
+    await _alembic(empty_engine, command.upgrade, "0008")
+    rng = random.Random(9)
+    rows = [
+        usage_record(
+            f"old-{n}",
+            occurred_at=_OLD_CALLS_START + timedelta(minutes=rng.randrange(60 * 24 * 10)),
+            model_name=rng.choice(["a", "b"]),
+            status=rng.choice(["ok", "error"]),
+            cost=Decimal(rng.randrange(10**11)).scaleb(-10),
+        ).to_row()
+        for n in range(300)
+    ]
+    async with empty_engine.begin() as conn:
+        await conn.execute(insert(UsageEvent.__table__), rows)
+    await upgrade_to_head(empty_engine)
+    registry = Registry(Database(empty_engine, keyring=None))
+    operator = Actor.operator("test")
+    until = _OLD_CALLS_START.date() + timedelta(days=10)
+    series = await registry.usage_daily.series(operator, _OLD_CALLS_START.date(), until)
+    report = await registry.usage.totals(operator, UsageFilter(), ["day"])
+    assert [(t.day, t.calls, t.errors, t.cost) for t in series] == [
+        (t.day, t.calls, t.errors, t.cost) for t in report
+    ]
+    assert sum(t.calls for t in series) == 300
+    await _alembic(empty_engine, command.downgrade, "0008")
+    assert "usage_daily" not in await _tables(empty_engine)
