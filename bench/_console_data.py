@@ -24,7 +24,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.engine import make_url
 
 from modelyard.bootstrap import bootstrap
-from modelyard.db import rollup
+from modelyard.db.rollup_backfill import backfill
 from modelyard.db.tables import ApiKey, Model, ModelPrice, Provider, UsageEvent, User
 from modelyard.ids import row_ids
 from modelyard.registry.actors import Actor
@@ -95,7 +95,7 @@ async def build(url: str, key_file: Path, rows: int) -> dict[str, float]:
         timings[f"{rows:,} usage rows inserted"] = time.perf_counter() - start
         start, start_cpu = time.perf_counter(), time.process_time()
         async with registry.db.engine.begin() as conn:
-            added = await conn.run_sync(rollup.backfill)
+            added = await conn.run_sync(backfill)
         assert added == rows
         name = "daily roll-ups filled (migration 0009's backfill)"
         timings[name] = time.perf_counter() - start

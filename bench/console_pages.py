@@ -260,10 +260,18 @@ async def bench_service(kind: str, url: str, runs: int) -> list[tuple[Any, ...]]
         until = datetime.now(UTC).date()
         d90, d30 = until - timedelta(days=89), until - timedelta(days=29)
         daily = registry.usage_daily
+        (top,) = await daily.top(admin, "model", d90, until, limit=1)
+        model, provider = top.key, "bench-000"
         calls: list[tuple[str, Any]] = [
             ("series 90 days, admin", lambda: daily.series(admin, d90, until)),
             ("series 90 days, member", lambda: daily.series(member, d90, until)),
+            ("series 90 days, one model", lambda: daily.series(admin, d90, until, model=model)),
+            (
+                "series 90 days, one provider",
+                lambda: daily.series(admin, d90, until, provider=provider),
+            ),
             ("top 10 models, 30 days", lambda: daily.top(admin, "model", d30, until)),
+            ("top 10 models, 30 days, member", lambda: daily.top(member, "model", d30, until)),
             ("top 10 providers, 30 days", lambda: daily.top(admin, "provider", d30, until)),
             ("top 10 users, 30 days", lambda: daily.top(admin, "user", d30, until)),
             ("totals 30 days, admin", lambda: daily.totals(admin, d30, until)),

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select
 
-from modelyard.db.rollup import backfill, join, split
+from modelyard.db.rollup import join, split
+from modelyard.db.rollup_backfill import backfill
 from modelyard.db.tables import UsageDaily, UsageEvent
 from modelyard.errors import ValidationFailed
 from modelyard.registry.actors import Actor

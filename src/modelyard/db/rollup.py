@@ -3,7 +3,8 @@
 Every place that stores or removes calls adds the same change to the roll-ups in its own
 transaction: the usage writer adds the rows it newly stored (:func:`add`), purging a user
 folds their roll-ups into the no-user ones (:func:`fold_user`), and migration 0009 fills the
-table from the calls already stored (:func:`backfill`, also used by the console benchmark).
+table from the calls already stored (:func:`modelyard.db.rollup_backfill.backfill`, also used
+by the console benchmark).
 
 Each call is counted at five grains (:data:`GRAINS`): per user, model and provider, and
 per user, per model, per provider and in all, each per day and currency, so that a chart of
@@ -31,13 +32,13 @@ from datetime import UTC, date
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, literal_column, select
+from sqlalchemy import Table, delete, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 
-from modelyard.db.tables import UsageDaily, UsageEvent
+from modelyard.db.tables import UsageDaily
 from modelyard.db.types import canonical
 
 NO_USER = uuid.UUID(int=0)  # the key of calls without a user (none, or since purged)
@@ -66,7 +67,6 @@ COUNTS = (
 )
 AMOUNTS = ("cost", "credits")
 CHUNK = 500  # keys per statement
-BACKFILL_BATCH = 50_000  # calls read per step when filling the table
 Key = tuple[int, date, uuid.UUID, str, str, str]
 Row = Mapping[str, Any]
 
@@ -197,40 +197,3 @@ async def fold_user(conn: AsyncConnection, user_id: uuid.UUID) -> None:
     statement = upsert(conn.dialect)
     for start in range(0, len(rows), CHUNK):
         await conn.execute(statement, rows[start : start + CHUNK])
-
-
-_SOURCE = (
-    UsageEvent.id,
-    UsageEvent.occurred_at,
-    UsageEvent.user_id,
-    UsageEvent.model_name,
-    UsageEvent.provider_name,
-    UsageEvent.currency,
-    UsageEvent.status,
-    UsageEvent.prompt_tokens,
-    UsageEvent.completion_tokens,
-    UsageEvent.cached_tokens,
-    UsageEvent.latency_ms,
-    UsageEvent.cost,
-    UsageEvent.credits,
-)
-
-
-def backfill(conn: Connection, batch: int = BACKFILL_BATCH) -> int:
-    """Add every stored call to the roll-ups (meant for an empty table), ``batch`` calls at
-    a time in id order; the number of calls added."""
-    statement = upsert(conn.dialect)
-    last: uuid.UUID | None = None
-    done = 0
-    while True:
-        query = select(*_SOURCE).order_by(UsageEvent.id).limit(batch)
-        if last is not None:
-            query = query.where(UsageEvent.id > last)
-        rows = [dict(r._mapping) for r in conn.execute(query)]
-        if not rows:
-            return done
-        last = rows[-1]["id"]
-        values = deltas(rows)
-        for start in range(0, len(values), CHUNK):
-            conn.execute(statement, values[start : start + CHUNK])
-        done += len(rows)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from modelyard.db.rollup import backfill
+from modelyard.db.rollup_backfill import backfill
 
 revision: str = "0009"
 down_revision: str | None = "0008"
