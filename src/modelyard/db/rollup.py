@@ -86,7 +86,8 @@ def split(amount: Decimal) -> tuple[int, int]:
 
 def join(whole: Any, frac: Any) -> Decimal:
     """The amount two summed parts make (the database may answer them as Decimal)."""
-    return canonical(Decimal(int(whole)) + Decimal(int(frac)).scaleb(-10))
+    with localcontext(_WIDE):
+        return canonical(Decimal(int(whole)) + Decimal(int(frac)).scaleb(-10))
 
 
 def key_of(row: Row) -> Key:

@@ -14,14 +14,22 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, false, func, select
 
-from modelyard.db.rollup import ALL, BY_MODEL, BY_PROVIDER, BY_USER, FULL, NO_NAME, NO_USER, join
+from modelyard.db.rollup import (
+    ALL,
+    BY_MODEL,
+    BY_PROVIDER,
+    BY_USER,
+    FULL,
+    NO_NAME,
+    NO_USER,
+    SCALE,
+    join,
+)
 from modelyard.db.tables import UsageDaily, User
-from modelyard.db.types import canonical
 from modelyard.errors import ValidationFailed
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Amount, View
@@ -94,14 +102,16 @@ class RangeTotal(View):
 
 @dataclass
 class _Sum:
+    """Sums with amounts as integer units of 10^-10 (made decimals only for the views)."""
+
     calls: int = 0
     errors: int = 0
     prompt: int = 0
     completion: int = 0
     cached: int = 0
     latency: int = 0
-    cost: Decimal = Decimal(0)
-    credits: Decimal | None = None
+    cost: int = 0
+    credits: int | None = None
 
     @classmethod
     def of(cls, sums: Sequence[Any]) -> _Sum:
@@ -113,8 +123,8 @@ class _Sum:
             int(completion),
             int(cached),
             int(latency),
-            join(cw, cf),
-            join(kw, kf) if int(credited) else None,
+            int(cw) * SCALE + int(cf),
+            int(kw) * SCALE + int(kf) if int(credited) else None,
         )
 
     def merge(self, other: _Sum) -> None:
@@ -126,7 +136,7 @@ class _Sum:
         self.latency += other.latency
         self.cost += other.cost
         if other.credits is not None:
-            self.credits = (self.credits or Decimal(0)) + other.credits
+            self.credits = (self.credits or 0) + other.credits
 
     def fields(self, currency: str | None) -> dict[str, Any]:
         return {
@@ -136,9 +146,9 @@ class _Sum:
             "completion_tokens": self.completion,
             "cached_tokens": self.cached,
             "latency_ms_total": self.latency,
-            "cost": canonical(self.cost),
+            "cost": join(0, self.cost),
             "currency": currency,
-            "credits": None if self.credits is None else canonical(self.credits),
+            "credits": None if self.credits is None else join(0, self.credits),
         }
 
 
@@ -190,23 +200,34 @@ class DailyUsage:
         async with self.db.read(actor) as tx:
             rows = (await tx.session.execute(query)).all()
             buckets = _buckets(((key,), currency, sums) for key, currency, *sums in rows)
+            ranked = sorted(
+                (
+                    (key, currency, total)
+                    for (key,), c in buckets.items()
+                    for currency, total in c.items()
+                ),
+                key=lambda r: (
+                    -r[2].cost,
+                    -r[2].calls,
+                    r[0] in (NO_USER, NO_NAME),
+                    str(r[0]),
+                    r[1] or "",
+                ),
+            )[:limit]
             emails: dict[Any, str] = {}
-            users = [key[0] for key in buckets if by == "user" and key[0] != NO_USER]
+            users = [key for key, _, _ in ranked if by == "user" and key != NO_USER]
             if users:
                 found = await tx.session.execute(
                     select(User.id, User.email).where(User.id.in_(users))
                 )
                 emails = {uid: email for uid, email in found}
         out = []
-        for (raw,), per_currency in buckets.items():
+        for raw, currency, total in ranked:
+            fields = total.fields(currency)
+            del fields["cached_tokens"], fields["latency_ms_total"]
             key = None if raw in (NO_USER, NO_NAME) else str(raw)
-            label = emails.get(raw) if by == "user" else None
-            for currency, total in per_currency.items():
-                fields = total.fields(currency)
-                del fields["cached_tokens"], fields["latency_ms_total"]
-                out.append(TopTotal(key=key, label=label, **fields))
-        out.sort(key=lambda t: (-t.cost, -t.calls, t.key is None, t.key or "", t.currency or ""))
-        return out[:limit]
+            out.append(TopTotal(key=key, label=emails.get(raw), **fields))
+        return out
 
     async def totals(
         self,
