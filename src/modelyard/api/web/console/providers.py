@@ -36,6 +36,7 @@ from modelyard.registry.models import ModelFilter
 from modelyard.registry.provider_views import ProviderView
 
 router = APIRouter(include_in_schema=False)
+STYLES = ("console-providers.css",)
 
 BASE = "/console/providers"
 PAGE_SIZE = 50
@@ -109,6 +110,7 @@ async def provider_list(request: Request) -> Response:
     query = f"owner={owner}&kind={kind}&"
     context = {
         "title": "Providers",
+        "styles": STYLES,
         "listed": listed,
         "counts": counts,
         "emails": emails,
@@ -141,6 +143,7 @@ def _form_page(
 ) -> Response:
     context = {
         "title": f"Add a {chosen.name} provider" if chosen else "Add a provider",
+        "styles": STYLES,
         "forms": kind_forms(),
         "chosen": chosen,
         "values": values,
@@ -191,6 +194,7 @@ async def detail_context(
         )
     return {
         "title": provider.display_name,
+        "styles": STYLES,
         "provider": provider,
         "kind_form": kind_form_of(provider),
         "config_text": config_json(provider.config),
@@ -202,7 +206,6 @@ async def detail_context(
         "errors": FormErrors(),
         "key_errors": FormErrors(),
         "probe": None,
-        "scripts": (),
     }
 
 
@@ -242,6 +245,7 @@ def _edit_page(
 ) -> Response:
     context = {
         "title": f"Edit {provider.display_name}",
+        "styles": STYLES,
         "provider": provider,
         "chosen": kind,
         "values": values,
