@@ -4,6 +4,8 @@ characters, huge numbers, broken JSON), and no key ever in a page after it is en
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 
 import httpx
@@ -11,9 +13,11 @@ import pytest
 
 from modelyard.kinds.declarative_examples import EXAMPLE_OPENAI_CHAT
 from modelyard.registry.actors import Actor
+from modelyard.registry.common import PageRequest
 from modelyard.services import Registry
-from tests.api.web.browser import ORIGIN, Browser, text
+from tests.api.web.browser import ORIGIN, Browser, form, text
 from tests.api.web.conftest import Person, make_person
+from tests.gateway.upstream import fake_upstream, json_reply
 
 KEY = "sk-console-Secret-0123456789abcdef"
 NEW = "/console/providers/new"
@@ -37,8 +41,6 @@ async def _create(browser: Browser, kind: str, fields: dict[str, str]) -> httpx.
 
 
 async def _providers(registry: Registry, admin: Actor) -> list[str]:
-    from modelyard.registry.common import PageRequest
-
     listed = await registry.providers.list(admin, PageRequest(limit=100))
     return [p.name for p in listed.items]
 
@@ -101,8 +103,6 @@ async def test_the_declarative_json_editor_names_the_path(
             "payload_structure": {"model": {"source": 5}},
         },
     }
-    import json
-
     answer = await _create(
         browser,
         "declarative",
@@ -233,8 +233,97 @@ async def test_a_members_loopback_url_is_refused_beside_the_field(
 
 
 def _csrf(html: str) -> str:
-    import re
-
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found is not None
     return found.group(1)
+
+
+async def test_the_connection_test_works_without_script_and_as_a_fragment(
+    browser: Browser, admin_person: Person, registry: Registry, admin: Actor
+) -> None:
+    listed = {"object": "list", "data": [{"id": "m-1"}, {"id": "m-2"}]}
+    async with fake_upstream({("GET", "/v1/models"): json_reply(listed)}) as upstream:
+        made = await registry.providers.create(
+            admin,
+            {
+                "name": "up",
+                "kind": "openai_compatible",
+                "base_url": f"{upstream.url}/v1",
+                "api_key": KEY,
+            },
+        )
+        await _signed(browser, admin_person)
+        page = await browser.get(f"/console/providers/{made.id}")
+        action = f"/console/providers/{made.id}/test"
+        whole = await browser.submit(page, action)
+        assert whole.status_code == 200
+        assert "<html" in whole.text
+        assert "2 models listed: m-1, m-2" in whole.text
+        fragment = await browser.client.post(
+            action,
+            data=form(page.text, action),
+            headers={"Origin": ORIGIN, "X-Partial": "1"},
+        )
+        assert fragment.status_code == 200
+        assert "<html" not in fragment.text
+        assert "2 models listed: m-1, m-2" in fragment.text
+        assert KEY not in whole.text + fragment.text
+    assert len(upstream.received) == 2
+
+
+async def test_a_key_is_replaced_or_removed_where_the_kind_allows(
+    browser: Browser, admin_person: Person, registry: Registry, admin: Actor
+) -> None:
+    optional = await registry.providers.create(
+        admin,
+        {"name": "local", "kind": "openai_compatible", "base_url": "http://h.example/v1"},
+    )
+    needed = await registry.providers.create(
+        admin, {"name": "oa", "kind": "openai", "api_key": KEY}
+    )
+    await _signed(browser, admin_person)
+    page = await browser.get(f"/console/providers/{optional.id}")
+    empty = await browser.submit(page, f"/console/providers/{optional.id}/key", {"api_key": ""})
+    assert empty.status_code == 422
+    assert 'id="error-api_key"' in empty.text
+    spaced = await browser.submit(
+        page, f"/console/providers/{optional.id}/key", {"api_key": "sk with spaces"}
+    )
+    assert spaced.status_code == 422
+    assert "must not contain whitespace" in spaced.text
+    assert "sk with spaces" not in spaced.text
+    set_key = await browser.submit(page, f"/console/providers/{optional.id}/key", {"api_key": KEY})
+    assert set_key.status_code == 303
+    assert (await registry.providers.get(admin, optional.id)).has_api_key
+    page = await browser.get(f"/console/providers/{optional.id}")
+    removed = await browser.submit(page, f"/console/providers/{optional.id}/key/remove")
+    assert removed.status_code == 303
+    assert not (await registry.providers.get(admin, optional.id)).has_api_key
+
+    page = await browser.get(f"/console/providers/{needed.id}")
+    refused = await browser.submit(page, f"/console/providers/{needed.id}/key/remove")
+    assert refused.status_code == 422
+    assert "is required for kind" in refused.text
+    assert (await registry.providers.get(admin, needed.id)).has_api_key
+
+
+async def test_list_pages_take_any_filter_or_offset(
+    browser: Browser, person: Person, registry: Registry, admin: Actor
+) -> None:
+    for n in range(3):
+        await registry.providers.create(admin, {"name": f"sys-{n}", "kind": "fake"})
+    await _signed(browser, person)
+    for query in (
+        "?owner=system&kind=fake",
+        "?owner=nobody&kind=%00",
+        "?offset=99999999999999999999999",
+        "?offset=-1",
+        "?owner=mine",
+    ):
+        answer = await browser.get(f"/console/providers{query}")
+        assert answer.status_code == 200, query
+    mine = await browser.get("/console/providers?owner=mine")
+    assert "sys-0" not in mine.text
+    new = await browser.get("/console/providers/new?kind=nonsense")
+    assert new.status_code == 200
+    assert "First choose its kind" in new.text
