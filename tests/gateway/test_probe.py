@@ -167,3 +167,29 @@ async def test_an_ollama_server_lists_its_models(registry: Registry, admin: Acto
         result = await probe(registry.db, admin, made.id)
     assert result.ok, result
     assert result.summary == "2 models listed: llama3.2:1b, qwen2.5:0.5b"
+
+
+async def test_anthropic_and_gemini_list_their_models_with_their_own_key_headers(
+    registry: Registry, admin: Actor
+) -> None:
+    routes = {
+        ("GET", "/v1/models"): json_reply({"data": [{"id": "claude-x", "type": "model"}]}),
+        ("GET", "/v1beta/models"): json_reply({"models": [{"name": "models/gemini-x"}]}),
+    }
+    async with fake_upstream(routes) as upstream:
+        claude = await registry.providers.create(
+            admin, {"name": "a", "kind": "anthropic", "base_url": upstream.url, "api_key": KEY}
+        )
+        gemini = await registry.providers.create(
+            admin,
+            {"name": "g", "kind": "gemini", "base_url": f"{upstream.url}/v1beta", "api_key": KEY},
+        )
+        first = await probe(registry.db, admin, claude.id)
+        second = await probe(registry.db, admin, gemini.id)
+    assert first.summary == "1 model listed: claude-x"
+    assert second.summary == "1 model listed: gemini-x"
+    to_claude, to_gemini = upstream.received
+    assert to_claude.headers["x-api-key"] == KEY
+    assert to_claude.headers["anthropic-version"] == "2023-06-01"
+    assert to_gemini.headers["x-goog-api-key"] == KEY
+    assert KEY not in str(to_gemini.query)
