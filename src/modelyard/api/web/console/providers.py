@@ -43,6 +43,7 @@ PAGE_SIZE = 50
 MODELS_SHOWN = 20
 MAX_OFFSET = 10**9
 OWNERS = (("all", "Everyone's"), ("system", "System"), ("mine", "Mine"))
+MEMBER_OWNERS = (("all", "System and mine"), ("system", "System"), ("mine", "Mine"))
 DONE = {
     "created": "The provider was added.",
     "saved": "The changes were saved.",
@@ -116,7 +117,7 @@ async def provider_list(request: Request) -> Response:
         "emails": emails,
         "owner": owner,
         "kind": kind,
-        "owners": OWNERS,
+        "owners": OWNERS if signed.role == "admin" else MEMBER_OWNERS,
         "kind_options": [("", "Any kind")] + [(k, k) for k in sorted(kinds())],
         "pager_base": f"{BASE}?{query}",
         "notice": notice_of(request),
