@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -97,6 +98,16 @@ class Users:
             )
             items = [UserView.model_validate(u) for u in rows]
         return Page(items=items, total=total or 0, limit=page.limit, offset=page.offset)
+
+    async def emails(self, actor: Actor, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The email of each of ``user_ids`` (one query): an admin's look-up of owners; a
+        member learns only their own."""
+        wanted = {u for u in user_ids if actor.is_admin or u == actor.user_id}
+        if not wanted:
+            return {}
+        async with self.db.read(actor) as tx:
+            rows = await tx.session.execute(select(User.id, User.email).where(User.id.in_(wanted)))
+            return {uid: email for uid, email in rows}
 
     async def get(self, actor: Actor, user_id: uuid.UUID | str) -> UserView:
         uid = parse_id(user_id, "user")

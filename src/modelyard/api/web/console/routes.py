@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from modelyard.api.web.console import access, dashboard
+from modelyard.api.web.console import access, dashboard, provider_actions, providers
 
-ROUTERS = (dashboard.router,)
+ROUTERS = (dashboard.router, providers.router, provider_actions.router)
 
 
 def install(app: FastAPI) -> None:
