@@ -38,6 +38,8 @@ SPEC_FIELDS = ("provider_id", "model_id", "display_name", "context_window", "max
 FIELDS = {f: f for f in (*SPEC_FIELDS, "capabilities", "fallbacks")} | {
     f"price.{f}": f"price_{f}" for f in PRICE_FIELDS
 }
+
+
 class Typed(dict[str, Any]):
     """A form's values for its template: a field never filled in reads as empty."""
 
