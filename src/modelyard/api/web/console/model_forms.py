@@ -147,7 +147,7 @@ async def add_model(request: Request) -> Response:
         "model_id": model_id,
     }
     price = price_of(form, "price_")
-    if price:
+    if set(price) - {"currency"}:  # the currency alone is the form's default, not a price
         raw["price"] = price
     try:
         made = await registry_of(request).models.create(signed.actor(), raw)
