@@ -17,6 +17,7 @@ from modelyard.api.web.console.notices import notice_of
 from modelyard.api.web.console.render import page
 from modelyard.api.web.console.setting_controls import (
     BadJSON,
+    ModelChoices,
     controls,
     message_of,
     slug,
@@ -32,7 +33,7 @@ router = APIRouter(include_in_schema=False)
 HOME = "/console/infrastructure"
 
 
-async def _model_choices(request: Request, signed: SignedIn) -> list[tuple[str, list[str]]]:
+async def _model_choices(request: Request, signed: SignedIn) -> ModelChoices:
     """What a model setting may name: the ACTIVE models of enabled system providers, by
     provider (from the overview snapshot: no query per provider)."""
     docs = await registry_of(request).overview.list_with_models(signed.actor())
@@ -42,7 +43,7 @@ async def _model_choices(request: Request, signed: SignedIn) -> list[tuple[str, 
             refs = [f"{p['name']}/{m['model_id']}" for m in p["models"] if m["status"] == "ACTIVE"]
             if refs:
                 groups.append((p["display_name"] or p["name"], refs))
-    return groups
+    return ModelChoices(groups)
 
 
 async def _page(

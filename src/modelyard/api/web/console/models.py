@@ -33,6 +33,7 @@ async def models_page(request: Request) -> Response:
             "title": "Models",
             "table": table(providers, wanted),
             "wanted": wanted,
+            "back": wanted.here(),
             "statuses": STATUSES,
             "scopes": SCOPES,
             "amount": amount,

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import orjson
+from markupsafe import Markup
 
 from modelyard.errors import ModelyardError
 from modelyard.registry.system_settings import KNOWN, SettingView
@@ -56,6 +57,12 @@ class Control:
     default: str  # the default, as text
     choices: tuple[tuple[str, str], ...] = ()
     error: str = ""
+
+    @property
+    def now(self) -> str:
+        """The stored value in words (a choice's label), whatever was typed since."""
+        shown = as_text(self.kind, self.setting.value)
+        return _label(self.choices, shown)
 
 
 @dataclass
@@ -106,7 +113,7 @@ def controls(settings: list[SettingView]) -> list[Theme]:
             kind,
             slug(setting.key),
             as_text(kind, setting.value),
-            as_text(kind, setting.default),
+            _label(choices, as_text(kind, setting.default)),
             choices,
         )
         for theme, (_, _, belongs) in zip(themes, THEMES, strict=True):
@@ -114,6 +121,10 @@ def controls(settings: list[SettingView]) -> list[Theme]:
                 theme.controls.append(control)
                 break
     return [t for t in themes if t.controls]
+
+
+def _label(choices: tuple[tuple[str, str], ...], value: str) -> str:
+    return dict(choices).get(value, value)
 
 
 class BadJSON(Exception):
@@ -157,3 +168,30 @@ def _json_path(dotted: str) -> str:
     for part in dotted.split(".")[1:]:
         out += f"[{part}]" if part.isdigit() else f".{part}" if out else part
     return out
+
+
+class ModelChoices:
+    """The options of the model settings' selects, written once per page (2,000 models
+    make 2,000 options; three selects share them, each marking its own value)."""
+
+    _GROUP = Markup('<optgroup label="{}">{}</optgroup>')
+    _OPTION = Markup('<option value="{}">{}</option>')
+    _CHOSEN = Markup('<option value="{}" selected>{}</option>')
+
+    def __init__(self, groups: list[tuple[str, list[str]]]) -> None:
+        self.refs = {ref for _, refs in groups for ref in refs}
+        self._html = Markup("").join(
+            self._GROUP.format(label, Markup("").join(self._OPTION.format(r, r) for r in refs))
+            for label, refs in groups
+        )
+
+    def options(self, current: str) -> Markup:
+        """Every option, ``current`` selected (listed first when it is no longer one)."""
+        none = (self._OPTION if current else self._CHOSEN).format("", "None (no default)")
+        if not current:
+            return none + self._html
+        if current in self.refs:
+            mine = self._OPTION.format(current, current)
+            return none + self._html.replace(mine, self._CHOSEN.format(current, current), 1)
+        stale = self._CHOSEN.format(current, f"{current} (not an active system model)")
+        return none + stale + self._html
