@@ -218,6 +218,18 @@ def test_set_default_from_the_table_and_filters(
     expect(admin_page.get_by_text("No models match.")).to_be_visible()
 
 
+def test_set_default_from_the_model_page(
+    admin_page: Page, site: Site, provider: dict[str, Any]
+) -> None:
+    model = make_model(site, provider, "page-default")
+    admin_page.goto(f"/console/models/{model['id']}")
+    admin_page.get_by_role("button", name="Set as default").click()
+    expect(admin_page.get_by_role("status")).to_have_text("The model is now the system default.")
+    expect(admin_page.get_by_text("System default", exact=True)).to_be_visible()
+    expect(admin_page.get_by_role("button", name="Set as default")).to_have_count(0)
+    assert site.api("GET", f"/api/v1/models/{model['id']}").json()["is_default"] is True
+
+
 def test_admin_deletes_a_model_after_confirming(
     admin_page: Page, site: Site, provider: dict[str, Any]
 ) -> None:
