@@ -216,6 +216,11 @@ async def test_the_table_pages_and_filters(
     listed = await signed_admin.get("/console/models?q=X1")
     assert "x1" in text(listed.text)
     assert "m1" not in text(listed.text)
+    await registry.providers.create(admin, ollama("empty"))
+    everything = text((await signed_admin.get("/console/models")).text)
+    assert "empty (empty, ollama)" in everything
+    assert "No models yet." in everything
+    assert "No models yet." not in text((await signed_admin.get("/console/models?q=x")).text)
     far = await signed_admin.get(f"/console/models?offset={10**13}")
     assert far.status_code == 200
     total = (await registry.models.list(admin, PageRequest())).total

@@ -127,8 +127,9 @@ def table(providers: list[dict[str, Any]], wanted: Wanted) -> Table:
                 group.rows.append(Row(model, provider))
             total += 1
             group.total += 1
-        if group.rows:
-            groups.append(group)
+        empty_here = not provider["models"] and wanted.offset <= total <= end
+        if group.rows or (empty_here and not (wanted.q or wanted.status)):
+            groups.append(group)  # a provider without models yet shows too, to add one
     return Table(groups, total, PAGE_SIZE, wanted.offset, options)
 
 
