@@ -19,6 +19,7 @@ from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeys
 from modelyard.registry.audit_log import AuditLog
 from modelyard.registry.connected_apps import ConnectedApps
+from modelyard.registry.model_uses import ModelUsage
 from modelyard.registry.models import Models
 from modelyard.registry.oauth_clients import OAuthClients
 from modelyard.registry.oauth_devices import OAuthDevices
@@ -48,6 +49,7 @@ class Registry:
         self.providers = Providers(db)
         self.models = Models(db)
         self.prices = Prices(db)
+        self.model_usage = ModelUsage(db)
         self.settings = SystemSettings(db)
         self.preferences = Preferences(db)
         self.audit = AuditLog(db)

@@ -7,6 +7,9 @@ from fastapi import FastAPI
 from modelyard.api.web.console import access, dashboard, provider_actions, providers
 
 ROUTERS = (dashboard.router, providers.router, provider_actions.router)
+from modelyard.api.web.console import access, dashboard, infrastructure, models
+
+ROUTERS = (dashboard.router, models.router, infrastructure.router)
 
 
 def install(app: FastAPI) -> None:
