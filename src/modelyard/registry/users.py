@@ -84,13 +84,31 @@ class Users:
         self.db = db
 
     async def list(
-        self, actor: Actor, page: PageRequest, *, deleted: bool = False
+        self,
+        actor: Actor,
+        page: PageRequest,
+        *,
+        deleted: bool = False,
+        email: str | None = None,
+        role: Role | None = None,
+        status: Status | None = None,
     ) -> Page[UserView]:
+        """A page of users (the deleted ones with ``deleted``), oldest first; ``email``
+        keeps those whose email contains it (any case), ``role`` and ``status`` those
+        with that role or status. Filtered in SQL."""
         actor.require_admin("list users")
         async with self.db.read(actor) as tx:
             query = select(User).where(
                 User.deleted_at.is_not(None) if deleted else User.deleted_at.is_(None)
             )
+            if email:
+                query = query.where(
+                    User.email_normalized.contains(email.strip().lower(), autoescape=True)
+                )
+            if role is not None:
+                query = query.where(User.role == role)
+            if status is not None:
+                query = query.where(User.status == status)
             total = await tx.session.scalar(select(func.count()).select_from(query.subquery()))
             rows = await tx.session.scalars(
                 query.order_by(User.created_at, User.id).limit(page.limit).offset(page.offset)
