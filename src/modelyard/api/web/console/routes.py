@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from modelyard.api.web.console import access, dashboard
+from modelyard.api.web.console import access, dashboard, user_page, users
 
-ROUTERS = (dashboard.router,)
+ROUTERS = (dashboard.router, users.router, user_page.router)
 
 
 def install(app: FastAPI) -> None:
