@@ -67,3 +67,12 @@ async def test_key_pages_show_an_admin_everyone_and_a_member_their_own(
     first = await registry.keys.page(admin, PageRequest(limit=1, offset=1))
     assert len(first.items) == 1
     assert first.total == everyone.total
+
+
+async def test_a_user_is_found_by_email_in_any_case(registry: Registry, admin: Actor) -> None:
+    made = await registry.users.create(admin, UserCreate(email="Carol@Example.com"))
+    assert (await registry.users.by_email(admin, " carol@EXAMPLE.com ")).id == made.id
+    for wrong in ("carol@example", "", "x" * 400, "nul\x00@example.com", "%@example.com"):
+        await fails(registry, "USER_NOT_FOUND", registry.users.by_email(admin, wrong))
+    carol = await member(registry, admin, "carol2")
+    await fails(registry, "FORBIDDEN", registry.users.by_email(carol, "carol@example.com"))

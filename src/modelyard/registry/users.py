@@ -15,7 +15,7 @@ from modelyard.db.tables import Provider, User
 from modelyard.errors import Conflict, Forbidden
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Page, PageRequest, Spec, View, not_found, parse_id
-from modelyard.registry.fields import PositiveInt32
+from modelyard.registry.fields import PositiveInt32, unstorable
 from modelyard.registry.provider_changes import apply_change
 from modelyard.registry.tx import Database, Tx
 
@@ -122,6 +122,18 @@ class Users:
             raise not_found("user", uid)
         async with self.db.read(actor) as tx:
             return UserView.model_validate(await _load(tx, uid))
+
+    async def by_email(self, actor: Actor, email: str) -> UserView:
+        """The user (deleted or not) whose email is ``email``, in any case (admins only)."""
+        actor.require_admin("look users up")
+        wanted = email.strip().lower()
+        async with self.db.read(actor) as tx:
+            user = None
+            if wanted and len(wanted) <= 320 and unstorable(wanted) is None:
+                user = await tx.session.scalar(select(User).where(User.email_normalized == wanted))
+            if user is None:
+                raise not_found("user", repr(email[:100]))
+            return UserView.model_validate(user)
 
     async def create(self, actor: Actor, spec: UserCreate) -> UserView:
         actor.require_admin("create users")

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from modelyard.api.web.console import access, dashboard, user_page, users
+from modelyard.api.web.console import access, dashboard, key_new, keys, user_page, users
 
-ROUTERS = (dashboard.router, users.router, user_page.router)
+ROUTERS = (
+    dashboard.router,
+    users.router,
+    user_page.router,
+    key_new.router,
+    keys.router,
+)
 
 
 def install(app: FastAPI) -> None:
