@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from modelyard.api.web.console import access, dashboard, key_new, keys, user_page, users
+from modelyard.api.web.console import (
+    access,
+    dashboard,
+    key_new,
+    keys,
+    oauth_client_page,
+    oauth_clients,
+    user_page,
+    users,
+)
 
 ROUTERS = (
     dashboard.router,
@@ -12,6 +21,8 @@ ROUTERS = (
     user_page.router,
     key_new.router,
     keys.router,
+    oauth_clients.router,
+    oauth_client_page.router,
 )
 
 
