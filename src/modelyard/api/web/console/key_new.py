@@ -77,14 +77,16 @@ async def new_key(request: Request) -> Response:
     return _form(request, signed, values, FormErrors())
 
 
-def _expiry(raw: str) -> datetime | None:
-    """The start of a UTC day (``2027-01-31``), or None for no expiry."""
+def _expiry(raw: str, errors: FormErrors) -> datetime | None:
+    """The start of a UTC day (``2027-01-31``), or None for no expiry (or a day that is
+    not one: an error beside the field)."""
     if not raw.strip():
         return None
     try:
         return datetime.combine(date.fromisoformat(raw.strip()), time(), tzinfo=UTC)
     except ValueError:
-        raise ValidationFailed.at("expires_at", "is not a day like 2027-01-31") from None
+        errors.add("expires_on", "is not a day like 2027-01-31")
+        return None
 
 
 def _values(form: FormData, signed: SignedIn) -> dict[str, Any]:
@@ -112,7 +114,7 @@ async def create_key(request: Request) -> Response:
             errors.add("owner", "is not a user's email")
     try:
         raw = {k: values[k] for k in ("name", "scopes", "rpm_limit", "tpm_limit")}
-        raw |= {"user_id": owner, "expires_at": _expiry(values["expires_on"])}
+        raw |= {"user_id": owner, "expires_at": _expiry(values["expires_on"], errors)}
         spec = check(ApiKeyCreate, raw)
         if errors:
             return _form(request, signed, values, errors, 422)

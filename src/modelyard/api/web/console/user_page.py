@@ -157,10 +157,18 @@ async def set_password(request: Request, user_id: str) -> Response:
     signed = await admin(request)
     user = await found(registry_of(request).users.get(signed.actor(), user_id))
     form = await posted(request, signed)
+    own = user.id == signed.user_id
+    raw = {"password": text(form, "password")}
+    if own:  # their own: the current one too, guessed under the sign-in throttle
+        raw["current_password"] = text(form, "current_password")
     try:
-        spec = check(PasswordSet, {"password": text(form, "password")})
+        spec = check(PasswordSet, raw)
         await registry_of(request).passwords.set(signed.actor(), user.id, spec)
     except ModelyardError as exc:
-        errors = form_errors(exc, {"password": "password"}, about="password")
+        fields = {"password": "password", "current_password": "current_password"}
+        about = "current_password" if exc.code == "WRONG_PASSWORD" else "password"
+        errors = form_errors(exc, fields, about=about)
         return await _page(request, signed, user, password_errors=errors, status=_status(exc))
+    if own:  # every session of theirs ended with it, this one too
+        return RedirectResponse(f"/login?next=%2Fconsole%2Fusers%2F{user.id}", status_code=303)
     return done(f"/console/users/{user.id}", "password")
