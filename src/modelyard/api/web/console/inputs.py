@@ -14,8 +14,15 @@ from starlette.datastructures import FormData
 from modelyard.api.web.console.access import not_found
 from modelyard.api.web.forms import text
 from modelyard.errors import NotFound
+from modelyard.registry.fields import INT64_MAX
 
 T = TypeVar("T")
+
+
+def offset_of(request: Request) -> int:
+    """``?offset=``: a page's start; anything but a sane number is the first page."""
+    raw = request.query_params.get("offset", "0")
+    return int(raw) if raw.isdigit() and len(raw) <= 19 and int(raw) <= INT64_MAX else 0
 
 
 def optional(form: FormData, name: str) -> str | None:

@@ -9,9 +9,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 
 from modelyard.api.web.console.access import posted, registry_of, viewer
-from modelyard.api.web.console.inputs import done, found, notice
+from modelyard.api.web.console.inputs import done, found, notice, offset_of
 from modelyard.api.web.console.render import page
-from modelyard.api.web.console.users import offset_of
 from modelyard.errors import Conflict, NotFound
 from modelyard.registry.common import PageRequest
 
@@ -37,7 +36,8 @@ async def keys(request: Request) -> Response:
     unknown_owner = False
     if signed.role == "admin":
         if owner_id is not None:
-            owner_email = (await found(registry.users.get(actor, owner_id))).email
+            owner = await found(registry.users.get(actor, owner_id))
+            owner_email, owner_id = owner.email, str(owner.id)
         elif owner_email:
             try:
                 owner_id = str((await registry.users.by_email(actor, owner_email)).id)
@@ -65,7 +65,8 @@ async def keys(request: Request) -> Response:
         "states": STATES,
         "base": "/console/keys?" + (f"{params}&" if params else ""),
         "notice": notice(request, DONE),
-        "new_url": "/console/keys/new" + (f"?user_id={owner_id}" if owner_id else ""),
+        "new_url": "/console/keys/new"
+        + (f"?user_id={owner_id}" if owner_id and signed.role == "admin" else ""),
     }
     return page(request, signed, "keys.html", context)
 

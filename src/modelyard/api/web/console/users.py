@@ -5,19 +5,19 @@ with an optional first password."""
 from __future__ import annotations
 
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import FormData
 
 from modelyard.api.web.console.access import admin, posted, registry_of
 from modelyard.api.web.console.form_errors import FormErrors, form_errors
-from modelyard.api.web.console.inputs import done, notice, optional
+from modelyard.api.web.console.inputs import done, notice, offset_of, optional
 from modelyard.api.web.console.render import page
 from modelyard.api.web.forms import text
 from modelyard.api.web.session import SignedIn
 from modelyard.errors import ModelyardError, check
 from modelyard.registry.common import PageRequest
-from modelyard.registry.fields import INT64_MAX
 from modelyard.registry.passwords import PasswordSet, check_policy
 from modelyard.registry.users import UserCreate
 
@@ -32,12 +32,6 @@ STATES = (
     ("suspended", "Suspended"),
     ("deleted", "Deleted"),
 )
-
-
-def offset_of(request: Request) -> int:
-    """``?offset=``: a page's start; anything but a sane number is the first page."""
-    raw = request.query_params.get("offset", "0")
-    return int(raw) if raw.isdigit() and int(raw) <= INT64_MAX else 0
 
 
 @router.get("/console/users")
@@ -62,7 +56,7 @@ async def users(request: Request) -> Response:
         status=status_filter,
     )
     filters = {"email": email, "role": role_filter or "", "status": state}
-    kept = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    kept = urlencode({k: v for k, v in filters.items() if v})
     context = {
         "title": "Users",
         "users": found,
