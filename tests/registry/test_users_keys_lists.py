@@ -29,6 +29,7 @@ async def test_users_are_searched_by_email_and_filtered(registry: Registry, admi
     # A LIKE wildcard in the search is a plain character.
     assert emails(await registry.users.list(admin, ALL, email="e_s")) == []
     assert emails(await registry.users.list(admin, ALL, email="%")) == []
+    assert emails(await registry.users.list(admin, ALL, email="a\x00")) == []
     suspended = await registry.users.list(admin, ALL, status="suspended")
     assert emails(suspended) == ["Alice@Example.com"]
     admins = await registry.users.list(admin, ALL, role="admin", email="BOB")

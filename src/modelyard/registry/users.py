@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, field_validator
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, false, func, select
 
 from modelyard.db.auth_tables import WebSession
 from modelyard.db.tables import Provider, User
@@ -101,7 +101,9 @@ class Users:
             query = select(User).where(
                 User.deleted_at.is_not(None) if deleted else User.deleted_at.is_(None)
             )
-            if email:
+            if email and unstorable(email) is not None:  # no stored email holds a NUL
+                query = query.where(false())
+            elif email:
                 query = query.where(
                     User.email_normalized.contains(email.strip().lower(), autoescape=True)
                 )
