@@ -10,6 +10,26 @@ ROUTERS = (dashboard.router, providers.router, provider_actions.router)
 from modelyard.api.web.console import access, dashboard, infrastructure, models
 
 ROUTERS = (dashboard.router, models.router, infrastructure.router)
+from modelyard.api.web.console import (
+    access,
+    dashboard,
+    key_new,
+    keys,
+    oauth_client_page,
+    oauth_clients,
+    user_page,
+    users,
+)
+
+ROUTERS = (
+    dashboard.router,
+    users.router,
+    user_page.router,
+    key_new.router,
+    keys.router,
+    oauth_clients.router,
+    oauth_client_page.router,
+)
 
 
 def install(app: FastAPI) -> None:
