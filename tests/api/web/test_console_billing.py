@@ -11,8 +11,9 @@ import httpx
 import pytest
 
 from modelyard.registry.actors import Actor
+from modelyard.registry.common import PageRequest
 from modelyard.services import Registry
-from tests.api.web.browser import ORIGIN, Browser, form, text
+from tests.api.web.browser import ORIGIN, Browser, form, forms, text
 from tests.api.web.conftest import Person, make_person
 
 OPERATOR = Actor.operator()
@@ -29,9 +30,15 @@ async def admin_browser(registry: Registry, browser: Browser) -> Browser:
 async def _post(
     browser: Browser, page_path: str, action: str, fields: dict[str, str]
 ) -> httpx.Response:
+    """Post ``fields`` to ``action`` as the page at ``page_path`` would, with its token."""
     page = await browser.get(page_path)
     assert page.status_code == 200, page.text
-    return await browser.submit(page, action, fields)
+    token = next(f["fields"]["csrf_token"] for f in forms(page.text) if f["fields"])
+    return await browser.client.post(
+        action,
+        data={"csrf_token": token} | fields,
+        headers={"Origin": ORIGIN, "Referer": str(page.url)},
+    )
 
 
 def _plan_fields(**changes: str) -> dict[str, str]:
@@ -119,7 +126,13 @@ async def test_members_find_no_admin_pages(
 ) -> None:
     await browser.sign_in(person.email, person.password)
     pro = await registry.plans.get(OPERATOR, "pro")
-    for path in ("/console/plans", "/console/plans/new", f"/console/plans/{pro.id}"):
+    for path in (
+        "/console/plans",
+        "/console/plans/new",
+        f"/console/plans/{pro.id}",
+        "/console/subscriptions",
+        "/console/subscriptions?status=active",
+    ):
         answer = await browser.get(path)
         assert answer.status_code == 404, path
         assert "Not found" in text(answer.text)
@@ -139,3 +152,99 @@ async def test_plan_forms_without_a_token_or_with_nul_save_nothing(
     answer = await web_client.post("/console/plans/new", data=nul, headers=headers)
     assert answer.status_code == 400
     assert await registry.plans.list(OPERATOR, include_inactive=True) == before
+
+
+async def _subscriptions(registry: Registry) -> list[object]:
+    return list((await registry.subscriptions.list(OPERATOR, PageRequest())).items)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "status"),
+    [
+        ({"user_email": "", "plan": "pro"}, "user_email", 422),
+        ({"user_email": "nobody@example.com", "plan": "pro"}, "user_email", 404),
+        ({"user_email": "x" * 5000, "plan": "pro"}, "user_email", 404),
+        ({"plan": "no-such-plan"}, "plan", 404),
+        ({"plan": ""}, "plan", 422),
+        ({"plan": "pro", "external_customer_id": "c" * 201}, "external_customer_id", 422),
+    ],
+)
+async def test_a_bad_subscription_names_its_field_and_saves_nothing(
+    admin_browser: Browser,
+    registry: Registry,
+    person: Person,
+    fields: dict[str, str],
+    field: str,
+    status: int,
+) -> None:
+    data = {"user_email": person.email} | fields
+    answer = await _post(admin_browser, "/console/subscriptions", "/console/subscriptions", data)
+    assert answer.status_code == status, answer.text
+    assert f'id="error-{field}"' in answer.text
+    assert await _subscriptions(registry) == []
+
+
+async def test_subscribe_twice_suspend_resume_cancel_and_renew(
+    admin_browser: Browser, registry: Registry, person: Person
+) -> None:
+    data = {"user_email": person.email.upper(), "plan": "pro"}
+    made = await _post(admin_browser, "/console/subscriptions", "/console/subscriptions", data)
+    assert made.status_code == 303, made.text
+    again = await _post(admin_browser, "/console/subscriptions", "/console/subscriptions", data)
+    assert again.status_code == 409
+    assert 'id="error-user_email"' in again.text
+    (sub,) = (await registry.subscriptions.list(OPERATOR, PageRequest())).items
+    listed = await admin_browser.get(f"/console/subscriptions?user={person.email}&status=active")
+    assert person.email in text(listed.text)
+    for change, status in (("suspend", "suspended"), ("resume", "active"), ("cancel", "cancelled")):
+        url = f"/console/subscriptions/{sub.id}/{change}"
+        done = await _post(admin_browser, "/console/subscriptions", url, {})
+        assert done.status_code == 303, done.text
+        assert (await registry.subscriptions.get(OPERATOR, sub.id)).status == status
+    stale = await _post(
+        admin_browser, "/console/subscriptions", f"/console/subscriptions/{sub.id}/suspend", {}
+    )
+    assert stale.status_code == 409
+    assert "Nothing was changed" in text(stale.text)
+    ran = await _post(admin_browser, "/console/subscriptions", "/console/subscriptions/renew", {})
+    assert ran.status_code == 303
+    shown = await admin_browser.get(ran.headers["location"])
+    assert "Renewal run: 0 renewed, 0 cancelled, 0 expired." in text(shown.text)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/subscriptions?plan=nope",
+        f"/console/subscriptions?plan={uuid.uuid4()}",
+        "/console/subscriptions?status=gone",
+    ],
+)
+async def test_garbage_filters_are_not_found(admin_browser: Browser, path: str) -> None:
+    answer = await admin_browser.get(path)
+    assert answer.status_code == 404, answer.text
+
+
+async def test_odd_offsets_and_unknown_users_still_answer(admin_browser: Browser) -> None:
+    for path in (
+        "/console/subscriptions?offset=-5",
+        "/console/subscriptions?offset=99999999999999999999999",
+        "/console/subscriptions?offset=9223372036854775807",
+        "/console/subscriptions?user=nobody%40example.com",
+    ):
+        answer = await admin_browser.get(path)
+        assert answer.status_code == 200, path
+
+
+@pytest.mark.parametrize("garbage", GARBAGE)
+async def test_changes_to_garbage_subscriptions_are_not_found(
+    admin_browser: Browser, garbage: str
+) -> None:
+    for change in ("suspend", "cancel", "explode"):
+        page = await admin_browser.get("/console/subscriptions")
+        answer = await admin_browser.client.post(
+            f"/console/subscriptions/{garbage}/{change}",
+            data=form(page.text, "/console/subscriptions/renew"),
+            headers={"Origin": ORIGIN},
+        )
+        assert answer.status_code == 404, (garbage, change, answer.text)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from modelyard.api.web.console import access, dashboard, plans
+from modelyard.api.web.console import access, dashboard, plans, subscriptions
 
-ROUTERS = (dashboard.router, plans.router)
+ROUTERS = (dashboard.router, plans.router, subscriptions.router)
 
 
 def install(app: FastAPI) -> None:
