@@ -5,7 +5,9 @@ ids that are garbage or not the viewer's (404, never 500), amounts no ledger hol
 
 from __future__ import annotations
 
+import re
 import uuid
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -248,3 +250,156 @@ async def test_changes_to_garbage_subscriptions_are_not_found(
             headers={"Origin": ORIGIN},
         )
         assert answer.status_code == 404, (garbage, change, answer.text)
+
+
+async def _ledger_size(registry: Registry, user_id: str) -> int:
+    page = await registry.credits.ledger(OPERATOR, PageRequest(), uuid.UUID(user_id))
+    return page.total
+
+
+@pytest.mark.parametrize(
+    ("action", "fields", "field", "status"),
+    [
+        ("grant", {"grant_amount": "1e30"}, "grant_amount", 422),
+        ("grant", {"grant_amount": "abc"}, "grant_amount", 422),
+        ("grant", {"grant_amount": "NaN"}, "grant_amount", 422),
+        ("grant", {"grant_amount": "Infinity"}, "grant_amount", 422),
+        ("grant", {"grant_amount": "-0"}, "grant_amount", 422),
+        ("grant", {"grant_amount": "0"}, "grant_amount", 422),
+        ("grant", {"grant_amount": "0.0000001"}, "grant_amount", 422),
+        (
+            "grant",
+            {"grant_amount": "5", "grant_expires_at": "2001-01-01T00:00"},
+            "grant_expires_at",
+            422,
+        ),
+        ("grant", {"grant_amount": "5", "grant_expires_at": "soon"}, "grant_expires_at", 422),
+        ("grant", {"grant_amount": "5", "grant_source": "plan"}, "grant_source", 422),
+        ("grant", {"grant_amount": "5", "grant_reason": "r" * 501}, "grant_reason", 422),
+        ("adjust", {"adjust_amount": "-0", "adjust_reason": "x"}, "adjust_amount", 422),
+        ("adjust", {"adjust_amount": "0", "adjust_reason": "x"}, "adjust_amount", 422),
+        ("adjust", {"adjust_amount": "-1e30", "adjust_reason": "x"}, "adjust_amount", 422),
+        ("adjust", {"adjust_amount": "NaN", "adjust_reason": "x"}, "adjust_amount", 422),
+        ("adjust", {"adjust_amount": "-Infinity", "adjust_reason": "x"}, "adjust_amount", 422),
+        ("adjust", {"adjust_amount": "1.1234567", "adjust_reason": "x"}, "adjust_amount", 422),
+        ("adjust", {"adjust_amount": "-5", "adjust_reason": "x"}, "adjust_amount", 409),
+        ("adjust", {"adjust_amount": "5", "adjust_reason": ""}, "adjust_reason", 422),
+    ],
+)
+async def test_bad_amounts_name_their_field_and_save_nothing(
+    admin_browser: Browser,
+    registry: Registry,
+    person: Person,
+    action: str,
+    fields: dict[str, str],
+    field: str,
+    status: int,
+) -> None:
+    here = f"/console/credits?user_id={person.id}"
+    base = {"user_id": person.id, "grant_source": "purchase"}
+    answer = await _post(admin_browser, here, f"/console/credits/{action}", base | fields)
+    assert answer.status_code == status, answer.text
+    assert f'id="error-{field}"' in answer.text
+    assert "Nothing was saved" in text(answer.text)
+    assert await _ledger_size(registry, person.id) == 0
+
+
+async def test_a_grant_and_an_adjustment_change_the_balance(
+    admin_browser: Browser, registry: Registry, person: Person
+) -> None:
+    here = f"/console/credits?user_id={person.id}"
+    fields = {
+        "user_id": person.id,
+        "grant_amount": "12.5",
+        "grant_source": "purchase",
+        "grant_expires_at": "2999-01-01T00:00",
+        "grant_reason": "invoice 7",
+    }
+    granted = await _post(admin_browser, here, "/console/credits/grant", fields)
+    assert granted.status_code == 303, granted.text
+    taken = {"user_id": person.id, "adjust_amount": "-2.25", "adjust_reason": "refund"}
+    adjusted = await _post(admin_browser, here, "/console/credits/adjust", taken)
+    assert adjusted.status_code == 303, adjusted.text
+    balance = await registry.credits.balance(OPERATOR, uuid.UUID(person.id))
+    assert balance.balance == Decimal("10.25")
+    assert balance.grants[0].expires_at is not None
+    assert balance.grants[0].expires_at.year == 2999
+    shown = text((await admin_browser.get(adjusted.headers["location"])).text)
+    assert "The balance was adjusted." in shown
+    assert "invoice 7" in shown
+    assert "refund" in shown
+
+
+@pytest.mark.parametrize("garbage", GARBAGE)
+async def test_credits_of_garbage_users_are_not_found(admin_browser: Browser, garbage: str) -> None:
+    answer = await admin_browser.get(f"/console/credits?user_id={garbage}")
+    assert answer.status_code == 404, answer.text
+    assert "Not found" in text(answer.text)
+    page = await admin_browser.get("/logout")  # the sign-out form carries the token
+    for action in ("grant", "adjust"):
+        answer = await admin_browser.client.post(
+            f"/console/credits/{action}",
+            data={"csrf_token": _token(page.text), "user_id": garbage, f"{action}_amount": "5"},
+            headers={"Origin": ORIGIN},
+        )
+        assert answer.status_code == 404, (garbage, answer.text)
+
+
+def _token(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match is not None
+    return match.group(1)
+
+
+async def test_members_see_their_own_credits_only(
+    browser: Browser, person: Person, registry: Registry
+) -> None:
+    other = await make_person(registry)
+    await browser.sign_in(person.email, person.password)
+    mine = await browser.get("/console/credits")
+    assert mine.status_code == 200
+    assert "Your credits" in text(mine.text)
+    assert "Grant credits" not in text(mine.text)
+    assert (await browser.get(f"/console/credits?user_id={person.id}")).status_code == 200
+    for garbage in (other.id, "nope", str(uuid.uuid4())):
+        answer = await browser.get(f"/console/credits?user_id={garbage}")
+        assert answer.status_code == 404, garbage
+    token = _token((await browser.get("/logout")).text)
+    for action in ("grant", "adjust"):
+        answer = await browser.client.post(
+            f"/console/credits/{action}",
+            data={"csrf_token": token, "user_id": person.id, f"{action}_amount": "5"},
+            headers={"Origin": ORIGIN},
+        )
+        assert answer.status_code == 404
+    assert await _ledger_size(registry, person.id) == 0
+
+
+async def test_credit_forms_need_their_token_and_refuse_nul(
+    admin_browser: Browser, registry: Registry, person: Person
+) -> None:
+    page = await admin_browser.get(f"/console/credits?user_id={person.id}")
+    fields = {"user_id": person.id, "adjust_amount": "5", "adjust_reason": "x"}
+    answer = await admin_browser.client.post(
+        "/console/credits/adjust", data=fields, headers={"Origin": ORIGIN}
+    )
+    assert answer.status_code == 403
+    nul = fields | {"csrf_token": _token(page.text), "adjust_reason": "a\x00b"}
+    answer = await admin_browser.client.post(
+        "/console/credits/adjust", data=nul, headers={"Origin": ORIGIN}
+    )
+    assert answer.status_code == 400
+    assert await _ledger_size(registry, person.id) == 0
+
+
+async def test_the_balances_list_finds_users_by_email(
+    admin_browser: Browser, person: Person
+) -> None:
+    listed = await admin_browser.get("/console/credits")
+    assert person.email in text(listed.text)
+    exact = await admin_browser.get(f"/console/credits?email={person.email.upper()}")
+    assert exact.status_code == 303
+    assert exact.headers["location"] == f"/console/credits?user_id={person.id}"
+    part = await admin_browser.get("/console/credits?email=%25_nobody")
+    assert part.status_code == 200
+    assert "No user matches" in text(part.text)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from modelyard.api.web.console import access, dashboard, plans, subscriptions
+from modelyard.api.web.console import access, credits, dashboard, plans, subscriptions
 
-ROUTERS = (dashboard.router, plans.router, subscriptions.router)
+ROUTERS = (dashboard.router, plans.router, subscriptions.router, credits.router)
 
 
 def install(app: FastAPI) -> None:
