@@ -163,12 +163,12 @@ async def _subscriptions(registry: Registry) -> list[object]:
 @pytest.mark.parametrize(
     ("fields", "field", "status"),
     [
-        ({"user_email": "", "plan": "pro"}, "user_email", 422),
-        ({"user_email": "nobody@example.com", "plan": "pro"}, "user_email", 404),
-        ({"user_email": "x" * 5000, "plan": "pro"}, "user_email", 404),
-        ({"plan": "no-such-plan"}, "plan", 404),
-        ({"plan": ""}, "plan", 422),
-        ({"plan": "pro", "external_customer_id": "c" * 201}, "external_customer_id", 422),
+        ({"user_email": "", "plan_name": "pro"}, "user_email", 422),
+        ({"user_email": "nobody@example.com", "plan_name": "pro"}, "user_email", 404),
+        ({"user_email": "x" * 5000, "plan_name": "pro"}, "user_email", 404),
+        ({"plan_name": "no-such-plan"}, "plan_name", 404),
+        ({"plan_name": ""}, "plan_name", 422),
+        ({"plan_name": "pro", "external_customer_id": "c" * 201}, "external_customer_id", 422),
     ],
 )
 async def test_a_bad_subscription_names_its_field_and_saves_nothing(
@@ -189,7 +189,7 @@ async def test_a_bad_subscription_names_its_field_and_saves_nothing(
 async def test_subscribe_twice_suspend_resume_cancel_and_renew(
     admin_browser: Browser, registry: Registry, person: Person
 ) -> None:
-    data = {"user_email": person.email.upper(), "plan": "pro"}
+    data = {"user_email": person.email.upper(), "plan_name": "pro"}
     made = await _post(admin_browser, "/console/subscriptions", "/console/subscriptions", data)
     assert made.status_code == 303, made.text
     again = await _post(admin_browser, "/console/subscriptions", "/console/subscriptions", data)

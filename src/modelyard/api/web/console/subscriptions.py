@@ -28,7 +28,7 @@ from modelyard.errors import ModelyardError, NotFound, check
 router = APIRouter(include_in_schema=False)
 
 BASE = "/console/subscriptions"
-FIELDS = ("user_email", "plan", "external_customer_id", "external_subscription_id")
+FIELDS = ("user_email", "plan_name", "external_customer_id", "external_subscription_id")
 STATUSES: tuple[str, ...] = get_args(Status)
 CHANGES: dict[str, Literal["active", "suspended", "cancelled"]] = {
     "suspend": "suspended",
@@ -143,7 +143,7 @@ async def subscribe(request: Request) -> Response:
         user_id = await registry.billing_accounts.by_email(signed.actor(), email)
         raw = {
             "user_id": user_id,
-            "plan": typed["plan"],
+            "plan": typed["plan_name"],
             "external_customer_id": typed["external_customer_id"].strip() or None,
             "external_subscription_id": typed["external_subscription_id"].strip() or None,
         }
@@ -158,8 +158,8 @@ async def subscribe(request: Request) -> Response:
 def _subscribe_errors(exc: ModelyardError) -> FormErrors:
     if exc.code == "USER_NOT_FOUND":
         return FormErrors(fields={"user_email": "No user has this email."})
-    about = "plan" if exc.code.startswith("PLAN_") else "user_email"
-    mapping = {"user_id": "user_email", "plan": "plan"}
+    about = "plan_name" if exc.code.startswith("PLAN_") else "user_email"
+    mapping = {"user_id": "user_email", "plan": "plan_name"}
     mapping |= {name: name for name in FIELDS if name.startswith("external_")}
     return form_errors(exc, mapping, about=about)
 
