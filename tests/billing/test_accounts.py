@@ -66,6 +66,8 @@ async def test_search_takes_wildcards_literally_and_members_may_not_list(
     found = await registry.billing_accounts.list(admin, PageRequest(), search="BUYER_")
     assert {r.user_id for r in found.items} == set(ids)
     assert (await registry.billing_accounts.list(admin, PageRequest(), search="%")).total == 0
+    for odd in ("buyer\x00", "\ud800"):
+        assert (await registry.billing_accounts.list(admin, PageRequest(), search=odd)).total == 0
     member = Actor(user_id=ids[0], role="member", label="user:m")
     with pytest.raises(Forbidden):
         await registry.billing_accounts.list(member, PageRequest())
@@ -78,7 +80,7 @@ async def test_a_user_by_email_any_case_and_their_emails_in_one_go(
 ) -> None:
     ids = await _users(registry, admin, 3)
     assert await registry.billing_accounts.by_email(admin, " BUYER_2@example.com ") == ids[2]
-    for wrong in ("nobody@example.com", "", "x" * 1000):
+    for wrong in ("nobody@example.com", "", "x" * 1000, "a\x00@example.com", "\ud800"):
         with pytest.raises(NotFound):
             await registry.billing_accounts.by_email(admin, wrong)
     emails = await registry.billing_accounts.emails(admin, [ids[0], ids[1], uuid.uuid4()])

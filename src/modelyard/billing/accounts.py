@@ -15,6 +15,7 @@ from modelyard.db.tables import CreditEntry, Plan, Subscription, User
 from modelyard.db.types import canonical
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Amount, Page, PageRequest, View, not_found
+from modelyard.registry.fields import unstorable
 from modelyard.registry.tx import Database
 
 MAX_SEARCH = 320  # an email's longest
@@ -57,6 +58,8 @@ class BillingAccounts:
         )
         query = select(User.id).where(User.deleted_at.is_(None))
         needle = search.strip().lower()[:MAX_SEARCH]
+        if unstorable(needle):  # no email holds it (and PostgreSQL refuses NUL)
+            return Page(items=[], total=0, limit=page.limit, offset=page.offset)
         if needle:
             query = query.where(User.email_normalized.like(_like(needle), escape="\\"))
         async with self.db.read(actor) as tx:
@@ -98,13 +101,13 @@ class BillingAccounts:
         """The id of the user (not deleted) with this email, any case; else not found."""
         actor.require_admin("look users up")
         wanted = email.strip().lower()
+        if len(wanted) > MAX_SEARCH or unstorable(wanted):
+            raise not_found("user", "with that email")
         async with self.db.read(actor) as tx:
             found = await tx.session.scalar(
-                select(User.id).where(
-                    User.email_normalized == wanted[:MAX_SEARCH], User.deleted_at.is_(None)
-                )
+                select(User.id).where(User.email_normalized == wanted, User.deleted_at.is_(None))
             )
-        if found is None or len(wanted) > MAX_SEARCH:
+        if found is None:
             raise not_found("user", repr(email.strip()))
         return found
 

@@ -233,6 +233,11 @@ async def test_odd_offsets_and_unknown_users_still_answer(admin_browser: Browser
         "/console/subscriptions?offset=99999999999999999999999",
         "/console/subscriptions?offset=9223372036854775807",
         "/console/subscriptions?user=nobody%40example.com",
+        "/console/subscriptions?user=a%00%40example.com",
+        "/console/subscriptions?user=%ED%A0%80",
+        "/console/credits?email=a%00%40example.com",
+        "/console/credits?email=%00",
+        "/console/credits?offset=abc",
     ):
         answer = await admin_browser.get(path)
         assert answer.status_code == 200, path
