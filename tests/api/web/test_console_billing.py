@@ -12,6 +12,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from modelyard.billing.credits import Adjustment
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import PageRequest
 from modelyard.services import Registry
@@ -408,3 +409,23 @@ async def test_the_balances_list_finds_users_by_email(
     part = await admin_browser.get("/console/credits?email=%25_nobody")
     assert part.status_code == 200
     assert "No user matches" in text(part.text)
+
+
+async def test_a_later_ledger_page_carries_the_running_balance(
+    admin_browser: Browser, registry: Registry, person: Person
+) -> None:
+    uid = uuid.UUID(person.id)
+    for i in range(52):
+        amount = Decimal(i + 1)
+        await registry.credits.adjust(
+            OPERATOR, Adjustment(user_id=uid, amount=amount, reason=f"step {i + 1}")
+        )
+    answer = await admin_browser.get(f"/console/credits?user_id={person.id}&offset=50")
+    assert answer.status_code == 200
+    shown = text(answer.text)
+    assert "51\u201352 of 52" in shown
+    # the two oldest entries (a positive adjustment is a grant): +2 leaving 3, +1 leaving 1
+    assert re.search(r"grant 2\.00 3\.00 step 2 .* grant 1\.00 1\.00 step 1", shown)
+    first = text((await admin_browser.get(f"/console/credits?user_id={person.id}")).text)
+    total = sum(range(1, 53))
+    assert re.search(rf"grant 52\.00 {total:,}\.00 step 52", first)
