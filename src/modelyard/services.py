@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from modelyard.billing.accounts import BillingAccounts
 from modelyard.billing.credits import CreditService
 from modelyard.billing.plans import Plans
 from modelyard.billing.subscriptions import Subscriptions
@@ -59,6 +60,7 @@ class Registry:
         self.plans = Plans(db)
         self.subscriptions = Subscriptions(db)
         self.credits = CreditService(db)
+        self.billing_accounts = BillingAccounts(db)
         self.oauth_clients = OAuthClients(db)
         self.signing_keys = SigningKeys(db)
         self.passwords = Passwords(db)

@@ -30,6 +30,9 @@ ROUTERS = (
     oauth_clients.router,
     oauth_client_page.router,
 )
+from modelyard.api.web.console import access, credits, dashboard, plans, subscriptions
+
+ROUTERS = (dashboard.router, plans.router, subscriptions.router, credits.router)
 
 
 def install(app: FastAPI) -> None:
