@@ -72,20 +72,20 @@ async def test_search_takes_wildcards_literally_and_members_may_not_list(
     with pytest.raises(Forbidden):
         await registry.billing_accounts.list(member, PageRequest())
     with pytest.raises(Forbidden):
-        await registry.billing_accounts.by_email(member, "buyer_1@example.com")
+        await registry.users.by_email(member, "buyer_1@example.com")
 
 
 async def test_a_user_by_email_any_case_and_their_emails_in_one_go(
     registry: Registry, admin: Actor
 ) -> None:
     ids = await _users(registry, admin, 3)
-    assert await registry.billing_accounts.by_email(admin, " BUYER_2@example.com ") == ids[2]
+    assert (await registry.users.by_email(admin, " BUYER_2@example.com ")).id == ids[2]
     for wrong in ("nobody@example.com", "", "x" * 1000, "a\x00@example.com", "\ud800"):
         with pytest.raises(NotFound):
-            await registry.billing_accounts.by_email(admin, wrong)
-    emails = await registry.billing_accounts.emails(admin, [ids[0], ids[1], uuid.uuid4()])
+            await registry.users.by_email(admin, wrong)
+    emails = await registry.users.emails(admin, [ids[0], ids[1], uuid.uuid4()])
     assert emails == {ids[0]: "Buyer_0@Example.com", ids[1]: "Buyer_1@Example.com"}
-    assert await registry.billing_accounts.emails(admin, []) == {}
+    assert await registry.users.emails(admin, []) == {}
 
 
 async def test_the_running_balance_of_a_ledger_page(registry: Registry, admin: Actor) -> None:

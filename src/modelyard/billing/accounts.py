@@ -5,7 +5,6 @@ subscriptions (one query), and the running balance beside a page of the ledger."
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -96,30 +95,6 @@ class BillingAccounts:
                 for uid, email, name, role, status, amount, plan, sub_status in rows.all()
             ]
         return Page(items=items, total=total or 0, limit=page.limit, offset=page.offset)
-
-    async def by_email(self, actor: Actor, email: str) -> uuid.UUID:
-        """The id of the user (not deleted) with this email, any case; else not found."""
-        actor.require_admin("look users up")
-        wanted = email.strip().lower()
-        if len(wanted) > MAX_SEARCH or unstorable(wanted):
-            raise not_found("user", "with that email")
-        async with self.db.read(actor) as tx:
-            found = await tx.session.scalar(
-                select(User.id).where(User.email_normalized == wanted, User.deleted_at.is_(None))
-            )
-        if found is None:
-            raise not_found("user", repr(email.strip()))
-        return found
-
-    async def emails(self, actor: Actor, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
-        """Each user's email (deleted users' too), in one query."""
-        actor.require_admin("read users")
-        wanted = set(ids)
-        if not wanted:
-            return {}
-        async with self.db.read(actor) as tx:
-            rows = await tx.session.execute(select(User.id, User.email).where(User.id.in_(wanted)))
-            return {uid: email for uid, email in rows.all()}
 
     async def newer_than(self, actor: Actor, user_id: uuid.UUID, entry_id: int) -> Decimal:
         """The sum of the user's ledger entries after ``entry_id``: the balance less it is

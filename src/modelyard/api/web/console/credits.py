@@ -55,7 +55,7 @@ async def credits(request: Request) -> Response:
     email = request.query_params.get("email", "").strip()
     if email and "@" in email:
         try:
-            found = await registry_of(request).billing_accounts.by_email(signed.actor(), email)
+            found = (await registry_of(request).users.by_email(signed.actor(), email)).id
         except NotFound:
             pass
         else:

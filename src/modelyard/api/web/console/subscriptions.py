@@ -52,9 +52,8 @@ async def _filters(request: Request, signed: SignedIn) -> tuple[dict[str, Any], 
     errors = FormErrors()
     if chosen["user"]:
         try:
-            found["user_id"] = await registry_of(request).billing_accounts.by_email(
-                signed.actor(), chosen["user"]
-            )
+            user = await registry_of(request).users.by_email(signed.actor(), chosen["user"])
+            found["user_id"] = user.id
         except NotFound:
             errors.add("user", "No user has this email.")
     if chosen["plan"]:
@@ -92,9 +91,7 @@ async def _list(
             status=chosen["status"],
             plan_id=chosen["plan_id"],
         )
-    emails = await registry.billing_accounts.emails(
-        actor, [s.user_id for s in found.items] if found else []
-    )
+    emails = await registry.users.emails(actor, [s.user_id for s in found.items] if found else [])
     kept = {k: chosen[k] for k in ("user", "plan", "status") if chosen[k]}
     context = {
         "title": "Subscriptions",
@@ -140,7 +137,7 @@ async def subscribe(request: Request) -> Response:
         errors = FormErrors(fields={"user_email": "Enter the email of the user to subscribe."})
         return await _list(request, signed, typed=typed, errors=errors, status=422)
     try:
-        user_id = await registry.billing_accounts.by_email(signed.actor(), email)
+        user_id = (await registry.users.by_email(signed.actor(), email)).id
         raw = {
             "user_id": user_id,
             "plan": typed["plan_name"],
