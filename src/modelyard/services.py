@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from modelyard.billing.accounts import BillingAccounts
 from modelyard.billing.credits import CreditService
 from modelyard.billing.plans import Plans
 from modelyard.billing.subscriptions import Subscriptions
@@ -19,6 +20,7 @@ from modelyard.registry.actors import Actor
 from modelyard.registry.apikeys import ApiKeys
 from modelyard.registry.audit_log import AuditLog
 from modelyard.registry.connected_apps import ConnectedApps
+from modelyard.registry.model_uses import ModelUsage
 from modelyard.registry.models import Models
 from modelyard.registry.oauth_clients import OAuthClients
 from modelyard.registry.oauth_devices import OAuthDevices
@@ -49,6 +51,7 @@ class Registry:
         self.providers = Providers(db)
         self.models = Models(db)
         self.prices = Prices(db)
+        self.model_usage = ModelUsage(db)
         self.settings = SystemSettings(db)
         self.preferences = Preferences(db)
         self.audit = AuditLog(db)
@@ -59,6 +62,7 @@ class Registry:
         self.plans = Plans(db)
         self.subscriptions = Subscriptions(db)
         self.credits = CreditService(db)
+        self.billing_accounts = BillingAccounts(db)
         self.oauth_clients = OAuthClients(db)
         self.signing_keys = SigningKeys(db)
         self.passwords = Passwords(db)

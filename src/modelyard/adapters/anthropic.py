@@ -45,6 +45,7 @@ from modelyard.errors import UpstreamBadRequest, UpstreamError, UpstreamUnavaila
 
 Json = dict[str, Any]
 MESSAGES_PATH = "/v1/messages"
+MODELS_PATH = "/v1/models"
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
 DEFAULT_VERSION = "2023-06-01"
 # The HTTP status each error ``type`` comes with: an ``error`` event mid-stream names only
@@ -206,6 +207,18 @@ class _Relay:
         return dataclasses.replace(counted, completion_tokens=produced, estimated=True)
 
 
+def _headers(target: Target) -> dict[str, str]:
+    version = target.config.get("anthropic_version") or DEFAULT_VERSION
+    headers = {
+        **target.headers,
+        "anthropic-version": str(version),
+        "content-type": "application/json",
+    }
+    if target.api_key:
+        headers["x-api-key"] = target.api_key
+    return headers
+
+
 class AnthropicAdapter:
     async def _post(
         self,
@@ -217,18 +230,25 @@ class AnthropicAdapter:
         path: str = MESSAGES_PATH,
         beta: str | None = None,
     ) -> aiohttp.ClientResponse:
-        version = target.config.get("anthropic_version") or DEFAULT_VERSION
-        headers = {
-            **target.headers,
-            "anthropic-version": str(version),
-            "content-type": "application/json",
-        }
+        headers = _headers(target)
         if beta:
             headers["anthropic-beta"] = beta
-        if target.api_key:
-            headers["x-api-key"] = target.api_key
         url = f"{target.base_url}{path}"
         return await edge.send(http, target, url, payload, headers=headers, streaming=streaming)
+
+    async def list_models(self, http: aiohttp.ClientSession, target: Target) -> list[str]:
+        """``GET /v1/models``: the ids of ``data[]`` (a connection test's call)."""
+        url = f"{target.base_url}{MODELS_PATH}"
+        async with (
+            edge.edge(target, _error),
+            await edge.send(
+                http, target, url, None, headers=_headers(target), method="GET"
+            ) as response,
+        ):
+            raw = await response.read()
+        listed = edge.json_object(raw, target).get("data")
+        items = listed if isinstance(listed, list) else []
+        return [str(m["id"]) for m in items if isinstance(m, dict) and "id" in m]
 
     async def messages(
         self, http: aiohttp.ClientSession, target: Target, body: Json, beta: str | None

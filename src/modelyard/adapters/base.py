@@ -152,3 +152,11 @@ class MessagesAdapter(Protocol):
     async def count_tokens(
         self, http: aiohttp.ClientSession, target: Target, body: dict[str, Any], beta: str | None
     ) -> int: ...
+
+
+@runtime_checkable
+class ModelsAdapter(Protocol):
+    """An adapter whose upstream lists the models a key may use: the cheapest real call,
+    which a connection test makes (no tokens spent). Returns the upstream's model ids."""
+
+    async def list_models(self, http: aiohttp.ClientSession, target: Target) -> list[str]: ...

@@ -103,7 +103,8 @@ async def send(
     """The reply to ``payload`` sent as JSON; :class:`Failure` for a status of 300 or more.
 
     The whole call must end within ``timeout_s``; a stream may run long, so there only
-    connecting and the silence between reads are timed."""
+    connecting and the silence between reads are timed. A ``payload`` of None sends no body
+    (a GET)."""
     timeouts = target.memo.get("timeouts" if not streaming else "stream-timeouts")
     if timeouts is None:
         timeouts = aiohttp.ClientTimeout(total=target.timeout_s)
@@ -116,7 +117,7 @@ async def send(
         method,
         url,
         params=params,
-        data=orjson.dumps(payload),
+        data=None if payload is None else orjson.dumps(payload),
         headers=headers,
         timeout=timeouts,
         allow_redirects=False,  # a redirect would carry the key elsewhere

@@ -96,6 +96,23 @@ class GeminiAdapter:
             http, target, url, payload, headers=headers, streaming=streaming, params=params
         )
 
+    async def list_models(self, http: aiohttp.ClientSession, target: Target) -> list[str]:
+        """``GET /models``: the models the key may use (their first page; a connection
+        test's call), without the ``models/`` prefix."""
+        headers = dict(target.headers)
+        if target.api_key:
+            headers["x-goog-api-key"] = target.api_key
+        url = f"{target.base_url}/models"
+        async with (
+            edge.edge(target, _error),
+            await edge.send(http, target, url, None, headers=headers, method="GET") as response,
+        ):
+            raw = await response.read()
+        listed = edge.json_object(raw, target).get("models")
+        items = listed if isinstance(listed, list) else []
+        names = (str(m["name"]) for m in items if isinstance(m, dict) and "name" in m)
+        return [name.removeprefix("models/") for name in names]
+
     async def _call(
         self, http: aiohttp.ClientSession, target: Target, method: str, payload: Json
     ) -> Json:

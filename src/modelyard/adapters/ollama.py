@@ -85,6 +85,21 @@ class OllamaAdapter:
             raw = await reply.read()
         return edge.json_object(raw, target)
 
+    async def list_models(self, http: aiohttp.ClientSession, target: Target) -> list[str]:
+        """``GET /api/tags``: the names of the models the server holds."""
+        headers = dict(target.headers)
+        if target.api_key:
+            headers["Authorization"] = f"Bearer {target.api_key}"
+        url = f"{target.base_url}/api/tags"
+        async with (
+            edge.edge(target, _error),
+            await edge.send(http, target, url, None, headers=headers, method="GET") as reply,
+        ):
+            raw = await reply.read()
+        listed = edge.json_object(raw, target).get("models")
+        items = listed if isinstance(listed, list) else []
+        return [str(m["name"]) for m in items if isinstance(m, dict) and "name" in m]
+
     def _request(self, target: Target, body: Json, *, stream: bool) -> Json:
         keep_alive = target.config.get("keep_alive")
         return wire.build_request(target.model_id, body, stream=stream, keep_alive=keep_alive)

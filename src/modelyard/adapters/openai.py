@@ -33,6 +33,7 @@ CHAT_PATH = "/chat/completions"
 RESPONSES_PATH = "/responses"
 RESPONSES_ENDS = ("response.completed", "response.incomplete", "response.failed")
 EMBEDDINGS_PATH = "/embeddings"
+MODELS_PATH = "/models"
 DONE = b"[DONE]"
 
 
@@ -160,6 +161,21 @@ class OpenAIAdapter:
         ):
             raw = await response.read()
         return edge.json_object(raw, target), raw
+
+    async def list_models(self, http: aiohttp.ClientSession, target: Target) -> list[str]:
+        """``GET /models``: the ids of ``data[]`` (a connection test's call)."""
+        headers = target.memo.get("openai-headers")
+        if headers is None:
+            headers = target.memo["openai-headers"] = _headers(target)
+        url = f"{target.base_url}{MODELS_PATH}"
+        async with (
+            edge.edge(target, _error),
+            await edge.send(http, target, url, None, headers=headers, method="GET") as response,
+        ):
+            raw = await response.read()
+        listed = edge.json_object(raw, target).get("data")
+        items = listed if isinstance(listed, list) else []
+        return [str(m["id"]) for m in items if isinstance(m, dict) and "id" in m]
 
     async def chat(self, http: aiohttp.ClientSession, target: Target, body: Json) -> ChatResult:
         path = target.config.get("chat_path") or CHAT_PATH

@@ -115,6 +115,7 @@ class Subscriptions:
         *,
         user_id: uuid.UUID | None = None,
         status: Status | None = None,
+        plan_id: uuid.UUID | None = None,
     ) -> Page[SubscriptionView]:
         user = user_id if actor.is_admin else actor.user_id
         async with self.db.read(actor) as tx:
@@ -123,6 +124,8 @@ class Subscriptions:
                 query = query.where(Subscription.user_id == user)
             if status is not None:
                 query = query.where(Subscription.status == status)
+            if plan_id is not None:
+                query = query.where(Subscription.plan_id == plan_id)
             total = await tx.session.scalar(select(func.count()).select_from(query.subquery()))
             rows = await tx.session.scalars(
                 query.order_by(Subscription.created_at.desc(), Subscription.id)

@@ -163,8 +163,8 @@ def _providers(
     for row, role in rows:
         if row.kind in installed:
             member = row.owner_user_id is not None and role != "admin"
-            api_key, problem = _open_key(db, row)
-            providers[row.id] = _provider(
+            api_key, problem = open_key(db, row)
+            providers[row.id] = provider_entry(
                 row, api_key, usable=problem is None, reach=allowed if member else None
             )
             if problem is not None:
@@ -175,7 +175,7 @@ def _providers(
     return providers, uninstalled, unreadable
 
 
-def _open_key(db: Database, row: Provider) -> tuple[str | None, str | None]:
+def open_key(db: Database, row: Provider) -> tuple[str | None, str | None]:
     """The provider's API key, or why it cannot be opened (re-reading a changed key file
     first when the key id is not known here: another process may have just rotated)."""
     if row.api_key_sealed is None:
@@ -191,7 +191,7 @@ def _open_key(db: Database, row: Provider) -> tuple[str | None, str | None]:
     return None, problem
 
 
-def _provider(
+def provider_entry(
     row: Provider, api_key: str | None, *, usable: bool, reach: tuple[Network, ...] | None
 ) -> ProviderEntry:
     return ProviderEntry(

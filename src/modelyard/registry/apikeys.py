@@ -8,13 +8,13 @@ import uuid
 from datetime import datetime, timedelta
 
 from pydantic import Field, field_validator
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from modelyard.db.tables import ApiKey, User
 from modelyard.errors import Conflict, Forbidden, Unauthenticated, ValidationFailed
 from modelyard.registry import scopes as vocabulary
 from modelyard.registry.actors import Actor
-from modelyard.registry.common import Spec, View, not_found, parse_id
+from modelyard.registry.common import Page, PageRequest, Spec, View, not_found, parse_id
 from modelyard.registry.fields import Instant, PositiveInt32
 from modelyard.registry.tx import Database, Tx
 
@@ -42,6 +42,12 @@ class ApiKeyView(View):
     revoked_at: datetime | None
     last_used_at: datetime | None
     created_at: datetime
+
+
+class OwnedApiKeyView(ApiKeyView):
+    """A key with its owner's email, for lists of several people's keys."""
+
+    owner_email: str
 
 
 class NewApiKey(View):
@@ -138,6 +144,46 @@ class ApiKeys:
             if owner is not None:
                 query = query.where(ApiKey.user_id == owner)
             return [ApiKeyView.model_validate(k) for k in await tx.session.scalars(query)]
+
+    async def page(
+        self,
+        actor: Actor,
+        page: PageRequest,
+        *,
+        user_id: uuid.UUID | str | None = None,
+        revoked: bool | None = None,
+    ) -> Page[OwnedApiKeyView]:
+        """A page of keys, newest first, each with its owner's email: an admin's are
+        everyone's (or ``user_id``'s), anyone else's their own (another user's id is not
+        found). ``revoked`` keeps only the revoked (True) or the unrevoked (False) ones."""
+        owner = parse_id(user_id, "user") if user_id else None
+        if not actor.is_admin:
+            if owner is not None and owner != actor.user_id:
+                raise not_found("user", owner)
+            owner = actor.user_id
+            if owner is None:
+                raise not_found("user", "operator")
+        async with self.db.read(actor) as tx:
+            query = select(ApiKey, User.email).join(User, User.id == ApiKey.user_id)
+            if owner is not None:
+                query = query.where(ApiKey.user_id == owner)
+            if revoked is not None:
+                query = query.where(
+                    ApiKey.revoked_at.is_not(None) if revoked else ApiKey.revoked_at.is_(None)
+                )
+            total = await tx.session.scalar(select(func.count()).select_from(query.subquery()))
+            rows = await tx.session.execute(
+                query.order_by(ApiKey.created_at.desc(), ApiKey.id)
+                .limit(page.limit)
+                .offset(page.offset)
+            )
+            items = [
+                OwnedApiKeyView.model_validate(
+                    ApiKeyView.model_validate(key).model_dump() | {"owner_email": email}
+                )
+                for key, email in rows
+            ]
+        return Page(items=items, total=total or 0, limit=page.limit, offset=page.offset)
 
     async def revoke(self, actor: Actor, key_id: uuid.UUID | str) -> ApiKeyView:
         kid = parse_id(key_id, "api_key")

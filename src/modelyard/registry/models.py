@@ -122,6 +122,19 @@ class Models:
                 found[m.provider_id].append(view_of(m, prices.get(m.id)))
         return [found.get(pid, []) for pid in provider_ids]
 
+    async def counts(self, actor: Actor, provider_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """How many models each provider has (those ``actor`` may see; 0 for the others), in
+        one query however many providers."""
+        query = (
+            _visible(actor, ModelFilter())
+            .where(Model.provider_id.in_(set(provider_ids)))
+            .with_only_columns(Model.provider_id, func.count())
+            .group_by(Model.provider_id)
+        )
+        async with self.db.read(actor) as tx:
+            found = {pid: int(n) for pid, n in await tx.session.execute(query)}
+        return {pid: found.get(pid, 0) for pid in provider_ids}
+
     async def get(self, actor: Actor, model_id: uuid.UUID | str) -> ModelView:
         async with self.db.read(actor) as tx:
             model, _ = await model_visible(tx, model_id)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, field_validator
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, false, func, select
 
 from modelyard.db import rollup
 from modelyard.db.auth_tables import WebSession
@@ -16,7 +17,7 @@ from modelyard.db.tables import Provider, User
 from modelyard.errors import Conflict, Forbidden
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Page, PageRequest, Spec, View, not_found, parse_id
-from modelyard.registry.fields import PositiveInt32
+from modelyard.registry.fields import PositiveInt32, unstorable
 from modelyard.registry.provider_changes import apply_change
 from modelyard.registry.tx import Database, Tx
 
@@ -85,13 +86,33 @@ class Users:
         self.db = db
 
     async def list(
-        self, actor: Actor, page: PageRequest, *, deleted: bool = False
+        self,
+        actor: Actor,
+        page: PageRequest,
+        *,
+        deleted: bool = False,
+        email: str | None = None,
+        role: Role | None = None,
+        status: Status | None = None,
     ) -> Page[UserView]:
+        """A page of users (the deleted ones with ``deleted``), oldest first; ``email``
+        keeps those whose email contains it (any case), ``role`` and ``status`` those
+        with that role or status. Filtered in SQL."""
         actor.require_admin("list users")
         async with self.db.read(actor) as tx:
             query = select(User).where(
                 User.deleted_at.is_not(None) if deleted else User.deleted_at.is_(None)
             )
+            if email and unstorable(email) is not None:  # no stored email holds a NUL
+                query = query.where(false())
+            elif email:
+                query = query.where(
+                    User.email_normalized.contains(email.strip().lower(), autoescape=True)
+                )
+            if role is not None:
+                query = query.where(User.role == role)
+            if status is not None:
+                query = query.where(User.status == status)
             total = await tx.session.scalar(select(func.count()).select_from(query.subquery()))
             rows = await tx.session.scalars(
                 query.order_by(User.created_at, User.id).limit(page.limit).offset(page.offset)
@@ -99,12 +120,34 @@ class Users:
             items = [UserView.model_validate(u) for u in rows]
         return Page(items=items, total=total or 0, limit=page.limit, offset=page.offset)
 
+    async def emails(self, actor: Actor, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The email of each of ``user_ids`` (one query): an admin's look-up of owners; a
+        member learns only their own."""
+        wanted = {u for u in user_ids if actor.is_admin or u == actor.user_id}
+        if not wanted:
+            return {}
+        async with self.db.read(actor) as tx:
+            rows = await tx.session.execute(select(User.id, User.email).where(User.id.in_(wanted)))
+            return {uid: email for uid, email in rows}
+
     async def get(self, actor: Actor, user_id: uuid.UUID | str) -> UserView:
         uid = parse_id(user_id, "user")
         if not actor.is_admin and uid != actor.user_id:
             raise not_found("user", uid)
         async with self.db.read(actor) as tx:
             return UserView.model_validate(await _load(tx, uid))
+
+    async def by_email(self, actor: Actor, email: str) -> UserView:
+        """The user (deleted or not) whose email is ``email``, in any case (admins only)."""
+        actor.require_admin("look users up")
+        wanted = email.strip().lower()
+        async with self.db.read(actor) as tx:
+            user = None
+            if wanted and len(wanted) <= 320 and unstorable(wanted) is None:
+                user = await tx.session.scalar(select(User).where(User.email_normalized == wanted))
+            if user is None:
+                raise not_found("user", repr(email[:100]))
+            return UserView.model_validate(user)
 
     async def create(self, actor: Actor, spec: UserCreate) -> UserView:
         actor.require_admin("create users")

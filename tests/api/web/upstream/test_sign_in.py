@@ -34,7 +34,7 @@ async def test_a_new_person_is_created_as_a_member_and_signed_in(
     http = await browsers()
     answer = await sign_in_through_b(http, person)
     assert answer.status_code == 303, answer.text
-    assert answer.headers["location"] == "/console"
+    assert answer.headers["location"] == "/account/apps"
     assert SESSION in http.cookies
     assert FLOW not in http.cookies  # the flow is taken once
     await signed_in_as(http, person.email)

@@ -1,12 +1,44 @@
-"""The console's pages, one router per area, mounted under /console."""
+"""The console's pages, one router per area, mounted under /console. Within an area a
+fixed path (``/new``) comes before the ``/{id}`` it would otherwise match."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from modelyard.api.web.console import access, dashboard
+from modelyard.api.web.console import (
+    access,
+    credits,
+    dashboard,
+    infrastructure,
+    key_new,
+    keys,
+    models,
+    oauth_client_page,
+    oauth_clients,
+    plans,
+    provider_actions,
+    providers,
+    subscriptions,
+    user_page,
+    users,
+)
 
-ROUTERS = (dashboard.router,)
+ROUTERS = (
+    dashboard.router,
+    models.router,
+    infrastructure.router,
+    providers.router,
+    provider_actions.router,
+    users.router,
+    user_page.router,
+    key_new.router,
+    keys.router,
+    oauth_clients.router,
+    oauth_client_page.router,
+    plans.router,
+    subscriptions.router,
+    credits.router,
+)
 
 
 def install(app: FastAPI) -> None:
