@@ -105,6 +105,16 @@ class Users:
         async with self.db.read(actor) as tx:
             return UserView.model_validate(await _load(tx, uid))
 
+    async def find_by_email(self, actor: Actor, email: str) -> UserView | None:
+        """The user with this email (compared as sign-in does: trimmed, case folded), purged
+        users never; a member finds only themselves. None when there is none."""
+        normalized = email.strip().lower()
+        async with self.db.read(actor) as tx:
+            user = await tx.session.scalar(select(User).where(User.email_normalized == normalized))
+        if user is None or (not actor.is_admin and user.id != actor.user_id):
+            return None
+        return UserView.model_validate(user)
+
     async def create(self, actor: Actor, spec: UserCreate) -> UserView:
         actor.require_admin("create users")
         async with self.db.write(actor) as tx:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from modelyard.api.web.console import access, dashboard
+from modelyard.api.web.console import access, dashboard, usage
 
-ROUTERS = (dashboard.router,)
+ROUTERS = (dashboard.router, usage.router)
 
 
 def install(app: FastAPI) -> None:
