@@ -36,6 +36,7 @@ from modelyard.registry.upstream_sign_in import UpstreamSignIn
 from modelyard.registry.users import Users
 from modelyard.registry.web_sessions import WebSessions
 from modelyard.settings import Settings
+from modelyard.usage.daily import DailyUsage
 from modelyard.usage.relation_totals import UsageOf
 from modelyard.usage.report import UsageReport
 
@@ -54,6 +55,7 @@ class Registry:
         self.overview = Overview(db)
         self.usage = UsageReport(db)
         self.usage_of = UsageOf(db)
+        self.usage_daily = DailyUsage(db)
         self.plans = Plans(db)
         self.subscriptions = Subscriptions(db)
         self.credits = CreditService(db)

@@ -183,7 +183,9 @@ async def test_calls_become_rows_in_few_statements_of_one_shape(
     assert statements == []  # record() never touches the database
     assert recorder.pending() == 2500
     await recorder.stop()
-    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    inserts = [s for s in statements if s.lstrip().startswith("INSERT INTO usage_events")]
+    rollups = [s for s in statements if s.lstrip().startswith("INSERT INTO usage_daily")]
+    assert len(rollups) == 3  # one per batch: its rows added to their day's roll-up
     # Batches of 1000, 1000 and 500 rows, all in one statement text whatever their row count
     # (the drivers keep it prepared): the first in bulk (1500 rows still waited behind it),
     # the others paced, in the shorter statements of a writer that keeps up.

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from sqlalchemy import delete, func, select
 
+from modelyard.db import rollup
 from modelyard.db.auth_tables import WebSession
 from modelyard.db.tables import Provider, User
 from modelyard.errors import Conflict, Forbidden
@@ -202,6 +203,8 @@ class Users:
             await _not_last_admin(tx, user)
             before = snapshot(user)
             await tx.session.delete(user)
+            await tx.session.flush()  # their calls lose their user (ON DELETE SET NULL)...
+            await rollup.fold_user(await tx.session.connection(), uid)  # ...their roll-ups too
             await tx.record("user.purge", "user", uid, before=before)
 
 

@@ -12,9 +12,10 @@ connections, 75,000 rows waited after 20 s; in bulk, none). Inside the transacti
 statements follow each other with only a turn of the loop between, so SQLite's write lock is
 held briefly.
 
-In the same transaction, each newly stored row that carries ``charged_credits`` debits its
-user's credit ledger (a row already stored, say a replay, debits nothing: the ledger follows
-the usage rows exactly once).
+In the same transaction, the newly stored rows are added to the daily roll-ups
+(:mod:`modelyard.db.rollup`), and each that carries ``charged_credits`` debits its user's
+credit ledger (a row already stored, say a replay, adds and debits nothing: the roll-ups and
+the ledger follow the usage rows exactly once).
 
 Usage writes never queue behind configuration changes (no registry write lock); on SQLite
 they open ``BEGIN IMMEDIATE`` like every writer there. A batch the database refuses for the
@@ -38,6 +39,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from modelyard.billing import ledger
+from modelyard.db import rollup
 from modelyard.db.tables import UsageEvent
 from modelyard.usage.sql import RowRefused, bulk_insert
 
@@ -143,7 +145,9 @@ class UsageWriter:
                         if index:  # the write lock is held: a turn of the loop, no pause
                             await asyncio.sleep(0)
                         stored |= await self._insert.insert(conn, values)
-                    charged = [rows[i] for i in _firsts(rows, stored) if rows[i]["charged_credits"]]
+                    added = [rows[i] for i in sorted(_firsts(rows, stored))]
+                    await rollup.add(conn, added)  # the daily roll-ups count each once
+                    charged = [row for row in added if row["charged_credits"]]
                     if charged:
                         await _debit(conn, charged)
                     return stored

@@ -1,0 +1,274 @@
+"""Usage by day, and the biggest spenders, read from the daily roll-ups (``usage_daily``)
+only: a chart over 90 days reads a few thousand summed rows, never the calls themselves.
+
+Visibility is the usage report's (:mod:`modelyard.usage.report`): members see their own
+usage only, whatever they ask; admins see everyone's, or one user's. Calls priced in
+different currencies are never added up (one row per currency); unpriced calls join their
+group's one priced currency, if there is one. Money is summed exactly in SQL (see
+:mod:`modelyard.db.rollup`), so these totals equal the report's to the last digit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, false, func, select
+
+from modelyard.db.rollup import NO_NAME, NO_USER, join
+from modelyard.db.tables import UsageDaily, User
+from modelyard.db.types import canonical
+from modelyard.errors import ValidationFailed
+from modelyard.registry.actors import Actor
+from modelyard.registry.common import Amount, View
+from modelyard.registry.tx import Database
+
+By = Literal["model", "provider", "user"]
+TOP_MAX = 1000
+_D = UsageDaily
+_SUMS = (
+    func.sum(_D.calls),
+    func.sum(_D.errors),
+    func.sum(_D.prompt_tokens),
+    func.sum(_D.completion_tokens),
+    func.sum(_D.cached_tokens),
+    func.sum(_D.latency_ms_total),
+    func.sum(_D.cost_whole),
+    func.sum(_D.cost_frac),
+    func.sum(_D.credits_whole),
+    func.sum(_D.credits_frac),
+    func.sum(_D.credited_calls),
+)
+_KEYS = {"model": _D.model_name, "provider": _D.provider_name, "user": _D.user_id}
+
+
+class DayTotal(View):
+    """One day's usage in one currency (``None``: calls nobody priced)."""
+
+    day: date
+    calls: int
+    errors: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    latency_ms_total: int
+    cost: Amount
+    currency: str | None
+    credits: Amount | None
+
+
+class TopTotal(View):
+    """One model's, provider's or user's usage in one currency over a range. ``key`` is the
+    model or provider name, or the user id as text; ``None`` for calls without one (a
+    purged user's, say). ``label`` is the user's email (``None`` for models and providers)."""
+
+    key: str | None
+    label: str | None
+    calls: int
+    errors: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: Amount
+    currency: str | None
+    credits: Amount | None
+
+
+class RangeTotal(View):
+    """A range's usage in one currency."""
+
+    calls: int
+    errors: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    latency_ms_total: int
+    cost: Amount
+    currency: str | None
+    credits: Amount | None
+
+
+@dataclass
+class _Sum:
+    calls: int = 0
+    errors: int = 0
+    prompt: int = 0
+    completion: int = 0
+    cached: int = 0
+    latency: int = 0
+    cost: Decimal = Decimal(0)
+    credits: Decimal | None = None
+
+    @classmethod
+    def of(cls, sums: Sequence[Any]) -> _Sum:
+        calls, errors, prompt, completion, cached, latency, cw, cf, kw, kf, credited = sums
+        return cls(
+            int(calls),
+            int(errors),
+            int(prompt),
+            int(completion),
+            int(cached),
+            int(latency),
+            join(cw, cf),
+            join(kw, kf) if int(credited) else None,
+        )
+
+    def merge(self, other: _Sum) -> None:
+        self.calls += other.calls
+        self.errors += other.errors
+        self.prompt += other.prompt
+        self.completion += other.completion
+        self.cached += other.cached
+        self.latency += other.latency
+        self.cost += other.cost
+        if other.credits is not None:
+            self.credits = (self.credits or Decimal(0)) + other.credits
+
+    def fields(self, currency: str | None) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "errors": self.errors,
+            "prompt_tokens": self.prompt,
+            "completion_tokens": self.completion,
+            "cached_tokens": self.cached,
+            "latency_ms_total": self.latency,
+            "cost": canonical(self.cost),
+            "currency": currency,
+            "credits": None if self.credits is None else canonical(self.credits),
+        }
+
+
+class DailyUsage:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def series(
+        self,
+        actor: Actor,
+        since: date,
+        until: date,
+        *,
+        user_id: uuid.UUID | None = None,
+        model: str | None = None,
+        provider: str | None = None,
+    ) -> list[DayTotal]:
+        """Per day in [since, until], oldest first, one row per currency; days without calls
+        are absent (the caller fills the gaps)."""
+        where = _where(actor, since, until, user_id, model, provider)
+        query = select(_D.day, _D.currency, *_SUMS).where(*where).group_by(_D.day, _D.currency)
+        async with self.db.read(actor) as tx:
+            rows = (await tx.session.execute(query)).all()
+        buckets = _buckets(((day,), currency, sums) for day, currency, *sums in rows)
+        out = [
+            DayTotal(day=key[0], **total.fields(currency))
+            for key, per_currency in buckets.items()
+            for currency, total in per_currency.items()
+        ]
+        return sorted(out, key=lambda t: (t.day, t.currency is None, t.currency or ""))
+
+    async def top(
+        self,
+        actor: Actor,
+        by: By,
+        since: date,
+        until: date,
+        limit: int = 10,
+    ) -> list[TopTotal]:
+        """The ``limit`` biggest models, providers or users over [since, until]: by cost,
+        then calls, then key. Members asking by user get only themselves."""
+        if by not in _KEYS:
+            raise ValidationFailed.at("by", f"{by!r} is not one of model, provider, user")
+        if not 1 <= limit <= TOP_MAX:
+            raise ValidationFailed.at("limit", f"must be between 1 and {TOP_MAX}")
+        column = _KEYS[by]
+        where = _where(actor, since, until, None, None, None)
+        query = select(column, _D.currency, *_SUMS).where(*where).group_by(column, _D.currency)
+        async with self.db.read(actor) as tx:
+            rows = (await tx.session.execute(query)).all()
+            buckets = _buckets(((key,), currency, sums) for key, currency, *sums in rows)
+            emails: dict[Any, str] = {}
+            users = [key[0] for key in buckets if by == "user" and key[0] != NO_USER]
+            if users:
+                found = await tx.session.execute(
+                    select(User.id, User.email).where(User.id.in_(users))
+                )
+                emails = {uid: email for uid, email in found}
+        out = []
+        for (raw,), per_currency in buckets.items():
+            key = None if raw in (NO_USER, NO_NAME) else str(raw)
+            label = emails.get(raw) if by == "user" else None
+            for currency, total in per_currency.items():
+                fields = total.fields(currency)
+                del fields["cached_tokens"], fields["latency_ms_total"]
+                out.append(TopTotal(key=key, label=label, **fields))
+        out.sort(key=lambda t: (-t.cost, -t.calls, t.key is None, t.key or "", t.currency or ""))
+        return out[:limit]
+
+    async def totals(
+        self,
+        actor: Actor,
+        since: date,
+        until: date,
+        *,
+        user_id: uuid.UUID | None = None,
+        model: str | None = None,
+        provider: str | None = None,
+    ) -> list[RangeTotal]:
+        """The range's usage, one row per currency."""
+        where = _where(actor, since, until, user_id, model, provider)
+        query = select(_D.currency, *_SUMS).where(*where).group_by(_D.currency)
+        async with self.db.read(actor) as tx:
+            rows = (await tx.session.execute(query)).all()
+        buckets = _buckets(((), currency, sums) for currency, *sums in rows)
+        out = [
+            RangeTotal(**total.fields(currency))
+            for per_currency in buckets.values()
+            for currency, total in per_currency.items()
+        ]
+        return sorted(out, key=lambda t: (t.currency is None, t.currency or ""))
+
+
+def _where(
+    actor: Actor,
+    since: date,
+    until: date,
+    user_id: uuid.UUID | None,
+    model: str | None,
+    provider: str | None,
+) -> list[ColumnElement[bool]]:
+    """The roll-ups ``actor`` may see, restricted as asked (the usage report's rules)."""
+    if since > until:
+        raise ValidationFailed.at("until", f"must not be before since ({since.isoformat()})")
+    where = [_D.day >= since, _D.day <= until]
+    if not actor.is_admin:
+        where.append(false() if actor.user_id is None else _D.user_id == actor.user_id)
+    elif user_id is not None:
+        where.append(_D.user_id == user_id)
+    if model is not None:
+        where.append(_D.model_name == model)
+    if provider is not None:
+        where.append(_D.provider_name == provider)
+    return where
+
+
+def _buckets(
+    rows: Iterable[tuple[tuple[Any, ...], str, Sequence[Any]]],
+) -> dict[tuple[Any, ...], dict[str | None, _Sum]]:
+    """Sums per group and currency; a group's unpriced calls join its one priced currency."""
+    buckets: dict[tuple[Any, ...], dict[str | None, _Sum]] = {}
+    for key, currency, sums in rows:
+        per_currency = buckets.setdefault(key, {})
+        name = currency or None
+        total = _Sum.of(sums)
+        if name in per_currency:  # cannot happen (grouped by currency), but stay exact
+            per_currency[name].merge(total)
+        else:
+            per_currency[name] = total
+    for per_currency in buckets.values():
+        priced = [c for c in per_currency if c is not None]
+        if None in per_currency and len(priced) == 1:
+            per_currency[priced[0]].merge(per_currency.pop(None))
+    return buckets
