@@ -54,30 +54,48 @@ def priced_model(site: Site) -> None:
         )
 
 
-def chat(site: Site, key: str, model: str = MODEL) -> int:
-    answer = httpx.post(
+def chat(site: Site, key: str, model: str = MODEL) -> httpx.Response:
+    return httpx.post(
         f"{site.base}/v1/chat/completions",
         headers={"Authorization": f"Bearer {key}"},
         json={"model": model, "messages": [{"role": "user", "content": "hello"}]},
         timeout=30,
     )
-    return answer.status_code
 
 
 def make_calls(site: Site, calls: Calls) -> None:
     """The member's and the admin's calls, waited for until all are recorded."""
     priced_model(site)
     member = site.key_for(site.member, "usage test")
+    _wait_for_models(site, member)
     for _ in range(calls.member_ok):
-        assert chat(site, member) == 200
+        answer = chat(site, member)
+        assert answer.status_code == 200, answer.text
     for _ in range(calls.member_failed):
-        assert chat(site, member, BROKEN) >= 500
+        answer = chat(site, member, BROKEN)
+        assert answer.status_code >= 500, answer.text
     for _ in range(calls.admin_ok):
-        assert chat(site, site.admin_key) == 200
+        answer = chat(site, site.admin_key)
+        assert answer.status_code == 200, answer.text
     deadline = time.monotonic() + RECORD_TIMEOUT_S
     while events(site)["total"] < calls.total:
         assert time.monotonic() < deadline, "the calls were not recorded in time"
         time.sleep(0.2)
+
+
+def _wait_for_models(site: Site, key: str) -> None:
+    """Until the gateway has reloaded its snapshot with the new models (it does so in the
+    background after a change)."""
+    deadline = time.monotonic() + RECORD_TIMEOUT_S
+    while True:
+        listed = httpx.get(
+            f"{site.base}/v1/models", headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+        names = {m["id"] for m in listed.json().get("data", [])} if listed.is_success else set()
+        if {MODEL, BROKEN} <= names:
+            return
+        assert time.monotonic() < deadline, f"the models never showed: {listed.text}"
+        time.sleep(0.1)
 
 
 def events(site: Site, key: str | None = None, **params: Any) -> Any:

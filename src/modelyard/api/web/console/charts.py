@@ -21,8 +21,8 @@ from markupsafe import Markup, escape
 Number = int | Decimal
 Format = Callable[[Number], str]
 
-WIDTH, HEIGHT = 720, 240
-LEFT, RIGHT, TOP, BOTTOM = 72, 16, 20, 40
+WIDTH, HEIGHT = 600, 240
+LEFT, RIGHT, TOP, BOTTOM = 76, 8, 28, 40
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 TICKS = 4  # gridlines above zero, about
 
@@ -37,12 +37,14 @@ class Series:
     values: Sequence[Number | None]
 
 
-def nice_step(top: float) -> float:
+def nice_step(top: float, whole: bool = False) -> float:
     """A round step (1, 2 or 5 times a power of ten) dividing ``[0, top]`` in about
-    :data:`TICKS` parts."""
+    :data:`TICKS` parts; at least 1 for ``whole`` quantities (calls, errors)."""
     if top <= 0:
         return 1.0
     raw = top / TICKS
+    if whole and raw <= 1:
+        return 1.0
     power = 10 ** math.floor(math.log10(raw))
     for factor in (1, 2, 5, 10):
         if raw <= factor * power:
@@ -85,9 +87,11 @@ def _axes(days: Sequence[date], top: float, step: float, unit: str) -> list[str]
             continue
         if i != len(days) - 1 and len(days) - 1 - i < every / 2:
             continue  # too close to the last day's label
-        x = LEFT + slot * (i + 0.5)
+        x, anchor = LEFT + slot * (i + 0.5), "middle"
+        if i == len(days) - 1 and len(days) > 1:
+            x, anchor = LEFT + slot * (i + 1), "end"  # inside the chart's right edge
         parts.append(
-            f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle">'
+            f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="{anchor}">'
             f"{day.strftime('%b')} {day.day}</text>"
         )
     parts.append(
@@ -98,9 +102,11 @@ def _axes(days: Sequence[date], top: float, step: float, unit: str) -> list[str]
     return parts
 
 
-def _scale(highest: float) -> tuple[float, float]:
-    step = nice_step(highest)
-    top = step * max(1, math.ceil(highest / step))
+def _scale(highest: float, whole: bool) -> tuple[float, float]:
+    """The axis' top and step: room above the highest value for its label."""
+    roomy = highest * 1.15
+    step = nice_step(roomy, whole)
+    top = step * max(1, math.ceil(roomy / step))
     return top, step
 
 
@@ -119,12 +125,14 @@ def bars(
     days: Sequence[date],
     stack: Sequence[Series],
     fmt: Format,
+    *,
+    whole: bool = False,
 ) -> Markup:
     """Bars by day, the series stacked bottom up; each bar's title names the day and every
     series' value, and the highest day's total is written above its bar."""
     totals = [sum((s.values[i] or 0 for s in stack), Decimal(0)) for i in range(len(days))]
     highest = float(max(totals, default=0))
-    top, step = _scale(highest)
+    top, step = _scale(highest, whole)
     parts = _open(chart_id, label) + _axes(days, top, step, unit)
     slot = PLOT_W / max(len(days), 1)
     width = max(1.0, slot * 0.7)
@@ -149,15 +157,8 @@ def bars(
             f'width="{slot:.1f}" height="{PLOT_H}"/></g>'
         )
     if peak is not None and totals[peak] > 0:
-        x = LEFT + slot * (peak + 0.5)
-        y = TOP + PLOT_H - PLOT_H * float(totals[peak]) / top - 4
-        anchor = (
-            "end" if peak > len(days) * 0.8 else "start" if peak < len(days) * 0.2 else "middle"
-        )
-        parts.append(
-            f'<text class="peak" x="{x:.1f}" y="{max(y, TOP + 10):.1f}" '
-            f'text-anchor="{anchor}" aria-hidden="true">{escape(fmt(totals[peak]))}</text>'
-        )
+        height = PLOT_H * float(totals[peak]) / top
+        parts.append(_peak(peak, len(days), TOP + PLOT_H - height - 6, fmt(totals[peak])))
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704  (built here; every text escaped)
 
@@ -174,7 +175,7 @@ def line(
     its title on each."""
     values = series.values
     highest = float(max((v for v in values if v is not None), default=0))
-    top, step = _scale(highest)
+    top, step = _scale(highest, False)
     parts = _open(chart_id, label) + _axes(days, top, step, unit)
     slot = PLOT_W / max(len(days), 1)
     runs: list[list[str]] = [[]]
@@ -204,17 +205,25 @@ def line(
             parts.append(f'<polyline class="{escape(series.css)} line" points="{" ".join(run)}"/>')
     parts += points
     if peak is not None and (values[peak] or 0) > 0:
-        x = LEFT + slot * (peak + 0.5)
-        y = TOP + PLOT_H - PLOT_H * float(values[peak] or 0) / top - 8
-        anchor = (
-            "end" if peak > len(days) * 0.8 else "start" if peak < len(days) * 0.2 else "middle"
-        )
-        parts.append(
-            f'<text class="peak" x="{x:.1f}" y="{max(y, TOP + 10):.1f}" '
-            f'text-anchor="{anchor}" aria-hidden="true">{escape(fmt(values[peak] or 0))}</text>'
-        )
+        height = PLOT_H * float(values[peak] or 0) / top
+        parts.append(_peak(peak, len(days), TOP + PLOT_H - height - 9, fmt(values[peak] or 0)))
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704  (built here; every text escaped)
+
+
+def _peak(index: int, count: int, y: float, text: str) -> str:
+    """The highest value's label above its day, kept inside the chart at either end."""
+    slot = PLOT_W / max(count, 1)
+    if index >= count * 0.75:
+        x, anchor = LEFT + slot * (index + 1), "end"
+    elif index < count * 0.25:
+        x, anchor = LEFT + slot * index, "start"
+    else:
+        x, anchor = LEFT + slot * (index + 0.5), "middle"
+    return (
+        f'<text class="peak" x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" '
+        f'aria-hidden="true">{escape(text)}</text>'
+    )
 
 
 def _title(day: date, values: Sequence[tuple[str, Number | None]], fmt: Format, named: bool) -> str:

@@ -148,6 +148,7 @@ def _charts(f: Figures) -> list[Chart]:
                 dates,
                 calls,
                 _calls,
+                whole=True,
             ),
         )
     )
@@ -166,6 +167,7 @@ def _charts(f: Figures) -> list[Chart]:
                 dates,
                 tokens,
                 _tokens,
+                whole=True,
             ),
             legend=(("bar", "Prompt tokens"), ("bar-second", "Completion tokens")),
         )
@@ -182,6 +184,7 @@ def _charts(f: Figures) -> list[Chart]:
                 dates,
                 errors,
                 _errors,
+                whole=True,
             ),
         )
     )
