@@ -54,7 +54,7 @@ def nice_step(top: float, whole: bool = False) -> float:
 
 def tick_label(value: float, step: float) -> str:
     """An axis label, as short as the step allows: ``1.5M``, ``250k``, ``1,200``, ``0.005``."""
-    if step >= 1_000_000:
+    if step >= 100_000:
         return f"{value / 1_000_000:g}M"
     if step >= 1_000:
         return f"{value / 1_000:g}k"
