@@ -88,6 +88,7 @@ BAD_FILTERS = [  # query, the field named, what it says
     ("provider=" + "p" * 65, "provider", "at most 64 characters"),
     ("status=exploded", "status", "Choose one of ok, error, aborted."),
     ("range=1y", "range", "Choose one of the periods listed."),
+    ("range=custom", "range", "Enter a From or To day, or choose another period."),
 ]
 
 

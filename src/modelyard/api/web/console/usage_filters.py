@@ -129,11 +129,12 @@ async def read_filters(
         )
     else:
         chosen = values["range"] or DEFAULT_RANGE
-        if chosen not in RANGES:
+        if chosen == "custom":
+            errors.add("range", "Enter a From or To day, or choose another period.")
+        elif chosen not in RANGES:
             errors.add("range", "Choose one of the periods listed.")
-            chosen = DEFAULT_RANGE
-        values["range"] = chosen
-        span = RANGES[chosen][1]
+        values["range"] = chosen if chosen in RANGES or chosen == "custom" else DEFAULT_RANGE
+        span = RANGES.get(chosen, RANGES[DEFAULT_RANGE])[1]
         found.since = now - span if span else None
     if not errors:
         found.events = EventFilter(
