@@ -4,6 +4,7 @@ admins see anyone's and change them, each change audited with its reason."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
@@ -18,7 +19,7 @@ from modelyard.errors import Conflict, ValidationFailed
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Amount, Page, PageRequest, Spec, View, not_found
 from modelyard.registry.fields import Instant
-from modelyard.registry.scopes import REGISTRY_READ
+from modelyard.registry.scopes import REGISTRY_READ, grants
 from modelyard.registry.tx import Database, Tx
 
 MAX_CREDITS = Decimal("1e12")
@@ -79,6 +80,26 @@ class CreditService:
         async with self.db.read(actor) as tx:
             await _user(tx, uid)
             return await balance_of(tx, uid)
+
+    async def balances_of(
+        self, actor: Actor, user_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, Decimal]:
+        """The ledger balance of each of ``user_ids`` that has one, in one query (a list
+        of users with their balances; :meth:`balance` tells one user's holds and expiries
+        too). Members get their own only."""
+        wanted = set(user_ids)
+        if not (actor.is_admin and grants(actor.scopes, REGISTRY_READ)):
+            wanted &= {actor.user_id} if actor.user_id is not None else set()
+        if not wanted:
+            return {}
+        query = (
+            select(CreditEntry.user_id, func.sum(CreditEntry.amount))
+            .where(CreditEntry.user_id.in_(wanted))
+            .group_by(CreditEntry.user_id)
+        )
+        async with self.db.read(actor) as tx:
+            rows = (await tx.session.execute(query)).all()
+        return {uid: canonical(total) for uid, total in rows if total is not None}
 
     async def ledger(
         self, actor: Actor, page: PageRequest, user_id: uuid.UUID | None = None

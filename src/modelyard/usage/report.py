@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Literal, get_args
 
 from pydantic import Field, ValidationInfo, field_validator
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 
 from modelyard.db.tables import UsageEvent, User
 from modelyard.db.types import canonical
@@ -176,16 +176,8 @@ class UsageReport:
         self, actor: Actor, filters: EventFilter | None = None, page: EventPage | None = None
     ) -> Page[UsageEventView]:
         """The calls themselves, newest first."""
-        f = filters or EventFilter()
         p = page or EventPage()
-        where = conditions(actor, f)
-        if f.status is not None:
-            where.append(UsageEvent.status == f.status)
-        query = (
-            select(UsageEvent, User.email)
-            .outerjoin(User, User.id == UsageEvent.user_id)
-            .where(*where)
-        )
+        query = _events_query(actor, filters or EventFilter())
         async with self.db.read(actor) as tx:
             total = await tx.session.scalar(select(func.count()).select_from(query.subquery()))
             rows = await tx.session.execute(
@@ -195,6 +187,33 @@ class UsageReport:
             )
             items = [_event(event, email) for event, email in rows]
         return Page(items=items, total=total or 0, limit=p.limit, offset=p.offset)
+
+    async def browse(
+        self, actor: Actor, filters: EventFilter | None = None, page: EventPage | None = None
+    ) -> tuple[list[UsageEventView], bool]:
+        """A page of :meth:`events` without their total, and whether more calls follow.
+        Counting every match costs a pass over all of them (seconds at a million rows
+        when a filter has no index); a page reads only up to its last row, plus one."""
+        p = page or EventPage()
+        query = (
+            _events_query(actor, filters or EventFilter())
+            .order_by(UsageEvent.occurred_at.desc(), UsageEvent.id.desc())
+            .limit(p.limit + 1)
+            .offset(p.offset)
+        )
+        async with self.db.read(actor) as tx:
+            rows = (await tx.session.execute(query)).all()
+        items = [_event(event, email) for event, email in rows[: p.limit]]
+        return items, len(rows) > p.limit
+
+
+def _events_query(actor: Actor, f: EventFilter) -> Select[UsageEvent, str]:
+    where = conditions(actor, f)
+    if f.status is not None:
+        where.append(UsageEvent.status == f.status)
+    return (
+        select(UsageEvent, User.email).outerjoin(User, User.id == UsageEvent.user_id).where(*where)
+    )
 
 
 def conditions(actor: Actor, f: UsageFilter) -> list[ColumnElement[bool]]:

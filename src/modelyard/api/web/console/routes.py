@@ -19,6 +19,7 @@ from modelyard.api.web.console import (
     provider_actions,
     providers,
     subscriptions,
+    usage,
     user_page,
     users,
 )
@@ -38,6 +39,7 @@ ROUTERS = (
     plans.router,
     subscriptions.router,
     credits.router,
+    usage.router,
 )
 
 
