@@ -5,14 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, func, or_, select
 
-from modelyard.db.tables import AuditEvent
+from modelyard.db.tables import AuditEvent, User
+from modelyard.errors import NotFound
 from modelyard.registry.actors import Actor
 from modelyard.registry.audit import ChainReport, verify_chain
 from modelyard.registry.common import Page, PageRequest, Spec, View
-from modelyard.registry.fields import Instant
-from modelyard.registry.tx import Database
+from modelyard.registry.fields import INT64_MAX, Instant
+from modelyard.registry.tx import Database, Tx
+
+# The most distinct action names or entity types offered as a filter's choices.
+MAX_CHOICES = 500
 
 
 class AuditEventView(View):
@@ -31,12 +36,22 @@ class AuditEventView(View):
 
 
 class AuditFilter(Spec):
-    entity_type: str | None = None
-    entity_id: str | None = None
-    action: str | None = None
-    actor_id: str | None = None
+    entity_type: str | None = Field(default=None, max_length=32)
+    entity_id: str | None = Field(default=None, max_length=64)
+    action: str | None = Field(default=None, max_length=64)
+    actor_id: str | None = Field(default=None, max_length=64)
+    # Who acted, as a person knows them: a user's email or id, or an operator's label
+    # (``cli``): a person filtering the trail rarely knows an id.
+    actor: str | None = Field(default=None, max_length=320)
     since: Instant | None = None
     until: Instant | None = None
+
+
+class AuditChoices(BaseModel):
+    """What the trail's filters can be set to: the actions and entity types it holds."""
+
+    actions: list[str]
+    entity_types: list[str]
 
 
 class AuditLog:
@@ -48,20 +63,8 @@ class AuditLog:
     ) -> Page[AuditEventView]:
         actor.require_admin("read the audit trail")
         f = filters or AuditFilter()
-        query = select(AuditEvent)
-        for column, value in (
-            (AuditEvent.entity_type, f.entity_type),
-            (AuditEvent.entity_id, f.entity_id),
-            (AuditEvent.action, f.action),
-            (AuditEvent.actor_id, f.actor_id),
-        ):
-            if value is not None:
-                query = query.where(column == value)
-        if f.since is not None:
-            query = query.where(AuditEvent.occurred_at >= f.since)
-        if f.until is not None:
-            query = query.where(AuditEvent.occurred_at < f.until)
         async with self.db.read(actor) as tx:
+            query = await _filtered(tx, f)
             total = await tx.session.scalar(select(func.count()).select_from(query.subquery()))
             rows = await tx.session.scalars(
                 query.order_by(AuditEvent.id.desc()).limit(page.limit).offset(page.offset)
@@ -69,7 +72,59 @@ class AuditLog:
             items = [AuditEventView.model_validate(e) for e in rows]
         return Page(items=items, total=total or 0, limit=page.limit, offset=page.offset)
 
+    async def get(self, actor: Actor, event_id: int) -> AuditEventView:
+        """One event by its number; a number no event has (or no column holds) is not found."""
+        actor.require_admin("read the audit trail")
+        missing = NotFound(f"audit event {event_id} not found", code="AUDIT_EVENT_NOT_FOUND")
+        if not 1 <= event_id <= INT64_MAX:
+            raise missing
+        async with self.db.read(actor) as tx:
+            event = await tx.session.get(AuditEvent, event_id)
+            if event is None:
+                raise missing
+            return AuditEventView.model_validate(event)
+
+    async def choices(self, actor: Actor) -> AuditChoices:
+        """The distinct actions and entity types recorded, sorted, for the filters' lists."""
+        actor.require_admin("read the audit trail")
+        async with self.db.read(actor) as tx:
+            actions = await tx.session.scalars(
+                select(AuditEvent.action).distinct().order_by(AuditEvent.action).limit(MAX_CHOICES)
+            )
+            types = await tx.session.scalars(
+                select(AuditEvent.entity_type)
+                .distinct()
+                .order_by(AuditEvent.entity_type)
+                .limit(MAX_CHOICES)
+            )
+            return AuditChoices(actions=list(actions), entity_types=list(types))
+
     async def verify(self, actor: Actor) -> ChainReport:
         actor.require_admin("verify the audit trail")
         async with self.db.read(actor) as tx:
             return await verify_chain(tx.session)
+
+
+async def _filtered(tx: Tx, f: AuditFilter) -> Select[AuditEvent]:
+    query = select(AuditEvent)
+    for column, value in (
+        (AuditEvent.entity_type, f.entity_type),
+        (AuditEvent.entity_id, f.entity_id),
+        (AuditEvent.action, f.action),
+        (AuditEvent.actor_id, f.actor_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if f.actor:
+        ids = [f.actor]
+        user_id = await tx.session.scalar(
+            select(User.id).where(User.email_normalized == f.actor.lower())
+        )
+        if user_id is not None:
+            ids.append(str(user_id))
+        query = query.where(or_(AuditEvent.actor_id.in_(ids), AuditEvent.actor_label == f.actor))
+    if f.since is not None:
+        query = query.where(AuditEvent.occurred_at >= f.since)
+    if f.until is not None:
+        query = query.where(AuditEvent.occurred_at < f.until)
+    return query
