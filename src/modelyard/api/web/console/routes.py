@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from modelyard.api.web.console import access, dashboard
+from modelyard.api.web.console import access, audit, dashboard
 
-ROUTERS = (dashboard.router,)
+ROUTERS = (
+    dashboard.router,
+    audit.router,
+)
 
 
 def install(app: FastAPI) -> None:

@@ -1,0 +1,79 @@
+"""The audit trail page's filters, read from its query string: dates (From and To, whole
+UTC days, To included), who acted, the action, the entity and the page's offset. A value
+that cannot be used is an error beside its field, never a 500."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import urlencode
+
+from starlette.datastructures import QueryParams
+
+from modelyard.api.web.console.form_errors import FormErrors, form_errors
+from modelyard.errors import ModelyardError, check
+from modelyard.registry.audit_log import AuditFilter
+from modelyard.registry.fields import INT64_MAX, unstorable
+
+FIELDS = ("since", "until", "actor", "action", "entity_type", "entity_id")
+PAGE_SIZE = 20
+
+
+@dataclass
+class AuditQuery:
+    values: dict[str, str]  # as typed, for the form
+    filters: AuditFilter | None  # None when a value is wrong
+    offset: int = 0
+    errors: FormErrors = field(default_factory=FormErrors)
+
+    def base(self) -> str:
+        """The page's URL with these filters, ready for ``offset=`` (the pager's)."""
+        kept = {k: v for k, v in self.values.items() if v}
+        return "/console/audit?" + (urlencode(kept) + "&" if kept else "")
+
+
+def _day(value: str, name: str, errors: FormErrors) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        errors.add(name, "must be a date: YYYY-MM-DD")
+        return None
+
+
+def _start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def read_query(params: QueryParams) -> AuditQuery:
+    """The filters in ``params`` (the page's form) and the offset (the pager's links)."""
+    errors = FormErrors()
+    values: dict[str, str] = {}
+    for name in FIELDS:
+        value = params.get(name, "").strip()
+        if unstorable(value):
+            errors.add(name, "holds characters that cannot be accepted")
+            value = ""
+        values[name] = value
+    query = AuditQuery(values, None, errors=errors)
+    raw_offset = params.get("offset", "0").strip() or "0"
+    digits = raw_offset.isascii() and raw_offset.isdigit() and len(raw_offset) <= 19
+    if not digits or int(raw_offset) > INT64_MAX:
+        errors.add(None, "The page's offset must be a whole number of events, from 0.")
+    else:
+        query.offset = int(raw_offset)
+    since, until = _day(values["since"], "since", errors), _day(values["until"], "until", errors)
+    if since and until and until < since:
+        errors.add("until", "must not be before From")
+    if errors:
+        return query
+    raw: dict[str, object] = {name: values[name] or None for name in FIELDS[2:]}
+    raw["since"] = _start(since) if since else None
+    # To is a whole day, included: the filter ends where the next day starts.
+    raw["until"] = _start(until + timedelta(days=1)) if until and until < date.max else None
+    try:
+        query.filters = check(AuditFilter, raw)
+    except ModelyardError as exc:
+        query.errors = form_errors(exc, {name: name for name in FIELDS})
+    return query
