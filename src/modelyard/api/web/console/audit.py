@@ -25,8 +25,15 @@ STYLES = ("console-audit.css",)
 
 def shown(event: AuditEventView) -> dict[str, Any]:
     """An event as the pages show it: its changes, and both documents in full (masked)."""
+    if event.before is None and event.after is not None:
+        kind = "created"
+    elif event.after is None and event.before is not None:
+        kind = "removed"
+    else:
+        kind = "changed"
     return {
         "event": event,
+        "kind": kind,
         "changes": changes(event.before, event.after),
         "before": document(event.before),
         "after": document(event.after),
