@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 from modelyard.api.web.console.access import admin, not_found, posted, registry_of
 from modelyard.api.web.console.audit_diff import changes, document
 from modelyard.api.web.console.audit_query import PAGE_SIZE, read_query
-from modelyard.api.web.console.render import page
+from modelyard.api.web.console.render import is_partial, page
 from modelyard.api.web.session import SignedIn
 from modelyard.errors import NotFound
 from modelyard.registry.audit_log import AuditEventView
@@ -90,6 +90,8 @@ async def verify(request: Request) -> Response:
     if report.broken_at is not None:
         with suppress(NotFound):  # removed since: the report still names it
             chain["broken"] = await registry.audit.get(actor, report.broken_at)
+    if is_partial(request):  # console.js asked for the outcome alone
+        return page(request, signed, "audit.html", {"chain": chain}, fragment="audit_verify.html")
     return await _listing(request, signed, chain)
 
 
