@@ -67,3 +67,28 @@ async def test_who_acted_by_email_id_or_label(registry: Registry, admin: Actor) 
     assert await actions("cli") == ["provider.create:operators"]
     assert await actions("nobody@example.com") == []
     assert "user.create:" in await actions("admin@example.com")
+
+
+async def test_browse_goes_back_slice_by_slice(registry: Registry, admin: Actor) -> None:
+    for number in range(5):
+        await registry.providers.create(admin, ollama(f"p{number}"))
+    everything = (await registry.audit.list(admin, ALL)).items
+    only = AuditFilter(action="provider.create")
+    first = await registry.audit.browse(admin, only, limit=2)
+    assert [e.after["name"] for e in first.items] == ["p4", "p3"]
+    assert first.older == first.items[-1].id
+    second = await registry.audit.browse(admin, only, before=first.older, limit=2)
+    assert [e.after["name"] for e in second.items] == ["p2", "p1"]
+    last = await registry.audit.browse(admin, only, before=second.older, limit=2)
+    assert [e.after["name"] for e in last.items] == ["p0"]
+    assert last.older is None
+    unfiltered = await registry.audit.browse(admin, AuditFilter(), limit=500)
+    assert unfiltered.items == everything
+    assert unfiltered.older is None
+
+
+@pytest.mark.parametrize("before", [0, 1, 2**63 - 1, 2**63, 10**30])
+async def test_browse_before_any_number(registry: Registry, admin: Actor, before: int) -> None:
+    found = await registry.audit.browse(admin, AuditFilter(), before=before, limit=3)
+    assert all(e.id < before for e in found.items)
+    assert (found.items == []) == (before <= 1)

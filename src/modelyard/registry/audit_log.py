@@ -16,8 +16,9 @@ from modelyard.registry.common import Page, PageRequest, Spec, View
 from modelyard.registry.fields import INT64_MAX, Instant
 from modelyard.registry.tx import Database, Tx
 
-# The most distinct action names or entity types offered as a filter's choices.
-MAX_CHOICES = 500
+# The filters' suggestions come from this many newest events: a bounded read (no index
+# serves DISTINCT over the whole trail), and what a person looks for is usually recent.
+RECENT_FOR_CHOICES = 5000
 
 
 class AuditEventView(View):
@@ -48,10 +49,17 @@ class AuditFilter(Spec):
 
 
 class AuditChoices(BaseModel):
-    """What the trail's filters can be set to: the actions and entity types it holds."""
+    """Suggestions for the trail's filters: the actions and entity types of recent events."""
 
     actions: list[str]
     entity_types: list[str]
+
+
+class AuditSlice(BaseModel):
+    """Events newest first, and where the next (older) slice starts, if there is one."""
+
+    items: list[AuditEventView]
+    older: int | None  # pass as ``before`` for the next slice
 
 
 class AuditLog:
@@ -72,6 +80,24 @@ class AuditLog:
             items = [AuditEventView.model_validate(e) for e in rows]
         return Page(items=items, total=total or 0, limit=page.limit, offset=page.offset)
 
+    async def browse(
+        self, actor: Actor, filters: AuditFilter, *, before: int | None = None, limit: int = 20
+    ) -> AuditSlice:
+        """Up to ``limit`` events older than event ``before``, newest first, without counting
+        every match: a page of a long trail reads its own rows (by the primary key) and one
+        more, however far back it is."""
+        actor.require_admin("read the audit trail")
+        async with self.db.read(actor) as tx:
+            query = await _filtered(tx, filters)
+            if before is not None:
+                query = query.where(AuditEvent.id < min(before, INT64_MAX))
+            rows = list(
+                await tx.session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit + 1))
+            )
+            items = [AuditEventView.model_validate(e) for e in rows[:limit]]
+        older = items[-1].id if len(rows) > limit else None
+        return AuditSlice(items=items, older=older)
+
     async def get(self, actor: Actor, event_id: int) -> AuditEventView:
         """One event by its number; a number no event has (or no column holds) is not found."""
         actor.require_admin("read the audit trail")
@@ -85,19 +111,20 @@ class AuditLog:
             return AuditEventView.model_validate(event)
 
     async def choices(self, actor: Actor) -> AuditChoices:
-        """The distinct actions and entity types recorded, sorted, for the filters' lists."""
+        """The distinct actions and entity types of the newest events, sorted."""
         actor.require_admin("read the audit trail")
+        recent = (
+            select(AuditEvent.action, AuditEvent.entity_type)
+            .order_by(AuditEvent.id.desc())
+            .limit(RECENT_FOR_CHOICES)
+            .subquery()
+        )
         async with self.db.read(actor) as tx:
-            actions = await tx.session.scalars(
-                select(AuditEvent.action).distinct().order_by(AuditEvent.action).limit(MAX_CHOICES)
-            )
-            types = await tx.session.scalars(
-                select(AuditEvent.entity_type)
-                .distinct()
-                .order_by(AuditEvent.entity_type)
-                .limit(MAX_CHOICES)
-            )
-            return AuditChoices(actions=list(actions), entity_types=list(types))
+            rows = (await tx.session.execute(select(recent.c.action, recent.c.entity_type))).all()
+        return AuditChoices(
+            actions=sorted({r.action for r in rows}),
+            entity_types=sorted({r.entity_type for r in rows}),
+        )
 
     async def verify(self, actor: Actor) -> ChainReport:
         actor.require_admin("verify the audit trail")

@@ -16,8 +16,7 @@ from modelyard.api.web.console.audit_query import PAGE_SIZE, read_query
 from modelyard.api.web.console.render import is_partial, page
 from modelyard.api.web.session import SignedIn
 from modelyard.errors import NotFound
-from modelyard.registry.audit_log import AuditEventView
-from modelyard.registry.common import Page, PageRequest
+from modelyard.registry.audit_log import AuditEventView, AuditSlice
 
 router = APIRouter(include_in_schema=False)
 STYLES = ("console-audit.css",)
@@ -46,10 +45,10 @@ async def _listing(
     registry = registry_of(request)
     actor = signed.actor()
     query = read_query(request.query_params)
-    found: Page[AuditEventView] | None = None
+    found: AuditSlice | None = None
     if query.filters is not None:
-        found = await registry.audit.list(
-            actor, PageRequest(limit=PAGE_SIZE, offset=query.offset), query.filters
+        found = await registry.audit.browse(
+            actor, query.filters, before=query.before, limit=PAGE_SIZE
         )
     choices = await registry.audit.choices(actor)
     context = {
@@ -59,8 +58,7 @@ async def _listing(
         "errors": query.errors,
         "found": found,
         "rows": [shown(e) for e in found.items] if found else [],
-        "actions": [("", "Any action")] + [(a, a) for a in choices.actions],
-        "entity_types": [("", "Any type")] + [(t, t) for t in choices.entity_types],
+        "choices": choices,
         "chain": chain,
     }
     return page(

@@ -1,6 +1,7 @@
 """The audit trail page's filters, read from its query string: dates (From and To, whole
-UTC days, To included), who acted, the action, the entity and the page's offset. A value
-that cannot be used is an error beside its field, never a 500."""
+UTC days, To included), who acted, the action, the entity, and where the page starts
+(``before``: the events older than that one). A value that cannot be used is an error
+beside its field, never a 500."""
 
 from __future__ import annotations
 
@@ -23,11 +24,11 @@ PAGE_SIZE = 20
 class AuditQuery:
     values: dict[str, str]  # as typed, for the form
     filters: AuditFilter | None  # None when a value is wrong
-    offset: int = 0
+    before: int | None = None
     errors: FormErrors = field(default_factory=FormErrors)
 
     def base(self) -> str:
-        """The page's URL with these filters, ready for ``offset=`` (the pager's)."""
+        """The page's URL with these filters, ready for ``before=`` (the pager's)."""
         kept = {k: v for k, v in self.values.items() if v}
         return "/console/audit?" + (urlencode(kept) + "&" if kept else "")
 
@@ -47,7 +48,7 @@ def _start(day: date) -> datetime:
 
 
 def read_query(params: QueryParams) -> AuditQuery:
-    """The filters in ``params`` (the page's form) and the offset (the pager's links)."""
+    """The filters in ``params`` (the page's form) and where the page starts (the pager's links)."""
     errors = FormErrors()
     values: dict[str, str] = {}
     for name in FIELDS:
@@ -57,12 +58,13 @@ def read_query(params: QueryParams) -> AuditQuery:
             value = ""
         values[name] = value
     query = AuditQuery(values, None, errors=errors)
-    raw_offset = params.get("offset", "0").strip() or "0"
-    digits = raw_offset.isascii() and raw_offset.isdigit() and len(raw_offset) <= 19
-    if not digits or int(raw_offset) > INT64_MAX:
-        errors.add(None, "The page's offset must be a whole number of events, from 0.")
-    else:
-        query.offset = int(raw_offset)
+    raw_before = params.get("before", "").strip()
+    if raw_before:
+        digits = raw_before.isascii() and raw_before.isdigit() and len(raw_before) <= 19
+        if not digits or int(raw_before) > INT64_MAX:
+            errors.add(None, "The page's starting point (before) must be an event number.")
+        else:
+            query.before = int(raw_before)
     since, until = _day(values["since"], "since", errors), _day(values["until"], "until", errors)
     if since and until and until < since:
         errors.add("until", "must not be before From")
