@@ -53,6 +53,13 @@ def test_verify_names_the_first_broken_event(admin_page: Page, site: Site) -> No
         f"Event {changed['id']}: setting.set"
     )
     expect(admin_page.get_by_text('"max_attempts": 10')).to_be_visible()
+    expect(
+        admin_page.get_by_text("was changed: its content does not match its hash")
+    ).to_be_visible()
+    admin_page.goto(f"/console/audit/{changed['id'] + 1}")  # the next one links to it as stored
+    expect(
+        admin_page.get_by_text("linked to the event before it, matching its hash")
+    ).to_be_visible()
 
 
 def test_verify_works_without_scripts(admin_page: Page, site: Site) -> None:

@@ -4,7 +4,9 @@ and "who acted" by email, id or operator label (on both databases)."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import delete, text, update
 
+from modelyard.db.tables import AuditEvent
 from modelyard.errors import Forbidden, NotFound
 from modelyard.registry.actors import Actor
 from modelyard.registry.audit_log import AuditFilter
@@ -92,3 +94,33 @@ async def test_browse_before_any_number(registry: Registry, admin: Actor, before
     found = await registry.audit.browse(admin, AuditFilter(), before=before, limit=3)
     assert all(e.id < before for e in found.items)
     assert (found.items == []) == (before <= 1)
+
+
+async def test_inspect_names_what_is_wrong_with_one_event(registry: Registry, admin: Actor) -> None:
+    for number in range(3):
+        await registry.providers.create(admin, ollama(f"p{number}"))
+    page = await registry.audit.list(admin, PageRequest(limit=3))
+    newest, middle, oldest = (e.id for e in page.items)
+    for event_id in (newest, middle, oldest):
+        assert (await registry.audit.inspect(admin, event_id))[1] is None
+
+    async with registry.db.engine.begin() as conn:
+        if registry.db.is_postgres:
+            await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(
+            update(AuditEvent).where(AuditEvent.id == middle).values(after={"forged": True})
+        )
+    event, problem = await registry.audit.inspect(admin, middle)
+    assert event.after == {"forged": True}
+    assert problem == "content does not match its hash"
+    assert (await registry.audit.inspect(admin, newest))[1] is None  # its link is intact
+    report = await registry.audit.verify(admin)
+    assert (report.broken_at, report.reason) == (middle, problem)
+
+    async with registry.db.engine.begin() as conn:
+        if registry.db.is_postgres:
+            await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(delete(AuditEvent).where(AuditEvent.id == middle))
+    assert (await registry.audit.inspect(admin, newest))[1] == (
+        "does not link to the event before it"
+    )

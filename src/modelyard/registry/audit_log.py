@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, or_, select
 from modelyard.db.tables import AuditEvent, User
 from modelyard.errors import NotFound
 from modelyard.registry.actors import Actor
-from modelyard.registry.audit import ChainReport, verify_chain
+from modelyard.registry.audit import ChainReport, event_problem, verify_chain
 from modelyard.registry.common import Page, PageRequest, Spec, View
 from modelyard.registry.fields import INT64_MAX, Instant
 from modelyard.registry.tx import Database, Tx
@@ -100,6 +100,14 @@ class AuditLog:
 
     async def get(self, actor: Actor, event_id: int) -> AuditEventView:
         """One event by its number; a number no event has (or no column holds) is not found."""
+        event, _ = await self.inspect(actor, event_id, check=False)
+        return event
+
+    async def inspect(
+        self, actor: Actor, event_id: int, *, check: bool = True
+    ) -> tuple[AuditEventView, str | None]:
+        """One event and what is wrong with its link in the chain (None: nothing): its hash
+        over its content and its link to the event stored before it."""
         actor.require_admin("read the audit trail")
         missing = NotFound(f"audit event {event_id} not found", code="AUDIT_EVENT_NOT_FOUND")
         if not 1 <= event_id <= INT64_MAX:
@@ -108,7 +116,8 @@ class AuditLog:
             event = await tx.session.get(AuditEvent, event_id)
             if event is None:
                 raise missing
-            return AuditEventView.model_validate(event)
+            problem = await event_problem(tx.session, event) if check else None
+            return AuditEventView.model_validate(event), problem
 
     async def choices(self, actor: Actor) -> AuditChoices:
         """The distinct actions and entity types of the newest events, sorted."""

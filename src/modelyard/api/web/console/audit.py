@@ -99,8 +99,9 @@ async def audit_event(request: Request, event_id: str) -> Response:
     if not (event_id.isascii() and event_id.isdigit()) or len(event_id) > 19:
         raise not_found()
     try:
-        event = await registry_of(request).audit.get(signed.actor(), int(event_id))
+        event, problem = await registry_of(request).audit.inspect(signed.actor(), int(event_id))
     except NotFound:
         raise not_found() from None
-    context = {"title": f"Audit event {event.id}", "styles": STYLES} | shown(event)
+    context = {"title": f"Audit event {event.id}", "styles": STYLES, "problem": problem}
+    context |= shown(event)
     return page(request, signed, "audit_event.html", context)
