@@ -14,7 +14,7 @@ from starlette.datastructures import QueryParams
 from modelyard.api.web.console.form_errors import FormErrors, form_errors
 from modelyard.errors import ModelyardError, check
 from modelyard.registry.audit_log import AuditFilter
-from modelyard.registry.fields import INT64_MAX, unstorable
+from modelyard.registry.fields import EARLIEST, INT64_MAX, LATEST, unstorable
 
 FIELDS = ("since", "until", "actor", "action", "entity_type", "entity_id")
 PAGE_SIZE = 20
@@ -71,9 +71,12 @@ def read_query(params: QueryParams) -> AuditQuery:
     if errors:
         return query
     raw: dict[str, object] = {name: values[name] or None for name in FIELDS[2:]}
-    raw["since"] = _start(since) if since else None
-    # To is a whole day, included: the filter ends where the next day starts.
-    raw["until"] = _start(until + timedelta(days=1)) if until and until < date.max else None
+    # To is a whole day, included: the filter ends where the next day starts. A bound past
+    # the times any column holds is no bound at all.
+    start = _start(since) if since else None
+    end = _start(until + timedelta(days=1)) if until and until < date.max else None
+    raw["since"] = start if start and start > EARLIEST else None
+    raw["until"] = end if end and end < LATEST else None
     try:
         query.filters = check(AuditFilter, raw)
     except ModelyardError as exc:
