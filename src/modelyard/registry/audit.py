@@ -74,17 +74,37 @@ async def _events(session: AsyncSession, batch: int = 1000) -> AsyncIterator[Aud
         session.expunge_all()
 
 
+def link_problem(prev_hash: str, event: AuditEvent) -> str | None:
+    """What is wrong with ``event`` after an event whose hash is ``prev_hash``, or None."""
+    if event.prev_hash != prev_hash:
+        return "does not link to the event before it"
+    if event_hash(prev_hash, event_content(event)) != event.hash:
+        return "content does not match its hash"
+    return None
+
+
 async def verify_chain(session: AsyncSession) -> ChainReport:
     prev = GENESIS
     checked = 0
     async for event in _events(session):
-        if event.prev_hash != prev:
-            return ChainReport(checked, event.id, "does not link to the event before it")
-        if event_hash(prev, event_content(event)) != event.hash:
-            return ChainReport(checked, event.id, "content does not match its hash")
+        problem = link_problem(prev, event)
+        if problem is not None:
+            return ChainReport(checked, event.id, problem)
         prev = event.hash
         checked += 1
     return ChainReport(checked, None, None)
+
+
+async def event_problem(session: AsyncSession, event: AuditEvent) -> str | None:
+    """What is wrong with one event's own link (None: nothing), against the event before
+    it as stored now: two rows read, not the whole chain."""
+    prev = await session.scalar(
+        select(AuditEvent.hash)
+        .where(AuditEvent.id < event.id)
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    return link_problem(prev or GENESIS, event)
 
 
 def new_event(

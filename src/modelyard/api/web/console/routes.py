@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from modelyard.api.web.console import (
     access,
+    audit,
     credits,
     dashboard,
     infrastructure,
@@ -40,6 +41,7 @@ ROUTERS = (
     subscriptions.router,
     credits.router,
     usage.router,
+    audit.router,
 )
 
 
