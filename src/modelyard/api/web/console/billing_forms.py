@@ -12,12 +12,12 @@ from fastapi import Request
 from starlette.datastructures import FormData
 
 from modelyard.api.web.console.access import not_found
+from modelyard.api.web.console.inputs import offset_of
 from modelyard.api.web.forms import text
 from modelyard.errors import Conflict, ModelyardError, NotFound
 from modelyard.registry.common import PageRequest
 
 PAGE_SIZE = 50
-MAX_OFFSET = 2**63 - 1
 _LOCAL_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
 
 
@@ -57,9 +57,7 @@ def status_of(exc: ModelyardError) -> int:
 
 def page_request(request: Request, size: int = PAGE_SIZE) -> PageRequest:
     """The page a list shows: ``?offset=`` (digits; anything else is the first page)."""
-    given = request.query_params.get("offset", "")
-    offset = int(given) if given.isdigit() and len(given) < 20 else 0
-    return PageRequest(limit=size, offset=min(offset, MAX_OFFSET))
+    return PageRequest(limit=size, offset=offset_of(request))
 
 
 def id_or_404(value: str) -> uuid.UUID:

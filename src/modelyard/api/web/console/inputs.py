@@ -14,15 +14,24 @@ from starlette.datastructures import FormData
 from modelyard.api.web.console.access import not_found
 from modelyard.api.web.forms import text
 from modelyard.errors import NotFound
-from modelyard.registry.fields import INT64_MAX
 
 T = TypeVar("T")
 
 
+MAX_OFFSET = 10**12  # further than any list goes, and within every column's range
+
+
+def count_in(raw: str, cap: int = MAX_OFFSET) -> int:
+    """A count typed into a URL (an offset): ASCII digits only (``str.isdigit`` also takes
+    "²", which ``int`` refuses), at most ``cap``; anything else is 0."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
+        return 0
+    return min(int(raw), cap)
+
+
 def offset_of(request: Request) -> int:
     """``?offset=``: a page's start; anything but a sane number is the first page."""
-    raw = request.query_params.get("offset", "0")
-    return int(raw) if raw.isdigit() and len(raw) <= 19 and int(raw) <= INT64_MAX else 0
+    return count_in(request.query_params.get("offset", ""))
 
 
 def optional(form: FormData, name: str) -> str | None:

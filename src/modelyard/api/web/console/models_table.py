@@ -11,6 +11,8 @@ from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
 
+from modelyard.api.web.console.inputs import count_in
+
 PAGE_SIZE = 100
 STATUSES = ("ACTIVE", "DEPRECATED")
 SCOPES = (("system", "System providers"), ("user", "Users' own providers"), ("all", "All"))
@@ -38,7 +40,7 @@ class Wanted:
             provider=params.get("provider", "")[:64],
             status=status if status in STATUSES else "",
             scope=scope if scope in {s for s, _ in SCOPES} else "system",
-            offset=min(int(offset), 10**12) if offset.isdigit() and len(offset) < 14 else 0,
+            offset=count_in(offset),
         )
 
     def query(self) -> str:

@@ -14,13 +14,14 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
+from modelyard.api.web.console import probe_gate
 from modelyard.api.web.console.access import not_found, posted, registry_of, viewer
 from modelyard.api.web.console.form_errors import FormErrors
 from modelyard.api.web.console.providers import BASE, detail_context, manageable, provider_url
 from modelyard.api.web.console.render import page
 from modelyard.api.web.forms import text
 from modelyard.api.web.session import SignedIn
-from modelyard.errors import Forbidden, ModelyardError, NotFound
+from modelyard.errors import Forbidden, ModelyardError, NotFound, TooManyAttempts
 from modelyard.gateway.probe import probe
 from modelyard.registry.actors import Actor
 from modelyard.registry.provider_views import ProviderView
@@ -157,9 +158,16 @@ async def check_connection(request: Request, provider_id: str) -> Response:
     provider = await manageable(request, signed, provider_id)
     registry = registry_of(request)
     try:
-        result = await probe(registry.db, signed.actor(), provider.id)
+        async with probe_gate.admitted(signed.user_id, provider.id):
+            result = await probe(registry.db, signed.actor(), provider.id)
     except (NotFound, Forbidden):
         raise not_found() from None
+    except TooManyAttempts as exc:  # nothing was sent upstream
+        context = await detail_context(request, signed, provider)
+        context["probe_refused"] = exc.message
+        return page(
+            request, signed, "provider.html", context, status=429, fragment="provider_probe.html"
+        )
     except ModelyardError as exc:  # its kind is not installed here
         return await _refused(request, signed, provider, exc)
     context = await detail_context(request, signed, provider)

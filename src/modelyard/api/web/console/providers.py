@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse
 
 from modelyard.api.web.console.access import not_found, posted, registry_of, viewer
 from modelyard.api.web.console.form_errors import FormErrors
+from modelyard.api.web.console.inputs import offset_of
 from modelyard.api.web.console.provider_forms import (
     KindForm,
     Posted,
@@ -41,7 +42,6 @@ STYLES = ("console-providers.css",)
 BASE = "/console/providers"
 PAGE_SIZE = 50
 MODELS_SHOWN = 20
-MAX_OFFSET = 10**9
 OWNERS = (("all", "Everyone's"), ("system", "System"), ("mine", "Mine"))
 MEMBER_OWNERS = (("all", "System and mine"), ("system", "System"), ("mine", "Mine"))
 DONE = {
@@ -55,11 +55,6 @@ DONE = {
     "activated": "The provider is now the active system provider (the fallback).",
     "deleted": "The provider was deleted.",
 }
-
-
-def offset_of(request: Request) -> int:
-    raw = request.query_params.get("offset", "")
-    return min(int(raw), MAX_OFFSET) if raw.isascii() and raw.isdigit() else 0
 
 
 def notice_of(request: Request) -> str:
