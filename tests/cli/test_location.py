@@ -26,7 +26,9 @@ from tests.cli.test_serve import free_port
 from tests.support import pg
 
 TOKEN = re.compile(r"myk_[A-Za-z0-9_-]{20,}")
-STARTUP_TIMEOUT_S = 20
+# How long a starting server may take before the test gives up on it: a guard against one
+# that never answers, not a measure (it took 40 s on two busy cores).
+STARTUP_TIMEOUT_S = 120
 CLEAN_ENV = {
     "MODELYARD_DATABASE_URL": None,
     "MODELYARD_MASTER_KEY_FILE": None,

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import httpx
 
-STARTUP_TIMEOUT_S = 20
+# How long a starting server may take before the test gives up on it: a guard against one
+# that never answers, not a measure (it took 40 s on two busy cores).
+STARTUP_TIMEOUT_S = 120
 TOKEN = re.compile(r"myk_[A-Za-z0-9_-]{20,}")
 
 

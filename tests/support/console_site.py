@@ -22,7 +22,9 @@ import httpx
 from tests.support.mock_openai import MockOpenAI, mock_openai
 
 KEY = re.compile(r"myk_[A-Za-z0-9_-]{20,}")
-STARTUP_TIMEOUT_S = 120  # a loaded machine (several suites at once) starts slowly
+# How long a starting server may take before the test gives up on it: a guard against one
+# that never answers, not a measure (it took 40 s on two busy cores).
+STARTUP_TIMEOUT_S = 120
 ADMIN_PASSWORD = "console admin passphrase 1"
 MEMBER_PASSWORD = "console member passphrase 1"
 

@@ -34,13 +34,11 @@ SECRETS = (SEED004_KEY, *LITELLM_ENV.values(), "sk-fixture-master-NOTREAL", "use
 JAN, MAR = "2030-01-01T00:00:00+00:00", "2030-03-01T00:00:00+00:00"
 
 
-@pytest.fixture
-def second_url(database_url: str, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
-    """Another fresh, migrated database on the same engine as ``database_url``."""
-    if database_url.startswith("sqlite"):
-        path = tmp_path / "second.db"
-        shutil.copy(sqlite_template, path)
-        yield f"sqlite+aiosqlite:///{path}"
+@pytest.fixture(scope="session")
+def pg_second_database(pg_database: str | None) -> Iterator[str | None]:
+    """A second PostgreSQL database for the run (made on first use, migrated once)."""
+    if pg_database is None:
+        yield None
         return
     name = f"modelyard_second_{uuid.uuid4().hex[:12]}"
     url = asyncio.run(pg.create_database(name))
@@ -48,6 +46,24 @@ def second_url(database_url: str, tmp_path: Path, sqlite_template: Path) -> Iter
         yield url
     finally:
         asyncio.run(pg.drop_database(name))
+
+
+@pytest.fixture
+def second_url(
+    database_url: str,
+    tmp_path: Path,
+    sqlite_template: Path,
+    request: pytest.FixtureRequest,
+) -> str:
+    """Another fresh, migrated database on the same engine as ``database_url``."""
+    if database_url.startswith("sqlite"):
+        path = tmp_path / "second.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    url: str | None = request.getfixturevalue("pg_second_database")
+    assert url is not None  # database_url is on PostgreSQL, so the server answers
+    asyncio.run(pg.reset(url))
+    return url
 
 
 @pytest.fixture
