@@ -57,6 +57,9 @@ PG_TEMPLATE = "modelyard_console_bench_cache"
 PAGES: tuple[tuple[str, str], ...] = (
     ("/console", "admin"),
     ("/console", "member"),
+    ("/console?days=7", "admin"),
+    ("/console?days=90", "admin"),
+    ("/console?days=90", "member"),
     ("/console/models", "admin"),
     ("/console/infrastructure", "admin"),
     ("/console/providers", "admin"),
