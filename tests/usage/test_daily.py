@@ -17,7 +17,8 @@ from sqlalchemy import delete, func, select
 
 from modelyard.db.rollup import join, split
 from modelyard.db.rollup_backfill import backfill
-from modelyard.db.tables import UsageDaily, UsageEvent
+from modelyard.db.rollup_tables import UsageDaily
+from modelyard.db.tables import UsageEvent
 from modelyard.errors import ValidationFailed
 from modelyard.registry.actors import Actor
 from modelyard.registry.scopes import SCOPES

@@ -38,7 +38,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 
-from modelyard.db.tables import UsageDaily
+from modelyard.db.rollup_tables import UsageDaily
 from modelyard.db.types import canonical
 
 NO_USER = uuid.UUID(int=0)  # the key of calls without a user (none, or since purged)

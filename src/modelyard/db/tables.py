@@ -9,7 +9,7 @@ number of system rows share a name, since NULL owners never collide).
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,12 +17,10 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    Date,
     ForeignKey,
     Index,
     Integer,
     MetaData,
-    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -328,41 +326,6 @@ class UsageEvent(Base):
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONDoc, default=dict)
 
 
-class UsageDaily(Base):
-    """Daily roll-ups of ``usage_events``: one row per grain, UTC day, user, model, provider
-    and currency, kept up to date in the transaction that stores the calls (see
-    :mod:`modelyard.db.rollup`), so that charts and rankings never read the calls one by one.
-
-    The key holds no NULL (PostgreSQL's unique keys treat NULLs as distinct): a call without
-    a user has :data:`~modelyard.db.rollup.NO_USER`, one without a model, provider or
-    currency has ``''``. ``user_id`` is no foreign key: purging a user folds their rows into
-    the no-user rows, as ``ON DELETE SET NULL`` does to their calls. Money is summed exactly
-    in SQL on both engines as two integers: ``*_whole`` (the sum of each amount's floor) and
-    ``*_frac`` (the rest, in units of 10^-10, kept below 10^10 by carrying into ``*_whole``).
-    """
-
-    __tablename__ = "usage_daily"
-    __table_args__ = (Index("ix_usage_daily_grain_user_day", "grain", "user_id", "day"),)
-    # Which of user, model and provider the row keeps (modelyard.db.rollup.GRAINS).
-    grain: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    model_name: Mapped[str] = mapped_column(String(200), primary_key=True)
-    provider_name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
-    calls: Mapped[int] = mapped_column(BigInteger)
-    errors: Mapped[int] = mapped_column(BigInteger)  # status other than ok
-    prompt_tokens: Mapped[int] = mapped_column(BigInteger)
-    completion_tokens: Mapped[int] = mapped_column(BigInteger)
-    cached_tokens: Mapped[int] = mapped_column(BigInteger)
-    latency_ms_total: Mapped[int] = mapped_column(BigInteger)
-    cost_whole: Mapped[int] = mapped_column(BigInteger)
-    cost_frac: Mapped[int] = mapped_column(BigInteger)
-    credits_whole: Mapped[int] = mapped_column(BigInteger)
-    credits_frac: Mapped[int] = mapped_column(BigInteger)
-    credited_calls: Mapped[int] = mapped_column(BigInteger)  # calls with credits (0: none)
-
-
 class StoredResponse(Base):
     """A Responses API answer kept for ``previous_response_id`` and ``GET /v1/responses/{id}``:
     the request's input items and the response object, per user, until ``expires_at``."""
@@ -503,5 +466,7 @@ class CreditHold(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
-# Sign-in's tables live in their own module; importing it here registers them on Base.
+# Sign-in's tables and the usage roll-ups live in their own modules; importing them here
+# registers them on Base.
 from modelyard.db import auth_tables as _auth_tables  # noqa: E402, F401
+from modelyard.db import rollup_tables as _rollup_tables  # noqa: E402, F401

@@ -29,7 +29,8 @@ from modelyard.db.rollup import (
     SCALE,
     join,
 )
-from modelyard.db.tables import UsageDaily, User
+from modelyard.db.rollup_tables import UsageDaily
+from modelyard.db.tables import User
 from modelyard.errors import ValidationFailed
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Amount, View
