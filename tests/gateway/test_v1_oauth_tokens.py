@@ -204,11 +204,14 @@ async def test_a_used_token_costs_no_sql_and_garbage_queries_at_most_once(rig: R
 
 
 def _queries(statements: list[str]) -> list[str]:
-    """The statements but the batched usage inserts and transaction bounds."""
+    """The statements but the batched usage inserts (with their daily roll-ups) and
+    transaction bounds."""
     return [
         s
         for s in statements
-        if not s.lstrip().upper().startswith("INSERT INTO USAGE_EVENTS")
+        if not s.lstrip()
+        .upper()
+        .startswith(("INSERT INTO USAGE_EVENTS", "INSERT INTO USAGE_DAILY"))
         and s.strip().upper() not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT")
     ]
 
