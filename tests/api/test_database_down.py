@@ -90,3 +90,34 @@ async def test_sign_in_answers_503_while_the_database_is_down(
     assert int(reply.headers["retry-after"]) >= 1
     assert "127.0.0.1:1" not in reply.text
     assert "gone" not in reply.text
+
+
+@pytest.mark.parametrize("path", ["/console", "/console/providers", "/account/apps", "/login"])
+async def test_pages_answer_the_error_page_while_the_database_is_down(
+    down: Settings, path: str
+) -> None:
+    """A person's browser gets the HTML error page (503, Retry-After, saying to try again),
+    not the API's JSON; and still nothing of the driver's text."""
+    loopback = down.model_copy(update={"public_url": "http://127.0.0.1:4100"})
+    registry = Registry.open(loopback)
+    try:
+        app = create_app(loopback, registry=registry)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:4100") as c:
+            c.cookies.set("modelyard_session", "s" * 43)
+            c.cookies.set("modelyard_login_csrf", "t")
+            form = {"email": "a@example.com", "password": "x" * 12, "csrf_token": "t"}
+            if path == "/login":
+                reply = await c.post(path, data=form)
+            else:
+                reply = await c.get(path)
+    finally:
+        await registry.close()
+    assert reply.status_code == 503, reply.text
+    assert reply.headers["content-type"].startswith("text/html")
+    assert int(reply.headers["retry-after"]) >= 1
+    assert "Temporarily unavailable" in reply.text
+    assert "Try again in a few seconds" in reply.text
+    assert "127.0.0.1:1" not in reply.text
+    assert "gone" not in reply.text
+    assert "DEPENDENCY_UNAVAILABLE" not in reply.text

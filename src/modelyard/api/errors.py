@@ -90,10 +90,15 @@ async def _http(request: Request, exc: Exception) -> JSONBody:
     return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONBody:
+async def unexpected(request: Request, exc: Exception) -> JSONBody:
     """A database or Redis out of reach is 503 with Retry-After (faults.as_error); anything
     else 500. Neither says more than the exception's class (its text may hold a URL)."""
     error = as_error(exc)
+    log_unexpected(request, exc, error)
+    return _render(error)
+
+
+def log_unexpected(request: Request, exc: Exception, error: ModelyardError) -> None:
     log.error(
         "unexpected %s on %s %s -> %d %s",
         type(exc).__name__,
@@ -102,7 +107,6 @@ async def _unexpected(request: Request, exc: Exception) -> JSONBody:
         error.status,
         error.code,
     )
-    return _render(error)
 
 
 def install(app: FastAPI) -> None:
@@ -112,5 +116,5 @@ def install(app: FastAPI) -> None:
     # Handled like a domain error (Starlette re-raises, with its traceback and perhaps a
     # database URL, whatever only the catch-all below takes), yet answered by faults.as_error.
     for kind in DEPENDENCY_ERRORS:
-        app.add_exception_handler(kind, _unexpected)
-    app.add_exception_handler(Exception, _unexpected)
+        app.add_exception_handler(kind, unexpected)
+    app.add_exception_handler(Exception, unexpected)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 
-from modelyard.api.web import account, device, login
+from modelyard.api.web import account, device, errors, login
 from modelyard.api.web import upstream as upstream_sign_in
 from modelyard.api.web.console import routes as console
-from modelyard.api.web.errors import PageError, page_error
+from modelyard.api.web.errors import PageError
 from modelyard.api.web.render import STATIC
 
 TYPES = {
@@ -39,7 +39,7 @@ async def static_file(name: str) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(PageError, page_error)
+    errors.install(app)  # pages' failures as the HTML error page
     app.include_router(static)
     app.include_router(login.router)
     app.include_router(account.router)
