@@ -4,6 +4,7 @@ a Redis that really go away: tests/deploy/test_faults_outages.py."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from collections.abc import Iterator
@@ -86,11 +87,13 @@ async def test_a_configuration_it_cannot_load_fails_readiness_until_it_loads(
             code, body = await _ready(url)
             if code == 503:
                 break
+            await asyncio.sleep(0.01)
         monkeypatch.setattr(modelyard.gateway.refresh, "load", real_load)
         for _ in range(3000):
             healed, _ = await _ready(url)
             if healed == 200:
                 break
+            await asyncio.sleep(0.01)
     assert code == 503
     assert body["failing"] == ["configuration"]
     facts = body["details"]["configuration"]
