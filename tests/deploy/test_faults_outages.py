@@ -187,6 +187,10 @@ async def test_postgres_restart_and_outage_serve_calls_and_lose_no_usage(site: S
                 "reported its usage backlog",
                 lambda b: b["details"]["usage"]["outbox"] > BACKLOG,
             )
+            admin = await http.get(
+                f"{site.replicas[1].base}/api/v1/providers",
+                headers={"Authorization": f"Bearer {site.key}"},
+            )
             await asyncio.to_thread(site.pg.start)
 
             back = await _until(
@@ -208,6 +212,8 @@ async def test_postgres_restart_and_outage_serve_calls_and_lose_no_usage(site: S
         assert body["checks"]["database"].startswith("unreachable")
         assert "database" in body["degraded"]
         assert body["failing"] == []
+    assert admin.status_code == 503  # the admin API needs the database: a clear answer
+    assert admin.json()["error"]["code"] == "DEPENDENCY_UNAVAILABLE"
     for body in parked:
         assert body["http_status"] == 200, body
         assert "usage" in body["degraded"]
