@@ -169,6 +169,23 @@ class Settings(BaseSettings):
         le=60,
         description="How often the gateway checks whether the registry changed (seconds).",
     )
+    ready_usage_backlog: int = Field(
+        default=10_000,
+        ge=1,
+        description=(
+            "Usage rows waiting for the database (in memory and in the outbox) beyond which "
+            "/health/ready reports the usage check degraded."
+        ),
+    )
+    ready_stale_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description=(
+            "Seconds a replica may serve an older configuration generation than the database's "
+            "before /health/ready fails its configuration check (503)."
+        ),
+    )
     billing_interval_s: float = Field(
         default=60.0,
         ge=0,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import httpx
 import pytest
 
+from modelyard import __version__
 from tests.api.helpers import API, assert_error, auth, make_member, make_model, make_provider, ok
 
 AUDIT = f"{API}/audit"
@@ -100,9 +102,15 @@ async def test_audit_time_filters_need_a_zone(
 
 
 async def test_liveness_and_readiness(client: httpx.AsyncClient) -> None:
-    assert ok(await client.get("/health")) == {"status": "ok"}
+    live = ok(await client.get("/health"))
+    assert live == {"status": "ok", "pid": os.getpid(), "version": __version__}
     ready = ok(await client.get("/health/ready"))
-    assert ready == {"status": "ready", "checks": {"database": "ok", "migrations": "ok"}}
+    assert ready == {
+        "status": "ready",
+        "checks": {"database": "ok", "migrations": "ok"},
+        "failing": [],
+        "degraded": [],
+    }
 
 
 ROUTES = {

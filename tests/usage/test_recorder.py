@@ -23,7 +23,7 @@ from modelyard.db.tables import CreditEntry, UsageEvent, User
 from modelyard.gateway.snapshot import PriceEntry
 from modelyard.usage.outbox import Outbox
 from modelyard.usage.record import UsageRecord
-from modelyard.usage.recorder import UsageRecorder
+from modelyard.usage.recorder import Backlog, UsageRecorder
 from modelyard.usage.writer import BULK, PACED
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -340,3 +340,23 @@ def test_the_outbox_makes_its_directory_when_first_claimed(tmp_path: Path) -> No
         assert (tmp_path / "home" / "not-yet" / "usage.outbox").is_file()
     finally:
         outbox.release()
+
+
+def test_the_backlog_counts_rows_in_memory_and_parked_with_the_oldest_time(
+    tmp_path: Path,
+) -> None:
+    """What readiness reports: parked rows are older than buffered ones; a torn first line
+    leaves the age unknown rather than failing."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")
+    recorder = UsageRecorder(engine, outbox=tmp_path / "outbox")
+    assert recorder.backlog() == Backlog(0, 0, None)
+    old, new = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    recorder.record(usage_record("buffered", occurred_at=new))
+    assert recorder.backlog() == Backlog(1, 0, new)
+    recorder.outbox.append([usage_record(f"parked-{n}", occurred_at=old).to_json() for n in (1, 2)])
+    backlog = recorder.backlog()
+    assert backlog == Backlog(1, 2, old)
+    assert backlog.rows == 3
+    torn = UsageRecorder(engine, outbox=tmp_path / "torn")
+    torn.outbox.append([b'{"request_id": "half'])
+    assert torn.backlog() == Backlog(0, 1, None)

@@ -6,13 +6,16 @@ the last good snapshot keeps serving; a gateway started without a database repor
 and becomes ready by itself once the database answers. A secret this server cannot open
 makes it not-ready (``/health/ready`` names the provider) until the key that sealed it arrives:
 the key file is re-read when a snapshot meets an unknown key id, and checked on every tick
-while something is unreadable."""
+while something is unreadable. A snapshot that fails to build keeps the last one serving and
+is retried every tick; the holder notes since when it is behind the database's generation,
+and ``/health/ready`` fails once that lasts (``MODELYARD_READY_STALE_S``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import asyncpg
@@ -40,6 +43,11 @@ class SnapshotHolder:
         self._nudge = asyncio.Event()
         self._reloading = asyncio.Lock()
         self.listening = False  # True while a LISTEN connection is up (PostgreSQL)
+        # What readiness reports (monotonic times): the database's generation as last read,
+        # when it was last read, and since when the snapshot served is older than it.
+        self.database_generation: int | None = None
+        self.checked_at: float | None = None
+        self.behind_since: float | None = None
 
     @property
     def ready(self) -> bool:
@@ -63,6 +71,9 @@ class SnapshotHolder:
         try:
             async with self.db.read(Actor.operator("gateway")) as tx:
                 generation = int(await tx.session.scalar(select(RegistryState.generation)) or 0)
+            self._saw(generation)
+            if not self.database_ok and self._snapshot is not None:
+                log.info("database reachable again")
             if (
                 self._snapshot is not None
                 and generation == self._snapshot.generation
@@ -72,6 +83,7 @@ class SnapshotHolder:
                 return False
             self._snapshot = await load(self.db)
             self.database_ok = True
+            self._saw(self.database_generation or 0)
             return True
         except (SQLAlchemyError, OSError) as exc:
             if self.database_ok:
@@ -80,6 +92,13 @@ class SnapshotHolder:
                 )
             self.database_ok = False
             return False
+
+    def _saw(self, generation: int) -> None:
+        self.database_generation, self.checked_at = generation, time.monotonic()
+        if self._snapshot is None or self._snapshot.generation >= generation:
+            self.behind_since = None
+        elif self.behind_since is None:
+            self.behind_since = self.checked_at
 
     def _keys_arrived(self, snapshot: Snapshot) -> bool:
         """While some secret cannot be opened: did the key file change (one ``stat``)? Then
@@ -106,11 +125,18 @@ class SnapshotHolder:
         self._task = self._listener = None
 
     async def _loop(self) -> None:
+        failing = False  # logged once per run of failures
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._nudge.wait(), self.interval_s)
             self._nudge.clear()
-            await self.refresh()
+            try:
+                await self.refresh()
+                failing = False
+            except Exception:  # keep the last snapshot and retry; readiness fails if it lasts
+                if not failing:
+                    log.exception("loading the configuration failed; serving the last one")
+                failing = True
 
     async def _listen(self) -> None:
         """Hold one LISTEN connection; reconnect after ``interval_s`` whenever it drops."""

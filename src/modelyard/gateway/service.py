@@ -60,6 +60,7 @@ class Gateway:
         self.clock = db.clock
         self.metrics = Metrics()
         self.responses = ResponseStore(db, 3600.0 if billing_interval_s > 0 else 0.0)
+        self.draining = False  # set on SIGTERM: readiness answers 503 "draining"
 
     async def start(self) -> None:
         await self.holder.start()

@@ -105,6 +105,14 @@ class Outbox:
                     lines.append(line.rstrip(b"\r\n"))
             return lines, handle.tell()
 
+    def first(self) -> bytes | None:
+        """The oldest line not replayed yet (one short read), or None. Not under the append
+        lock, which is held through an fsync: a line being appended may read torn."""
+        if not self._waiting:
+            return None
+        lines, _ = self.read(1)
+        return lines[0] if lines else None
+
     def replayed(self, count: int, offset: int) -> None:
         """The ``count`` lines before ``offset`` are committed; empty the file once all are."""
         with self._guard:

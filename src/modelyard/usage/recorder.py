@@ -18,6 +18,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,20 @@ from modelyard.usage.writer import BULK, PACED, Pace, UsageWriter
 
 log = logging.getLogger("modelyard.usage.recorder")
 REPLAY_BATCHES_PER_TICK = 20  # the periodic flush replays a backlog in bounded steps
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Rows not in the database yet: in memory (buffered or being written), parked in the
+    outbox, and when the oldest of them happened (None if unknown or none)."""
+
+    memory: int
+    outbox: int
+    oldest: datetime | None
+
+    @property
+    def rows(self) -> int:
+        return self.memory + self.outbox
 
 
 class UsageRecorder:
@@ -67,6 +83,16 @@ class UsageRecorder:
     def pending(self) -> int:
         """Rows recorded but not yet in the database (buffered, being written, or parked)."""
         return len(self._buffer) + self._in_flight + len(self.outbox)
+
+    def backlog(self) -> Backlog:
+        """What waits for the database, and when the oldest of it happened (for readiness:
+        at most one short read of the outbox)."""
+        oldest = self._buffer[0].occurred_at if self._buffer else None
+        first = self.outbox.first()
+        if first is not None:
+            with contextlib.suppress(Exception):  # a torn line: its age is unknown
+                oldest = UsageRecord.from_json(first).occurred_at
+        return Backlog(len(self._buffer) + self._in_flight, len(self.outbox), oldest)
 
     async def start(self) -> None:
         """Replay what an earlier run left in the outbox, then write in the background."""

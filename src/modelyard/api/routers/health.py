@@ -3,26 +3,40 @@ key, unless ``MODELYARD_METRICS_PUBLIC``)."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hmac
+import math
+import os
+import time
+from collections.abc import Awaitable, Callable
 
+from alembic.runtime.migration import MigrationContext
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from modelyard import __version__
 from modelyard.api.deps import RegistryDep, get_registry
 from modelyard.api.responses import JSONBody
-from modelyard.db.migrate import current_revision, head_revision
+from modelyard.db.migrate import head_revision
 from modelyard.errors import Forbidden, Unauthenticated
-from modelyard.gateway.snapshot import Snapshot
+from modelyard.gateway.health import Check, draining, gateway_checks, verdict
+from modelyard.gateway.service import Gateway
 from modelyard.registry.apikeys import TOKEN_PREFIX
 from modelyard.settings import Settings
 
 router = APIRouter(tags=["health"])
+PROBE_EVERY_S = 0.5  # a burst of readiness polls shares one probe of the database and Redis
+DATABASE_TIMEOUT_S = 2.0  # a database slower than this to answer SELECT is as good as away
+_head = functools.cache(head_revision)  # parses every migration script: once per process
 
 
 @router.get("/health", summary="Liveness: the process answers")
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+async def health() -> dict[str, object]:
+    """Nothing but the process: which one answered (``pid``, with several workers) and its
+    version. Readiness is ``/health/ready``."""
+    return {"status": "ok", "pid": os.getpid(), "version": __version__}
 
 
 @router.get("/metrics", summary="Prometheus metrics of the gateway", include_in_schema=False)
@@ -65,47 +79,86 @@ async def _may_read_metrics(request: Request) -> None:
 
 @router.get(
     "/health/ready",
-    summary="Readiness: database reachable, schema at head, every provider key opens",
-    responses={503: {"description": "Not ready: `checks` says which check failed"}},
+    summary="Readiness: what this replica can serve, check by check",
+    responses={
+        200: {"description": "`ready`, or `degraded`: calls are served, `degraded` says how"},
+        503: {"description": "`not ready` or `draining`: `failing` names the checks"},
+    },
 )
 async def ready(registry: RegistryDep, request: Request) -> JSONBody:
-    checks: dict[str, object] = {}
-    body: dict[str, object] = {}
-    try:
-        async with registry.db.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-        revision = await current_revision(registry.db.engine)
-        head = head_revision()
-        checks["migrations"] = "ok" if revision == head else f"at {revision}, head is {head}"
-    except (SQLAlchemyError, OSError) as exc:
-        checks["database"] = f"unreachable: {type(exc).__name__}"
-    gateway = getattr(request.app.state, "gateway", None)
-    if gateway is not None:
-        checks["gateway"] = "ok" if gateway.holder.ready else "configuration not loaded yet"
-        if gateway.holder.ready:
-            checks["secrets"], unreadable = _secrets(gateway.holder.get())
-            if unreadable:
-                body["unreadable_secrets"] = unreadable
-    ok = all(v == "ok" for v in checks.values()) and "migrations" in checks
-    return JSONBody(
-        {"status": "ready" if ok else "not ready", "checks": checks} | body,
-        status_code=200 if ok else 503,
-    )
+    """Each check is ``ok``, degraded (200: calls are served, from the snapshot or with
+    limits per replica) or failing (503: a load balancer should stop sending). The database
+    and Redis are probed at most once per :data:`PROBE_EVERY_S`, whoever asks."""
+    settings: Settings = request.app.state.settings
+    gateway: Gateway | None = getattr(request.app.state, "gateway", None)
+    probes: Probes | None = getattr(request.app.state, "health_probes", None)
+    if probes is None:
+        probes = request.app.state.health_probes = Probes()
 
-
-def _secrets(snapshot: Snapshot) -> tuple[str, list[dict[str, str]]]:
-    """Whether every provider key opens on this server; else how many do not, and which:
-    system providers by name, members' by id (this endpoint answers anyone, and a member's
-    names are their own), with the reason (the master key id needed; never key material)."""
-    found = [
-        {"provider": u.name, "owner": "system", "reason": u.reason}
-        if u.owner is None
-        else {"provider_id": str(pid), "owner": "member", "reason": u.reason}
-        for pid, u in sorted(
-            snapshot.unreadable.items(), key=lambda kv: (kv[1].owner is not None, kv[1].name)
+    async def probe() -> list[Check]:  # the database and Redis at once: 2 s at worst
+        if gateway is None:
+            return await database_checks(registry.db.engine, served=False)
+        database, others = await asyncio.gather(
+            database_checks(registry.db.engine, served=gateway.holder.ready),
+            gateway_checks(
+                gateway, backlog_limit=settings.ready_usage_backlog, stale_s=settings.ready_stale_s
+            ),
         )
-    ]
-    if not found:
-        return "ok", []
-    return f"{len(found)} provider key(s) cannot be opened by this server", found
+        return database + others
+
+    checks = await probes.checks(probe)
+    if gateway is not None and gateway.draining:  # never from the cache: it turns at once
+        checks = [draining(), *checks]
+    status, code = verdict(checks)
+    body: dict[str, object] = {
+        "status": status,
+        "checks": {c.name: c.message for c in checks},
+        "failing": [c.name for c in checks if c.state == "failed"],
+        "degraded": [c.name for c in checks if c.state == "degraded"],
+    }
+    details = {c.name: c.facts for c in checks if c.facts and c.name != "secrets"}
+    if details:
+        body["details"] = details
+    for check in checks:
+        if check.name == "secrets" and check.facts:
+            body["unreadable_secrets"] = check.facts["unreadable"]
+    return JSONBody(body, status_code=code)
+
+
+class Probes:
+    """The last checks, kept for :data:`PROBE_EVERY_S`; one probe at a time (the callers
+    that arrive meanwhile share its answer)."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._at = -math.inf
+        self._checks: list[Check] = []
+
+    async def checks(self, probe: Callable[[], Awaitable[list[Check]]]) -> list[Check]:
+        async with self._lock:
+            if time.monotonic() - self._at >= PROBE_EVERY_S:
+                self._checks = await probe()
+                self._at = time.monotonic()
+            return self._checks
+
+
+async def database_checks(engine: AsyncEngine, *, served: bool) -> list[Check]:
+    """Reachable, and its schema at this version's head. Unreachable is only degraded while
+    a snapshot ``served`` /v1 (valid keys keep working, usage waits in the outbox); a schema
+    not at head fails (this version's queries may not match it)."""
+    try:
+        async with asyncio.timeout(DATABASE_TIMEOUT_S), engine.connect() as conn:
+            revision = await conn.run_sync(
+                lambda c: MigrationContext.configure(c).get_current_revision()
+            )
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else type(exc).__name__
+        if served:
+            message = f"unreachable ({reason}): /v1 serves from the last snapshot"
+            return [Check("database", "degraded", message)]
+        return [Check("database", "failed", f"unreachable: {reason}")]
+    head = _head()
+    if revision == head:
+        return [Check("database", "ok"), Check("migrations", "ok")]
+    message = f"at {revision}; this version expects {head} (`modelyard init` upgrades it)"
+    return [Check("database", "ok"), Check("migrations", "failed", message)]

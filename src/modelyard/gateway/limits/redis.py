@@ -240,6 +240,21 @@ class RedisLimiter:
     def _up(self) -> bool:
         return asyncio.get_running_loop().time() >= self._down_until
 
+    def per_replica_for_s(self) -> float:
+        """Seconds this replica keeps its own limits before trying Redis again; 0: shared."""
+        return max(0.0, self._down_until - asyncio.get_running_loop().time())
+
+    async def ping(self, timeout_s: float) -> str | None:
+        """None if Redis answers a PING within ``timeout_s`` through the limiter's own pool,
+        else why not (the exception's class name: a URL may hold a password). Only reports:
+        the calls themselves decide when to fall back."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self.redis.ping()
+        except (RedisError, OSError, TimeoutError) as exc:
+            return type(exc).__name__
+        return None
+
     def wake(self, key: str) -> None:
         event = self._wakeups.pop(key, None)
         if event is not None:
