@@ -14,10 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 import modelyard.gateway.refresh
 from modelyard import __version__
 from modelyard.api.app import create_app
+from modelyard.db.migrate import head_revision
 from modelyard.gateway.health import Check, usage, verdict
 from modelyard.registry.actors import Actor
 from modelyard.services import Registry
@@ -215,3 +217,36 @@ def test_any_failed_check_is_503_and_degraded_is_200(
         "draining",
         503,
     )
+
+
+async def test_a_schema_behind_fails_and_one_ahead_is_only_degraded(
+    settings: Settings, registry: Registry, admin: Actor, tmp_path: Path
+) -> None:
+    """Mid rolling upgrade the first new replica migrates forward: the old replicas must
+    keep serving (degraded, 200), or the load balancer would take them all out at once. A
+    schema behind this version's head is another matter: 503 until it is upgraded."""
+    local = settings.model_copy(update={"usage_outbox": tmp_path / "outbox"})
+    head = head_revision()
+
+    async def stamp(revision: str) -> None:
+        async with registry.db.engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+
+    seen: dict[str, tuple[int, dict[str, Any]]] = {}
+    async with running(local, registry) as (url, _app):
+        try:
+            for name, revision in (("ahead", "9999_from_a_newer_version"), ("behind", "0001")):
+                await stamp(revision)
+                await asyncio.sleep(0.6)  # past the shared probe's half second
+                seen[name] = await _ready(url)
+        finally:
+            await stamp(head)
+    code, body = seen["ahead"]
+    assert code == 200, body
+    assert body["status"] == "degraded"
+    assert body["degraded"] == ["migrations"]
+    assert "newer than this version's" in body["checks"]["migrations"]
+    code, body = seen["behind"]
+    assert code == 503, body
+    assert body["failing"] == ["migrations"]
+    assert body["checks"]["migrations"].startswith("at 0001;")

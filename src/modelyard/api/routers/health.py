@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from modelyard import __version__
 from modelyard.api.deps import RegistryDep, get_registry
 from modelyard.api.responses import JSONBody
-from modelyard.db.migrate import head_revision
+from modelyard.db.migrate import head_revision, known_revisions
 from modelyard.errors import Forbidden, Unauthenticated
 from modelyard.gateway.health import Check, draining, gateway_checks, verdict
 from modelyard.gateway.service import Gateway
@@ -30,6 +30,7 @@ router = APIRouter(tags=["health"])
 PROBE_EVERY_S = 0.5  # a burst of readiness polls shares one probe of the database and Redis
 DATABASE_TIMEOUT_S = 2.0  # a database slower than this to answer SELECT is as good as away
 _head = functools.cache(head_revision)  # parses every migration script: once per process
+_known = functools.cache(known_revisions)
 
 
 @router.get("/health", summary="Liveness: the process answers")
@@ -145,7 +146,8 @@ class Probes:
 async def database_checks(engine: AsyncEngine, *, served: bool) -> list[Check]:
     """Reachable, and its schema at this version's head. Unreachable is only degraded while
     a snapshot ``served`` /v1 (valid keys keep working, usage waits in the outbox); a schema
-    not at head fails (this version's queries may not match it)."""
+    behind this version's head fails (this version's queries may not match it), one ahead
+    of it (a newer version's, mid rolling upgrade) is only degraded."""
     try:
         async with asyncio.timeout(DATABASE_TIMEOUT_S), engine.connect() as conn:
             revision = await conn.run_sync(
@@ -160,5 +162,11 @@ async def database_checks(engine: AsyncEngine, *, served: bool) -> list[Check]:
     head = _head()
     if revision == head:
         return [Check("database", "ok"), Check("migrations", "ok")]
+    if revision is not None and revision not in _known():
+        # A newer version migrated it: a rolling upgrade under way. Its migrations only add
+        # (docs/deployment.md, "Upgrade and rollback"), so this replica keeps serving until
+        # it is replaced; taking every old replica out at once would stop the service.
+        message = f"at {revision}, newer than this version's {head}: replace this replica"
+        return [Check("database", "ok"), Check("migrations", "degraded", message)]
     message = f"at {revision}; this version expects {head} (`modelyard init` upgrades it)"
     return [Check("database", "ok"), Check("migrations", "failed", message)]
