@@ -82,6 +82,8 @@ async def ready(registry: RegistryDep, request: Request) -> JSONBody:
         checks["database"] = f"unreachable: {type(exc).__name__}"
     gateway = getattr(request.app.state, "gateway", None)
     if gateway is not None:
+        if gateway.draining:  # SIGTERM came: load balancers stop sending (cli/drain.py)
+            checks["draining"] = "shutting down: finishing the calls in flight"
         checks["gateway"] = "ok" if gateway.holder.ready else "configuration not loaded yet"
         if gateway.holder.ready:
             checks["secrets"], unreadable = _secrets(gateway.holder.get())
