@@ -1,7 +1,7 @@
 """What the drain and rolling-restart tests share: a slow OpenAI upstream, a paying caller,
 ``modelyard serve`` as a real process, and the usage rows a database holds.
 
-The upstream answers by the first message's text: ``json <seconds>`` waits, then answers;
+The upstream answers by the last message's text: ``json <seconds>`` waits, then answers;
 ``stream <chunks> <seconds>`` writes one word per chunk, that many seconds apart, then the
 usage (``PROMPT`` and the chunks' count) and ``[DONE]``.
 """
@@ -51,9 +51,16 @@ def ask(text: str, *, stream: bool = False) -> dict[str, Any]:
     return body | {"stream": True} if stream else body
 
 
+def _instruction(body: dict[str, Any]) -> list[str]:
+    """The last message's text, as any ingress translated it (a string or text parts)."""
+    content = body["messages"][-1]["content"]
+    if isinstance(content, list):
+        content = " ".join(str(part.get("text", "")) for part in content)
+    return str(content).split()
+
+
 async def _answer(request: web.Request) -> web.StreamResponse:
-    body = await request.json()
-    how = str(body["messages"][0]["content"]).split()
+    how = _instruction(await request.json())
     if how[0] == "json":
         await asyncio.sleep(float(how[1]))
         return web.json_response(
