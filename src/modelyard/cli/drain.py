@@ -47,7 +47,11 @@ LINGER_S = 0.5  # after the listener closed: requests of connections just accept
 class DrainingServer(uvicorn.Server):
     """uvicorn's server, drained as the module docstring says."""
 
-    def __init__(self, config: uvicorn.Config, app: Any, delay_s: float, timeout_s: float) -> None:
+    def __init__(
+        self, config: uvicorn.Config, delay_s: float, timeout_s: float, app: Any = None
+    ) -> None:
+        """``app``: modelyard's app, whose ``state.gateway`` is drained; by default the one
+        uvicorn loaded (a worker process loads its own), under uvicorn's middlewares."""
         super().__init__(config)
         self.app, self.delay_s, self.timeout_s = app, delay_s, timeout_s
         self.asked: float | None = None  # when the first signal came (monotonic)
@@ -90,8 +94,14 @@ class DrainingServer(uvicorn.Server):
             server.close()
         self.ending = asyncio.get_running_loop().call_later(self.timeout_s, self._end_streams)
 
+    def _gateway(self) -> Any:
+        app = self.app if self.app is not None else getattr(self.config, "loaded_app", None)
+        while app is not None and not hasattr(app, "state"):
+            app = getattr(app, "app", None)  # a middleware uvicorn wrapped it in
+        return None if app is None else getattr(app.state, "gateway", None)
+
     def _draining(self) -> None:
-        gateway = getattr(self.app.state, "gateway", None)
+        gateway = self._gateway()
         if gateway is not None and not gateway.draining:
             gateway.draining = True
             log.warning(
@@ -102,7 +112,7 @@ class DrainingServer(uvicorn.Server):
             )
 
     def _end_streams(self) -> None:
-        gateway = getattr(self.app.state, "gateway", None)
+        gateway = self._gateway()
         if gateway is not None:
             ended = gateway.streams.end()
             if ended:
@@ -114,7 +124,7 @@ def serve(app: Any, settings: Settings, **options: Any) -> None:
     SIGTERM; returns once stopped (the process then exits 0)."""
     backstop = math.ceil(settings.drain_timeout_s + GRACE_S)  # uvicorn takes whole seconds
     config = uvicorn.Config(app, timeout_graceful_shutdown=backstop, **options)
-    server = DrainingServer(config, app, settings.drain_delay_s, settings.drain_timeout_s)
+    server = DrainingServer(config, settings.drain_delay_s, settings.drain_timeout_s)
     server.run()
     if not server.started:
         sys.exit(STARTUP_FAILURE)
