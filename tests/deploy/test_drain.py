@@ -69,6 +69,7 @@ async def server(
             tmp_path,
             MODELYARD_DRAIN_DELAY_S=str(DELAY_S),
             MODELYARD_DRAIN_TIMEOUT_S=str(TIMEOUT_S),
+            MODELYARD_LOG_LEVEL="info",
         )
         replica.start()
         try:
@@ -149,4 +150,6 @@ async def test_sigterm_finishes_calls_in_flight_and_ends_streams_at_the_deadline
     assert aborted.estimated
     assert all(row.charged_credits and row.charged_credits > 0 for row in rows.values())
     assert await holds_left(registry) == 0
-    assert "draining" in replica.text()
+    log = replica.text()
+    assert "draining: not ready from now" in log
+    assert "drain deadline: 1 stream(s) ended with SERVER_SHUTTING_DOWN" in log

@@ -104,7 +104,7 @@ class DrainingServer(uvicorn.Server):
         gateway = self._gateway()
         if gateway is not None and not gateway.draining:
             gateway.draining = True
-            log.warning(
+            log.info(
                 "draining: not ready from now; the listener closes in %.1f s, calls in flight "
                 "then have %.1f s",
                 self.delay_s,
