@@ -74,8 +74,9 @@ class Load:
     async def answered(self, more: int) -> None:
         """Wait until ``more`` calls more were answered (or one failed)."""
         wanted = len(self.ids) + more
-        while len(self.ids) < wanted and not self.failures:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+        async with asyncio.timeout(STOP_WITHIN_S):  # a guard against a stalled load
+            while len(self.ids) < wanted and not self.failures:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
         assert not self.failures, self.failures[:5]
 
 
@@ -126,6 +127,8 @@ async def test_a_rolling_restart_under_load_fails_no_call_and_loses_no_usage(
         finally:
             for replica in replicas:
                 replica.kill()
+    refused = sum(b.refused for b in balancer.backends)
+    print(f"{len(load.ids)} calls answered, {refused} connects refused and sent elsewhere")
     assert load.failures == [], load.failures[:5]
     rows = await usage_rows(registry)
     lost = set(load.ids) - rows.keys()
