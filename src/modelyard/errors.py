@@ -24,7 +24,8 @@ name a narrower ``code`` (shown in parentheses); the status is always the class'
     │   └── SecretUnreadable        500 SECRET_UNREADABLE    unknown master key, failed tag
     ├── RequestTimeout              408 REQUEST_TIMEOUT      a request body arrived too slowly
     ├── NotReady                    503 NOT_READY            gateway without a snapshot yet
-    │   └── DependencyDown          503 DEPENDENCY_UNAVAILABLE  database or Redis unreachable
+    │   ├── DependencyDown          503 DEPENDENCY_UNAVAILABLE  database or Redis unreachable
+    │   └── ShuttingDown            503 SERVER_SHUTTING_DOWN  a stream ended by the server's drain
     ├── ProviderBusy                429 PROVIDER_BUSY        no parallel slot freed in time
     ├── LimitExceeded               429 LIMIT_EXCEEDED       over a local rpm/tpm limit
     └── UpstreamError               502 UPSTREAM_ERROR       redirect, broken reply or stream
@@ -207,6 +208,17 @@ class DependencyDown(NotReady):
             details={"dependency": what},
         )
         self.retry_after: float | None = retry_after
+
+
+class ShuttingDown(NotReady):
+    """The server is stopping (SIGTERM) and its drain deadline has passed: told as the last
+    event of a stream it ended (:mod:`modelyard.gateway.drain`); the client may ask again,
+    another replica answers."""
+
+    code = "SERVER_SHUTTING_DOWN"
+
+    def __init__(self) -> None:
+        super().__init__("the server is shutting down; the stream ended early, send it again")
 
 
 def _scope(key: str) -> str:

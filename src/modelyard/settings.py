@@ -221,6 +221,24 @@ class Settings(BaseSettings):
             "API)."
         ),
     )
+    drain_delay_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=3600,
+        description=(
+            "Seconds a server keeps accepting after SIGTERM while /health/ready answers 503, "
+            "so that load balancers stop sending first; then the listener closes."
+        ),
+    )
+    drain_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=86400,
+        description=(
+            "Seconds calls in flight may run once the listener has closed on SIGTERM; streams "
+            "still running then end with a SERVER_SHUTTING_DOWN event (usage recorded)."
+        ),
+    )
 
     @field_validator("home")
     @classmethod

@@ -7,12 +7,12 @@ import sys
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from modelyard.api.app import create_app
 from modelyard.bootstrap import Bootstrap, bootstrap
 from modelyard.settings import Settings
 
+from . import drain
 from ._common import JsonFlag, console, load_settings, note, print_json, run
 
 
@@ -99,8 +99,9 @@ def serve(
         settings = settings.model_copy(update=overrides)
     _print_admin_key(_bootstrap(settings, migrate=settings.auto_migrate))
     log_to_stderr(settings.log_level)
-    uvicorn.run(
+    drain.serve(  # uvicorn.run, drained on SIGTERM (cli/drain.py)
         create_app(settings, server=True),
+        settings,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

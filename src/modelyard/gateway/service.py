@@ -13,6 +13,7 @@ from modelyard.billing.renewal import BillingJob
 from modelyard.gateway.breaker import CircuitBreaker
 from modelyard.gateway.clients import Clients
 from modelyard.gateway.deadlines import Deadlines
+from modelyard.gateway.drain import Streams
 from modelyard.gateway.limits import make_limiter
 from modelyard.gateway.limits.base import Limiter
 from modelyard.gateway.limits.settle import Settler
@@ -60,7 +61,8 @@ class Gateway:
         self.clock = db.clock
         self.metrics = Metrics()
         self.responses = ResponseStore(db, 3600.0 if billing_interval_s > 0 else 0.0)
-        self.draining = False  # set on SIGTERM: readiness answers 503 "draining"
+        self.draining = False  # SIGTERM came: /health/ready says 503 (cli/drain.py sets it)
+        self.streams = Streams()  # streams in flight, ended at the drain deadline
 
     async def start(self) -> None:
         await self.holder.start()

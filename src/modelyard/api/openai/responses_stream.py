@@ -21,9 +21,9 @@ from typing import Any
 import orjson
 
 from modelyard.api.openai.inbound import Inbound
-from modelyard.api.openai.stream import _watch, _write
+from modelyard.api.openai.stream import Watch, _write
 from modelyard.api.openai.wire import response_headers
-from modelyard.errors import ModelyardError
+from modelyard.errors import ModelyardError, ShuttingDown
 from modelyard.faults import as_error
 from modelyard.gateway.call import Call
 from modelyard.gateway.pipeline import Opener
@@ -79,24 +79,22 @@ async def run(
     send = inbound.send
     stream = await call.stream(opener)
     relay = _Relay(stream)
-    me = asyncio.current_task()
-    gone = asyncio.Event()
-    watcher: asyncio.Task[None] | None = None
     begun = False
     status, code = "ok", None
     pending: list[bytes] = []
+    watch = Watch(inbound.receive, call.gateway.streams)
     try:  # from here on the call is recorded, and all it holds released, whatever happens
-        assert me is not None
         headers = response_headers(call, inbound.started)
-        watcher = asyncio.create_task(_watch(inbound.receive, gone, me))
         await send({"type": "http.response.start", "status": 200, "headers": [*SSE, *headers]})
         begun = True
         await relay.pump(send, pending)
     except asyncio.CancelledError:
         status = "aborted"  # the client left, or the server stops
-        if not gone.is_set() or me is None:
+        if not watch.absorbs(begun):
             raise
-        me.uncancel()
+        if watch.drained:  # the drain deadline passed: response.failed, then the end
+            code = ShuttingDown.code
+            pending.append(relay.failed(code, ShuttingDown().message))
     except Exception as exc:  # the provider failed mid-stream, or a fault: tell the client, end
         error = as_error(exc)
         status, code = "error", error.code
@@ -106,15 +104,14 @@ async def run(
             log.exception("responses stream relay failed (request %s)", call.request_id)
         pending.append(relay.failed(error.code, error.message))
     finally:
-        if watcher is not None:
-            watcher.cancel()
+        watch.stop()
         try:
             await stream.close()
         finally:
             stream.finish(status, code)
     if relay.final is not None and status == "ok":
         await keep(relay.final)
-    if not gone.is_set():
+    if not watch.gone.is_set():
         await _end(send, pending, call.request_id)
 
 

@@ -22,10 +22,11 @@ import orjson
 
 from modelyard.adapters.base import StreamChunk
 from modelyard.api.openai.wire import error_body, response_headers
-from modelyard.errors import ModelyardError
+from modelyard.errors import ModelyardError, ShuttingDown
 from modelyard.faults import as_error
 from modelyard.gateway import request
 from modelyard.gateway.call import Call
+from modelyard.gateway.drain import Streams
 from modelyard.gateway.pipeline import Opener
 
 DONE = b"data: [DONE]\n\n"
@@ -66,17 +67,13 @@ async def relay(
     ``encode`` writes it, then ``end``. Raises only before the response starts (the handler
     answers that as a JSON error); after it, a failure ends the body with ``tell(error)``."""
     stream = await call.stream(opener)
-    me = asyncio.current_task()
-    gone = asyncio.Event()
-    watcher: asyncio.Task[None] | None = None
     begun = False
     status, code = "ok", None
     pending: list[bytes] = []  # chunks that came in one read upstream go out in one write
+    watch = Watch(receive, call.gateway.streams)
     try:  # from here on the call is recorded, and all it holds released, whatever happens
-        assert me is not None
         chunks = stream.chunks()
         headers = response_headers(call, started)
-        watcher = asyncio.create_task(_watch(receive, gone, me))
         await send(
             {
                 "type": "http.response.start",
@@ -94,9 +91,11 @@ async def relay(
             pending.append(end)
     except asyncio.CancelledError:
         status = "aborted"  # the client left, or the server stops
-        if not gone.is_set() or me is None:
+        if not watch.absorbs(begun):
             raise
-        me.uncancel()
+        if watch.drained:  # the client is told, then the body ends
+            code = ShuttingDown.code
+            pending.append(tell(ShuttingDown()))
     except Exception as exc:  # the provider failed mid-stream, or a fault: tell the client, end
         error = as_error(exc)
         status, code = "error", error.code
@@ -116,13 +115,12 @@ async def relay(
             )
         pending.append(tell(error))
     finally:
-        if watcher is not None:
-            watcher.cancel()
+        watch.stop()
         try:
             await stream.close()
         finally:
             stream.finish(status, code)
-    if not gone.is_set():
+    if not watch.gone.is_set():
         try:
             await _write(send, pending, more=False)
         except Exception as exc:  # settled already; nothing more to tell anyone
@@ -159,6 +157,37 @@ def _outgoing(item: StreamChunk, *, include_usage: bool) -> bytes | None:
             return None  # the usage-only chunk the caller did not ask for
         chunk = {k: v for k, v in chunk.items() if k != "usage"}
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+class Watch:
+    """Who may end a relay early, by cancelling its task: the client, by leaving (a watcher
+    task reads its disconnect), and the server, when its drain deadline passes
+    (:class:`modelyard.gateway.drain.Streams` holds the task until :meth:`stop`)."""
+
+    __slots__ = ("drained", "gone", "streams", "task", "watcher")
+
+    def __init__(self, receive: Any, streams: Streams) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.task, self.streams = task, streams
+        self.gone = asyncio.Event()
+        self.drained = False  # ended by the server's drain deadline
+        streams.tasks.add(task)
+        self.watcher = asyncio.create_task(_watch(receive, self.gone, task))
+
+    def absorbs(self, begun: bool) -> bool:
+        """On the relay's cancellation: whether the client left or (the response begun) the
+        drain deadline passed; the relay then ends the call itself. Otherwise the
+        cancellation is someone else's and goes on."""
+        if not (self.gone.is_set() or (begun and self.streams.ending)):
+            return False
+        self.drained = not self.gone.is_set()
+        self.task.uncancel()
+        return True
+
+    def stop(self) -> None:
+        self.streams.tasks.discard(self.task)
+        self.watcher.cancel()
 
 
 async def _watch(receive: Any, gone: asyncio.Event, task: asyncio.Task[Any]) -> None:
