@@ -82,9 +82,16 @@ def _upstream(name: str, state: Traced) -> Any:
 
 @asynccontextmanager
 async def traced_server(
-    settings: Settings, registry: Registry, admin: Actor, tmp_path: Any, ratio: float = 1.0
+    settings: Settings,
+    registry: Registry,
+    admin: Actor,
+    tmp_path: Any,
+    ratio: float = 1.0,
+    tracing: Tracing | None = None,
 ) -> AsyncIterator[Traced]:
-    tracing, exporter = in_memory(ratio)
+    """``tracing``: the server's (its spans then bypass ``exporter``)."""
+    memory, exporter = in_memory(ratio)
+    tracing = tracing or memory
     await registry.settings.set(admin, "gateway.retry", RETRY)
     user = await registry.users.create(admin, UserCreate(email="caller@example.com"))
     key = await registry.keys.create(admin, ApiKeyCreate(name="caller", user_id=user.id))
@@ -117,7 +124,7 @@ async def traced_server(
         async with running(local, registry, tracing=tracing) as (url, app):
             state.url, state.app = url, app
             yield state
-    tracing.close()
+    memory.close()
 
 
 def secrets_absent(spans: Iterable[ReadableSpan], *secrets: str) -> None:

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from modelyard.telemetry.tracing import Tracing
 
 API_PREFIX = "/api/v1"
+UNTRACED = ("/health", "/ready", "/metrics")  # probes and scrapes: a span each is noise
 
 
 class ModelyardApp(FastAPI):
@@ -62,7 +63,7 @@ class ModelyardApp(FastAPI):
             timeout_s = self.state.settings.body_timeout_s
             app = partial(body_timeout.serve, super().__call__, timeout_s)
             tracing: Tracing | None = getattr(self.state, "tracing", None)
-            if tracing is None:
+            if tracing is None or scope["path"].startswith(UNTRACED):
                 await app(scope, receive, send)
             else:  # renamed "{method} {route}" once routed
                 await tracing.serve(app, scope["method"], scope, receive, send)
