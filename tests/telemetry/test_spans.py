@@ -188,3 +188,19 @@ async def test_a_refused_call_and_the_models_list_are_request_spans_too(traced: 
     assert spans[0].attributes["http.response.status_code"] == 404
     assert spans[0].status.status_code == StatusCode.UNSET  # the caller's mistake, not ours
     secrets_absent(spans, traced.key)
+
+
+async def test_an_admin_request_is_a_span_named_by_its_route_and_probes_are_none(
+    traced: Traced, admin_key: str
+) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {admin_key}"}) as http:
+        assert (await http.get(f"{traced.url}/health")).status_code == 200
+        listed = await http.get(f"{traced.url}/api/v1/providers")
+        one = listed.json()["items"][0]["id"]
+        assert (await http.get(f"{traced.url}/api/v1/providers/{one}")).status_code == 200
+    names = [s.name for s in traced.spans()]
+    assert names == ["GET /api/v1/providers", "GET /api/v1/providers/{provider_id}"]
+    assert all(s.kind == SpanKind.SERVER for s in traced.spans())
+    secrets_absent(traced.spans(), admin_key, PROVIDER_KEY)

@@ -85,11 +85,10 @@ class Tracing:
                     span.set_status(Status(StatusCode.ERROR))
                     if "error.type" not in _attributes(span):
                         span.set_attribute("error.type", str(status))
-            route = scope.get("route")  # the admin API's, once Starlette routed it
-            path = getattr(route, "path", None)
-            if isinstance(path, str):
-                span.update_name(f"{scope['method']} {path}")
-                span.set_attribute("http.route", path)
+            if scope.get("route") is not None:  # the admin API's, once Starlette routed it
+                route = _template(scope)
+                span.update_name(f"{scope['method']} {route}")
+                span.set_attribute("http.route", route)
             span.end()
 
     def current(self) -> Span | None:
@@ -130,6 +129,15 @@ def failed(span: Span, exc: BaseException | None, code: str | None = None) -> No
     span.set_attribute("error.type", code or kind or "error")
     if kind is not None:
         span.set_attribute("exception.type", kind)
+
+
+def _template(scope: Scope) -> str:
+    """The routed path with its parameters' values as ``{name}``: few span names, no ids."""
+    path: str = scope["path"]
+    for name, value in (scope.get("path_params") or {}).items():
+        if str(value):
+            path = path.replace(str(value), "{" + name + "}", 1)
+    return path
 
 
 def _attributes(span: Span) -> Iterable[str]:
