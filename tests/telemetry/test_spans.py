@@ -204,3 +204,18 @@ async def test_an_admin_request_is_a_span_named_by_its_route_and_probes_are_none
     assert names == ["GET /api/v1/providers", "GET /api/v1/providers/{provider_id}"]
     assert all(s.kind == SpanKind.SERVER for s in traced.spans())
     secrets_absent(traced.spans(), admin_key, PROVIDER_KEY)
+
+
+async def test_an_anthropic_messages_call_is_traced_like_chat(traced: Traced) -> None:
+    body = {"model": MODEL, "max_tokens": 50, "messages": [{"role": "user", "content": PROMPT}]}
+    answer = await traced.post(body, "/v1/messages", **{"anthropic-version": "2023-06-01"})
+    assert answer.status_code == 200, answer.text
+    root, (attempt,), (request,) = tree(traced.spans())
+    assert root.name == f"chat {MODEL}"
+    attrs = dict(root.attributes or {})
+    assert attrs["gen_ai.request.max_tokens"] == 50
+    assert attrs["gen_ai.usage.output_tokens"] == answer.json()["usage"]["output_tokens"]
+    assert attrs["gen_ai.response.finish_reasons"] == (answer.json()["stop_reason"],)
+    assert attempt.attributes["gen_ai.provider.name"] == "openai"
+    assert request.attributes["http.response.status_code"] == 200
+    secrets_absent(traced.spans(), PROVIDER_KEY, traced.key, PROMPT, COMPLETION)
