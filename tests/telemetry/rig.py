@@ -24,9 +24,10 @@ from modelyard.services import Registry
 from modelyard.settings import Settings
 from modelyard.telemetry.tracing import Tracing
 from tests.gateway.server import running
-from tests.gateway.upstream import fake_upstream, fixture
+from tests.gateway.upstream import fake_upstream, fixture, json_reply
 
 MODEL = "gpt-4o-mini"
+EMBEDDER = "text-embedding-3-small"
 PROVIDER_KEY = "sk-provider-secret-0123456789abcdef"
 RETRY = {"max_attempts": 2, "base_delay_ms": 1, "max_delay_ms": 2, "jitter": False}
 # An upstream that quotes the key it was sent in its error message (some do).
@@ -96,10 +97,11 @@ async def traced_server(
     user = await registry.users.create(admin, UserCreate(email="caller@example.com"))
     key = await registry.keys.create(admin, ApiKeyCreate(name="caller", user_id=user.id))
     state = Traced("", key.key, exporter, [], None)
-    chat = ("POST", "/v1/chat/completions")
+    chat, embed = ("POST", "/v1/chat/completions"), ("POST", "/v1/embeddings")
+    embedded = json_reply(fixture("openai/embeddings.json"))
     async with (
-        fake_upstream({chat: _upstream("one", state)}) as one,
-        fake_upstream({chat: _upstream("two", state)}) as two,
+        fake_upstream({chat: _upstream("one", state), embed: embedded}) as one,
+        fake_upstream({chat: _upstream("two", state), embed: embedded}) as two,
     ):
         for name, upstream in (("one", one), ("two", two)):
             provider = await registry.providers.create(
@@ -119,6 +121,10 @@ async def traced_server(
                     "capabilities": ["text", "streaming"],
                     "price": {"input_per_mtok": "1", "output_per_mtok": "2"},
                 },
+            )
+            await registry.models.create(
+                admin,
+                {"provider_id": provider.id, "model_id": EMBEDDER, "capabilities": ["embedding"]},
             )
         local = settings.model_copy(update={"usage_outbox": tmp_path / "outbox"})
         async with running(local, registry, tracing=tracing) as (url, app):

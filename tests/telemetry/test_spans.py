@@ -17,7 +17,14 @@ from opentelemetry.trace import SpanKind, StatusCode
 from modelyard.registry.actors import Actor
 from modelyard.services import Registry
 from modelyard.settings import Settings
-from tests.telemetry.rig import MODEL, PROVIDER_KEY, Traced, secrets_absent, traced_server
+from tests.telemetry.rig import (
+    EMBEDDER,
+    MODEL,
+    PROVIDER_KEY,
+    Traced,
+    secrets_absent,
+    traced_server,
+)
 
 ASK = {
     "model": MODEL,
@@ -219,3 +226,15 @@ async def test_an_anthropic_messages_call_is_traced_like_chat(traced: Traced) ->
     assert attempt.attributes["gen_ai.provider.name"] == "openai"
     assert request.attributes["http.response.status_code"] == 200
     secrets_absent(traced.spans(), PROVIDER_KEY, traced.key, PROMPT, COMPLETION)
+
+
+async def test_an_embeddings_call_is_an_embeddings_span(traced: Traced) -> None:
+    answer = await traced.post({"model": EMBEDDER, "input": PROMPT}, "/v1/embeddings")
+    assert answer.status_code == 200, answer.text
+    root, (attempt,), (request,) = tree(traced.spans())
+    assert root.name == f"embeddings {EMBEDDER}"
+    assert root.attributes["gen_ai.operation.name"] == "embeddings"
+    assert root.attributes["gen_ai.usage.input_tokens"] == 13
+    assert attempt.name == f"embeddings {EMBEDDER}"
+    assert str(request.attributes["url.full"]).endswith("/v1/embeddings")
+    secrets_absent(traced.spans(), PROVIDER_KEY, traced.key, PROMPT)

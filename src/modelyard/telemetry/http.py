@@ -7,11 +7,13 @@ attempt span) and ends when the reply's headers are in (a stream's body is the a
 
 ``url.full`` never holds a credential: no user or password, every query value replaced by
 ``REDACTED`` (Gemini's ``key=``, a declarative provider's token), and the provider's key,
-should a base URL or a path carry it, replaced by ``***``.
+should a base URL or a path carry it, replaced by ``***`` (the key the session was made with,
+and any credential-sized value of the request's headers: the current key after a rotation).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import SimpleNamespace
 from urllib.parse import quote
 
@@ -22,6 +24,7 @@ from yarl import URL
 from modelyard.telemetry.tracing import Tracing, failed
 
 REDACTED = "REDACTED"
+MIN_SECRET = 8  # shorter header values (a version, a content type) are not looked for
 
 
 def trace_config(tracing: Tracing, secret: str | None) -> aiohttp.TraceConfig:
@@ -37,7 +40,7 @@ def trace_config(tracing: Tracing, secret: str | None) -> aiohttp.TraceConfig:
                 "http.request.method": params.method,
                 "server.address": url.host or "",
                 "server.port": url.port or 0,
-                "url.full": safe_url(url, secret),
+                "url.full": safe_url(url, secret, *_credentials(params.headers)),
             },
             client=True,
         )
@@ -70,12 +73,25 @@ def trace_config(tracing: Tracing, secret: str | None) -> aiohttp.TraceConfig:
     return config
 
 
-def safe_url(url: URL, secret: str | None) -> str:
-    """``url`` as a span may show it: no credentials, query values redacted, no key."""
+def safe_url(url: URL, *secrets: str | None) -> str:
+    """``url`` as a span may show it: no credentials, query values redacted, none of
+    ``secrets`` (as written or URL-encoded)."""
     shown = url.with_user(None).with_password(None).with_fragment(None)
     if shown.query:
         shown = shown.with_query([(name, REDACTED) for name in shown.query])
     text = str(shown)
-    if secret:
-        text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
     return text
+
+
+def _credentials(headers: Mapping[str, str]) -> list[str]:
+    """What the request's headers may carry as a key (the provider's current one, whatever
+    the session was made with): each value of 8 characters or more, past a ``Bearer``."""
+    found = []
+    for value in headers.values():
+        token = value.removeprefix("Bearer ").strip()
+        if len(token) >= MIN_SECRET:
+            found.append(token)
+    return found
