@@ -149,6 +149,8 @@ async def test_a_stream_span_ends_with_the_stream_and_says_its_time_to_first_tok
     assert [e.name for e in root.events] == ["gen_ai.first_token"]
     assert attrs["gen_ai.usage.output_tokens"] > 0
     assert attrs["modelyard.status"] == "ok"
+    assert attrs["gen_ai.response.finish_reasons"] == ("stop",)
+    assert attrs["gen_ai.response.model"] == "gpt-4o-mini-2024-07-18"
     # the attempt ends with the stream (after the first token), its request at the headers
     assert root.events[0].timestamp <= attempt.end_time <= root.end_time
     assert request.end_time <= attempt.end_time

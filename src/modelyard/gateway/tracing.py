@@ -54,12 +54,13 @@ def provider_name(kind: str) -> str:
 class CallTrace:
     """The spans of one call: the request's (``span``) and its attempts'."""
 
-    __slots__ = ("kept", "operation", "span", "tracing", "tries")
+    __slots__ = ("kept", "operation", "reasons", "span", "tracing", "tries")
 
     def __init__(self, tracing: Tracing, span: Span, operation: str) -> None:
         self.tracing, self.span, self.operation = tracing, span, operation
         self.tries = 0  # attempts made, over every candidate
         self.kept: list[Span] = []  # attempts that answered: they end when the call settles
+        self.reasons: list[str] = []  # a stream's finish reasons, as its chunks pass
 
     @classmethod
     def begin(cls, call: Call, tracing: Tracing) -> CallTrace | None:
@@ -133,6 +134,11 @@ class CallTrace:
         self.span.add_event("gen_ai.first_token", {"modelyard.time_to_first_token_ms": ttft_ms})
         self._response(first.chunk)
 
+    def finished(self, reason: object) -> None:
+        """A stream's chunk said why a choice ended."""
+        if isinstance(reason, str):
+            self.reasons.append(reason)
+
     def _response(self, body: dict[str, Any]) -> None:
         attributes: Attributes = {}
         for name, attribute in (("id", "gen_ai.response.id"), ("model", "gen_ai.response.model")):
@@ -179,6 +185,8 @@ class CallTrace:
             attributes["modelyard.capped_max_tokens"] = call.capped
         if call.ttft_ms is not None:
             attributes["modelyard.time_to_first_token_ms"] = call.ttft_ms
+        if self.reasons:
+            attributes["gen_ai.response.finish_reasons"] = self.reasons
         self.span.set_attributes(attributes)
         if status == "error":
             self.tracing.failed(self.span, None, error_code)
