@@ -97,7 +97,7 @@ class Tracing:
         return span if span.is_recording() else None
 
     def child(self, name: str, attributes: Attributes, *, client: bool = False) -> Span:
-        """A span under the current one (not made current: see :func:`entered`)."""
+        """A span under the current one (not made current: see :meth:`enter`)."""
         kind = SpanKind.CLIENT if client else SpanKind.INTERNAL
         return self.tracer.start_span(name, kind=kind, attributes=attributes)
 
