@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import logging.config
 import sys
 from collections.abc import Iterator
 
@@ -78,7 +79,7 @@ def test_a_fault_carries_its_traceback_in_one_line() -> None:
 
 @pytest.mark.usefixtures("restored")
 def test_json_sends_uvicorn_and_the_exporter_through_modelyards_handler() -> None:
-    assert logs.to_stderr(Settings(log_format="json")) is None
+    logging.config.dictConfig(logs.config(Settings(log_format="json")))
     (handler,) = logging.getLogger("modelyard").handlers
     stream = io.StringIO()
     handler.setStream(stream)  # type: ignore[attr-defined]
@@ -92,8 +93,10 @@ def test_json_sends_uvicorn_and_the_exporter_through_modelyards_handler() -> Non
 
 @pytest.mark.usefixtures("restored")
 def test_text_is_the_default_and_keeps_uvicorns_own_config() -> None:
-    config = logs.to_stderr(Settings())
-    assert config is not None
-    assert "uvicorn.access" in config["loggers"]
+    config = logs.config(Settings())
+    assert config["loggers"]["uvicorn.access"]["handlers"] == ["access"]  # uvicorn's own
+    logging.config.dictConfig(config)
     (handler,) = logging.getLogger("modelyard").handlers
+    assert handler.formatter is not None
     assert not isinstance(handler.formatter, logs.JsonFormatter)
+    assert handler.formatter._fmt == logs.TEXT_FORMAT

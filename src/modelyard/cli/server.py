@@ -79,12 +79,11 @@ def serve(
     if overrides:
         settings = settings.model_copy(update=overrides)
     _print_admin_key(_bootstrap(settings, migrate=settings.auto_migrate))
-    log_config = logs.to_stderr(settings)
     uvicorn.run(
         create_app(settings, server=True),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         access_log=settings.access_log,
-        log_config=log_config,
+        log_config=logs.config(settings),  # modelyard's lines, text or JSON (each worker's)
     )

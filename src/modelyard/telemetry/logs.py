@@ -10,6 +10,7 @@ carries a key (the handler and the adapters' edge keep them out).
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import sys
@@ -26,7 +27,7 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # The /v1 request being served (set by the handler when lines are JSON): each request runs
 # in its own task, so the value never leaks into another request's lines.
 REQUEST_ID: ContextVar[str | None] = ContextVar("modelyard_request_id", default=None)
-OTHERS = ("uvicorn", "opentelemetry")  # libraries whose lines follow the format
+STDERR = "ext://sys.stderr"
 
 
 class JsonFormatter(logging.Formatter):
@@ -59,32 +60,35 @@ def _trace_ids() -> dict[str, str]:
     return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
 
 
-class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
-    """modelyard's handler on standard error (one per process)."""
+def config(settings: Settings) -> dict[str, Any]:
+    """How ``modelyard serve`` logs, as ``logging.config.dictConfig`` takes it; uvicorn applies
+    it (``log_config``) in the server process and again in each worker process it starts.
 
-
-def to_stderr(settings: Settings) -> dict[str, Any] | None:
-    """modelyard's own log lines (``modelyard.*``: failed /v1 calls, faults, the usage
-    recorder, the registry refresher ...) on standard error at ``settings.log_level``, in
-    ``settings.log_format``. Returns the ``log_config`` for uvicorn: its own default for
-    text, None for JSON (its loggers then write through modelyard's handler)."""
-    json_lines = settings.log_format == "json"
-    formatter = JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT)
-    logger = logging.getLogger("modelyard")
-    handler = next((h for h in logger.handlers if isinstance(h, _Stderr)), None)
-    if handler is None:
-        handler = _Stderr(sys.stderr)
-        logger.addHandler(handler)
-    handler.setFormatter(formatter)
-    logger.setLevel(settings.log_level.upper())
-    logger.propagate = False  # printed once, whatever the root logger does
-    if not json_lines:
-        return LOGGING_CONFIG
-    for name in OTHERS:  # uvicorn's error and access lines, the exporter's complaints
-        other = logging.getLogger(name)
-        other.handlers = [handler]
-        other.propagate = False
-    for name in ("uvicorn.error", "uvicorn.access"):  # through "uvicorn"'s handler
-        logging.getLogger(name).handlers = []
-        logging.getLogger(name).propagate = True
-    return None
+    modelyard's own lines (``modelyard.*``: failed /v1 calls, faults, the usage recorder, the
+    registry refresher ...) go to standard error at ``settings.log_level``, printed once
+    whatever the root logger does. Text: as ``TEXT_FORMAT``, beside uvicorn's own default
+    configuration. JSON: uvicorn's lines and the OpenTelemetry exporter's through the same
+    handler and formatter."""
+    level = settings.log_level.upper()
+    handler = {"class": "logging.StreamHandler", "formatter": "modelyard", "stream": STDERR}
+    own = {"handlers": ["modelyard"], "level": level, "propagate": False}
+    if settings.log_format == "json":
+        through = {"handlers": ["modelyard"], "propagate": False}
+        return {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {"modelyard": {"()": f"{__name__}.JsonFormatter"}},
+            "handlers": {"modelyard": handler},
+            "loggers": {
+                "modelyard": own,
+                "uvicorn": {**through, "level": "INFO"},
+                "uvicorn.error": {"level": "INFO"},  # through "uvicorn"
+                "uvicorn.access": {"handlers": [], "level": "INFO", "propagate": True},
+                "opentelemetry": through,
+            },
+        }
+    text = copy.deepcopy(LOGGING_CONFIG)
+    text["formatters"]["modelyard"] = {"format": TEXT_FORMAT}
+    text["handlers"]["modelyard"] = handler
+    text["loggers"]["modelyard"] = own
+    return text
