@@ -172,6 +172,22 @@ def start_mock(core: int, log: Path) -> tuple[subprocess.Popen[bytes], int]:
     return proc, int(line.split()[1])
 
 
+def start_sink(core: int, log: Path, mode: str) -> tuple[subprocess.Popen[bytes] | None, int]:
+    """The discarding OTLP receiver (bench/_otlp_sink.py) on ``core``; ``mode`` "down": none,
+    and a port that refuses connections."""
+    if mode == "down":
+        return None, free_port()
+    os.sched_setaffinity(0, {core})
+    command = [sys.executable, str(BENCH / "_otlp_sink.py")]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log.open("wb"))
+    assert proc.stdout is not None
+    line = proc.stdout.readline().decode()
+    if not line.startswith("port "):
+        proc.kill()
+        raise RuntimeError(f"the OTLP sink did not start (see {log})")
+    return proc, int(line.split()[1])
+
+
 def gateway_command(settings: Settings, port: int, log_level: str) -> tuple[list[str], Env]:
     """``modelyard serve`` (one uvicorn worker) on the benchmark's registry."""
     env = {

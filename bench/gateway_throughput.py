@@ -76,6 +76,12 @@ def _parse_args() -> argparse.Namespace:
         default="key",
         help="call the gateway with the API key, an OAuth access token, or both in turn",
     )
+    parser.add_argument(
+        "--traces",
+        choices=("off", "on", "down"),
+        default="off",
+        help="issue 17: export spans to a discarding OTLP receiver (on) or to a closed port",
+    )
     parser.add_argument("--gateway-core", type=int, default=0, help="core of the server")
     parser.add_argument("--client-core", type=int, default=1, help="core of load and mock")
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
@@ -242,6 +248,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="modelyard-bench-"))
     mock, mock_port = _stack.start_mock(args.client_core, work / "mock.log")
     server: subprocess.Popen[bytes] | None = None
+    sink: tuple[subprocess.Popen[bytes] | None, int] = (None, 0)
     try:
         settings = _stack.settings_for(work)
         port, upstream = _stack.free_port(), f"http://{HOST}:{mock_port}"
@@ -253,6 +260,9 @@ def main() -> None:
                 )
             )
             command, env = _stack.gateway_command(settings, port, args.log_level)
+            if args.traces != "off":
+                sink = _stack.start_sink(args.client_core, work / "sink.log", args.traces)
+                env["MODELYARD_OTEL_ENDPOINT"] = f"http://{HOST}:{sink[1]}/v1/traces"
         else:
             command = _stack.baseline_command(args.target, port, upstream, args.log_level)
         server = _stack.start_server(command, env, args.gateway_core, port, work / "server.log")
@@ -263,7 +273,7 @@ def main() -> None:
         print(
             f"{args.target} pid {server.pid} on core {args.gateway_core}, log level "
             f"{args.log_level}; mock pid {mock.pid} and load generator on core "
-            f"{args.client_core}; workdir {work}\n"
+            f"{args.client_core}; traces {args.traces}; workdir {work}\n"
         )
         bench = Bench(args, (port, mock_port), (server.pid, mock.pid))
         bench.key, bench.token = key, token
@@ -276,6 +286,8 @@ def main() -> None:
         if server is not None:
             _stack.stop(server)
         _stack.stop(mock)
+        if sink[0] is not None:
+            _stack.stop(sink[0])
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 

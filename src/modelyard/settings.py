@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
@@ -140,6 +141,38 @@ class Settings(BaseSettings):
         description=(
             "Log one line per HTTP request (the server's access log). Off by default: it costs "
             "about a tenth of the gateway's CPU per call; failed /v1 calls are logged anyway."
+        ),
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description=(
+            "`text`, or `json`: one JSON object per line (time, level, logger, message, and "
+            "the request id, trace id and span id when known), uvicorn's lines included."
+        ),
+    )
+    otel_endpoint: str | None = Field(
+        default=None,
+        description=(
+            "OTLP/HTTP (protobuf) traces endpoint, like http://collector:4318/v1/traces (a "
+            "URL without a path gets /v1/traces). Unset: no traces and no cost."
+        ),
+    )
+    otel_headers: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Headers sent with each export, as `name=value,name2=value2` (an ingest token, "
+            "say); a secret, never logged."
+        ),
+    )
+    otel_service_name: str = Field(
+        default="modelyard", min_length=1, description="`service.name` of the exported spans."
+    )
+    otel_sample_ratio: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Share of new traces kept (0 to 1); a caller's `traceparent` decision is followed."
         ),
     )
     db_pool_size: int = Field(
@@ -294,6 +327,27 @@ class Settings(BaseSettings):
         if url.query or url.fragment or url.username or url.password:
             raise ValueError("must have no query, fragment or credentials")
         return value.rstrip("/")
+
+    @field_validator("otel_endpoint")
+    @classmethod
+    def _otlp_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        url = urlsplit(value)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("must be an http(s) URL, like http://collector:4318/v1/traces")
+        if url.query or url.fragment or url.username or url.password:
+            raise ValueError("must have no query, fragment or credentials (see OTEL_HEADERS)")
+        return value if url.path.strip("/") else value.rstrip("/") + "/v1/traces"
+
+    @field_validator("otel_headers")
+    @classmethod
+    def _otlp_headers(cls, value: SecretStr | None) -> SecretStr | None:
+        for pair in value.get_secret_value().split(",") if value else ():
+            name, sep, _ = pair.partition("=")
+            if not sep or not name.strip():
+                raise ValueError("must be name=value pairs separated by commas")
+        return value
 
     @field_validator("oidc_issuer")
     @classmethod

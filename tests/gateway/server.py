@@ -16,9 +16,12 @@ from modelyard.settings import Settings
 
 
 @asynccontextmanager
-async def running(settings: Settings, registry: Registry) -> AsyncIterator[tuple[str, Any]]:
-    """Yield the server's base URL and the app; the server stops on exit."""
-    app = create_app(settings, registry=registry)
+async def running(
+    settings: Settings, registry: Registry, tracing: Any = None
+) -> AsyncIterator[tuple[str, Any]]:
+    """Yield the server's base URL and the app; the server stops on exit. ``tracing``: where
+    its spans go (a :class:`modelyard.telemetry.tracing.Tracing`)."""
+    app = create_app(settings, registry=registry, tracing=tracing)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", access_log=False
     )

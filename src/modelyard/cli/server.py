@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Annotated
 
@@ -11,6 +10,7 @@ import typer
 from modelyard.api.app import create_app
 from modelyard.bootstrap import Bootstrap, bootstrap
 from modelyard.settings import Settings
+from modelyard.telemetry import logs
 
 from . import drain
 from ._common import JsonFlag, console, load_settings, note, print_json, run
@@ -64,25 +64,6 @@ def init(as_json: JsonFlag = False) -> None:
     _print_admin_key(result)
 
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
-    """modelyard's handler on standard error (one per process)."""
-
-
-def log_to_stderr(level: str) -> None:
-    """modelyard's own log lines (``modelyard.*``: failed /v1 calls, faults, the usage
-    recorder, the registry refresher ...) to standard error at ``level``, beside uvicorn's."""
-    logger = logging.getLogger("modelyard")
-    if not any(isinstance(h, _Stderr) for h in logger.handlers):
-        handler = _Stderr(sys.stderr)
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        logger.addHandler(handler)
-    logger.setLevel(level.upper())
-    logger.propagate = False  # printed once, whatever the root logger does
-
-
 def serve(
     host: Annotated[
         str | None, typer.Option(help="Address to bind (default: MODELYARD_HOST, 127.0.0.1).")
@@ -98,7 +79,6 @@ def serve(
     if overrides:
         settings = settings.model_copy(update=overrides)
     _print_admin_key(_bootstrap(settings, migrate=settings.auto_migrate))
-    log_to_stderr(settings.log_level)
     drain.serve(  # uvicorn.run, drained on SIGTERM (cli/drain.py)
         create_app(settings, server=True),
         settings,
@@ -106,4 +86,5 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         access_log=settings.access_log,
+        log_config=logs.config(settings),  # modelyard's lines, text or JSON (each worker's)
     )

@@ -38,6 +38,7 @@ from modelyard.gateway.resolve import Candidate, Resolution
 from modelyard.gateway.scopes import caller_scope
 from modelyard.gateway.snapshot import Billing, KeyEntry, Snapshot
 from modelyard.gateway.streaming import Stream
+from modelyard.gateway.tracing import CallTrace
 
 if TYPE_CHECKING:
     from modelyard.gateway.pipeline import Opener
@@ -79,6 +80,7 @@ class Call:
         "slot",
         "snap",
         "started",
+        "trace",
         "ttft_ms",
         "upstream_ms",
         "window",
@@ -127,6 +129,9 @@ class Call:
         self.idempotency_key: str | None = None
         self.claimed: str | None = None  # the Idempotency-Key claim, given back if unanswered
         self.meta: dict[str, Any] | None = None  # for the usage row (the ingress: {"api": ...})
+        # Its spans, when traces are on and the request is sampled (gateway/tracing.py):
+        tracing = gateway.tracing
+        self.trace = None if tracing is None else CallTrace.begin(self, tracing)
 
     @property
     def warning(self) -> str | None:
@@ -188,6 +193,8 @@ class Call:
         except BaseException as exc:
             self.unanswered(exc)
             raise
+        if self.trace is not None:
+            self.trace.answered(result)
         self.settle(result.usage, "ok")
         return result
 
@@ -198,6 +205,8 @@ class Call:
         except BaseException as exc:
             self.unanswered(exc)
             raise
+        if self.trace is not None:
+            self.trace.answered(result)
         self.settle(result.usage, "ok")
         return result
 
@@ -210,6 +219,8 @@ class Call:
         except BaseException as exc:
             self.unanswered(exc)
             raise
+        if self.trace is not None:
+            self.trace.answered(result)
         self.settle(usage(result), "ok")
         return result
 
@@ -224,6 +235,8 @@ class Call:
             self.unanswered(exc)
             raise
         self.ttft_ms = int((time.perf_counter() - self.started) * 1000)
+        if self.trace is not None:
+            self.trace.first_token(self.ttft_ms, first)
         return Stream(self, first, rest)
 
     # -- settle -----------------------------------------------------------------------------

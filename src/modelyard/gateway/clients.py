@@ -8,19 +8,32 @@ session is replaced, so no kept-alive connection outlives the rule that allowed 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import aiohttp
 
 from modelyard.adapters.reach import Reach
 from modelyard.gateway.snapshot import ProviderEntry
 
+if TYPE_CHECKING:
+    from modelyard.telemetry.tracing import Tracing
+
 KEEPALIVE_S = 30.0
 
 
 class Clients:
-    def __init__(self) -> None:
+    """``tracing``: when traces are on, each session traces its requests
+    (:mod:`modelyard.telemetry.http`)."""
+
+    def __init__(self, tracing: Tracing | None = None) -> None:
         self._sessions: dict[uuid.UUID, tuple[aiohttp.ClientSession, Reach | None]] = {}
         self._retired: list[aiohttp.ClientSession] = []
+        self._traced: Callable[[str | None], list[aiohttp.TraceConfig]] | None = None
+        if tracing is not None:
+            from modelyard.telemetry.http import trace_config  # noqa: PLC0415 - traces on
+
+            self._traced = lambda secret: [trace_config(tracing, secret)]
 
     def get(self, provider: ProviderEntry) -> aiohttp.ClientSession:
         found = self._sessions.get(provider.id)
@@ -40,7 +53,10 @@ class Clients:
             enable_cleanup_closed=True,
             socket_factory=reach.socket if reach is not None else None,
         )
-        session = aiohttp.ClientSession(connector=connector, raise_for_status=False)
+        traced = self._traced(provider.api_key) if self._traced is not None else None
+        session = aiohttp.ClientSession(
+            connector=connector, raise_for_status=False, trace_configs=traced
+        )
         self._sessions[provider.id] = (session, reach)
         return session
 

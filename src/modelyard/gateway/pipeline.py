@@ -130,7 +130,7 @@ class Pipeline:
                 try:
                     result, attempts = await self._limited(
                         candidate,
-                        partial(_asked, call, attempt, candidate, target, upstream),
+                        partial(_asked, call, attempt, candidate, target, upstream, index > 0),
                         policy,
                         deadline,
                     )
@@ -179,11 +179,15 @@ async def _asked(
     candidate: Candidate,
     target: Target,
     upstream: dict[str, Any],
+    fallback: bool,
 ) -> T:
-    """One attempt. While it runs the upstream has the prompt: a call cancelled now pays its
-    estimate; one the upstream answered with an error does not."""
+    """One attempt (in a span of its own when the call is traced). While it runs the upstream
+    has the prompt: a call cancelled now pays its estimate; one the upstream answered with an
+    error does not."""
     call.asked = True
     try:
+        if call.trace is not None:
+            return await call.trace.attempt(attempt, candidate, target, upstream, fallback)
         return await attempt(candidate, target, upstream)
     except Exception:
         call.asked = False

@@ -7,6 +7,7 @@ the parts it uses."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelyard.billing.holds import CreditKeeper
 from modelyard.billing.renewal import BillingJob
@@ -27,6 +28,9 @@ from modelyard.settings import Settings
 from modelyard.usage.recorder import UsageRecorder
 from modelyard.usage.stored_responses import ResponseStore
 
+if TYPE_CHECKING:
+    from modelyard.telemetry.tracing import Tracing
+
 
 class Gateway:
     def __init__(
@@ -40,13 +44,17 @@ class Gateway:
         limiter: Limiter | None = None,
         billing_interval_s: float = 60.0,
         body_timeout_s: float = 30.0,
+        tracing: Tracing | None = None,
+        log_ids: bool = False,
     ) -> None:
         self.db = db
+        self.log_ids = log_ids  # the log lines carry request ids (JSON logs)
+        self.tracing = tracing  # None: traces are off (the hot path checks this alone)
         self.body_timeout_s = body_timeout_s  # a request body must arrive within this
         self.deadlines = Deadlines()  # ... kept without a timer per request
         self.holder = SnapshotHolder(db, refresh_interval_s)
         self.tokens = TokenCache(db)  # OAuth access tokens, per snapshot generation
-        self.clients = Clients()
+        self.clients = Clients(tracing)
         self.breaker = CircuitBreaker()
         self.limiter = limiter or make_limiter(redis_url, redis_prefix)
         self.pipeline = Pipeline(self.clients, self.limiter, self.breaker)
@@ -98,7 +106,7 @@ class Gateway:
         return self.holder.get()
 
 
-def make_gateway(db: Database, settings: Settings) -> Gateway:
+def make_gateway(db: Database, settings: Settings, tracing: Tracing | None = None) -> Gateway:
     return Gateway(
         db,
         redis_url=settings.redis_url,
@@ -107,4 +115,6 @@ def make_gateway(db: Database, settings: Settings) -> Gateway:
         refresh_interval_s=settings.refresh_interval_s,
         billing_interval_s=settings.billing_interval_s,
         body_timeout_s=settings.body_timeout_s,
+        tracing=tracing,
+        log_ids=settings.log_format == "json",
     )

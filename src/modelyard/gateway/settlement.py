@@ -21,6 +21,7 @@ from modelyard.usage.record import UsageRecord
 
 if TYPE_CHECKING:
     from modelyard.gateway.call import Call
+    from modelyard.gateway.tracing import CallTrace
 
 log = logging.getLogger("modelyard.gateway")
 LIMIT_CODES = frozenset({"LIMIT_EXCEEDED", "PROVIDER_BUSY"})
@@ -69,6 +70,24 @@ def settle(
         _fault(call, "usage recording")
         if charged:  # no row will carry the charge to the ledger: give it back
             call.gateway.credits.done(call.key.user_id, charged, stored=False)
+    if call.trace is not None:
+        _traced(call.trace, call, usage, status, error_code, cost, charged)
+
+
+def _traced(
+    trace: CallTrace,
+    call: Call,
+    usage: Usage,
+    status: str,
+    error_code: str | None,
+    cost: Decimal | None,
+    charged: Decimal | None,
+) -> None:
+    """The outcome on the call's span (:mod:`modelyard.gateway.tracing`)."""
+    try:
+        trace.settled(call, usage, status, error_code, cost, charged)
+    except Exception:
+        _fault(call, "tracing")
 
 
 def _give_back(

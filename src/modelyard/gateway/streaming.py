@@ -65,6 +65,8 @@ class Stream:
                     content = choice.get("text")
                 if isinstance(content, str):
                     self.text.append(content)
+                if self.call.trace is not None and isinstance(choice, dict):
+                    self.call.trace.finished(choice.get("finish_reason"))
         return item
 
     def finish(self, status: str, code: str | None = None) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import Any
 
 import orjson
@@ -45,6 +46,7 @@ from modelyard.gateway.service import Gateway
 from modelyard.gateway.snapshot import KeyEntry, Snapshot
 from modelyard.registry.oauth_tokens import ACCESS_PREFIX
 from modelyard.registry.scopes import LLM_INFERENCE, MODELS_READ, grants
+from modelyard.telemetry import logs
 
 log = logging.getLogger("modelyard.gateway")
 MODEL_SHOWN = 100  # characters of the model asked for in a failure's log line
@@ -74,12 +76,19 @@ async def serve(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> Non
         status, body, headers = error_reply(NotReady("the gateway is not running"))
         await send_json(send, status, body, headers)
         return
-    await handle(gateway, scope, receive, send)
+    tracing = gateway.tracing
+    if tracing is None:
+        await handle(gateway, scope, receive, send)
+        return
+    name = f"{scope['method']} {ROUTES.template(scope['path'])}"
+    await tracing.serve(partial(handle, gateway), name, scope, receive, send)
 
 
 async def handle(gateway: Gateway, scope: dict[str, Any], receive: Any, send: Any) -> None:
     started = time.perf_counter()
     request_id = ids.request_id()  # never the caller's: it keys the usage row
+    if gateway.log_ids:  # JSON log lines carry it (telemetry/logs.py)
+        logs.REQUEST_ID.set(request_id)
     extra: Headers = [(b"x-request-id", request_id.encode())]
     method, path = scope["method"], scope["path"]
     route = ROUTES.find(path)

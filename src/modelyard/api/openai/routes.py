@@ -45,6 +45,15 @@ class Routes:
         else:
             self.exact[path] = route
 
+    def template(self, path: str) -> str:
+        """``path`` as a span names it: a prefix route's id as ``{id}`` (few names, no ids)."""
+        if path in self.exact:
+            return path
+        for prefix, _ in self.prefixes:
+            if path.startswith(prefix) and len(path) > len(prefix):
+                return prefix + "{id}"
+        return "/v1/{unknown}"
+
     def find(self, path: str) -> Route | None:
         route = self.exact.get(path)
         if route is not None:
