@@ -1,4 +1,11 @@
-"""Schema migrations, run in process: upgrade to head, and tell whether a database is current."""
+"""Schema migrations, run in process: upgrade or downgrade to a revision, and tell whether a
+database is current.
+
+Every move first checks the database's revision against the revisions this version ships: a
+database migrated by a newer version (a rollback done in the wrong order) is refused with a
+message saying to downgrade it with that newer version first, instead of Alembic's
+"Can't locate revision" from deep inside a migration run.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from modelyard.errors import Misconfigured, ValidationFailed
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+BASE = "base"  # the empty schema: the target that undoes every migration
 
 
 def alembic_config() -> Config:
@@ -20,28 +30,88 @@ def alembic_config() -> Config:
     return config
 
 
+def revisions() -> list[str]:
+    """Every revision this version ships, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
 
 
-async def upgrade_to_head(engine: AsyncEngine) -> None:
-    def _upgrade(connection: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+def _revision_of(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
 
+
+def _position(revision: str | None, known: list[str]) -> int:
+    """Index of ``revision`` in ``known`` (-1 for an empty schema); refuses an unknown one."""
+    if revision is None:
+        return -1
+    if revision not in known:
+        raise Misconfigured(
+            f"the database is at revision {revision}, which this version of modelyard does not "
+            f"know (it knows {known[0]} to {known[-1]}): a newer version migrated it; "
+            f"downgrade it with that version (`modelyard db downgrade {known[-1]}`) before "
+            "running this one"
+        )
+    return known.index(revision)
+
+
+def _target(target: str, known: list[str]) -> int:
+    if target == BASE:
+        return -1
+    if target == "head":
+        return len(known) - 1
+    if target not in known:
+        raise ValidationFailed.at(
+            "revision", f"{target!r} is not a revision; known: base, {', '.join(known)}, head"
+        )
+    return known.index(target)
+
+
+def _move(connection: Connection, target: str, *, down: bool) -> tuple[str | None, str | None]:
+    known = revisions()
+    current = _revision_of(connection)
+    here, there = _position(current, known), _target(target, known)
+    if down and there > here:
+        raise ValidationFailed.at(
+            "revision", f"{target} is newer than the database's revision {current}; upgrade to it"
+        )
+    if not down and there < here:
+        raise ValidationFailed.at(
+            "revision",
+            f"{target} is older than the database's revision {current}; downgrade to it",
+        )
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    if there != here:
+        goal = BASE if there < 0 else known[there]
+        (command.downgrade if down else command.upgrade)(config, goal)
+    return current, _revision_of(connection)
+
+
+async def upgrade_to(engine: AsyncEngine, target: str = "head") -> tuple[str | None, str | None]:
+    """Apply every migration up to ``target`` in one transaction; (before, after) revisions."""
     async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
+        return await connection.run_sync(lambda c: _move(c, target, down=False))
+
+
+async def downgrade_to(engine: AsyncEngine, target: str) -> tuple[str | None, str | None]:
+    """Undo every migration after ``target`` in one transaction; (before, after) revisions."""
+    async with engine.begin() as connection:
+        return await connection.run_sync(lambda c: _move(c, target, down=True))
+
+
+async def upgrade_to_head(engine: AsyncEngine) -> None:
+    await upgrade_to(engine, "head")
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
-    def _current(connection: Connection) -> str | None:
-        return MigrationContext.configure(connection).get_current_revision()
-
     async with engine.connect() as connection:
-        return await connection.run_sync(_current)
+        return await connection.run_sync(_revision_of)
 
 
 async def is_at_head(engine: AsyncEngine) -> bool:
