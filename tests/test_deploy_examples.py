@@ -197,3 +197,11 @@ def test_the_nginx_site_retries_only_unreached_replicas_and_streams_unbuffered()
     assert "proxy_next_upstream error timeout" in directives  # no http_5xx, no non_idempotent
     assert "proxy_buffering off" in directives
     assert not any(d.startswith("keepalive") for d in directives)
+
+
+def test_the_environment_file_reads_the_same_in_a_shell() -> None:
+    """docs/deployment.md runs the CLI with `set -a; . modelyard.env`: same values as systemd."""
+    script = f"set -a; . {shlex.quote(str(ENV_FILE))}; env -0"
+    done = subprocess.run(["sh", "-c", script], check=True, capture_output=True, env={})
+    shell = dict(item.split("=", 1) for item in done.stdout.decode().split("\0") if "=" in item)
+    assert {key: shell.get(key) for key in _env_file()} == _env_file()

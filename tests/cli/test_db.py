@@ -4,19 +4,27 @@ nothing, and a database migrated by a newer version is refused with what to do."
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 
+from modelyard.api.app import create_app
 from modelyard.db.engine import create_engine
 from modelyard.db.migrate import head_revision
+from modelyard.services import Registry
+from modelyard.settings import Settings
 from tests.cli.conftest import ADMIN_EMAIL, Cli, sealed_keys
+from tests.cli.test_serve import STARTUP_TIMEOUT_S
 from tests.conftest import IN_CI
 from tests.support import pg
+from tests.support.mock_openai import mock_openai
+from tests.support.served import chat_call, operator_cli, registry_for, served, server_env
 
 PROVIDER_KEY = "sk-rollback-test-0123456789"
 
@@ -53,6 +61,23 @@ def _set_revision(url: str, revision: str) -> None:
             await engine.dispose()
 
     asyncio.run(_set())
+
+
+def _readiness(url: str) -> tuple[int, Any]:
+    """GET /health/ready of a server on that database (what a load balancer asks)."""
+
+    async def _get() -> tuple[int, Any]:
+        settings = Settings(database_url=url)
+        registry = Registry.open(settings)
+        try:
+            transport = httpx.ASGITransport(app=create_app(settings, registry=registry))
+            async with httpx.AsyncClient(transport=transport, base_url="http://yard") as client:
+                reply = await client.get("/health/ready")
+                return reply.status_code, reply.json()
+        finally:
+            await registry.close()
+
+    return asyncio.run(_get())
 
 
 def _doctor(cli: Cli) -> dict[str, Any]:
@@ -93,9 +118,13 @@ def test_downgrade_then_upgrade_keeps_keys_users_and_the_audit_chain(own: Cli) -
         "at_head": False,
     }
     assert sealed_keys(own.database_url) == sealed
+    status, body = _readiness(own.database_url)  # this version on a schema behind it
+    assert status == 503
+    assert "0007" in body["checks"]["migrations"]
     assert own.json("db", "upgrade") == {"from": "0007", "to": head_revision()}
 
     assert sealed_keys(own.database_url) == sealed
+    assert _readiness(own.database_url)[0] == 200
     assert _password_hashes(own.database_url) == [False]
     lost = {"credits.read", "user.info"}
     assert lost <= set(keys[0]["scopes"])
@@ -149,3 +178,25 @@ def test_db_commands_never_create_a_registry(tmp_path: Path) -> None:
     for command in (("db", "status"), ("db", "upgrade"), ("db", "backup", str(tmp_path / "b"))):
         assert "no database at" in cli.fails(*command)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_replica_behind_the_schema_is_not_ready_until_db_upgrade(tmp_path: Path) -> None:
+    """The rolling upgrade as documented: a new-version server with MODELYARD_AUTO_MIGRATE
+    off on a schema behind it starts, answers 503, and serves once `db upgrade` has run,
+    without a restart."""
+    home = tmp_path / "home"
+    with mock_openai() as upstream:
+        admin_key = registry_for(operator_cli(home), upstream)
+        operator_cli(home).ok("db", "downgrade", "0008", "--yes")
+        env = server_env(home) | {"MODELYARD_AUTO_MIGRATE": "false"}
+        with served(env, tmp_path / "serve.log", until="/health") as url:
+            behind = httpx.get(f"{url}/health/ready", timeout=10)
+            assert behind.status_code == 503
+            assert "0008" in behind.json()["checks"]["migrations"]
+            operator_cli(home).ok("db", "upgrade")
+            deadline = time.monotonic() + STARTUP_TIMEOUT_S
+            while httpx.get(f"{url}/health/ready", timeout=10).status_code != 200:
+                assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+                time.sleep(0.2)
+            reply = chat_call(url, admin_key)
+            assert reply.status_code == 200, reply.text
