@@ -37,7 +37,10 @@ def test_backup_is_a_private_checked_copy_that_is_never_overwritten(
     shelf = tmp_path / "shelf"
     shelf.mkdir()
     target = shelf / "registry.db"
+    home = tmp_path / "home"
+    beside = sorted(p.name for p in home.iterdir())
     done = sqlite_cli.json("db", "backup", str(target))
+    assert sorted(p.name for p in home.iterdir()) == beside  # no -wal, -shm of the caller's
     assert done["path"] == str(target)
     assert done["revision"] == sqlite_cli.json("db", "status")["revision"]
     assert stat.S_IMODE(target.stat().st_mode) == 0o600

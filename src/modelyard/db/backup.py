@@ -39,13 +39,14 @@ def _refuse(source: Path, target: Path) -> None:
         raise Conflict(f"{target} exists; not overwriting it (choose a new file name)")
     if not target.parent.is_dir():
         raise ValidationFailed.at("path", f"directory {target.parent} does not exist")
-    if target.resolve() == source.resolve():
-        raise ValidationFailed.at("path", "is the database itself")
 
 
 def _copy(source: Path, into: Path) -> str | None:
     """Copy ``source`` page by page into the (empty, 0600) file ``into``; its revision."""
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
+    # mode=rw: never creates the file; and, unlike a read-only connection, the last one to
+    # close removes the -wal and -shm it made (they would be the caller's, say root's, and
+    # lock the server's user out). A URI, so no character of the path is read as a parameter.
+    src = sqlite3.connect(f"{source.absolute().as_uri()}?mode=rw", uri=True, timeout=30)
     try:
         dst = sqlite3.connect(into)
         try:
