@@ -200,3 +200,22 @@ def test_a_replica_behind_the_schema_is_not_ready_until_db_upgrade(tmp_path: Pat
                 time.sleep(0.2)
             reply = chat_call(url, admin_key)
             assert reply.status_code == 200, reply.text
+
+
+def test_downgrading_to_the_first_revision_and_back_keeps_every_row(own: Cli) -> None:
+    """On SQLite a batch migration copies a table and drops the old one: with foreign keys
+    on, the drop deleted every model (0004) and every API key (0003)."""
+    own.ok("init")
+    own.ok(
+        "providers", "add", "--name", "up", "--kind", "openai_compatible",
+        "--base-url", "http://127.0.0.1:9/v1", "--api-key-stdin", input=f"{PROVIDER_KEY}\n",
+    )  # fmt: skip
+    own.ok("models", "add", "--provider", "up", "--model-id", "m1")
+    sealed, models = sealed_keys(own.database_url), own.json("models", "list")["items"]
+    assert len(models) == 1
+    assert own.json("db", "downgrade", "0001", "--yes")["to"] == "0001"
+    assert own.json("db", "upgrade")["to"] == head_revision()
+    assert sealed_keys(own.database_url) == sealed
+    assert [m["id"] for m in own.json("models", "list")["items"]] == [m["id"] for m in models]
+    assert len(own.json("keys", "list")) == 1
+    assert _doctor(own)["audit trail"]["ok"] is True

@@ -5,6 +5,12 @@ Every move first checks the database's revision against the revisions this versi
 database migrated by a newer version (a rollback done in the wrong order) is refused with a
 message saying to downgrade it with that newer version first, instead of Alembic's
 "Can't locate revision" from deep inside a migration run.
+
+On SQLite a migration runs with foreign keys off: Alembic's batch mode changes a table by
+copying it and dropping the old one, and with foreign keys on, that drop deletes every row
+that refers to it (downgrading 0004 emptied `models`, 0003 `api_keys`). Before the
+transaction commits, ``PRAGMA foreign_key_check`` must find no more rows pointing nowhere
+than before it.
 """
 
 from __future__ import annotations
@@ -93,16 +99,52 @@ def _move(connection: Connection, target: str, *, down: bool) -> tuple[str | Non
     return current, _revision_of(connection)
 
 
+def _pragma(connection: Connection, setting: str) -> None:
+    """A PRAGMA on the driver's connection, outside any transaction (SQLite ignores
+    ``foreign_keys`` inside one)."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA {setting}")
+    finally:
+        cursor.close()
+
+
+def _dangling(connection: Connection) -> int:
+    """How many rows refer to a row that does not exist (SQLite, foreign keys off)."""
+    return len(connection.exec_driver_sql("PRAGMA foreign_key_check").all())
+
+
+def _in_one_transaction(
+    connection: Connection, target: str, *, down: bool
+) -> tuple[str | None, str | None]:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        _pragma(connection, "foreign_keys=OFF")
+    try:
+        with connection.begin():
+            dangling = _dangling(connection) if sqlite else 0
+            moved = _move(connection, target, down=down)
+            if sqlite and _dangling(connection) > dangling:
+                raise Misconfigured(
+                    f"moving the schema to {target} would leave rows referring to rows that "
+                    "no longer exist; nothing was changed"
+                )
+            return moved
+    finally:
+        if sqlite:
+            _pragma(connection, "foreign_keys=ON")
+
+
 async def upgrade_to(engine: AsyncEngine, target: str = "head") -> tuple[str | None, str | None]:
     """Apply every migration up to ``target`` in one transaction; (before, after) revisions."""
-    async with engine.begin() as connection:
-        return await connection.run_sync(lambda c: _move(c, target, down=False))
+    async with engine.connect() as connection:
+        return await connection.run_sync(lambda c: _in_one_transaction(c, target, down=False))
 
 
 async def downgrade_to(engine: AsyncEngine, target: str) -> tuple[str | None, str | None]:
     """Undo every migration after ``target`` in one transaction; (before, after) revisions."""
-    async with engine.begin() as connection:
-        return await connection.run_sync(lambda c: _move(c, target, down=True))
+    async with engine.connect() as connection:
+        return await connection.run_sync(lambda c: _in_one_transaction(c, target, down=True))
 
 
 async def upgrade_to_head(engine: AsyncEngine) -> None:
