@@ -21,9 +21,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from modelyard.db import migrate
 from modelyard.db.engine import create_engine
 from modelyard.db.migrate import alembic_config, is_at_head, upgrade_to_head
 from modelyard.db.tables import AuditEvent, Base, Provider, UsageEvent, User
+from modelyard.errors import Misconfigured
 from modelyard.registry.actors import Actor
 from modelyard.registry.tx import Database
 from modelyard.services import Registry
@@ -217,3 +219,31 @@ async def test_the_upgrade_fills_the_rollups_from_the_stored_calls(
     assert sum(t.calls for t in series) == 300
     await _alembic(empty_engine, command.downgrade, "0008")
     assert "usage_daily" not in await _tables(empty_engine)
+
+
+async def test_a_migration_that_would_orphan_rows_on_sqlite_is_undone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Foreign keys are off while a migration runs on SQLite; the check before commit is
+    what stops one that deletes a row others still refer to."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'orphans.db'}")
+    try:
+        await upgrade_to_head(engine)
+        real_move = migrate._move
+
+        def orphaning_move(connection: Connection, target: str, *, down: bool) -> Any:
+            moved = real_move(connection, target, down=down)
+            connection.exec_driver_sql(
+                "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, scopes, created_at) "
+                "VALUES ('k1', 'nobody', 'k', 'myk_x', 'h', '[]', '2026-01-01')"
+            )
+            return moved
+
+        monkeypatch.setattr(migrate, "_move", orphaning_move)
+        with pytest.raises(Misconfigured, match="no longer exist"):
+            await migrate.downgrade_to(engine, "0008")
+        assert await migrate.current_revision(engine) == migrate.head_revision()
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM api_keys"))).scalar() == 0
+    finally:
+        await engine.dispose()

@@ -15,6 +15,7 @@
     modelyard master-key status|rotate|retire|generate|reseal
     modelyard oauth      clients list|create|update|delete|rotate-secret
     modelyard oauth      signing-keys list|rotate
+    modelyard db         status|upgrade|downgrade|backup
 
 Configuration comes from ``MODELYARD_*`` environment variables (see docs/configuration.md);
 every command acts as the operator at the server's shell, with full rights. Every command
@@ -32,6 +33,7 @@ from . import (
     billing,
     chat,
     credits,
+    db,
     doctor,
     keys,
     master_key,
@@ -96,6 +98,7 @@ app.add_typer(subscriptions.app, name="subscriptions", no_args_is_help=True)
 app.add_typer(credits.app, name="credits", no_args_is_help=True)
 app.add_typer(billing.app, name="billing", no_args_is_help=True)
 app.add_typer(oauth.app, name="oauth", no_args_is_help=True)
+app.add_typer(db.app, name="db", no_args_is_help=True)
 
 
 def main() -> None:

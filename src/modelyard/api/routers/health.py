@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from modelyard import __version__
 from modelyard.api.deps import RegistryDep, get_registry
 from modelyard.api.responses import JSONBody
-from modelyard.db.migrate import head_revision, known_revisions
+from modelyard.db.migrate import head_revision, revisions
 from modelyard.errors import Forbidden, Unauthenticated
 from modelyard.gateway.health import Check, draining, gateway_checks, verdict
 from modelyard.gateway.service import Gateway
@@ -30,7 +30,7 @@ router = APIRouter(tags=["health"])
 PROBE_EVERY_S = 0.5  # a burst of readiness polls shares one probe of the database and Redis
 DATABASE_TIMEOUT_S = 2.0  # a database slower than this to answer SELECT is as good as away
 _head = functools.cache(head_revision)  # parses every migration script: once per process
-_known = functools.cache(known_revisions)
+_known = functools.cache(lambda: frozenset(revisions()))
 
 
 @router.get("/health", summary="Liveness: the process answers")
