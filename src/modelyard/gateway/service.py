@@ -1,8 +1,8 @@
 """The gateway's parts, started and stopped together with the server: the snapshot and the
 OAuth access tokens known under it, pooled upstream clients, the limiter and what settles
-it, the circuit breaker, the pipeline, credit holds, the billing clock, metrics and the
-usage recorder. A call itself is :class:`modelyard.gateway.call.Call`; this module only owns
-the parts it uses."""
+it, the circuit breaker, the pipeline, credit holds, the billing clock, metrics, the usage
+recorder and the upkeep of its partitions. A call itself is
+:class:`modelyard.gateway.call.Call`; this module only owns the parts it uses."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from modelyard.gateway.snapshot import Snapshot
 from modelyard.gateway.tokens import TokenCache
 from modelyard.registry.tx import Database
 from modelyard.settings import Settings
+from modelyard.usage.partitions import PartitionKeeper
 from modelyard.usage.recorder import UsageRecorder
 from modelyard.usage.stored_responses import ResponseStore
 
@@ -39,6 +40,7 @@ class Gateway:
         limiter: Limiter | None = None,
         billing_interval_s: float = 60.0,
         body_timeout_s: float = 30.0,
+        partition_interval_s: float = 0.0,
     ) -> None:
         self.db = db
         self.body_timeout_s = body_timeout_s  # a request body must arrive within this
@@ -60,6 +62,7 @@ class Gateway:
         self.clock = db.clock
         self.metrics = Metrics()
         self.responses = ResponseStore(db, 3600.0 if billing_interval_s > 0 else 0.0)
+        self.partitions = PartitionKeeper(db, partition_interval_s)  # PostgreSQL only
 
     async def start(self) -> None:
         await self.holder.start()
@@ -67,12 +70,14 @@ class Gateway:
         await self.credits.start()
         self.billing.start()
         self.responses.start()
+        self.partitions.start()
 
     async def stop(self) -> None:
         """Stop everything, each part even if another failed; usage is flushed first."""
         try:
             await self.billing.stop()
             await self.responses.stop()
+            await self.partitions.stop()
             await self.settler.close()
             await self.recorder.stop()
             await self.credits.stop()  # after the flush: charges are in the ledger
@@ -104,4 +109,5 @@ def make_gateway(db: Database, settings: Settings) -> Gateway:
         refresh_interval_s=settings.refresh_interval_s,
         billing_interval_s=settings.billing_interval_s,
         body_timeout_s=settings.body_timeout_s,
+        partition_interval_s=settings.partition_interval_s,
     )
