@@ -239,3 +239,20 @@ def test_hostile_retention_values_are_refused_naming_the_setting(value: Any) -> 
     with pytest.raises(ValidationFailed) as raised:
         validate_value(RETENTION_MONTHS, value)
     assert RETENTION_MONTHS in str(raised.value.details) + str(raised.value)
+
+
+async def test_a_long_reader_makes_the_drop_wait_for_the_next_run_not_the_writers(
+    engine: AsyncEngine,
+) -> None:
+    await UsageWriter(engine).write(_calls(MONTHS[:1]))
+    await maintain(_db(engine))
+    await _set_retention(engine, 2)
+    async with engine.connect() as reader:  # a report reading August, in a long transaction
+        await reader.execute(text("SELECT count(*) FROM usage_events_y2026m08"))
+        done = await maintain(_db(engine))
+        assert (done.dropped, done.waited) == ([], ["usage_events_y2026m08"])
+        now = [usage_record("meanwhile", occurred_at=TODAY).to_row()]
+        assert await UsageWriter(engine).write(now) == ([], {0})
+    assert await _where(engine) == {"usage_events_y2026m08": 6, "usage_events_y2026m12": 1}
+    done = await maintain(_db(engine))  # the reader is gone: the next run drops it
+    assert [d.name for d in done.dropped] == ["usage_events_y2026m08"]

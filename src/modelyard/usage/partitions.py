@@ -120,7 +120,13 @@ async def _run(db: Database, conn: AsyncConnection, actor: Actor, ahead: int) ->
             await _ddl(conn, functools.partial(_detach, name=part.name), part.name, done)
     for part in await _read(conn, detached):  # also those an interrupted run left
         if part.month is not None and part.month < keep_from:
-            dropped = await drop_month(db, actor, part.month)
+            try:
+                dropped = await drop_month(db, actor, part.month, LOCK_TIMEOUT)
+            except DBAPIError as exc:
+                if not _timed_out(exc):
+                    raise
+                _waited(done, part.name)
+                continue
             done.dropped.append(dropped)
             log.info("usage partition %s dropped (%d rows)", dropped.name, dropped.rows)
     return done
@@ -142,11 +148,19 @@ async def _ddl(
             await conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
             return await conn.run_sync(step) is not False  # create_month: False, existed
     except DBAPIError as exc:
-        if str(getattr(exc.orig, "sqlstate", "")) != "55P03":  # lock_not_available
+        if not _timed_out(exc):
             raise
-        log.warning("usage partition %s: locks not had in %s; next run", name, LOCK_TIMEOUT)
-        done.waited.append(name)
+        _waited(done, name)
         return False
+
+
+def _timed_out(exc: DBAPIError) -> bool:
+    return str(getattr(exc.orig, "sqlstate", "")) == "55P03"  # lock_not_available
+
+
+def _waited(done: Maintenance, name: str) -> None:
+    log.warning("usage partition %s: locks not had in %s; next run", name, LOCK_TIMEOUT)
+    done.waited.append(name)
 
 
 def _detach(conn: Connection, name: str) -> None:
@@ -201,4 +215,6 @@ class PartitionKeeper:
                 await maintain(self.db)
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("usage partitions not maintained: %s", type(exc).__name__)
+            except Exception:  # a bug must not end the upkeep for good: said, tried again
+                log.exception("usage partitions not maintained")
             await asyncio.sleep(self.interval_s)

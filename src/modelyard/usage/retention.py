@@ -65,13 +65,16 @@ def detached(conn: Connection) -> list[ddl.Partition]:
     return sorted(out, key=lambda p: p.month or date.min)
 
 
-async def drop_month(db: Database, actor: Actor, month: date) -> Dropped:
+async def drop_month(db: Database, actor: Actor, month: date, lock_timeout: str) -> Dropped:
     """Check (and refill) the roll-ups of ``month``'s days from its detached table, drop the
-    table and record it, in one transaction."""
+    table and record it, in one transaction. Its locks (the default partition; the tables
+    its foreign keys point at, while they are dropped with it) are waited for at most
+    ``lock_timeout``, else the transaction fails whole and the month stays detached."""
     name = ddl.name_of(month)
     start, end = ddl.bounds(month)
     async with db.write(actor) as tx:
         conn = await tx.session.connection()
+        await conn.execute(text(f"SET LOCAL lock_timeout = '{lock_timeout}'"))
         await conn.execute(text(f"LOCK TABLE {ddl.DEFAULT} IN SHARE ROW EXCLUSIVE MODE"))
         rows = int(await conn.scalar(text(f"SELECT count(*) FROM {name}")) or 0)  # noqa: S608
         source = (
