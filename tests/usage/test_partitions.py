@@ -256,3 +256,21 @@ async def test_a_long_reader_makes_the_drop_wait_for_the_next_run_not_the_writer
     assert await _where(engine) == {"usage_events_y2026m08": 6, "usage_events_y2026m12": 1}
     done = await maintain(_db(engine))  # the reader is gone: the next run drops it
     assert [d.name for d in done.dropped] == ["usage_events_y2026m08"]
+
+
+async def test_a_detached_month_that_is_kept_after_all_is_attached_again(
+    engine: AsyncEngine,
+) -> None:
+    rows = _calls(MONTHS[:1])
+    await UsageWriter(engine).write(rows)
+    await maintain(_db(engine))
+    async with engine.begin() as conn:  # a run stopped after its detach; retention unset since
+        await conn.execute(text("ALTER TABLE usage_events DETACH PARTITION usage_events_y2026m08"))
+    late = [usage_record("late", occurred_at=datetime(2026, 8, 20, tzinfo=UTC)).to_row()]
+    await UsageWriter(engine).write(late)  # into the default partition meanwhile
+    views = {v.name: v.attached for v in await listing(_db(engine))}
+    assert views["usage_events_y2026m08"] is False
+    done = await maintain(_db(engine))
+    assert "usage_events_y2026m08" in done.created
+    assert await _where(engine) == {"usage_events_y2026m08": len(rows) + 1}
+    assert await UsageWriter(engine).write(rows) == ([], set())  # its keys hold again

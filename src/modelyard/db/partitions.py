@@ -117,19 +117,25 @@ def create_default(conn: Connection) -> None:
 
 
 def create_month(conn: Connection, month: date) -> bool:
-    """Make ``month``'s partition unless it exists, moving in the rows of that month the
-    default partition holds; True when it was made. Runs in the caller's transaction."""
+    """Make ``month``'s partition unless it is one, moving in the rows of that month the
+    default partition holds; True when it was made. A table of that name that is no
+    partition (detached by a maintenance run that did not drop it) is attached again, rows
+    and all. Runs in the caller's transaction."""
     name = name_of(month)
-    if conn.scalar(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": name}):
+    attached = conn.scalar(
+        text("SELECT relispartition FROM pg_class WHERE oid = to_regclass(:n)"), {"n": name}
+    )
+    if attached:
         return False
     start, end = (_literal(b) for b in bounds(month))
     has_default = bool(conn.scalar(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": DEFAULT}))
-    conn.execute(
-        text(
-            f"CREATE TABLE {name} (LIKE {PARENT} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
-            "INCLUDING STORAGE)"
+    if attached is None:
+        conn.execute(
+            text(
+                f"CREATE TABLE {name} (LIKE {PARENT} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+                "INCLUDING STORAGE)"
+            )
         )
-    )
     # The attach checks the new table against its range without a scan given this CHECK.
     conn.execute(
         text(

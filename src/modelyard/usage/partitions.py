@@ -6,7 +6,8 @@ from ``modelyard usage partitions --maintain``:
 
 1. makes this month's partition and the next :data:`AHEAD` months' (through the parent:
    see :mod:`modelyard.db.partitions`), so calls never wait on DDL;
-2. moves rows waiting in the default partition into their month's partition, made for them;
+2. moves rows waiting in the default partition into their month's partition, made for them
+   (and attaches again a month a run detached but, retention raised or unset since, keeps);
 3. with ``usage.retention_months`` set, drops each month older than that: detached first
    (no new row can enter it: a late one goes to the default partition), then its daily
    roll-ups are checked against its rows and refilled where they differ
@@ -57,7 +58,7 @@ class Maintenance:
     not partitioned) or another replica held the lock."""
 
     ran: bool
-    created: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)  # made, or attached again
     dropped: list[Dropped] = field(default_factory=list)
     waited: list[str] = field(default_factory=list)  # partitions whose locks timed out
 
@@ -106,15 +107,21 @@ async def listing(db: Database) -> list[PartitionView]:
 async def _run(db: Database, conn: AsyncConnection, actor: Actor, ahead: int) -> Maintenance:
     this = ddl.month_of(db.clock())
     done = Maintenance(ran=True)
-    waiting = await _read(conn, ddl.default_months)
-    for month in sorted({ddl.add_months(this, n) for n in range(ahead + 1)} | set(waiting)):
+    months = await _retention(db, actor)
+    keep_from = None if months is None else ddl.add_months(this, -months)
+    wanted = {ddl.add_months(this, n) for n in range(ahead + 1)}
+    wanted |= set(await _read(conn, ddl.default_months))
+    wanted |= {  # detached but kept after all (retention raised or unset since): back in
+        p.month
+        for p in await _read(conn, detached)
+        if p.month is not None and (keep_from is None or p.month >= keep_from)
+    }
+    for month in sorted(wanted):
         name = ddl.name_of(month)
         if await _ddl(conn, functools.partial(ddl.create_month, month=month), name, done):
             done.created.append(name)
-    months = await _retention(db, actor)
-    if months is None:
+    if keep_from is None:
         return done
-    keep_from = ddl.add_months(this, -months)
     for part in await _read(conn, ddl.partitions):
         if part.month is not None and part.month < keep_from:
             await _ddl(conn, functools.partial(_detach, name=part.name), part.name, done)
