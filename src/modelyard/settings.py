@@ -230,6 +230,17 @@ class Settings(BaseSettings):
         ),
     )
 
+    partition_interval_s: float = Field(
+        default=3600.0,
+        ge=0,
+        le=86_400,
+        description=(
+            "PostgreSQL: how often the server runs the usage partition maintenance (months "
+            "made ahead, retention; seconds; 0 turns it off, e.g. when a cron job runs "
+            "`modelyard usage partitions --maintain` instead)."
+        ),
+    )
+
     metrics_token: SecretStr | None = Field(
         default=None,
         description=(

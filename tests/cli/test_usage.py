@@ -7,6 +7,7 @@ import asyncio
 import csv
 import io
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -180,7 +181,24 @@ def test_csv_with_nothing_recorded_is_just_the_header(ready: Cli) -> None:
         pytest.param(["events", "--status", "bogus"], "status: Input should be 'ok'", id="st"),
         pytest.param(["weekly"], "'weekly' is not one of 'totals', 'events'", id="view"),
         pytest.param(["--user", "nobody@example.com"], "no user with email", id="user"),
+        pytest.param(["--maintain"], "--maintain: applies to `modelyard usage partitions`"),
+        pytest.param(["partitions", "--by", "model"], "partitions: takes only --maintain and"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_1(ready: Cli, args: list[str], says: str) -> None:
     assert says in ready.fails("usage", *args)
+
+
+def test_partitions_are_listed_and_maintained_on_postgresql_only(ready: Cli) -> None:
+    if ready.database_url.startswith("sqlite"):
+        assert "partitioned on PostgreSQL only" in ready.fails("usage", "partitions", "--maintain")
+        return
+    data = ready.json("usage", "partitions", "--maintain")
+    assert data["maintenance"]["ran"] is True
+    this = datetime.now(UTC).strftime("%Y-%m-01")
+    months = {p["month"]: p for p in data["partitions"]}
+    assert months[None]["name"] == "usage_events_default"
+    assert months[this]["attached"] is True
+    shown = ready.ok("usage", "partitions").stdout
+    assert "usage_events_default" in shown
+    assert "attached" in shown

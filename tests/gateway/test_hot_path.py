@@ -36,6 +36,7 @@ async def test_a_hundred_calls_issue_no_sql_but_batched_usage_inserts(
             "usage_outbox": tmp_path / "outbox",
             "refresh_interval_s": 60.0,
             "billing_interval_s": 0,  # the billing clock's own queries are not per request
+            "partition_interval_s": 0,  # nor the usage partitions' upkeep
         }
     )
     statements: list[str] = []

@@ -69,6 +69,7 @@ async def rig(
             "usage_outbox": tmp_path / "usage.outbox",
             "billing_interval_s": 0,
             "refresh_interval_s": 60.0,  # no generation polls among the statements counted
+            "partition_interval_s": 0,  # nor the usage partitions' upkeep
         }
     )
     async with running(local, registry) as (url, app):

@@ -43,6 +43,9 @@ def price(
     )
 
 
+NOW = datetime.now(UTC)  # one call's time, for the rows that repeat it
+
+
 def usage_record(request_id: str, **changes: Any) -> UsageRecord:
     record = UsageRecord(
         request_id=request_id,
@@ -197,14 +200,16 @@ async def test_calls_become_rows_in_few_statements_of_one_shape(
 
 
 async def test_a_repeated_request_id_is_recorded_once(engine: AsyncEngine, tmp_path: Path) -> None:
+    # A repeat is the same call's row again (a replay, another replica adopting an outbox):
+    # it carries the call's occurred_at, part of the key on PostgreSQL (partitioned by it).
     recorder = UsageRecorder(engine, outbox=tmp_path / "outbox")
     for _ in range(3):  # within one batch
-        recorder.record(usage_record("retried"))
+        recorder.record(usage_record("retried", occurred_at=NOW))
     await recorder.flush()
-    recorder.record(usage_record("retried", prompt_tokens=5))  # and in a later one
+    recorder.record(usage_record("retried", occurred_at=NOW, prompt_tokens=5))  # a later batch
     await recorder.flush()
     again = UsageRecorder(engine, outbox=tmp_path / "outbox")  # and from another replica
-    again.record(usage_record("retried"))
+    again.record(usage_record("retried", occurred_at=NOW))
     await again.stop()
     rows = await stored(engine)
     assert len(rows) == 1
@@ -265,7 +270,8 @@ async def test_a_request_id_twice_in_one_batch_is_stored_and_debited_once(
         outbox=tmp_path / "outbox",
         on_done=lambda row, new: settled.append((row.request_id, row.prompt_tokens, new)),
     )
-    charged = {"user_id": user_id, "charged_credits": Decimal("1.5")}
+    # A call's rows all carry the call's time (call.at): part of the key on PostgreSQL.
+    charged = {"user_id": user_id, "charged_credits": Decimal("1.5"), "occurred_at": NOW}
     recorder.record(usage_record("twice", **charged))
     recorder.record(usage_record("twice", **charged, prompt_tokens=5))  # a reused request id
     recorder.record(usage_record("once", **{**charged, "charged_credits": Decimal("0.25")}))

@@ -1,5 +1,6 @@
-"""``modelyard usage [totals|events]``: recorded gateway usage, totalled by day, user, model
-and/or provider, or the calls one by one; as a table, JSON or CSV.
+"""``modelyard usage [totals|events|partitions]``: recorded gateway usage, totalled by day,
+user, model and/or provider, or the calls one by one; as a table, JSON or CSV; or the usage
+table's monthly partitions (:mod:`modelyard.cli.usage_partitions`).
 
 One command with an optional VIEW argument (not a command group), so that ``modelyard
 usage [options]`` keeps printing the totals."""
@@ -31,6 +32,7 @@ from modelyard.usage.report import (
 from ._common import ACTOR, JsonFlag, emit, parse_time, run, table
 from ._refs import user_id
 from ._tables import Col, WideFlag
+from .usage_partitions import partitions
 
 CsvFlag = Annotated[bool, typer.Option("--csv", help="Print CSV (with a header row).")]
 TOTAL_HEADINGS = (
@@ -65,11 +67,16 @@ _DIMENSIONS: dict[Group, Callable[[UsageTotal], object]] = {
 class View(StrEnum):
     totals = "totals"
     events = "events"
+    partitions = "partitions"
 
 
 def usage(
     view: Annotated[
-        View, typer.Argument(help="totals, or events: the calls one by one, newest first.")
+        View,
+        typer.Argument(
+            help="totals; events: the calls one by one, newest first; partitions: the usage "
+            "table's months on PostgreSQL."
+        ),
     ] = View.totals,
     by: Annotated[
         list[str] | None,
@@ -104,11 +111,25 @@ def usage(
     as_json: JsonFlag = False,
     as_csv: CsvFlag = False,
     wide: WideFlag = False,
+    maintain: Annotated[
+        bool,
+        typer.Option(
+            "--maintain",
+            help="partitions: run the maintenance now (months ahead, retention) and list.",
+        ),
+    ] = False,
 ) -> None:
     """Totals of calls, tokens, cost and credits by day, user and model (or as --by says);
-    `modelyard usage events` lists the calls themselves."""
+    `modelyard usage events` lists the calls themselves; `modelyard usage partitions` the
+    monthly partitions (PostgreSQL)."""
     if as_json and as_csv:
         raise ValidationFailed.at("--csv", "cannot be combined with --json")
+    if maintain and view is not View.partitions:
+        raise ValidationFailed.at("--maintain", "applies to `modelyard usage partitions` only")
+    if view is View.partitions:
+        _only_partitions(by, user, model, provider, client_request_id, since, until, as_csv)
+        partitions(maintain, as_json)
+        return
     _only_for(view, by=by, status=status, limit=limit, offset=offset)
     window = {
         "model": model,
@@ -125,6 +146,13 @@ def usage(
         filters = UsageFilter.model_validate(window)
         groups = parse_groups(by or (), "--by")
         _totals(run(lambda r: _read_totals(r, user, filters, groups)), groups, as_json, as_csv)
+
+
+def _only_partitions(*given: object) -> None:
+    if any(value not in (None, False) for value in given):
+        raise ValidationFailed.at(
+            "partitions", "takes only --maintain and --json (filters apply to totals and events)"
+        )
 
 
 def _only_for(view: View, **given: object) -> None:

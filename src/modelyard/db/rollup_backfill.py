@@ -65,8 +65,14 @@ _N = "10000000000"  # 10^10: units of 10^-10 per currency unit
 _PARTS = """
     (({s}) - mod(mod({s}, {n}) + {n}, {n})) / {n},
     mod(mod({s}, {n}) + {n}, {n})"""
-_PG_FILL = f"""
-INSERT INTO usage_daily (
+
+
+def pg_fill(source: str, into: str = "usage_daily") -> str:
+    """``INSERT INTO into`` the roll-ups of the calls ``source`` holds (a table name or a
+    parenthesised query with usage_events' columns): the query :func:`backfill` runs,
+    also used to check a month's roll-ups before its partition is dropped."""
+    return f"""
+INSERT INTO {into} (
     grain, day, user_id, model_name, provider_name, currency,
     calls, errors, prompt_tokens, completion_tokens, cached_tokens, latency_ms_total,
     cost_whole, cost_frac, credits_whole, credits_frac, credited_calls
@@ -91,7 +97,10 @@ FROM (
         status, prompt_tokens, completion_tokens, cached_tokens, latency_ms,
         round(cost * {_N}) AS cost_units,
         round(credits * {_N}) AS credit_units
-    FROM usage_events
+    FROM {source} AS source
 ) AS calls
 GROUP BY day, currency, GROUPING SETS ((u, m, p), (u), (m), (p), ())
-"""  # noqa: S608 (no value from outside: constants only)
+"""  # noqa: S608 (no value from outside: constants and the caller's table names only)
+
+
+_PG_FILL = pg_fill("usage_events")

@@ -272,7 +272,11 @@ class AuditEvent(Base):
 
 class UsageEvent(Base):
     """One row per gateway call (seed 003's usage_history), idempotent by request id, with
-    the price it was charged at and the cost modelyard computed from it."""
+    the price it was charged at and the cost modelyard computed from it.
+
+    The keys here are SQLite's. On PostgreSQL the table is partitioned by month on
+    ``occurred_at`` (migration 0010, :mod:`modelyard.db.partitions`) and its keys hold the
+    partition key: ``(id, occurred_at)`` and ``(request_id, occurred_at)``."""
 
     __tablename__ = "usage_events"
     __table_args__ = (

@@ -1,8 +1,8 @@
 """The gateway's parts, started and stopped together with the server: the snapshot and the
 OAuth access tokens known under it, pooled upstream clients, the limiter and what settles
-it, the circuit breaker, the pipeline, credit holds, the billing clock, metrics and the
-usage recorder. A call itself is :class:`modelyard.gateway.call.Call`; this module only owns
-the parts it uses."""
+it, the circuit breaker, the pipeline, credit holds, the billing clock, metrics, the usage
+recorder and the upkeep of its partitions. A call itself is
+:class:`modelyard.gateway.call.Call`; this module only owns the parts it uses."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from modelyard.gateway.snapshot import Snapshot
 from modelyard.gateway.tokens import TokenCache
 from modelyard.registry.tx import Database
 from modelyard.settings import Settings
+from modelyard.usage.partitions import PartitionKeeper
 from modelyard.usage.recorder import UsageRecorder
 from modelyard.usage.stored_responses import ResponseStore
 
@@ -46,6 +47,7 @@ class Gateway:
         body_timeout_s: float = 30.0,
         tracing: Tracing | None = None,
         log_ids: bool = False,
+        partition_interval_s: float = 0.0,
     ) -> None:
         self.db = db
         self.log_ids = log_ids  # the log lines carry request ids (JSON logs)
@@ -71,6 +73,7 @@ class Gateway:
         self.responses = ResponseStore(db, 3600.0 if billing_interval_s > 0 else 0.0)
         self.draining = False  # SIGTERM came: /health/ready says 503 (cli/drain.py sets it)
         self.streams = Streams()  # streams in flight, ended at the drain deadline
+        self.partitions = PartitionKeeper(db, partition_interval_s)  # PostgreSQL only
 
     async def start(self) -> None:
         await self.holder.start()
@@ -78,12 +81,14 @@ class Gateway:
         await self.credits.start()
         self.billing.start()
         self.responses.start()
+        self.partitions.start()
 
     async def stop(self) -> None:
         """Stop everything, each part even if another failed; usage is flushed first."""
         try:
             await self.billing.stop()
             await self.responses.stop()
+            await self.partitions.stop()
             await self.settler.close()
             await self.recorder.stop()
             await self.credits.stop()  # after the flush: charges are in the ledger
@@ -117,4 +122,5 @@ def make_gateway(db: Database, settings: Settings, tracing: Tracing | None = Non
         body_timeout_s=settings.body_timeout_s,
         tracing=tracing,
         log_ids=settings.log_format == "json",
+        partition_interval_s=settings.partition_interval_s,
     )

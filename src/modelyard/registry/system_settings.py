@@ -15,6 +15,7 @@ import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -32,6 +33,7 @@ from modelyard.registry.tx import Database, Tx
 
 CUSTOM_PREFIX = "custom."
 MEMBER_CIDRS = "security.member_allowed_private_cidrs"
+RETENTION_MONTHS = "usage.retention_months"
 
 
 def _cidr(value: str) -> str:
@@ -42,6 +44,14 @@ def _cidr(value: str) -> str:
 
 
 Cidrs = list[Annotated[str, AfterValidator(_cidr)]]
+
+
+def _whole_number(value: Any) -> Any:
+    """A JSON integer only: not true/false (which lax int parsing reads as 1/0), not a
+    string or a float that happens to hold one."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"must be a whole number, not {type(value).__name__}")
+    return value
 
 
 class RetryPolicy(BaseModel):
@@ -197,6 +207,14 @@ KNOWN: dict[str, SettingDef] = {
             30,
             "Days a stored /v1/responses answer is kept for previous_response_id and GET"
             " /v1/responses/{id} before it is deleted (1 to 3650).",
+        ),
+        SettingDef(
+            RETENTION_MONTHS,
+            Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=1200)] | None,
+            None,
+            "Months of calls kept in usage_events on PostgreSQL besides the current one (1 to"
+            " 1200; null: forever); older months are dropped once their daily roll-ups are"
+            " checked. SQLite keeps every call.",
         ),
         SettingDef(
             "auth.access_token_ttl_s",

@@ -16,7 +16,10 @@ and through SQLAlchemy's insert and compares what is stored, column by column.
   bursts, on the core the requests use, doubled the 1-connection p99 latency: measured.)
 * PostgreSQL: one JSON array parameter that the server unpacks with
   ``jsonb_array_elements`` into ``INSERT ... SELECT ... RETURNING request_id``: one round
-  trip, the unpacking done by the database server, not this process.
+  trip, the unpacking done by the database server, not this process. The conflict target
+  is ``(request_id, occurred_at)``: the table is partitioned by month (migration 0010) and
+  PostgreSQL's unique keys there must hold the partition key; a replay carries its row's
+  ``occurred_at`` unchanged, so it is still stored once.
 """
 
 from __future__ import annotations
@@ -129,7 +132,7 @@ def bulk_insert(table: Table, dialect: Dialect) -> BulkInsert:
         source = "jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS e(v, n) ORDER BY n"
         sql = (  # built from the table's own column names; the values are bound
             f"{into} SELECT {picks} FROM {source} "  # noqa: S608
-            "ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
+            "ON CONFLICT (request_id, occurred_at) DO NOTHING RETURNING request_id"
         )
     return BulkInsert(sql, quote(table.name), tuple(names), encoders, sqlite)
 

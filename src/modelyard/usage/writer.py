@@ -1,4 +1,5 @@
-"""Usage rows into the database: ``INSERT ... ON CONFLICT (request_id) DO NOTHING``
+"""Usage rows into the database: ``INSERT ... ON CONFLICT (request_id) DO NOTHING`` (on
+PostgreSQL ``(request_id, occurred_at)``, the partition key being part of every key there)
 statements of up to ``Pace.piece`` rows each, every one the same SQL text whatever its row count
 (see :mod:`modelyard.usage.sql`), in a short transaction of their own per batch.
 Turning rows into bound values runs on the event loop before the transaction opens, a

@@ -14,6 +14,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from modelyard.db.engine import create_engine
+from modelyard.db.partitions import include_name, include_object
 from modelyard.db.tables import Base
 from modelyard.settings import Settings
 
@@ -26,6 +27,8 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,  # the monthly partitions of usage_events
+        include_object=include_object(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
