@@ -39,6 +39,7 @@ class Gateway:
         limiter: Limiter | None = None,
         billing_interval_s: float = 60.0,
         body_timeout_s: float = 30.0,
+        credit_hold_ttl_s: float = 120.0,
     ) -> None:
         self.db = db
         self.body_timeout_s = body_timeout_s  # a request body must arrive within this
@@ -49,7 +50,7 @@ class Gateway:
         self.breaker = CircuitBreaker()
         self.limiter = limiter or make_limiter(redis_url, redis_prefix)
         self.pipeline = Pipeline(self.clients, self.limiter, self.breaker)
-        self.credits = CreditKeeper(db)
+        self.credits = CreditKeeper(db, ttl_s=credit_hold_ttl_s)
         self.billing = BillingJob(db, billing_interval_s)
         self.recorder = UsageRecorder(
             db.engine,
@@ -104,4 +105,5 @@ def make_gateway(db: Database, settings: Settings) -> Gateway:
         refresh_interval_s=settings.refresh_interval_s,
         billing_interval_s=settings.billing_interval_s,
         body_timeout_s=settings.body_timeout_s,
+        credit_hold_ttl_s=settings.credit_hold_ttl_s,
     )
