@@ -8,7 +8,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
 
+from modelyard.billing import giveback
 from modelyard.billing import holds as credits_module
 from modelyard.billing.credits import GrantCreate
 from modelyard.billing.holds import CreditKeeper
@@ -129,6 +131,46 @@ async def test_a_crashed_replicas_hold_lapses_after_its_ttl(
         registry.db.clock = lambda: clock() + timedelta(seconds=5)
         assert (await b.reserve(user.id, UNIT * 2)).amount == UNIT * 2
     finally:
+        await b.stop()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # NOTIFY
+async def test_asks_resume_when_the_listening_connection_comes_back(
+    registry: Registry, admin: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PostgreSQL restart drops every LISTEN connection: meanwhile a short replica cannot
+    ask and is refused (never more than the balance); once reconnected it asks again."""
+    monkeypatch.setattr(giveback, "RECONNECT_S", 0.05)
+    user = await registry.users.create(admin, UserCreate(email="u@example.com"))
+    await registry.credits.grant(admin, GrantCreate(user_id=user.id, amount=UNIT * 40))
+    a, b = CreditKeeper(registry.db, "replica-a"), CreditKeeper(registry.db, "replica-b")
+    await a.start()
+    await b.start()
+    try:
+        await _listening(a, b)
+        await a.reserve(user.id, UNIT)  # a holds 4: this call and 3 more
+        await b.reserve(user.id, UNIT * 36)
+        async with registry.db.engine.connect() as conn:
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :name"
+                ),
+                {"name": giveback.APPLICATION},
+            )
+        for keeper in (a, b):
+            assert keeper.giveback is not None
+            for _ in range(1000):
+                if not keeper.giveback.listening:
+                    break
+                await asyncio.sleep(0.01)
+        with pytest.raises(PaymentRequired):
+            await b.reserve(user.id, UNIT)  # nobody to ask: refused, nothing overdrawn
+        await _listening(a, b)
+        assert (await b.reserve(user.id, UNIT * 3)).amount == UNIT * 3
+        assert (await registry.credits.balance(admin, user.id)).held == UNIT * 40
+    finally:
+        await a.stop()
         await b.stop()
 
 

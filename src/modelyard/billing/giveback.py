@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger("modelyard.billing.holds")
 CHANNEL = "modelyard_credits"
+APPLICATION = "modelyard-credits"  # the listening connection's application_name
 RECONNECT_S = 1.0
 FIRST_CONNECT_S = 10.0  # start() waits this long at most for the listener to be up
 
@@ -133,7 +134,9 @@ class GiveBack:
             conn: Any = None
             lost = asyncio.Event()
             try:
-                conn = await asyncpg.connect(self.url, timeout=10)
+                conn = await asyncpg.connect(
+                    self.url, timeout=10, server_settings={"application_name": APPLICATION}
+                )
                 conn.add_termination_listener(lambda _c, done=lost: done.set())
                 await conn.add_listener(CHANNEL, lambda *args: self.heard(str(args[-1])))
                 self.listening = True

@@ -53,11 +53,13 @@ import contextlib
 import logging
 import time
 import uuid
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelyard.billing import hold_rows, ledger
 from modelyard.billing.giveback import Answers, GiveBack, notify
@@ -196,7 +198,7 @@ class CreditKeeper:
         asked: Answers | None = None
         async with account.writing:
             try:
-                async with hold_rows.transaction(self.db) as session:
+                async with self._session() as session:
                     now = self.db.clock()
                     await ledger.lock_user(session, user_id)
                     spendable = await ledger.spendable(session, user_id, now)
@@ -231,6 +233,10 @@ class CreditKeeper:
     def _asked(self, user_id: uuid.UUID) -> None:
         self.shrinker.asked(user_id, self._accounts.get(user_id))
 
+    def _session(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """The short write transaction of a resize (a seam: tests make it fail)."""
+        return hold_rows.transaction(self.db)
+
     def _listening(self) -> bool:
         return self.giveback is not None and self.giveback.listening
 
@@ -251,7 +257,7 @@ class CreditKeeper:
         await self.shrinker.quiet()
         if self._accounts:
             try:
-                async with hold_rows.transaction(self.db) as session:
+                async with self._session() as session:
                     await hold_rows.release_all(session, self.holder)
             except FAILED as exc:
                 log.warning("credit holds not released (%s); they lapse", type(exc).__name__)
@@ -277,6 +283,6 @@ class CreditKeeper:
                     account.hold = account.written = ZERO
                     await self.shrinker.write(user_id, ZERO, answer=False)
         if any(a.hold for a in self._accounts.values()):
-            async with hold_rows.transaction(self.db) as session:
+            async with self._session() as session:
                 expires = self.db.clock() + timedelta(seconds=self.ttl_s)
                 await hold_rows.extend(session, self.holder, expires)
