@@ -42,9 +42,12 @@ class Shrinker:
 
     def asked(self, user_id: uuid.UUID, account: Account | None) -> None:
         """Another process is short of this user's credits: shrink to the calls in flight
-        and answer, whether or not anything was left to give."""
-        if account is not None:
-            account.scarce = True
+        and answer, whether or not anything was left to give (the asker waits for every
+        holder it saw). A process that never held credits for the user has no row, so no
+        one waits for it: it stays silent."""
+        if account is None:
+            return
+        account.scarce = True
         self._spawn(self.give(user_id, account, answer=True))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
@@ -59,12 +62,8 @@ class Shrinker:
             account.again = False
             await self.give(user_id, account, answer=False)
 
-    async def give(self, user_id: uuid.UUID, account: Account | None, *, answer: bool) -> None:
+    async def give(self, user_id: uuid.UUID, account: Account, *, answer: bool) -> None:
         """Shrink the hold to what calls in flight and unwritten charges need."""
-        if account is None:
-            if answer:
-                await self.write(user_id, None, answer=True)
-            return
         async with account.writing:
             keep = account.needed
             if keep >= account.hold and not answer:
