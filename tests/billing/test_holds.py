@@ -4,11 +4,14 @@ the user has, and a process gives its hold back when it stops or goes idle."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelyard.billing import giveback
 from modelyard.billing import holds as credits_module
@@ -138,8 +141,9 @@ async def test_a_crashed_replicas_hold_lapses_after_its_ttl(
 async def test_asks_resume_when_the_listening_connection_comes_back(
     registry: Registry, admin: Actor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A PostgreSQL restart drops every LISTEN connection: meanwhile a short replica cannot
-    ask and is refused (never more than the balance); once reconnected it asks again."""
+    """A PostgreSQL restart drops every LISTEN connection: each comes back by itself, and
+    the asks with it. (Meanwhile a short replica cannot ask and is refused, never
+    overdrawn: ``tests/gateway/test_credit_messages_redis.py`` pins that without Redis.)"""
     monkeypatch.setattr(giveback, "RECONNECT_S", 0.05)
     user = await registry.users.create(admin, UserCreate(email="u@example.com"))
     await registry.credits.grant(admin, GrantCreate(user_id=user.id, amount=UNIT * 40))
@@ -150,28 +154,69 @@ async def test_asks_resume_when_the_listening_connection_comes_back(
         await _listening(a, b)
         await a.reserve(user.id, UNIT)  # a holds 4: this call and 3 more
         await b.reserve(user.id, UNIT * 36)
+        before = await _listeners(registry)
+        assert len(before) == 2
         async with registry.db.engine.connect() as conn:
-            await conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE application_name = :name"
-                ),
-                {"name": giveback.APPLICATION},
-            )
-        for keeper in (a, b):
-            assert keeper.giveback is not None
-            for _ in range(1000):
-                if not keeper.giveback.listening:
-                    break
-                await asyncio.sleep(0.01)
-        with pytest.raises(PaymentRequired):
-            await b.reserve(user.id, UNIT)  # nobody to ask: refused, nothing overdrawn
-        await _listening(a, b)
+            for pid in before:
+                await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        for _ in range(1000):  # each keeper connects again by itself
+            now = await _listeners(registry)
+            if len(now) == 2 and not now & before:
+                break
+            await asyncio.sleep(0.01)
+        assert len(now) == 2
+        assert not now & before
+        await _listening(a, b)  # back by themselves
         assert (await b.reserve(user.id, UNIT * 3)).amount == UNIT * 3
         assert (await registry.credits.balance(admin, user.id)).held == UNIT * 40
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_a_hold_not_renewed_for_half_its_ttl_is_not_spent_from_memory(
+    registry: Registry, admin: Actor
+) -> None:
+    """Cut off from the database, a process must not spend a hold the others may soon see
+    as lapsed: past half its TTL without renewal, a call resizes first (and fails while the
+    database is unreachable); a heartbeat that renews the rows makes memory good again."""
+    user = await registry.users.create(admin, UserCreate(email="u@example.com"))
+    await registry.credits.grant(admin, GrantCreate(user_id=user.id, amount=UNIT * 100))
+    keeper = CreditKeeper(registry.db, "replica-a")
+    await keeper.reserve(user.id, UNIT)  # a hold with headroom for more calls
+    account = keeper._accounts[user.id]
+    syncs = keeper.syncs
+    await keeper.reserve(user.id, UNIT)  # from memory
+    assert keeper.syncs == syncs
+    account.renew_by = 0.0  # as if no renewal had succeeded for half the TTL
+
+    @asynccontextmanager
+    async def unreachable() -> AsyncIterator[AsyncSession]:
+        raise OSError("the database is unreachable")
+        yield  # pragma: no cover
+
+    real = keeper._session
+    keeper._session = unreachable  # type: ignore[method-assign]
+    with pytest.raises(OSError, match="unreachable"):
+        await keeper.reserve(user.id, UNIT)
+    keeper._session = real  # type: ignore[method-assign]
+    await keeper.tick()  # the heartbeat renews every row of this process
+    await keeper.reserve(user.id, UNIT)
+    assert keeper.syncs == syncs + 1  # only the failed attempt went to the database
+    await keeper.stop()
+
+
+async def _listeners(registry: Registry) -> set[int]:
+    """The backends of this database's credit LISTEN connections."""
+    async with registry.db.engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE application_name = :name AND datname = current_database()"
+            ),
+            {"name": giveback.APPLICATION},
+        )
+        return {pid for (pid,) in rows.all()}
 
 
 async def _listening(*keepers: CreditKeeper) -> None:

@@ -74,7 +74,10 @@ class Answers:
 
 class GiveBack:
     """One LISTEN connection per process: hears asks (handed to ``on_ask``) and answers
-    (matched to this process's waiting :class:`Answers`)."""
+    (matched to this process's waiting :class:`Answers`). Messages are sent with
+    :func:`notify` inside the transaction that motivates them (``in_transaction``)."""
+
+    in_transaction = True
 
     def __init__(self, url: str, holder: str, on_ask: Callable[[uuid.UUID], None]) -> None:
         self.url = url
@@ -113,6 +116,10 @@ class GiveBack:
         elif kind == "gave":
             for answers in list(self._waiting.get(user_id, ())):
                 answers.answered(holder)
+
+    async def send(self, kind: str, user_id: uuid.UUID) -> None:
+        """Send a message after the transaction committed (transports without
+        ``in_transaction``; NOTIFY rides on the transaction instead)."""
 
     async def start(self) -> None:
         """Start listening; return once the first attempt to connect ended (so a server that

@@ -1,9 +1,11 @@
 """One process's view of one user's credit hold (:mod:`modelyard.billing.holds`): what the
-row says, what calls in flight reserved and what they charged, in memory."""
+row says, what calls in flight reserved and what they charged, in memory; and one call's
+reservation out of it."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -19,6 +21,7 @@ class Account:
     written: Decimal = ZERO  # charged and in the ledger since the hold was last written
     last_used: float = 0.0
     last_sync: float = 0.0
+    renew_by: float = 0.0  # monotonic: spend from memory until then, then resize first
     headroom: int = HEADROOM_CALLS
     syncs: int = 0  # resizes of this account's hold
     drained: bool = False  # the last resize took all that was free into this hold
@@ -35,3 +38,11 @@ class Account:
     @property
     def needed(self) -> Decimal:
         return self.reserved + self.spent
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What one call set aside: settled or released exactly once."""
+
+    user_id: uuid.UUID
+    amount: Decimal

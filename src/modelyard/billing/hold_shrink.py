@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from modelyard.billing import hold_rows, ledger
-from modelyard.billing.giveback import notify
+from modelyard.billing.giveback import GiveBack, notify
 from modelyard.billing.hold_account import ZERO, Account
 from modelyard.registry.tx import Database
 
@@ -24,8 +24,9 @@ FAILED = (SQLAlchemyError, OSError)
 
 
 class Shrinker:
-    def __init__(self, db: Database, holder: str, ttl_s: float) -> None:
+    def __init__(self, db: Database, holder: str, ttl_s: float, messages: GiveBack | None) -> None:
         self.db = db
+        self.messages = messages
         self.holder = holder
         self.ttl_s = ttl_s
         self._background: set[asyncio.Task[None]] = set()
@@ -86,10 +87,13 @@ class Shrinker:
                     await hold_rows.write(
                         session, self.db.is_postgres, user_id, self.holder, amount, expires
                     )
-                if answer and self.db.is_postgres:
+                if answer and self.messages is not None and self.messages.in_transaction:
                     await notify(session, "gave", user_id, self.holder)
         except FAILED as exc:
             log.warning("credit hold not given back (%s); it lapses", type(exc).__name__)
+            return
+        if answer and self.messages is not None and not self.messages.in_transaction:
+            await self.messages.send("gave", user_id)
 
     async def quiet(self) -> None:
         """Wait until every hold being shrunk is written (tests, shutdown)."""

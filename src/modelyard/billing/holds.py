@@ -26,14 +26,13 @@ cannot cover is refused without another round trip. So:
 **The scarce regime** (the last credits). A hold is *scarce* when its last resize found less
 than ten of the call's worst cases free beyond it (the headroom share then grants no whole
 call). A scarce hold is exact: it holds what calls in flight reserved plus charges not yet in
-the ledger, and shrinks back to that, in the background, after each settle (a call that cost
-less than its worst case) and each usage write (a charge that reached the ledger): one short
-transaction per event, coalesced per user. And a process whose resize cannot cover a call
-while others hold credits for the user asks them to give their surplus back at once
-(:mod:`modelyard.billing.giveback`, PostgreSQL NOTIFY), waits up to ``ASK_WAIT_S`` for each to
-answer, resizes once more, and only then answers 402. So, with credits for exactly K calls,
-exactly K are admitted whichever replicas the calls reach: nothing is left in a hold that no
-call in flight needs by the time a call is refused.
+the ledger, and shrinks back to that in the background after each settle (a call cheaper
+than its worst case) and each usage write (a charge now in the ledger): one short
+transaction per event, coalesced per user. A process whose resize cannot cover a call while
+others hold credits for the user asks them for their surplus at once
+(:mod:`modelyard.billing.giveback`: PostgreSQL NOTIFY; Redis pub/sub for workers on SQLite),
+waits up to ``ASK_WAIT_S`` for each to answer, resizes once more, and only then answers 402.
+So with credits for exactly K calls exactly K are admitted, whichever replicas they reach.
 
 Races, and why none overdraws: every hold change (a resize, a shrink, an idle release) is
 written in a transaction under the user's lock, after reading the ledger and the other
@@ -42,8 +41,11 @@ smaller than what calls of this process may use. Two replicas asking at once eac
 their calls in flight (shrinking takes only the write lock, never the lock an asker waits
 under), then resize in turn under the user's lock: the first takes what is free, the second
 what is left. A replica that dies mid-call never answers: the asker waits ``ASK_WAIT_S``,
-and the dead hold lapses after the TTL. A lost NOTIFY (the listening connection dropped)
-costs a refused call, never credits. Redis plays no part: losing it changes nothing here.
+and the dead hold lapses after the TTL. A lost message (a dropped listening connection, a
+lost Redis) costs a refused call, never credits. A process cut off from the database stops
+spending its hold from memory once it was not renewed for half its TTL: its next call must
+resize (503 while the database is unreachable), so it never spends a hold the others may
+already see as lapsed.
 """
 
 from __future__ import annotations
@@ -54,7 +56,6 @@ import logging
 import time
 import uuid
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -62,8 +63,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelyard.billing import hold_rows, ledger
-from modelyard.billing.giveback import Answers, GiveBack, notify
-from modelyard.billing.hold_account import HEADROOM_CALLS, ZERO, Account
+from modelyard.billing.giveback import Answers, notify
+from modelyard.billing.giveback_redis import messages_for
+from modelyard.billing.hold_account import HEADROOM_CALLS, ZERO, Account, Reservation
 from modelyard.billing.hold_shrink import Shrinker
 from modelyard.db.types import canonical
 from modelyard.errors import PaymentRequired
@@ -75,29 +77,28 @@ HEADROOM_SHARE = Decimal("0.1")  # headroom: at most this share of what is free 
 BUSY_S = 1.0  # running out again within this time counts as busy
 HOLD_TTL_S = 120.0
 IDLE_S = 30.0
+RENEW_SHARE = 0.5  # a hold not renewed within this share of its TTL is not spent from memory
 ASK_WAIT_S = 0.5  # how long a short process waits for the others to give credits back
 FAILED = (SQLAlchemyError, OSError)
 
 
-@dataclass(frozen=True, slots=True)
-class Reservation:
-    user_id: uuid.UUID
-    amount: Decimal
-
-
 class CreditKeeper:
-    def __init__(self, db: Database, holder: str | None = None, ttl_s: float = HOLD_TTL_S) -> None:
+    def __init__(
+        self,
+        db: Database,
+        holder: str | None = None,
+        ttl_s: float = HOLD_TTL_S,
+        *,
+        redis_url: str | None = None,
+        redis_prefix: str = "modelyard",
+    ) -> None:
         self.db = db
         self.holder = holder or f"gw-{uuid.uuid4().hex[:16]}"
         self.ttl_s = ttl_s
         self._accounts: dict[uuid.UUID, Account] = {}
         self._task: asyncio.Task[None] | None = None
-        self.shrinker = Shrinker(db, self.holder, ttl_s)
-        self.giveback: GiveBack | None = None
-        if db.is_postgres:
-            url = db.engine.url.set(drivername="postgresql")
-            url_text = url.render_as_string(hide_password=False)
-            self.giveback = GiveBack(url_text, self.holder, self._asked)
+        self.giveback = messages_for(db, self.holder, self._asked, redis_url, redis_prefix)
+        self.shrinker = Shrinker(db, self.holder, ttl_s, self.giveback)
         self.syncs = 0  # database round trips taken, for tests and metrics
 
     async def reserve(
@@ -106,11 +107,11 @@ class CreditKeeper:
         """Set ``amount`` aside for one call, or as much as there is when that is at least
         ``least`` (the reservation says how much); else raise 402 INSUFFICIENT_CREDITS."""
         account = self._account(user_id)
-        account.last_used = time.monotonic()
-        if account.available < amount:
+        account.last_used = now = time.monotonic()
+        if account.available < amount or now >= account.renew_by:
             seen = account.syncs
             async with account.lock:
-                if account.available < amount:
+                if account.available < amount or time.monotonic() >= account.renew_by:
                     if account.syncs == seen or not account.drained:
                         await self._cover(user_id, account, amount)
                     free = canonical(max(ZERO, account.available))
@@ -196,6 +197,7 @@ class CreditKeeper:
         )
         account.last_sync = now_s
         asked: Answers | None = None
+        renewed = now_s + self.ttl_s * RENEW_SHARE
         async with account.writing:
             try:
                 async with self._session() as session:
@@ -216,13 +218,17 @@ class CreditKeeper:
                     if ask and others and hold - keep < need and self._listening():
                         assert self.giveback is not None
                         asked = self.giveback.expect(user_id, set(others))
-                        await notify(session, "ask", user_id, self.holder)
+                        if self.giveback.in_transaction:
+                            await notify(session, "ask", user_id, self.holder)
             except BaseException:
                 if asked is not None and self.giveback is not None:
                     self.giveback.forget(asked)
                 raise
             # Charges that reached the ledger after it was read are still in the new hold.
             account.hold, account.written = hold, account.written - written
+            account.renew_by = renewed
+        if asked is not None and self.giveback is not None and not self.giveback.in_transaction:
+            await self.giveback.send("ask", user_id)
         account.syncs += 1
         # "Took all that was free" lets waiting calls be refused in memory; not while others
         # may hold a surplus no one has asked them for yet.
@@ -283,6 +289,9 @@ class CreditKeeper:
                     account.hold = account.written = ZERO
                     await self.shrinker.write(user_id, ZERO, answer=False)
         if any(a.hold for a in self._accounts.values()):
+            renewed = time.monotonic() + self.ttl_s * RENEW_SHARE
             async with self._session() as session:
                 expires = self.db.clock() + timedelta(seconds=self.ttl_s)
                 await hold_rows.extend(session, self.holder, expires)
+            for account in self._accounts.values():
+                account.renew_by = max(account.renew_by, renewed)

@@ -50,7 +50,9 @@ class Gateway:
         self.breaker = CircuitBreaker()
         self.limiter = limiter or make_limiter(redis_url, redis_prefix)
         self.pipeline = Pipeline(self.clients, self.limiter, self.breaker)
-        self.credits = CreditKeeper(db, ttl_s=credit_hold_ttl_s)
+        self.credits = CreditKeeper(
+            db, ttl_s=credit_hold_ttl_s, redis_url=redis_url, redis_prefix=redis_prefix
+        )
         self.billing = BillingJob(db, billing_interval_s)
         self.recorder = UsageRecorder(
             db.engine,
