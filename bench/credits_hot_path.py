@@ -8,7 +8,12 @@ Migrates a fresh database, gives one subscribed user a large grant, and times, p
 * ``hold (one visit)``: one such visit on its own, i.e. a hold resize: a short write
   transaction under the user's lock (what every call would pay without holds);
 * ``ledger per call``: the naive alternative, the balance summed from the ledger and the
-  holds in one write transaction per call.
+  holds in one write transaction per call;
+* ``scarce``: a balance of a few calls (the scarce regime): ``reserve`` + ``settle`` on the
+  request path, each call resizing its exact hold, and the shrink after it off the path
+  (the database visits of both are printed);
+* ``ask the other`` (PostgreSQL): a second keeper short of credits another keeper holds
+  unused: its ``reserve`` asks, waits for the answer and resizes again.
 
 Wall-clock p50/p99 in microseconds over --calls calls, after a warm-up; ``--postgres`` also
 runs on a temporary PostgreSQL database (created and dropped).
@@ -32,7 +37,7 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from modelyard.billing import ledger
+from modelyard.billing import hold_rows, ledger
 from modelyard.billing.credits import GrantCreate
 from modelyard.billing.holds import CreditKeeper
 from modelyard.billing.subscriptions import SubscriptionCreate
@@ -91,20 +96,70 @@ async def bench(label: str, url: str, args: argparse.Namespace) -> list[tuple[ob
         naive: list[float] = []
         for _ in range(args.visits):
             started = time.perf_counter()
-            async with keeper._session() as session:
+            async with hold_rows.transaction(registry.db) as session:
                 now = registry.db.clock()
                 await ledger.lock_user(session, user.id)
                 left = await ledger.spendable(session, user.id, now)
                 left -= await ledger.held(session, user.id, now)
                 assert left >= ESTIMATE
             naive.append((time.perf_counter() - started) * 1e6)
-        return [
+        rows = [
             (label, f"hold (memory), {memory_syncs} visits", args.calls, *_summary(held)),
             (label, "hold (one visit)", args.visits, *_summary(visits)),
             (label, "ledger per call", args.visits, *_summary(naive)),
+            await _scarce(registry, label, args.visits),
         ]
+        if registry.db.is_postgres:
+            rows.append(await _ask(registry, label, min(args.visits, 100)))
+        return rows
     finally:
         await engine.dispose()
+
+
+async def _user(registry: Registry, email: str, amount: Decimal) -> uuid.UUID:
+    admin = Actor.operator("bench")
+    user = await registry.users.create(admin, UserCreate(email=email))
+    await registry.credits.grant(admin, GrantCreate(user_id=user.id, amount=amount))
+    return user.id
+
+
+async def _scarce(registry: Registry, label: str, calls: int) -> tuple[object, ...]:
+    """Calls of a user with credits for 4 (charges never reach the ledger: it stays 4)."""
+    user_id = await _user(registry, "scarce@example.com", ESTIMATE * 4)
+    keeper = CreditKeeper(registry.db, "bench-scarce")
+    samples: list[float] = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        keeper.settle(reservation := await keeper.reserve(user_id, ESTIMATE), USED)
+        samples.append((time.perf_counter() - started) * 1e6)
+        keeper.done(reservation.user_id, USED, stored=False)
+        await keeper.shrinker.quiet()
+    visits = f"{keeper.syncs} resizes, {keeper.shrinker.writes} shrinks"
+    await keeper.stop()
+    return (label, f"scarce, {visits}", calls, *_summary(samples))
+
+
+async def _ask(registry: Registry, label: str, calls: int) -> tuple[object, ...]:
+    """b needs the credit a holds unused: b's ``reserve`` asks a, waits, resizes."""
+    user_id = await _user(registry, "ask@example.com", ESTIMATE * 2)
+    a, b = CreditKeeper(registry.db, "bench-a"), CreditKeeper(registry.db, "bench-b")
+    await a.start()
+    await b.start()
+    samples: list[float] = []
+    try:
+        for _ in range(calls):
+            spare = await a.reserve(user_id, ESTIMATE * 2)
+            a._accounts[user_id].scarce = False  # keep it unused in a's hold, as headroom is
+            a.release(spare)
+            started = time.perf_counter()
+            got = await b.reserve(user_id, ESTIMATE)
+            samples.append((time.perf_counter() - started) * 1e6)
+            b.release(got)
+            await b.shrinker.quiet()
+    finally:
+        await a.stop()
+        await b.stop()
+    return (label, "ask the other (short)", calls, *_summary(samples))
 
 
 async def with_temp_postgres(args: argparse.Namespace) -> list[tuple[object, ...]]:

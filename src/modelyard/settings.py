@@ -229,6 +229,17 @@ class Settings(BaseSettings):
             "`modelyard billing renew --now` instead)."
         ),
     )
+    credit_hold_ttl_s: float = Field(
+        default=120.0,
+        ge=1,
+        le=3600,
+        description=(
+            "How long a gateway process's credit hold outlives the process if it dies without "
+            "releasing it (seconds): after a crash, the user's credits it held are spendable "
+            "through the other replicas after at most this long. Holds are renewed every "
+            "sixth of it."
+        ),
+    )
 
     partition_interval_s: float = Field(
         default=3600.0,

@@ -2,7 +2,8 @@
 process (browser tests): a thread serving /v1/models, /v1/chat/completions and
 /v1/embeddings. It answers calls with ``Authorization: Bearer`` + :data:`GOOD_KEY` and
 refuses any other key as OpenAI does (401, ``invalid_api_key``); a model named
-``broken`` gets a 500. Every request is recorded."""
+``broken`` gets a 500. A chat call with ``max_tokens`` uses exactly that many completion
+tokens (so a test can make a call's worst case its actual cost). Every request is recorded."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ def _reply(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
             "model": model,
             "usage": {"prompt_tokens": PROMPT_TOKENS, "total_tokens": PROMPT_TOKENS},
         }
+    most = body.get("max_tokens") or body.get("max_completion_tokens")
+    completion = most if isinstance(most, int) and most > 0 else COMPLETION_TOKENS
     return 200, {
         "id": "chatcmpl-mock",
         "object": "chat.completion",
@@ -49,8 +52,8 @@ def _reply(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         ],
         "usage": {
             "prompt_tokens": PROMPT_TOKENS,
-            "completion_tokens": COMPLETION_TOKENS,
-            "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+            "completion_tokens": completion,
+            "total_tokens": PROMPT_TOKENS + completion,
         },
     }
 

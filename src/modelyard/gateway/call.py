@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from modelyard.adapters.base import ChatResult, EmbeddingResult, Target, Usage
-from modelyard.billing.holds import Reservation
+from modelyard.billing.hold_account import Reservation
 from modelyard.errors import LimitExceeded, ProviderBusy
 from modelyard.faults import as_error
 from modelyard.gateway import credit, idempotency, settlement

@@ -48,6 +48,7 @@ class Gateway:
         tracing: Tracing | None = None,
         log_ids: bool = False,
         partition_interval_s: float = 0.0,
+        credit_hold_ttl_s: float = 120.0,
     ) -> None:
         self.db = db
         self.log_ids = log_ids  # the log lines carry request ids (JSON logs)
@@ -60,7 +61,9 @@ class Gateway:
         self.breaker = CircuitBreaker()
         self.limiter = limiter or make_limiter(redis_url, redis_prefix)
         self.pipeline = Pipeline(self.clients, self.limiter, self.breaker)
-        self.credits = CreditKeeper(db)
+        self.credits = CreditKeeper(
+            db, ttl_s=credit_hold_ttl_s, redis_url=redis_url, redis_prefix=redis_prefix
+        )
         self.billing = BillingJob(db, billing_interval_s)
         self.recorder = UsageRecorder(
             db.engine,
@@ -123,4 +126,5 @@ def make_gateway(db: Database, settings: Settings, tracing: Tracing | None = Non
         tracing=tracing,
         log_ids=settings.log_format == "json",
         partition_interval_s=settings.partition_interval_s,
+        credit_hold_ttl_s=settings.credit_hold_ttl_s,
     )
