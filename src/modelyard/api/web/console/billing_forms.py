@@ -1,17 +1,15 @@
 """What the plans, subscriptions and credits pages share: reading their forms into a
 service's input (a blank field is "none"), the status a refused form answers with, the
-page offset and one-word notices carried over a redirect."""
+page offset."""
 
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterable, Mapping
 
 from fastapi import Request
 from starlette.datastructures import FormData
 
-from modelyard.api.web.console.access import not_found
 from modelyard.api.web.console.inputs import offset_of
 from modelyard.api.web.forms import text
 from modelyard.errors import Conflict, ModelyardError, NotFound
@@ -58,16 +56,3 @@ def status_of(exc: ModelyardError) -> int:
 def page_request(request: Request, size: int = PAGE_SIZE) -> PageRequest:
     """The page a list shows: ``?offset=`` (digits; anything else is the first page)."""
     return PageRequest(limit=size, offset=offset_of(request))
-
-
-def id_or_404(value: str) -> uuid.UUID:
-    """An id from a URL or form; anything else answers 404."""
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise not_found() from None
-
-
-def notice(request: Request, messages: Mapping[str, str]) -> str:
-    """The status line a redirect asked for with ``?done=<key>`` (fixed texts only)."""
-    return messages.get(request.query_params.get("done", ""), "")

@@ -16,14 +16,14 @@ from fastapi.responses import RedirectResponse
 
 from modelyard.api.web.console.access import not_found, posted, registry_of, viewer
 from modelyard.api.web.console.billing_forms import (
-    id_or_404,
     instant,
-    notice,
     page_request,
     status_of,
     values,
 )
 from modelyard.api.web.console.form_errors import FormErrors, form_errors
+from modelyard.api.web.console.found import id_or_404
+from modelyard.api.web.console.notices import notice
 from modelyard.api.web.console.render import page
 from modelyard.api.web.session import SignedIn
 from modelyard.billing.credits import Adjustment, GrantCreate

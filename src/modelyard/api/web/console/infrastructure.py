@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from modelyard.api.web.console.access import admin, posted, registry_of
-from modelyard.api.web.console.notices import notice_of
+from modelyard.api.web.console.notices import notice
 from modelyard.api.web.console.render import page
 from modelyard.api.web.console.setting_controls import (
     BadJSON,
@@ -66,7 +66,7 @@ async def _page(
         "themes": themes,
         "models": await _model_choices(request, signed),
         "failed": failed[0] if failed else "",
-        "notice": notice_of(request),
+        "notice": notice(request),
         "styles": ("console-models.css",),
     }
     return page(request, signed, "infrastructure.html", context, status=status)

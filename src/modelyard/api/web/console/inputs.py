@@ -1,22 +1,12 @@
-"""What the account pages (users, API keys, OAuth clients) share: reading optional form
-fields, the one-line notices a page shows after a change, and a domain "not found" as the
-console's 404 page."""
+"""Reading what a person typed: counts and offsets in URLs, optional form fields and
+textarea lines (notices after a change are ``notices.py``'s, "not found" is ``found.py``'s)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
-from typing import TypeVar
-
 from fastapi import Request
-from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
-from modelyard.api.web.console.access import not_found
 from modelyard.api.web.forms import text
-from modelyard.errors import NotFound
-
-T = TypeVar("T")
-
 
 MAX_OFFSET = 10**12  # further than any list goes, and within every column's range
 
@@ -43,24 +33,3 @@ def optional(form: FormData, name: str) -> str | None:
 def lines(form: FormData, name: str) -> list[str]:
     """A textarea's non-empty lines (one redirect URI a line)."""
     return [line.strip() for line in text(form, name).splitlines() if line.strip()]
-
-
-async def found(call: Awaitable[T]) -> T:
-    """The answer of a service call that looks something up; its "not found" (an id that
-    is not the viewer's, or not an id at all) is the console's 404 page."""
-    try:
-        return await call
-    except NotFound:
-        raise not_found() from None
-
-
-def done(path: str, what: str) -> RedirectResponse:
-    """After a change: back to ``path``, which says ``what`` happened (a known word, so no
-    page shows text taken from its URL)."""
-    joiner = "&" if "?" in path else "?"
-    return RedirectResponse(f"{path}{joiner}done={what}", status_code=303)
-
-
-def notice(request: Request, messages: Mapping[str, str]) -> str:
-    """The status line for ``?done=``: one of ``messages``, else nothing."""
-    return messages.get(request.query_params.get("done", ""), "")

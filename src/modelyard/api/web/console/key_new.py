@@ -13,7 +13,8 @@ from starlette.datastructures import FormData
 
 from modelyard.api.web.console.access import posted, registry_of, viewer
 from modelyard.api.web.console.form_errors import FormErrors, form_errors
-from modelyard.api.web.console.inputs import found, optional
+from modelyard.api.web.console.found import found
+from modelyard.api.web.console.inputs import optional
 from modelyard.api.web.console.render import page
 from modelyard.api.web.forms import text
 from modelyard.api.web.session import SignedIn

@@ -9,7 +9,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 
 from modelyard.api.web.console.access import posted, registry_of, viewer
-from modelyard.api.web.console.inputs import done, found, notice, offset_of
+from modelyard.api.web.console.found import found
+from modelyard.api.web.console.inputs import offset_of
+from modelyard.api.web.console.notices import notice, redirect
 from modelyard.api.web.console.render import page
 from modelyard.errors import Conflict, NotFound
 from modelyard.registry.common import PageRequest
@@ -78,5 +80,5 @@ async def revoke(request: Request, key_id: str) -> Response:
     try:
         await found(registry_of(request).keys.revoke(signed.actor(), key_id))
     except Conflict:
-        return done("/console/keys", "already")
-    return done("/console/keys", "revoked")
+        return redirect("/console/keys", "already")
+    return redirect("/console/keys", "revoked")

@@ -13,7 +13,7 @@ from modelyard.api.web.console.access import admin, posted, registry_of
 from modelyard.api.web.console.form_errors import FormErrors, form_errors
 from modelyard.api.web.console.found import found
 from modelyard.api.web.console.model_forms import PRICE_FIELDS, Typed, price_of
-from modelyard.api.web.console.notices import notice_of, redirect
+from modelyard.api.web.console.notices import notice, redirect
 from modelyard.api.web.console.render import page
 from modelyard.api.web.errors import PageError
 from modelyard.api.web.forms import text
@@ -62,7 +62,7 @@ async def _model_page(
         "history": history_rows(prices, datetime.now(UTC)),
         "values": Typed(values or {"currency": model.price.currency if model.price else "USD"}),
         "errors": errors or FormErrors(),
-        "notice": notice_of(request),
+        "notice": notice(request),
         "styles": ("console-models.css",),
     }
     return page(request, signed, "model.html", context, status=status)

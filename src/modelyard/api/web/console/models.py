@@ -11,7 +11,7 @@ from modelyard.api.web.console import model_detail, model_forms
 from modelyard.api.web.console.access import admin, posted, registry_of
 from modelyard.api.web.console.found import found
 from modelyard.api.web.console.models_table import SCOPES, STATUSES, Wanted, amount, table
-from modelyard.api.web.console.notices import back_to, notice_of
+from modelyard.api.web.console.notices import back_to, notice
 from modelyard.api.web.console.render import page
 from modelyard.api.web.errors import PageError
 from modelyard.errors import Conflict
@@ -37,7 +37,7 @@ async def models_page(request: Request) -> Response:
             "statuses": STATUSES,
             "scopes": SCOPES,
             "amount": amount,
-            "notice": notice_of(request),
+            "notice": notice(request),
             "styles": ("console-models.css",),
         },
     )

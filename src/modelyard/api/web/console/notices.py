@@ -1,10 +1,12 @@
 """After a form post the browser is sent back to a page (post/redirect/get) that says what
-happened: ``?done=<word>`` names one of the fixed sentences below, so no link can make a
-console page say anything else."""
+happened: ``?done=<word>`` names one of a page's fixed sentences (the models' are below),
+so no link can make a console page say anything else. Every console page's notices and
+redirects go through here."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
@@ -27,11 +29,13 @@ NOTICES = {
 _LOCAL = re.compile(r"^/console(/[A-Za-z0-9._/-]*)?(\?[A-Za-z0-9=&%._+~-]*)?$")
 
 
-def notice_of(request: Request) -> str:
-    return NOTICES.get(request.query_params.get("done", ""), "")
+def notice(request: Request, messages: Mapping[str, str] = NOTICES) -> str:
+    """The status line for ``?done=``: one of ``messages``, else nothing."""
+    return messages.get(request.query_params.get("done", ""), "")
 
 
 def redirect(path: str, done: str) -> RedirectResponse:
+    """After a change: back to ``path`` (303), which says ``done`` happened."""
     base = re.sub(r"[?&]done=[a-z]*", "", path)
     joiner = "&" if "?" in base else "?"
     return RedirectResponse(f"{base}{joiner}done={done}", status_code=303)

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Request, Response
 
 from modelyard.api.web.console.access import admin, posted, registry_of
 from modelyard.api.web.console.form_errors import FormErrors
-from modelyard.api.web.console.inputs import done, found, lines, notice
+from modelyard.api.web.console.found import found
+from modelyard.api.web.console.inputs import lines
+from modelyard.api.web.console.notices import notice, redirect
 from modelyard.api.web.console.oauth_clients import (
     choices,
     merge,
@@ -92,7 +94,7 @@ async def edit_client(request: Request, client_id: str) -> Response:
         errors = merge(errors, exc)
     if errors:
         return await _page(request, signed, client, values=values, errors=errors, status=422)
-    return done(f"/console/oauth-clients/{client.client_id}", "saved")
+    return redirect(f"/console/oauth-clients/{client.client_id}", "saved")
 
 
 @router.post("/console/oauth-clients/{client_id}/enabled")
@@ -103,7 +105,9 @@ async def set_enabled(request: Request, client_id: str) -> Response:
     form = await posted(request, signed)
     enabled = text(form, "enabled") == "on"
     await clients.update(signed.actor(), client.client_id, OAuthClientUpdate(enabled=enabled))
-    return done(f"/console/oauth-clients/{client.client_id}", "enabled" if enabled else "disabled")
+    return redirect(
+        f"/console/oauth-clients/{client.client_id}", "enabled" if enabled else "disabled"
+    )
 
 
 @router.post("/console/oauth-clients/{client_id}/rotate")
@@ -128,4 +132,4 @@ async def delete(request: Request, client_id: str) -> Response:
     client = await found(clients.get(signed.actor(), client_id))
     await posted(request, signed)
     await found(clients.delete(signed.actor(), client.client_id))
-    return done("/console/oauth-clients", "deleted")
+    return redirect("/console/oauth-clients", "deleted")

@@ -11,7 +11,8 @@ from starlette.datastructures import FormData
 
 from modelyard.api.web.console.access import admin, posted, registry_of
 from modelyard.api.web.console.form_errors import FormErrors, form_errors
-from modelyard.api.web.console.inputs import done, lines, notice
+from modelyard.api.web.console.inputs import lines
+from modelyard.api.web.console.notices import notice, redirect
 from modelyard.api.web.console.render import page
 from modelyard.api.web.forms import text
 from modelyard.api.web.session import SignedIn
@@ -141,6 +142,6 @@ async def create_client(request: Request) -> Response:
     except ModelyardError as exc:
         return _form(request, signed, values, merge(errors, exc), 409 if exc.status == 409 else 422)
     if made.client_secret is None:
-        return done(f"/console/oauth-clients/{made.client.client_id}", "created")
+        return redirect(f"/console/oauth-clients/{made.client.client_id}", "created")
     context = {"title": "OAuth client created", "made": made, "rotated": False}
     return page(request, signed, "oauth_client_secret.html", context)

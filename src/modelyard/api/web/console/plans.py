@@ -11,14 +11,14 @@ from fastapi.responses import RedirectResponse
 
 from modelyard.api.web.console.access import admin, not_found, posted, registry_of
 from modelyard.api.web.console.billing_forms import (
-    id_or_404,
     listed,
-    notice,
     optional,
     status_of,
     values,
 )
 from modelyard.api.web.console.form_errors import FormErrors, form_errors
+from modelyard.api.web.console.found import id_or_404
+from modelyard.api.web.console.notices import notice
 from modelyard.api.web.console.render import page
 from modelyard.api.web.session import SignedIn
 from modelyard.billing.plans import PlanCreate, PlanUpdate, PlanView

@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse
 from modelyard.api.web.console.access import not_found, posted, registry_of, viewer
 from modelyard.api.web.console.form_errors import FormErrors
 from modelyard.api.web.console.inputs import offset_of
+from modelyard.api.web.console.notices import notice
 from modelyard.api.web.console.provider_forms import (
     KindForm,
     Posted,
@@ -55,10 +56,6 @@ DONE = {
     "activated": "The provider is now the active system provider (the fallback).",
     "deleted": "The provider was deleted.",
 }
-
-
-def notice_of(request: Request) -> str:
-    return DONE.get(request.query_params.get("done", ""), "")
 
 
 async def visible(request: Request, signed: SignedIn, provider_id: str) -> ProviderView:
@@ -115,7 +112,7 @@ async def provider_list(request: Request) -> Response:
         "owners": OWNERS if signed.role == "admin" else MEMBER_OWNERS,
         "kind_options": [("", "Any kind")] + [(k, k) for k in sorted(kinds())],
         "pager_base": f"{BASE}?{query}",
-        "notice": notice_of(request),
+        "notice": notice(request, DONE),
     }
     return page(request, signed, "providers.html", context)
 
@@ -198,7 +195,7 @@ async def detail_context(
         "models": models,
         "manages": manages(signed, provider),
         "models_base": f"{BASE}/{provider.id}?",
-        "notice": notice_of(request),
+        "notice": notice(request, DONE),
         "errors": FormErrors(),
         "key_errors": FormErrors(),
         "probe": None,

@@ -13,7 +13,9 @@ from fastapi.responses import RedirectResponse
 
 from modelyard.api.web.console.access import admin, posted, registry_of
 from modelyard.api.web.console.form_errors import FormErrors, form_errors
-from modelyard.api.web.console.inputs import done, found, notice, optional
+from modelyard.api.web.console.found import found
+from modelyard.api.web.console.inputs import optional
+from modelyard.api.web.console.notices import notice, redirect
 from modelyard.api.web.console.render import page
 from modelyard.api.web.console.users import ROLE_CHOICES
 from modelyard.api.web.forms import text
@@ -96,7 +98,7 @@ async def edit_user(request: Request, user_id: str) -> Response:
         about = "role" if exc.code == "LAST_ADMIN" else None
         errors = form_errors(exc, about=about)
         return await _page(request, signed, user, values=values, errors=errors, status=_status(exc))
-    return done(f"/console/users/{user.id}", "saved")
+    return redirect(f"/console/users/{user.id}", "saved")
 
 
 async def _change(request: Request, user_id: str, what: str) -> RedirectResponse | Response:
@@ -120,7 +122,7 @@ async def _change(request: Request, user_id: str, what: str) -> RedirectResponse
     except ModelyardError as exc:
         errors = FormErrors(general=[exc.message])
         return await _page(request, signed, user, errors=errors, status=_status(exc))
-    return done(f"/console/users/{user.id}", what)
+    return redirect(f"/console/users/{user.id}", what)
 
 
 @router.post("/console/users/{user_id}/status")
@@ -149,7 +151,7 @@ async def purge_user(request: Request, user_id: str) -> Response:
     except ModelyardError as exc:
         errors = FormErrors(general=[exc.message])
         return await _page(request, signed, user, errors=errors, status=_status(exc))
-    return done("/console/users", "purged")
+    return redirect("/console/users", "purged")
 
 
 @router.post("/console/users/{user_id}/password")
@@ -171,4 +173,4 @@ async def set_password(request: Request, user_id: str) -> Response:
         return await _page(request, signed, user, password_errors=errors, status=_status(exc))
     if own:  # every session of theirs ended with it, this one too
         return RedirectResponse(f"/login?next=%2Fconsole%2Fusers%2F{user.id}", status_code=303)
-    return done(f"/console/users/{user.id}", "password")
+    return redirect(f"/console/users/{user.id}", "password")

@@ -12,7 +12,8 @@ from starlette.datastructures import FormData
 
 from modelyard.api.web.console.access import admin, posted, registry_of
 from modelyard.api.web.console.form_errors import FormErrors, form_errors
-from modelyard.api.web.console.inputs import done, notice, offset_of, optional
+from modelyard.api.web.console.inputs import offset_of, optional
+from modelyard.api.web.console.notices import notice, redirect
 from modelyard.api.web.console.render import page
 from modelyard.api.web.forms import text
 from modelyard.api.web.session import SignedIn
@@ -114,4 +115,4 @@ async def create_user(request: Request) -> Response:
     except ModelyardError as exc:
         errors = form_errors(exc, about="email" if exc.code == "EMAIL_TAKEN" else None)
         return _new_form(request, signed, values, errors, 409 if exc.status == 409 else 422)
-    return done(f"/console/users/{user.id}", "created")
+    return redirect(f"/console/users/{user.id}", "created")
