@@ -70,7 +70,7 @@ async def test_a_signal_drains_then_stops_without_raising_it_again(
         seen.append((answer.status_code, answer.json()["checks"].get("draining")))
         await asyncio.sleep(0.05)
     assert seen
-    assert {status for status, _ in seen} == {503}
+    assert {status for status, _ in seen} == {503}, seen
     assert all(draining is not None for _, draining in seen)
     await asyncio.wait_for(task, 30)
     assert not drain.force_exit

@@ -56,12 +56,18 @@ class DrainingServer(uvicorn.Server):
         self.app, self.delay_s, self.timeout_s = app, delay_s, timeout_s
         self.asked: float | None = None  # when the first signal came (monotonic)
         self.ending: asyncio.TimerHandle | None = None  # the drain deadline, once closed
+        self.said = False  # the drain's start was logged
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        """Runs in the signal handler: only notes the time (the loop acts on it, on_tick);
-        never records the signal, so that it is not raised again once the server stopped."""
+        """Runs in the signal handler: notes the time (the loop acts on it, on_tick) and
+        makes readiness answer 503 from this instant (one flag: a probe between the signal
+        and the next tick must not be told "ready"); never records the signal, so that it is
+        not raised again once the server stopped."""
         if self.asked is None:
             self.asked = time.monotonic()
+            gateway = self._gateway()
+            if gateway is not None:
+                gateway.draining = True  # logged by the loop, on_tick (_draining)
         else:
             self.should_exit = self.force_exit = True
 
@@ -102,8 +108,10 @@ class DrainingServer(uvicorn.Server):
 
     def _draining(self) -> None:
         gateway = self._gateway()
-        if gateway is not None and not gateway.draining:
+        if gateway is not None:
             gateway.draining = True
+        if not self.said:
+            self.said = True
             log.info(
                 "draining: not ready from now; the listener closes in %.1f s, calls in flight "
                 "then have %.1f s",
