@@ -67,6 +67,9 @@ class EventFilter(UsageFilter):
 class EventPage(Spec):
     limit: int = Field(default=EVENTS_LIMIT, ge=1, le=EVENTS_MAX)
     offset: NonNegativeInt64 = 0
+    # The id of the last call seen: the page starts right after it (keyset paging, as fast
+    # at any depth as the first page); the offset then counts from there.
+    before: uuid.UUID | None = None
 
 
 class UsageTotal(View):

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
 from modelyard.db.tables import UsageEvent, User
 from modelyard.db.types import canonical
 from modelyard.registry.actors import Actor
 from modelyard.registry.common import Page
 from modelyard.registry.tx import Database
+from modelyard.usage import paging
 from modelyard.usage import totals as rollup_totals
 from modelyard.usage.filters import (
     DEFAULT_GROUPS,
@@ -127,11 +128,14 @@ class UsageReport:
     async def events(
         self, actor: Actor, filters: EventFilter | None = None, page: EventPage | None = None
     ) -> Page[UsageEventView]:
-        """The calls themselves, newest first."""
-        p = page or EventPage()
-        query = _events_query(actor, filters or EventFilter())
+        """The calls themselves, newest first; ``total`` counts every call the filters select
+        (from the roll-ups where they can answer, see :mod:`modelyard.usage.paging`)."""
+        p, f = page or EventPage(), filters or EventFilter()
+        query = _events_query(actor, f)
         async with self.db.read(actor) as tx:
-            total = await tx.session.scalar(select(func.count()).select_from(query.subquery()))
+            total = await paging.count(tx.session, actor, f)
+            if p.before is not None:
+                query = query.where(*await paging.after(tx.session, actor, p.before))
             rows = await tx.session.execute(
                 query.order_by(UsageEvent.occurred_at.desc(), UsageEvent.id.desc())
                 .limit(p.limit)
@@ -154,6 +158,8 @@ class UsageReport:
             .offset(p.offset)
         )
         async with self.db.read(actor) as tx:
+            if p.before is not None:
+                query = query.where(*await paging.after(tx.session, actor, p.before))
             rows = (await tx.session.execute(query)).all()
         items = [_event(event, email) for event, email in rows[: p.limit]]
         return items, len(rows) > p.limit

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelyard.db.rollup import ALL, BY_MODEL, BY_PROVIDER, BY_USER, FULL, NO_USER, SCALE, join
@@ -99,19 +99,7 @@ async def _from_rollups(
         "provider": _D.provider_name,
     }
     dims = [columns[g] for g in groups]
-    where = [_D.grain == grain(groups, actor, f)]
-    first, end = days
-    if first is not None:
-        where.append(_D.day >= first)
-    if end is not None:
-        where.append(_D.day < end)
-    user = f.user_id if actor.is_admin else actor.user_id
-    if user is not None:
-        where.append(_D.user_id == user)
-    if f.model is not None:
-        where.append(_D.model_name == f.model)
-    if f.provider is not None:
-        where.append(_D.provider_name == f.provider)
+    where = rollup_where(actor, f, grain(groups, actor, f), days)
     sums = [func.sum(c) for c in (_D.calls, _D.errors, _D.prompt_tokens, _D.completion_tokens)]
     amounts = [func.sum(c) for c in (_D.cost_whole, _D.cost_frac, _D.credits_whole)]
     query = (
@@ -140,6 +128,27 @@ async def _from_rollups(
             int(kw) * SCALE + int(kf) if int(credited) else None,
         )
         add(buckets, key, currency or None, tally)
+
+
+def rollup_where(
+    actor: Actor, f: UsageFilter, at_grain: int, days: tuple[date | None, date | None]
+) -> list[ColumnElement[bool]]:
+    """The roll-up rows of ``at_grain`` over the whole days [first, end) that ``f`` selects
+    for ``actor``."""
+    where = [_D.grain == at_grain]
+    first, end = days
+    if first is not None:
+        where.append(_D.day >= first)
+    if end is not None:
+        where.append(_D.day < end)
+    user = f.user_id if actor.is_admin else actor.user_id
+    if user is not None:
+        where.append(_D.user_id == user)
+    if f.model is not None:
+        where.append(_D.model_name == f.model)
+    if f.provider is not None:
+        where.append(_D.provider_name == f.provider)
+    return where
 
 
 def _merged(per_currency: dict[str | None, Tally]) -> dict[str | None, Tally]:
