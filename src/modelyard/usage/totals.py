@@ -77,9 +77,9 @@ async def totals(
         await sum_calls(session, postgres, actor, part, groups, buckets)
     emails = await _emails(session, buckets, groups)
     rows = [
-        _view(dict(zip(groups, key, strict=True)), currency, tally, emails)
+        view(dict(zip(groups, key, strict=True)), currency, tally, emails)
         for key, per_currency in buckets.items()
-        for currency, tally in _merged(per_currency).items()
+        for currency, tally in merged(per_currency).items()
     ]
     return sorted(rows, key=lambda t: order_key(t, groups))
 
@@ -151,7 +151,7 @@ def rollup_where(
     return where
 
 
-def _merged(per_currency: dict[str | None, Tally]) -> dict[str | None, Tally]:
+def merged(per_currency: dict[str | None, Tally]) -> dict[str | None, Tally]:
     """A group's unpriced calls join its one priced currency, if there is one."""
     priced = [c for c in per_currency if c is not None]
     if None in per_currency and len(priced) == 1:
@@ -172,7 +172,7 @@ async def _emails(
     return {uid: email for uid, email in found}
 
 
-def _view(
+def view(
     dims: dict[Group, Any], currency: str | None, t: Tally, emails: dict[uuid.UUID, str]
 ) -> UsageTotal:
     user = dims.get("user")
