@@ -20,7 +20,7 @@ from modelyard.db.tables import UsageEvent
 from modelyard.registry.actors import Actor
 from modelyard.services import Registry
 from modelyard.usage.report import GROUPS, Group, UsageFilter
-from modelyard.usage.span import Span, midnight, split
+from modelyard.usage.span import Span, midnight, rest_of_day, split
 from modelyard.usage.writer import UsageWriter
 from tests.usage.test_daily import DAYS, FIRST, _calls, _member
 from tests.usage.test_recorder import usage_record
@@ -134,8 +134,8 @@ async def test_what_the_rollups_cannot_answer_comes_from_the_calls(
 
 
 async def test_whole_days_are_read_from_the_rollups(registry: Registry, admin: Actor) -> None:
-    """Calls whose month was detached (their roll-ups kept) still count in whole days; the
-    partial days read the calls."""
+    """Calls whose month was detached (their roll-ups kept) still count in whole days; a
+    partial day reads the calls (or, past half a day, its roll-ups less the calls outside)."""
     at = datetime(2026, 11, 3, 12, tzinfo=UTC)
     rows = [usage_record(f"c{n}", occurred_at=at + timedelta(days=n)) for n in range(3)]
     await UsageWriter(registry.db.engine).write([r.to_row() for r in rows])
@@ -143,11 +143,14 @@ async def test_whole_days_are_read_from_the_rollups(registry: Registry, admin: A
         await conn.execute(delete(UsageEvent))
     whole = UsageFilter(since=midnight(at.date()), until=midnight(at.date() + timedelta(3)))
     assert [t.calls for t in await registry.usage.totals(admin, whole, ["day"])] == [1, 1, 1]
-    partial = whole.model_copy(update={"since": at - timedelta(hours=1)})
+    partial = whole.model_copy(update={"since": at + timedelta(hours=1)})  # 11 h of day one
     assert [t.day for t in await registry.usage.totals(admin, partial, ["day"])] == [
         date(2026, 11, 4),
         date(2026, 11, 5),
     ]
+    # 13 h of day one: its roll-ups less the calls of its first 11 h (none left here).
+    longer = whole.model_copy(update={"since": at - timedelta(hours=1)})
+    assert [t.calls for t in await registry.usage.totals(admin, longer, ["day"])] == [1, 1, 1]
 
 
 @pytest.mark.parametrize(
@@ -194,3 +197,29 @@ def test_a_range_in_another_zone_is_cut_at_utc_midnights() -> None:
     cut = split(since, None)
     assert cut.days == (date(2026, 11, 2), None)
     assert cut.edges == ((datetime(2026, 11, 1, 2, tzinfo=UTC), midnight(date(2026, 11, 2))),)
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "rest"),
+    [
+        ("2026-11-01T06:00", "2026-11-02T00:00", [("2026-11-01T00:00", "2026-11-01T06:00")]),
+        ("2026-11-01T00:00", "2026-11-01T20:00", [("2026-11-01T20:00", "2026-11-02T00:00")]),
+        (
+            "2026-11-01T01:00",
+            "2026-11-01T23:00",
+            [("2026-11-01T00:00", "2026-11-01T01:00"), ("2026-11-01T23:00", "2026-11-02T00:00")],
+        ),
+        ("2026-11-01T18:00", "2026-11-02T00:00", None),  # a quarter of the day: read it
+        ("2026-11-01T00:00", "2026-11-01T12:00", None),  # half: read it
+        ("2026-11-01T20:00", "2026-11-02T19:00", None),  # across a midnight
+    ],
+)
+def test_an_edge_longer_than_half_a_day_is_the_day_less_the_rest(
+    since: str, until: str, rest: list[tuple[str, str]] | None
+) -> None:
+    def at(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+    expected = None if rest is None else (date(2026, 11, 1), tuple((at(a), at(b)) for a, b in rest))
+    assert rest_of_day((at(since), at(until))) == expected
+    assert rest_of_day((None, at(until))) is None

@@ -57,20 +57,22 @@ async def _sum_pg(
             func.sum(_E.completion_tokens),
             func.sum(_E.cost),
             func.sum(_E.credits),
+            func.count(_E.credits),
         )
         .where(*conditions(actor, f))
         .group_by(*dims, _E.currency)
     )
     n = len(dims)
     for row in await session.execute(query):
-        currency, calls, errors, prompt, completion, cost, credits = row[n:]
+        currency, calls, errors, prompt, completion, cost, credits, credited = row[n:]
         tally = Tally(
             int(calls),
             int(errors),
             int(prompt or 0),
             int(completion or 0),
             units(cost),
-            None if credits is None else units(credits),
+            units(credits),
+            int(credited),
         )
         add(buckets, tuple(row[:n]), currency, tally)
 
@@ -110,6 +112,7 @@ async def _sum_python(
             prompt,
             completion,
             units(cost),
-            None if credits is None else units(credits),
+            units(credits),
+            int(credits is not None),
         )
         add(buckets, tuple(values[g] for g in groups), currency, tally)

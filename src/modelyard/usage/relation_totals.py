@@ -77,24 +77,17 @@ class UsageOf:
                 func.sum(UsageEvent.completion_tokens),
                 func.sum(UsageEvent.cost),
                 func.sum(UsageEvent.credits),
+                func.count(UsageEvent.credits),
             )
             .where(column.in_(set(ids)), *conditions(actor, filters))
             .group_by(column, UsageEvent.currency)
         )
         sums: dict[uuid.UUID, dict[str | None, Tally]] = {}
         async with self.db.read(actor) as tx:
-            for (
-                owner,
-                currency,
-                calls,
-                errors,
-                prompt,
-                completion,
-                cost,
-                credits,
-            ) in await tx.session.execute(query):
+            for owner, currency, *values in await tx.session.execute(query):
+                calls, errors, prompt, completion, cost, credits, credited = values
                 tally = Tally(calls, errors, int(prompt), int(completion), units(cost))
-                tally.credits = None if credits is None else units(credits)
+                tally.credits, tally.credited = units(credits), int(credited)
                 sums.setdefault(owner, {})[currency] = tally
         out = []
         for i in ids:

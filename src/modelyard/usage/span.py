@@ -24,6 +24,21 @@ def midnight(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
 
 
+def rest_of_day(edge: Range) -> tuple[date, tuple[Range, ...]] | None:
+    """For an edge inside one UTC day and longer than half of it: that day and the parts of
+    it outside the edge. Reading the day's roll-ups and taking away the calls of those
+    parts reads fewer calls than the edge holds (at most half a day's, not all but a few
+    minutes' of it). ``None``: read the edge itself."""
+    since, until = edge
+    if since is None or until is None:
+        return None
+    day = since.astimezone(UTC).date()
+    start, end = midnight(day), midnight(day + timedelta(1))
+    if until > end or (until - since) * 2 <= end - start:
+        return None
+    return day, tuple((a, b) for a, b in ((start, since), (until, end)) if a < b)
+
+
 def split(since: datetime | None, until: datetime | None) -> Span:
     """[since, until) as whole UTC days and the partial days around them."""
     since = None if since is None else since.astimezone(UTC)

@@ -15,23 +15,26 @@ Buckets = dict[Key, dict[str | None, "Tally"]]
 
 @dataclass(slots=True)
 class Tally:
-    """One group's sums in one currency; amounts in integer units of 10^-10."""
+    """One group's sums in one currency; amounts in integer units of 10^-10. ``credited``
+    counts the calls with credits (none: the group's credits are null, not zero)."""
 
     calls: int = 0
     errors: int = 0
     prompt: int = 0
     completion: int = 0
     cost: int = 0
-    credits: int | None = None
+    credits: int = 0
+    credited: int = 0
 
-    def add(self, other: Tally) -> None:
-        self.calls += other.calls
-        self.errors += other.errors
-        self.prompt += other.prompt
-        self.completion += other.completion
-        self.cost += other.cost
-        if other.credits is not None:
-            self.credits = (self.credits or 0) + other.credits
+    def add(self, other: Tally, sign: int = 1) -> None:
+        """Add ``other`` (``sign`` -1: take it away, as a part of a day from the day)."""
+        self.calls += sign * other.calls
+        self.errors += sign * other.errors
+        self.prompt += sign * other.prompt
+        self.completion += sign * other.completion
+        self.cost += sign * other.cost
+        self.credits += sign * other.credits
+        self.credited += sign * other.credited
 
 
 def units(amount: Decimal | None) -> int:
@@ -50,3 +53,15 @@ def add(buckets: Buckets, key: Key, currency: str | None, tally: Tally) -> None:
         per_currency[currency] = tally
     else:
         found.add(tally)
+
+
+def take(buckets: Buckets, away: Buckets) -> None:
+    """``buckets`` less ``away`` (calls counted in both); groups left without calls go."""
+    for key, per_currency in away.items():
+        mine = buckets[key]  # what is taken away was added: a KeyError is a bug
+        for currency, tally in per_currency.items():
+            mine[currency].add(tally, -1)
+            if mine[currency].calls == 0:
+                del mine[currency]
+        if not mine:
+            del buckets[key]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -33,8 +33,8 @@ from modelyard.db.tables import User
 from modelyard.registry.actors import Actor
 from modelyard.usage.filters import Group, UsageFilter, UsageTotal, order_key
 from modelyard.usage.from_calls import sum_calls
-from modelyard.usage.span import Range, split
-from modelyard.usage.tally import Buckets, Tally, add
+from modelyard.usage.span import Range, rest_of_day, split
+from modelyard.usage.tally import Buckets, Tally, add, take
 
 _D = UsageDaily
 
@@ -66,15 +66,24 @@ async def totals(
     """The totals :meth:`~modelyard.usage.report.UsageReport.totals` answers, in its order."""
     buckets: Buckets = {}
     if from_calls_only(actor, f):
-        edges: Iterable[Range] = ((f.since, f.until),)
+        await _calls(session, postgres, actor, f, groups, (f.since, f.until), buckets)
+        edges: Iterable[Range] = ()
     else:
         span = split(f.since, f.until)
         if span.days is not None:
             await _from_rollups(session, actor, f, groups, span.days, buckets)
         edges = span.edges
-    for since, until in edges:
-        part = f.model_copy(update={"since": since, "until": until})
-        await sum_calls(session, postgres, actor, part, groups, buckets)
+    for edge in edges:
+        rest = rest_of_day(edge)
+        if rest is None:
+            await _calls(session, postgres, actor, f, groups, edge, buckets)
+            continue
+        day, outside = rest  # the whole day, less the calls outside the edge
+        await _from_rollups(session, actor, f, groups, (day, day + timedelta(1)), buckets)
+        away: Buckets = {}
+        for part in outside:
+            await _calls(session, postgres, actor, f, groups, part, away)
+        take(buckets, away)
     emails = await _emails(session, buckets, groups)
     rows = [
         view(dict(zip(groups, key, strict=True)), currency, tally, emails)
@@ -125,9 +134,24 @@ async def _from_rollups(
             int(prompt),
             int(completion),
             int(cw) * SCALE + int(cf),
-            int(kw) * SCALE + int(kf) if int(credited) else None,
+            int(kw) * SCALE + int(kf),
+            int(credited),
         )
         add(buckets, key, currency or None, tally)
+
+
+async def _calls(
+    session: AsyncSession,
+    postgres: bool,
+    actor: Actor,
+    f: UsageFilter,
+    groups: Sequence[Group],
+    edge: Range,
+    buckets: Buckets,
+) -> None:
+    since, until = edge
+    part = f.model_copy(update={"since": since, "until": until})
+    await sum_calls(session, postgres, actor, part, groups, buckets)
 
 
 def rollup_where(
@@ -188,5 +212,5 @@ def view(
         completion_tokens=t.completion,
         cost=join(0, t.cost),
         currency=currency,
-        credits=None if t.credits is None else join(0, t.credits),
+        credits=join(0, t.credits) if t.credited else None,
     )
