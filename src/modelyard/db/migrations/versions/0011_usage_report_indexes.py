@@ -4,7 +4,9 @@ pages, keyset paging; it replaces the index of ``occurred_at`` alone, which it c
 for a page or a count filtered on one of them (measured at 10 million calls: without them a
 page of one model's calls scanned the whole time index, a count of errors the whole table).
 Plain ``CREATE INDEX`` (no ``CONCURRENTLY``, which cannot run in a migration's transaction):
-it also works on a partitioned parent table, which builds each partition's index.
+it also works on a partitioned parent table, which builds each partition's index. An index
+already there under its name (built beforehand with ``CONCURRENTLY``, as docs/deployment.md
+suggests for a large table) is kept.
 
 Revision ID: 0011
 Revises: 0009
@@ -33,8 +35,8 @@ _NEW = {
 def upgrade() -> None:
     with op.batch_alter_table("usage_events", schema=None) as batch_op:
         for name, columns in _NEW.items():
-            batch_op.create_index(name, columns, unique=False)
-        batch_op.drop_index("ix_usage_events_occurred_at")
+            batch_op.create_index(name, columns, unique=False, if_not_exists=True)
+        batch_op.drop_index("ix_usage_events_occurred_at", if_exists=True)
 
 
 def downgrade() -> None:
