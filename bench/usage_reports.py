@@ -41,11 +41,12 @@ from modelyard.db.migrate import upgrade_to_head
 from modelyard.registry.apikeys import ApiKeyCreate
 from modelyard.services import Registry
 from modelyard.settings import Settings
+from modelyard.usage.report import UsageFilter
 
 CACHE = Path("/tmp/modelyard-usage-reports-bench")
 PG = "127.0.0.1:5432"
 DATABASE = "modelyard_usage_reports_cache"
-VERSION = 1  # bump when what is built changes
+VERSION = 2  # bump when what is built changes
 
 
 _DEEP = "SELECT id FROM usage_events ORDER BY occurred_at DESC, id DESC OFFSET 99999 LIMIT 1"
@@ -63,6 +64,13 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--only", default="", help="run the shapes whose name holds this")
     parser.add_argument("--drop-cache", action="store_true")
+    parser.add_argument(
+        "--reference-days",
+        type=int,
+        default=1,
+        help="then time, once, the totals summed from the calls themselves (the code before "
+        "issue 17) over this many days (0: skip)",
+    )
     return parser.parse_args()
 
 
@@ -143,16 +151,51 @@ def shapes(now: datetime, ids: dict[str, str]) -> list[tuple[str, str, str]]:
     out: list[tuple[str, str, str]] = []
     for days in (1, 7, 30, 90):
         out.append(
-            (f"totals default groups {days}d", "admin", f"/api/v1/usage?{q(since=since(days))}")
+            (
+                f"totals by day {days}d",
+                "admin",
+                f"/api/v1/usage?{q(since=since(days), group_by='day')}",
+            )
         )
-    groupings = [
-        "day", "user", "model", "provider", "day,user", "day,model", "day,provider",
-        "user,model", "user,provider", "model,provider", "day,user,model",
-        "day,model,provider", "user,model,provider", "day,user,model,provider",
-    ]  # fmt: skip
-    for groups in groupings:
-        path = f"/api/v1/usage?{q(since=since(30), group_by=groups)}"
-        out.append((f"totals by {groups} 30d", "admin", path))
+    small = [
+        "day",
+        "user",
+        "model",
+        "provider",
+        "day,user",
+        "day,provider",
+        "user,provider",
+        "model,provider",
+    ]
+    for groups in small:
+        out.append(
+            (
+                f"totals by {groups} 30d",
+                "admin",
+                f"/api/v1/usage?{q(since=since(30), group_by=groups)}",
+            )
+        )
+    # Groupings whose answer is itself huge at this scale (tens of thousands of rows a week):
+    # timed over one day, where the answer stays a few megabytes at most.
+    large = [
+        "day,model",
+        "user,model",
+        "day,user,model",
+        "day,model,provider",
+        "user,model,provider",
+        "day,user,model,provider",
+    ]
+    for groups in large:
+        out.append(
+            (
+                f"totals by {groups} 1d",
+                "admin",
+                f"/api/v1/usage?{q(since=since(1), group_by=groups)}",
+            )
+        )
+    out.append(
+        ("totals default groups (day,user,model) 1d", "admin", f"/api/v1/usage?{q(since=since(1))}")
+    )
     whole = (now - 30 * day).date().isoformat() + "T00:00:00Z"
     out.append(("totals whole days 30d", "admin", f"/api/v1/usage?{q(since=whole)}"))
     out.append(("totals all time, by day", "admin", f"/api/v1/usage?{q(group_by='day')}"))
@@ -165,7 +208,8 @@ def shapes(now: datetime, ids: dict[str, str]) -> list[tuple[str, str, str]]:
         out.append((f"totals filter {name} 90d by day", "admin", path))
     path = f"/api/v1/usage?{q(client_request_id='client-4242')}"
     out.append(("totals filter client_request_id", "admin", path))
-    out.append(("totals member 90d", "member", f"/api/v1/usage?{q(since=since(90))}"))
+    path = f"/api/v1/usage?{q(since=since(90), group_by='day,model')}"
+    out.append(("totals member 90d by day,model", "member", path))
     path = f"/api/v1/usage?{q(since=since(90), group_by='day,model', format='csv')}"
     out.append(("export totals csv 90d by day,model", "admin", path))
     out.append(("events first page", "admin", "/api/v1/usage/events"))
@@ -255,10 +299,29 @@ async def main() -> None:
             p95 = walls[max(0, round(0.95 * len(walls)) - 1)]
             median, size = statistics.median(walls), len(first.content) // 1024
             print(f"{name:44} {median:8.1f} {p95:8.1f} {_count(first):>7} {size:6}", flush=True)
+        if args.reference_days:
+            await _reference(registry, args.reference_days)
     finally:
         for client in clients.values():
             await client.aclose()
         await registry.close()
+
+
+async def _reference(registry: Registry, days: int) -> None:
+    """The same totals (by day) summed from the calls one by one, as before issue 17."""
+    admin = await console.actor(registry, console.ADMIN_EMAIL)
+    f = UsageFilter(since=datetime.now(UTC) - timedelta(days=days))
+    start = time.perf_counter()
+    fast = await registry.usage.totals(admin, f, ["day"])
+    middle = time.perf_counter()
+    slow = await registry.usage.totals_from_calls(admin, f, ["day"])
+    end = time.perf_counter()
+    assert fast == slow, "the roll-ups' totals differ from the calls'"
+    print(
+        f"by day over {days}d: {(middle - start) * 1000:.0f} ms from the roll-ups, "
+        f"{(end - middle) * 1000:.0f} ms summing {sum(t.calls for t in slow):,} calls "
+        "one by one (before issue 17); equal"
+    )
 
 
 async def _sign_in(client: httpx.AsyncClient, email: str, password: str) -> None:
