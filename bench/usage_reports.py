@@ -197,7 +197,8 @@ def shapes(now: datetime, ids: dict[str, str]) -> list[tuple[str, str, str]]:
         ("totals default groups (day,user,model) 1d", "admin", f"/api/v1/usage?{q(since=since(1))}")
     )
     whole = (now - 30 * day).date().isoformat() + "T00:00:00Z"
-    out.append(("totals whole days 30d", "admin", f"/api/v1/usage?{q(since=whole)}"))
+    path = f"/api/v1/usage?{q(since=whole, group_by='day')}"
+    out.append(("totals by day, 30 whole days (no calls read)", "admin", path))
     out.append(("totals all time, by day", "admin", f"/api/v1/usage?{q(group_by='day')}"))
     for name, value in (
         ("user_id", ids["user"]),
@@ -208,8 +209,8 @@ def shapes(now: datetime, ids: dict[str, str]) -> list[tuple[str, str, str]]:
         out.append((f"totals filter {name} 90d by day", "admin", path))
     path = f"/api/v1/usage?{q(client_request_id='client-4242')}"
     out.append(("totals filter client_request_id", "admin", path))
-    path = f"/api/v1/usage?{q(since=since(90), group_by='day,model')}"
-    out.append(("totals member 90d by day,model", "member", path))
+    path = f"/api/v1/usage?{q(since=since(90), group_by='day')}"
+    out.append(("totals member 90d by day", "member", path))
     path = f"/api/v1/usage?{q(since=since(90), group_by='day,model', format='csv')}"
     out.append(("export totals csv 90d by day,model", "admin", path))
     out.append(("events first page", "admin", "/api/v1/usage/events"))
