@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 
 from modelyard.db.rollup import NO_USER
 from modelyard.db.tables import UsageEvent
@@ -223,3 +223,22 @@ def test_an_edge_longer_than_half_a_day_is_the_day_less_the_rest(
     expected = None if rest is None else (date(2026, 11, 1), tuple((at(a), at(b)) for a, b in rest))
     assert rest_of_day((at(since), at(until))) == expected
     assert rest_of_day((None, at(until))) is None
+
+
+async def test_calls_without_their_rollups_in_a_days_rest_never_fail_a_report(
+    registry: Registry, admin: Actor
+) -> None:
+    """Calls stored without their roll-ups (a data bug: the writer stores both in one
+    transaction) outside the range, in the day's rest: taking them from the day's roll-ups
+    would fail or go below zero; the edge is read itself instead."""
+    at = datetime(2026, 11, 3, 12, tzinfo=UTC)
+    await UsageWriter(registry.db.engine).write(
+        [usage_record("in", occurred_at=at - timedelta(hours=6)).to_row()]
+    )
+    late = usage_record("late", occurred_at=at + timedelta(hours=9), model_name="m-late")
+    async with registry.db.engine.begin() as conn:
+        await conn.execute(insert(UsageEvent).values(late.to_row()))  # no roll-up
+    f = UsageFilter(since=midnight(at.date()) + timedelta(hours=1), until=at + timedelta(hours=8))
+    for groups in (("model",), ("day", "model")):
+        await _expect_same(registry, admin, f, groups)
+    assert [t.calls for t in await registry.usage.totals(admin, f, ["model"])] == [1]

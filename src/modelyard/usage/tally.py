@@ -55,13 +55,20 @@ def add(buckets: Buckets, key: Key, currency: str | None, tally: Tally) -> None:
         found.add(tally)
 
 
-def take(buckets: Buckets, away: Buckets) -> None:
-    """``buckets`` less ``away`` (calls counted in both); groups left without calls go."""
+def take(buckets: Buckets, away: Buckets) -> bool:
+    """``buckets`` less ``away`` (calls counted in both); groups left without calls go.
+    False, ``buckets`` then unusable, if ``away`` holds calls ``buckets`` cannot (the two
+    reads share one snapshot, so only calls stored without their roll-ups); the caller then
+    reads the calls it wanted directly."""
     for key, per_currency in away.items():
-        mine = buckets[key]  # what is taken away was added: a KeyError is a bug
+        mine = buckets.get(key)
         for currency, tally in per_currency.items():
-            mine[currency].add(tally, -1)
-            if mine[currency].calls == 0:
+            found = None if mine is None else mine.get(currency)
+            if mine is None or found is None or found.calls < tally.calls:
+                return False
+            found.add(tally, -1)
+            if found.calls == 0:
                 del mine[currency]
-        if not mine:
+        if mine is not None and not mine:
             del buckets[key]
+    return True

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelyard.db.rollup import ALL, BY_MODEL, BY_PROVIDER, BY_USER, FULL, NO_USER, SCALE, join
@@ -65,6 +65,8 @@ async def totals(
 ) -> list[UsageTotal]:
     """The totals :meth:`~modelyard.usage.report.UsageReport.totals` answers, in its order."""
     buckets: Buckets = {}
+    if postgres:  # one snapshot for every read below: a day's roll-ups and its calls agree
+        await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
     if from_calls_only(actor, f):
         await _calls(session, postgres, actor, f, groups, (f.since, f.until), buckets)
         edges: Iterable[Range] = ()
@@ -79,11 +81,17 @@ async def totals(
             await _calls(session, postgres, actor, f, groups, edge, buckets)
             continue
         day, outside = rest  # the whole day, less the calls outside the edge
-        await _from_rollups(session, actor, f, groups, (day, day + timedelta(1)), buckets)
+        whole: Buckets = {}
+        await _from_rollups(session, actor, f, groups, (day, day + timedelta(1)), whole)
         away: Buckets = {}
         for part in outside:
             await _calls(session, postgres, actor, f, groups, part, away)
-        take(buckets, away)
+        if not take(whole, away):  # calls the roll-ups lack: read the edge itself
+            await _calls(session, postgres, actor, f, groups, edge, buckets)
+            continue
+        for key, per_currency in whole.items():
+            for currency, tally in per_currency.items():
+                add(buckets, key, currency, tally)
     emails = await _emails(session, buckets, groups)
     rows = [
         view(dict(zip(groups, key, strict=True)), currency, tally, emails)
