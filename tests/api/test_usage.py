@@ -179,6 +179,12 @@ async def test_events_are_newest_first_and_paged(world: World) -> None:
         seen += [e["request_id"] for e in page["items"]]
     assert seen == world.request_ids(*NEWEST_FIRST)
     assert (await world.get(EVENTS, limit=1000))["total"] == 6
+    keyed: list[str] = []  # keyset pages: each starts right after the last call seen
+    while len(keyed) < 6:
+        before = {"before": keyed[-1]} if keyed else {}
+        keyed += [e["id"] for e in (await world.get(EVENTS, limit=4, **before))["items"]]
+    assert keyed == [e["id"] for e in everything["items"]]
+    assert (await world.get(EVENTS, before=keyed[-1]))["items"] == []
 
 
 async def test_an_event_carries_the_call_and_nothing_secret(world: World) -> None:
@@ -332,6 +338,8 @@ async def test_json_stays_the_default_format(world: World) -> None:
         (EVENTS, {"limit": 1001}, "limit", "less than or equal to 1000"),
         (EVENTS, {"offset": -1}, "offset", "greater than or equal to 0"),
         (EVENTS, {"status": "bogus"}, "status", "'ok', 'error' or 'aborted'"),
+        (EVENTS, {"before": "not-a-uuid"}, "before", "UUID"),
+        (EVENTS, {"before": "00000000-0000-0000-0000-00000000000a"}, "before", "no call"),
         (USAGE, {"since": "2030-01-01T00:00:00"}, "since", "timezone"),
         (USAGE, {"user_id": "not-a-uuid"}, "user_id", "UUID"),
         (EVENTS, {"client_request_id": "x" * 101}, "client_request_id", "at most 100"),

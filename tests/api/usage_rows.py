@@ -1,5 +1,5 @@
-"""Usage rows written straight into ``usage_events`` (as the gateway's writer would), for the
-usage report's HTTP and CLI tests."""
+"""Usage rows written straight into ``usage_events`` with their daily roll-ups, in one
+transaction (as the gateway's writer does), for the usage report's HTTP and CLI tests."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from modelyard.db import rollup
 from modelyard.db.engine import create_engine
 from modelyard.db.tables import UsageEvent
 
 _serial = itertools.count(1)
+# What the roll-ups sum that a row may leave to the column's default.
+_ROLLED = {"cached_tokens": 0, "latency_ms": 0, "credits": None, "cost": None, "currency": None}
 
 
 def row(
@@ -55,6 +58,7 @@ async def insert_rows(engine: AsyncEngine, rows: list[dict[str, Any]]) -> None:
     async with engine.begin() as conn:
         for one in rows:
             await conn.execute(insert(UsageEvent).values(one))
+        await rollup.add(conn, [_ROLLED | one for one in rows])
 
 
 async def insert_at(database_url: str, rows: list[dict[str, Any]]) -> None:

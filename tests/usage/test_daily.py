@@ -87,7 +87,7 @@ async def _expect_same_series(
 ) -> None:
     """series (at whichever grain it reads) equals the report with the same filters."""
     series = await registry.usage_daily.series(actor, since, until, **filters)
-    by_day = await registry.usage.totals(actor, _range(since, until, **filters), ["day"])
+    by_day = await registry.usage.totals_from_calls(actor, _range(since, until, **filters), ["day"])
     fields = ("day", "calls", "errors", "prompt_tokens", "completion_tokens", "cost")
     assert series, f"the range holds calls for {filters}"
     assert [(*(getattr(t, f) for f in fields), t.currency, t.credits) for t in series] == [
@@ -99,7 +99,7 @@ async def _expect_same(registry: Registry, actor: Actor, since: date, until: dat
     """series, top and totals equal the usage report over the same range."""
     daily, report = registry.usage_daily, registry.usage
     series = await daily.series(actor, since, until)
-    by_day = await report.totals(actor, _range(since, until), ["day"])
+    by_day = await report.totals_from_calls(actor, _range(since, until), ["day"])
     fields = ("calls", "errors", "prompt_tokens", "completion_tokens", "cost", "currency")
     assert series, "the range holds calls"
     assert [(t.day, *(getattr(t, f) for f in fields), t.credits) for t in series] == [
@@ -107,7 +107,7 @@ async def _expect_same(registry: Registry, actor: Actor, since: date, until: dat
     ]
     for by in ("model", "provider", "user"):
         top = await daily.top(actor, by, since, until, limit=1000)
-        grouped = await report.totals(actor, _range(since, until), [by])
+        grouped = await report.totals_from_calls(actor, _range(since, until), [by])
         expected = [_as_top(t, by) for t in grouped]
         expected.sort(
             key=lambda t: (-t.cost, -t.calls, t.key is None, t.key or "", t.currency or "")

@@ -32,7 +32,10 @@ def create_engine(database_url: str, *, pool_size: int = 10, echo: bool = False)
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        connect_args={"timeout": PG_CONNECT_TIMEOUT_S},
+        # JIT compiling pays off for queries running for seconds; a usage report summing a
+        # few hundred thousand roll-up rows spent ~140 of its ~560 ms compiling (measured at
+        # 10 million calls), and the gateway's short queries never gain from it.
+        connect_args={"timeout": PG_CONNECT_TIMEOUT_S, "server_settings": {"jit": "off"}},
     )
 
 

@@ -286,12 +286,18 @@ class UsageEvent(Base):
         CheckConstraint("status IN ('ok', 'error', 'aborted')", name="status"),
         Index("ix_usage_events_user_time", "user_id", "occurred_at"),
         Index("ix_usage_events_model_time", "model_id", "occurred_at"),
+        # Reports at scale (migration 0011): pages in (occurred_at, id) order, and a page or
+        # a count filtered on a model's or provider's name or on the status.
+        Index("ix_usage_events_time_id", "occurred_at", "id"),
+        Index("ix_usage_events_model_name_time", "model_name", "occurred_at"),
+        Index("ix_usage_events_provider_name_time", "provider_name", "occurred_at"),
+        Index("ix_usage_events_status_time", "status", "occurred_at"),
     )
     id: Mapped[uuid.UUID] = _uuid_pk()
     request_id: Mapped[str] = mapped_column(String(100), unique=True)  # made by the server
     # The caller's own id (x-client-request-id / x-request-id): correlation only, not unique.
     client_request_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())  # ix_usage_events_time_id
     user_id: Mapped[uuid.UUID | None] = _user_ref()
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("api_keys.id", ondelete="SET NULL"), nullable=True

@@ -1,6 +1,10 @@
 """Usage totals per provider or per model (the ``usage`` of a provider or a model), for many
 at once: one query whatever the number, each answer split by currency as
-:meth:`~modelyard.usage.report.UsageReport.totals` splits a group."""
+:meth:`~modelyard.usage.report.UsageReport.totals` splits a group.
+
+On PostgreSQL the database sums them (exactly: ``sum`` of NUMERIC) per id and currency; on
+SQLite (which would sum decimal text as floats) the calls are summed here one by one. The
+roll-ups cannot answer: they keep names, and an id outlives a rename."""
 
 from __future__ import annotations
 
@@ -9,13 +13,15 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from modelyard.db.tables import UsageEvent
 from modelyard.errors import check
 from modelyard.registry.actors import Actor
 from modelyard.registry.tx import Database
 from modelyard.usage.report import UsageFilter, UsageTotal, _Sum, _total, conditions
+from modelyard.usage.tally import Tally, units
+from modelyard.usage.totals import merged, view
 
 Of = Literal["provider", "model"]
 _COLUMNS = {"provider": UsageEvent.provider_id, "model": UsageEvent.model_id}
@@ -41,6 +47,8 @@ class UsageOf:
         user, model, provider) are null: the id is the group."""
         filters: UsageFilter = check(UsageFilter, {"since": since, "until": until})
         column = _COLUMNS[of]
+        if self.db.is_postgres:
+            return await self._summed(actor, column, ids, filters)
         query = select(
             column,
             UsageEvent.status,
@@ -55,6 +63,37 @@ class UsageOf:
             for owner, *values in await tx.session.execute(query):
                 rows.setdefault(owner, []).append(tuple(values))
         return [currency_totals(rows.get(i, ())) for i in ids]
+
+    async def _summed(
+        self, actor: Actor, column: Any, ids: Sequence[uuid.UUID], filters: UsageFilter
+    ) -> list[list[UsageTotal]]:
+        query = (
+            select(
+                column,
+                UsageEvent.currency,
+                func.count(),
+                func.count().filter(UsageEvent.status != "ok"),
+                func.sum(UsageEvent.prompt_tokens),
+                func.sum(UsageEvent.completion_tokens),
+                func.sum(UsageEvent.cost),
+                func.sum(UsageEvent.credits),
+                func.count(UsageEvent.credits),
+            )
+            .where(column.in_(set(ids)), *conditions(actor, filters))
+            .group_by(column, UsageEvent.currency)
+        )
+        sums: dict[uuid.UUID, dict[str | None, Tally]] = {}
+        async with self.db.read(actor) as tx:
+            for owner, currency, *values in await tx.session.execute(query):
+                calls, errors, prompt, completion, cost, credits, credited = values
+                tally = Tally(calls, errors, int(prompt), int(completion), units(cost))
+                tally.credits, tally.credited = units(credits), int(credited)
+                sums.setdefault(owner, {})[currency] = tally
+        out = []
+        for i in ids:
+            found = [view({}, c, t, {}) for c, t in merged(sums.get(i, {})).items()]
+            out.append(sorted(found, key=lambda t: (t.currency is None, t.currency or "")))
+        return out
 
 
 def currency_totals(rows: Iterable[tuple[Any, ...]]) -> list[UsageTotal]:

@@ -1,122 +1,60 @@
 """Recorded usage: totals grouped by any of day, user, model and provider, and the calls one
-by one, with filters. Members see their own calls only; admins see everyone's. Money is
-summed as Decimal in Python so both engines agree to the last digit (SQLite would sum its
-text-stored amounts as floats)."""
+by one, with filters. Members see their own calls only; admins see everyone's.
+
+Totals come from the daily roll-ups wherever they can answer (:mod:`modelyard.usage.totals`);
+:meth:`UsageReport.totals_from_calls` sums the calls themselves, as Decimal in Python so both
+engines agree to the last digit (SQLite would sum its text-stored amounts as floats): the
+reference the roll-ups' answers are tested against, to the last digit."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal, get_args
+from typing import Any
 
-from pydantic import Field, ValidationInfo, field_validator
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import Select, select
 
 from modelyard.db.tables import UsageEvent, User
 from modelyard.db.types import canonical
-from modelyard.errors import ValidationFailed
 from modelyard.registry.actors import Actor
-from modelyard.registry.common import Amount, Page, Spec, View
-from modelyard.registry.fields import Instant, NonNegativeInt64
+from modelyard.registry.common import Page
 from modelyard.registry.tx import Database
+from modelyard.usage import paging
+from modelyard.usage import totals as rollup_totals
+from modelyard.usage.filters import (
+    DEFAULT_GROUPS,
+    EVENTS_LIMIT,
+    EVENTS_MAX,
+    GROUPS,
+    EventFilter,
+    EventPage,
+    Group,
+    Status,
+    UsageEventView,
+    UsageFilter,
+    UsageTotal,
+    conditions,
+    order_key,
+    parse_groups,
+)
 
-Group = Literal["day", "user", "model", "provider"]
-GROUPS: tuple[Group, ...] = get_args(Group)
-DEFAULT_GROUPS: tuple[Group, ...] = ("day", "user", "model")
-Status = Literal["ok", "error", "aborted"]
-EVENTS_LIMIT, EVENTS_MAX = 100, 1000
-
-
-def parse_groups(values: Iterable[str], where: str = "group_by") -> tuple[Group, ...]:
-    """Group names, repeated and/or comma-separated (``day,model``), in the order given;
-    none at all means :data:`DEFAULT_GROUPS`."""
-    groups: list[Group] = []
-    for value in values:
-        for part in value.split(","):
-            name = part.strip()
-            group = next((g for g in GROUPS if g == name), None)
-            if group is None:
-                raise ValidationFailed.at(
-                    where, f"{name!r} is not a group; choose from {', '.join(GROUPS)}"
-                )
-            if group not in groups:
-                groups.append(group)
-    return tuple(groups) or DEFAULT_GROUPS
-
-
-class UsageFilter(Spec):
-    user_id: uuid.UUID | None = None
-    model: str | None = None
-    provider: str | None = None
-    client_request_id: str | None = Field(default=None, min_length=1, max_length=100)
-    since: Instant | None = None
-    until: Instant | None = None
-
-    @field_validator("until")
-    @classmethod
-    def _after_since(cls, until: datetime | None, info: ValidationInfo) -> datetime | None:
-        since = info.data.get("since")
-        if until is not None and since is not None and since > until:
-            raise ValueError(f"must not be before since ({since.isoformat()})")
-        return until
-
-
-class EventFilter(UsageFilter):
-    status: Status | None = None
-
-
-class EventPage(Spec):
-    limit: int = Field(default=EVENTS_LIMIT, ge=1, le=EVENTS_MAX)
-    offset: NonNegativeInt64 = 0
-
-
-class UsageTotal(View):
-    """One group's totals; the fields not grouped by are null."""
-
-    day: date | None
-    user_id: uuid.UUID | None
-    user_email: str | None
-    model: str | None
-    provider: str | None
-    calls: int
-    errors: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost: Amount
-    currency: str | None
-    credits: Amount | None
-
-
-class UsageEventView(View):
-    """One recorded call (no secrets: the key is named by its id only)."""
-
-    id: uuid.UUID
-    request_id: str  # the server's, unique
-    client_request_id: str | None  # the caller's own (x-client-request-id), not unique
-    occurred_at: datetime
-    user_id: uuid.UUID | None
-    user_email: str | None
-    api_key_id: uuid.UUID | None
-    provider: str | None
-    model: str | None
-    operation: str
-    status: str
-    error_code: str | None
-    prompt_tokens: int
-    completion_tokens: int
-    cached_tokens: int  # read from the provider's prompt cache
-    cache_write_tokens: int  # written to it
-    estimated: bool
-    latency_ms: int
-    ttft_ms: int | None
-    attempts: int
-    cost: Amount | None
-    currency: str | None
-    credits: Amount | None
-
+__all__ = [
+    "DEFAULT_GROUPS",
+    "EVENTS_LIMIT",
+    "EVENTS_MAX",
+    "GROUPS",
+    "EventFilter",
+    "EventPage",
+    "Group",
+    "Status",
+    "UsageEventView",
+    "UsageFilter",
+    "UsageReport",
+    "UsageTotal",
+    "conditions",
+    "parse_groups",
+]
 
 _RENAMED = {"provider": "provider_name", "model": "model_name"}  # view field: column
 _TOTAL_COLUMNS = (
@@ -146,7 +84,22 @@ class UsageReport:
     ) -> list[UsageTotal]:
         """Totals per group, sorted by the groups in the order given (then currency). Calls
         priced in different currencies are never added up: such a group gives one row per
-        currency. Unpriced calls join the group's one priced currency, if there is one."""
+        currency. Unpriced calls join the group's one priced currency, if there is one.
+        Equal, field by field, to :meth:`totals_from_calls`, read mostly from the roll-ups."""
+        groups = tuple(dict.fromkeys(group_by)) or DEFAULT_GROUPS
+        async with self.db.read(actor) as tx:
+            return await rollup_totals.totals(
+                tx.session, self.db.is_postgres, actor, filters or UsageFilter(), groups
+            )
+
+    async def totals_from_calls(
+        self,
+        actor: Actor,
+        filters: UsageFilter | None = None,
+        group_by: Sequence[Group] = DEFAULT_GROUPS,
+    ) -> list[UsageTotal]:
+        """:meth:`totals` summed from the calls one by one: the reference (seconds at a
+        million calls)."""
         groups = tuple(dict.fromkeys(group_by)) or DEFAULT_GROUPS
         query = (
             select(*_TOTAL_COLUMNS)
@@ -170,16 +123,19 @@ class UsageReport:
                 per_currency[priced[0]].merge(per_currency.pop(None))
             dims = dict(zip(groups, key, strict=True))
             rows += [_total(dims, currency, t) for currency, t in per_currency.items()]
-        return sorted(rows, key=lambda t: _order(t, groups))
+        return sorted(rows, key=lambda t: order_key(t, groups))
 
     async def events(
         self, actor: Actor, filters: EventFilter | None = None, page: EventPage | None = None
     ) -> Page[UsageEventView]:
-        """The calls themselves, newest first."""
-        p = page or EventPage()
-        query = _events_query(actor, filters or EventFilter())
+        """The calls themselves, newest first; ``total`` counts every call the filters select
+        (from the roll-ups where they can answer, see :mod:`modelyard.usage.paging`)."""
+        p, f = page or EventPage(), filters or EventFilter()
+        query = _events_query(actor, f)
         async with self.db.read(actor) as tx:
-            total = await tx.session.scalar(select(func.count()).select_from(query.subquery()))
+            total = await paging.count(tx.session, actor, f)
+            if p.before is not None:
+                query = query.where(*await paging.after(tx.session, actor, p.before))
             rows = await tx.session.execute(
                 query.order_by(UsageEvent.occurred_at.desc(), UsageEvent.id.desc())
                 .limit(p.limit)
@@ -202,6 +158,8 @@ class UsageReport:
             .offset(p.offset)
         )
         async with self.db.read(actor) as tx:
+            if p.before is not None:
+                query = query.where(*await paging.after(tx.session, actor, p.before))
             rows = (await tx.session.execute(query)).all()
         items = [_event(event, email) for event, email in rows[: p.limit]]
         return items, len(rows) > p.limit
@@ -214,25 +172,6 @@ def _events_query(actor: Actor, f: EventFilter) -> Select[UsageEvent, str]:
     return (
         select(UsageEvent, User.email).outerjoin(User, User.id == UsageEvent.user_id).where(*where)
     )
-
-
-def conditions(actor: Actor, f: UsageFilter) -> list[ColumnElement[bool]]:
-    """What restricts the rows to those ``actor`` may see and ``f`` asks for."""
-    where = []
-    user = f.user_id if actor.is_admin else actor.user_id
-    if user is not None or not actor.is_admin:
-        where.append(UsageEvent.user_id == user)
-    if f.model is not None:
-        where.append(UsageEvent.model_name == f.model)
-    if f.provider is not None:
-        where.append(UsageEvent.provider_name == f.provider)
-    if f.client_request_id is not None:
-        where.append(UsageEvent.client_request_id == f.client_request_id)
-    if f.since is not None:
-        where.append(UsageEvent.occurred_at >= f.since)
-    if f.until is not None:
-        where.append(UsageEvent.occurred_at < f.until)
-    return where
 
 
 @dataclass
@@ -287,17 +226,6 @@ def _total(dims: dict[Group, Any], currency: str | None, t: _Sum) -> UsageTotal:
         currency=currency,
         credits=None if t.credits is None else canonical(t.credits),
     )
-
-
-def _order(t: UsageTotal, groups: Sequence[Group]) -> tuple[Any, ...]:
-    """Nulls last in every group; users by email, then id."""
-    parts: dict[Group, tuple[Any, ...]] = {
-        "day": (t.day is None, str(t.day)),
-        "user": (t.user_id is None, t.user_email or "", str(t.user_id)),
-        "model": (t.model is None, t.model or ""),
-        "provider": (t.provider is None, t.provider or ""),
-    }
-    return (*(parts[g] for g in groups), t.currency is None, t.currency or "")
 
 
 def _event(e: UsageEvent, email: str | None) -> UsageEventView:

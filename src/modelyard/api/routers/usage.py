@@ -115,6 +115,13 @@ async def usage_events(
     until: Until = None,
     limit: Annotated[int, Query(ge=1, le=EVENTS_MAX, description="calls per page")] = EVENTS_LIMIT,
     offset: Annotated[int, Query(ge=0, le=INT64_MAX, description="calls to skip")] = 0,
+    before: Annotated[
+        uuid.UUID | None,
+        Query(
+            description="the id of the last call of the previous page: this page starts "
+            "right after it (as fast at any depth as the first page; offset counts from there)"
+        ),
+    ] = None,
     format_: Format = "json",
 ) -> Page[UsageEventView] | Response:
     """Same visibility as the totals. CSV holds the requested page, with the number of
@@ -132,7 +139,9 @@ async def usage_events(
             "until": until,
         },
     )
-    page = await registry.usage.events(actor, filters, EventPage(limit=limit, offset=offset))
+    page = await registry.usage.events(
+        actor, filters, EventPage(limit=limit, offset=offset, before=before)
+    )
     if fmt == "csv":
         return _csv(events_csv(page.items), "usage-events.csv", page.total)
     return page

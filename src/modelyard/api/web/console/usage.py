@@ -73,8 +73,9 @@ async def export(request: Request) -> Response:
     more = True
     while more and len(rows) < EXPORT_MAX:
         limit = min(EVENTS_MAX, EXPORT_MAX - len(rows))
+        after = rows[-1].id if rows else None  # keyset: no step over the rows read
         found, more = await registry.usage.browse(
-            actor, filters.events, EventPage(limit=limit, offset=len(rows))
+            actor, filters.events, EventPage(limit=limit, before=after)
         )
         rows += found
     name = f"modelyard-usage-{_stamp(filters, now)}.csv"
