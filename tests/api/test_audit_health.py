@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import httpx
@@ -100,7 +101,7 @@ async def test_audit_time_filters_need_a_zone(
 
 
 async def test_liveness_and_readiness(client: httpx.AsyncClient) -> None:
-    assert ok(await client.get("/health")) == {"status": "ok"}
+    assert ok(await client.get("/health")) == {"status": "ok", "pid": os.getpid()}
     ready = ok(await client.get("/health/ready"))
     assert ready == {"status": "ready", "checks": {"database": "ok", "migrations": "ok"}}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -35,6 +36,7 @@ from modelyard.api.routers import (
     users,
 )
 from modelyard.api.web import routes as web
+from modelyard.gateway.metrics_shared import SharedMetrics
 from modelyard.gateway.service import make_gateway
 from modelyard.services import Registry
 from modelyard.settings import Settings
@@ -60,27 +62,42 @@ class ModelyardApp(FastAPI):
 
 
 def create_app(
-    config: Settings | None = None, *, registry: Registry | None = None, server: bool = False
+    config: Settings | None = None,
+    *,
+    registry: Registry | None = None,
+    server: bool = False,
+    shared_metrics: Path | None = None,
 ) -> FastAPI:
     """``server``: this app is the process (``modelyard serve``), not a guest in someone
     else's, so it may tune the process: once started, everything loaded so far (modules,
     the app, the first snapshot) is moved out of the garbage collector's sight with
     ``gc.freeze()``. Full collections then scan only what requests create; measured, they
-    had cost ~0.02 ms per call and pauses of a few hundred milliseconds."""
+    had cost ~0.02 ms per call and pauses of a few hundred milliseconds.
+
+    ``shared_metrics``: this app is one of several workers of a server, which publish their
+    counters in that directory so that ``/metrics`` answers for all of them
+    (``gateway/metrics_shared.py``)."""
     config = config or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = registry is None
         app.state.registry = registry or Registry.open(config)
-        app.state.gateway = make_gateway(app.state.registry.db, config)
-        await app.state.gateway.start()
+        gateway = app.state.gateway = make_gateway(app.state.registry.db, config)
+        await gateway.start()
+        shared = None
+        if shared_metrics is not None:
+            shared = SharedMetrics(shared_metrics, gateway.metrics, gateway.recorder.pending)
+            await shared.start()
+            app.state.shared_metrics = shared
         if server:
             gc.freeze()
         try:
             yield
         finally:
-            await app.state.gateway.stop()
+            if shared is not None:
+                await shared.stop()
+            await gateway.stop()
             if owned:
                 await app.state.registry.close()
 

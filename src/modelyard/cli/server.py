@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 
 from modelyard.api.app import create_app
 from modelyard.bootstrap import Bootstrap, bootstrap
+from modelyard.gateway.metrics_shared import run_dir
 from modelyard.settings import Settings
 
+from . import workers
 from ._common import JsonFlag, console, load_settings, note, print_json, run
 
 
@@ -83,6 +87,26 @@ def log_to_stderr(level: str) -> None:
     logger.propagate = False  # printed once, whatever the root logger does
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What every ``uvicorn.run`` of ``modelyard serve`` is given, one worker or several."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "access_log": settings.access_log,
+    }
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker of ``modelyard serve --workers N`` (uvicorn imports this factory
+    in each spawned process): the settings the parent handed down, logs as the parent's, and
+    its counters published for the whole server's ``/metrics``."""
+    settings = load_settings()
+    log_to_stderr(settings.log_level)
+    shared = run_dir(settings.home, os.getppid())
+    return create_app(settings, server=True, shared_metrics=shared)
+
+
 def serve(
     host: Annotated[
         str | None, typer.Option(help="Address to bind (default: MODELYARD_HOST, 127.0.0.1).")
@@ -91,18 +115,31 @@ def serve(
         int | None,
         typer.Option(min=1, max=65535, help="Port to bind (default: MODELYARD_PORT, 4100)."),
     ] = None,
+    worker_count: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Worker processes sharing the socket (default: MODELYARD_WORKERS, 1); above "
+            "1 needs MODELYARD_REDIS_URL.",
+        ),
+    ] = None,
 ) -> None:
     """Bootstrap like `init` (printing the admin key only on first start), then serve HTTP."""
     settings = load_settings()
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    given = {"host": host, "port": port, "workers": worker_count}
+    overrides = {k: v for k, v in given.items() if v is not None}
     if overrides:
         settings = settings.model_copy(update=overrides)
+    workers.refuse_split_limits(settings)  # before anything is created or changed
     _print_admin_key(_bootstrap(settings, migrate=settings.auto_migrate))
     log_to_stderr(settings.log_level)
-    uvicorn.run(
-        create_app(settings, server=True),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=settings.access_log,
-    )
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings, server=True), **uvicorn_options(settings))
+        return
+    workers.hand_down(overrides)
+    with workers.worker_dir(settings):
+        status = workers.supervise(settings.workers, uvicorn_options(settings))
+    if status:
+        raise typer.Exit(status)

@@ -4,6 +4,7 @@ key, unless ``MODELYARD_METRICS_PUBLIC``)."""
 from __future__ import annotations
 
 import hmac
+import os
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
@@ -21,8 +22,9 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", summary="Liveness: the process answers")
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+async def health() -> dict[str, object]:
+    """``pid``: which worker process answered (``modelyard serve --workers N``)."""
+    return {"status": "ok", "pid": os.getpid()}
 
 
 @router.get("/metrics", summary="Prometheus metrics of the gateway", include_in_schema=False)
@@ -31,8 +33,11 @@ async def metrics(request: Request) -> Response:
     token (or for anyone when ``MODELYARD_METRICS_PUBLIC`` is on)."""
     await _may_read_metrics(request)
     gateway = getattr(request.app.state, "gateway", None)
+    shared = getattr(request.app.state, "shared_metrics", None)
     text = ""
-    if gateway is not None:
+    if shared is not None:  # one of several workers: answer for all of them
+        text = shared.render()
+    elif gateway is not None:
         text = gateway.metrics.render(usage_pending=gateway.recorder.pending())
     return Response(text, media_type="text/plain; version=0.0.4")
 
