@@ -29,8 +29,12 @@ def _serve(home: Path, args: list[str], env: dict[str, str]) -> subprocess.Compl
 
 @pytest.mark.parametrize(
     ("args", "env"),
-    [(["--workers", "2"], {}), ([], {"MODELYARD_WORKERS": "3"})],
-    ids=["flag", "setting"],
+    [
+        (["--workers", "2"], {}),
+        ([], {"MODELYARD_WORKERS": "3"}),
+        (["--workers", "2"], {"MODELYARD_REDIS_URL": ""}),
+    ],
+    ids=["flag", "setting", "empty-redis-url"],
 )
 def test_several_workers_without_redis_are_refused_naming_redis(
     tmp_path: Path, args: list[str], env: dict[str, str]

@@ -36,9 +36,10 @@ FACTORY = "modelyard.cli.server:worker_app"
 def refuse_split_limits(settings: Settings) -> None:
     """Several workers without Redis would each count rpm, tpm, parallel slots and
     Idempotency-Keys on their own: a limit of 30 rpm would admit 30 per worker. Refuse."""
-    if settings.workers > 1 and settings.redis_url is None:
+    if settings.workers > 1 and not settings.redis_url:  # unset, or set to nothing
         raise Misconfigured(
-            f"--workers {settings.workers} needs MODELYARD_REDIS_URL: without Redis each worker "
+            f"{settings.workers} workers (--workers, MODELYARD_WORKERS) need "
+            "MODELYARD_REDIS_URL: without Redis each worker "
             "would count rate limits, parallel slots and Idempotency-Keys on its own (a limit "
             f"would admit up to {settings.workers} times its value). Set MODELYARD_REDIS_URL "
             "(redis://127.0.0.1:6379/0) or run one worker."
