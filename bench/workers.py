@@ -35,48 +35,18 @@ import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 import uuid
 from pathlib import Path
 
+import _nginx
 import _stack
 import redis
 
 BENCH = Path(__file__).resolve().parent
 LUA = BENCH / "workers_chat.lua"
-REPLY = (
-    '{"id":"chatcmpl-bench","object":"chat.completion","created":1741569952,'
-    '"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant",'
-    '"content":"Hello from the mock. This reply is about thirty tokens long so that parsing '
-    'and token accounting cost roughly what a short real answer costs."},"finish_reason":'
-    '"stop"}],"usage":{"prompt_tokens":26,"completion_tokens":31,"total_tokens":57}}'
-)
-NGINX_CONF = """worker_processes 1;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/nginx-error.log warn;
-events {{ worker_connections 4096; multi_accept on; }}
-http {{
-    access_log off;
-    keepalive_requests 1000000;
-    keepalive_timeout 120s;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    server {{
-        listen 127.0.0.1:{port} backlog=4096;
-        location = /v1/chat/completions {{
-            default_type application/json;
-            return 200 '{reply}';
-        }}
-    }}
-}}
-"""
 BODY = {
     "model": _stack.MODEL,
     "messages": [
@@ -98,37 +68,6 @@ def _parse_args() -> argparse.Namespace:
         "--redis-url", default=os.environ.get("MODELYARD_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
     return parser.parse_args()
-
-
-def _tool(name: str) -> str:
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
-    if found is None:
-        sys.exit(f"{name} is not installed: apt-get install -y nginx-light wrk")
-    return found
-
-
-def start_nginx(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _stack.free_port()
-    directory.mkdir()
-    conf = directory / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(dir=directory, port=port, reply=REPLY))
-    proc = subprocess.Popen(
-        [_tool("nginx"), "-p", str(directory), "-c", str(conf)],
-        stdout=subprocess.DEVNULL,
-        stderr=(directory / "nginx.out").open("wb"),
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(
-                urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions", b"{}"),
-                timeout=1,
-            ):
-                return proc, f"http://127.0.0.1:{port}/v1"
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"nginx did not start: {(directory / 'nginx.out').read_text()}")
 
 
 def workers_of(parent: int, marker: str = "spawn_main") -> list[int]:
@@ -169,7 +108,7 @@ def wrk(port: int, key: str, connections: int, seconds: float, body: Path) -> di
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(
             [
-                *(_tool("wrk"), "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s"),
+                *(_nginx.tool("wrk"), "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s"),
                 *("--timeout", "10s", "-s", str(LUA)),
                 f"http://127.0.0.1:{port}/v1/chat/completions",
             ],
@@ -264,7 +203,7 @@ def main() -> None:
     counts = [int(n) for n in args.workers.split(",")]
     print(f"machine: {os.cpu_count()} cores; load before: {os.getloadavg()}")
     scratch = Path(tempfile.mkdtemp(prefix="modelyard-bench-workers-"))
-    nginx, upstream = start_nginx(scratch / "nginx")
+    nginx, upstream = _nginx.start(scratch / "nginx")
     results: dict[int, list[dict[str, float]]] = {n: [] for n in counts}
     try:
         for round_ in range(1, args.rounds + 1):
