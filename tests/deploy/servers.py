@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ class Served:
     home: Path
     log: Path
     workers: int
-    admin_key: str = ""
+    admin_key: str = field(default="", repr=False)  # out of failure messages
 
     @property
     def run_dir(self) -> Path:
@@ -63,7 +63,8 @@ class Served:
         return states
 
     def output(self) -> str:
-        return self.log.read_text(errors="replace")
+        """What the server printed, for failure messages: the admin key masked."""
+        return TOKEN.sub("myk_<masked>", self.log.read_text(errors="replace"))
 
     def stop(self) -> int:
         """SIGTERM to the parent; its exit status."""
@@ -98,7 +99,7 @@ def start(home: Path, env: dict[str, str], workers: int = 2) -> Served:
         served.process.kill()
         served.process.wait()
         raise
-    found = TOKEN.search(served.output())
+    found = TOKEN.search(served.log.read_text(errors="replace"))
     served.admin_key = found.group(0) if found else ""
     return served
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -30,8 +30,8 @@ API = "/api/v1"
 class Site:
     served: Served
     upstream: Upstream
-    rpm_key: str
-    payer_key: str
+    rpm_key: str = field(repr=False)  # keys stay out of failure messages
+    payer_key: str = field(repr=False)
     payer_id: str
     wide_id: str
 
