@@ -3,6 +3,7 @@ waited for until every worker is up, its workers told apart, stopped with SIGTER
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -65,6 +66,18 @@ class Served:
     def output(self) -> str:
         """What the server printed, for failure messages: the admin key masked."""
         return TOKEN.sub("myk_<masked>", self.log.read_text(errors="replace"))
+
+    def close(self) -> None:
+        """Whatever the test left running stopped: the parent gracefully if it still runs,
+        then any worker that outlived it (killed by its pid, checked to be ours)."""
+        pids = set(self.worker_states())
+        if self.process.poll() is None:
+            with contextlib.suppress(AssertionError):
+                self.stop()
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
 
     def stop(self) -> int:
         """SIGTERM to the parent; its exit status."""

@@ -49,9 +49,7 @@ def site(
         time.sleep(4 * REFRESH_S)  # the worker that did not take the changes reloads
         yield made
     finally:
-        if served.process.poll() is None:
-            served.process.kill()
-            served.process.wait()
+        served.close()
 
 
 def _model(name: str) -> object:

@@ -99,12 +99,14 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 def worker_app() -> FastAPI:
     """The app of one worker of ``modelyard serve --workers N`` (uvicorn imports this factory
-    in each spawned process): the settings the parent handed down, logs as the parent's, and
-    its counters published for the whole server's ``/metrics``."""
+    in each spawned process): stopped if the parent dies, the settings the parent handed
+    down, logs as the parent's, and its counters published for the whole server's
+    ``/metrics``."""
+    parent = os.getppid()
+    workers.follow_parent(parent)
     settings = load_settings()
     log_to_stderr(settings.log_level)
-    shared = run_dir(settings.home, os.getppid())
-    return create_app(settings, server=True, shared_metrics=shared)
+    return create_app(settings, server=True, shared_metrics=run_dir(settings.home, parent))
 
 
 def serve(

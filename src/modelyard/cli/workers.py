@@ -15,8 +15,11 @@ again) and make the directory where they publish their metrics (:func:`worker_di
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +34,7 @@ from modelyard.gateway.metrics_shared import run_dir
 from modelyard.settings import Settings
 
 FACTORY = "modelyard.cli.server:worker_app"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def refuse_split_limits(settings: Settings) -> None:
@@ -74,3 +78,16 @@ def supervise(count: int, options: Mapping[str, Any]) -> int:
     supervisor.run()
     failed = any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes)
     return STARTUP_FAILURE if failed else 0
+
+
+def follow_parent(parent: int) -> None:
+    """Make this worker stop when its parent dies. A parent killed outright (SIGKILL, the
+    OOM killer) cannot stop its workers, which would serve on unsupervised, holding the
+    port; on Linux the kernel sends each of them SIGTERM instead (``PR_SET_PDEATHSIG``), and
+    they stop as on a graceful shutdown. ``parent``: the pid read before asking, to catch a
+    parent that died in between."""
+    if not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
