@@ -11,7 +11,8 @@ only in the number of workers. wrk (closed loop, keep-alive connections, one thr
 posts bench/workers_chat.lua's request for --warmup and --seconds; the gateway's CPU time per
 request (all its processes, /proc), its RSS per worker and the CPU time of the rest (wrk's
 own, nginx's, and the Redis server's, which counts every client of a shared Redis: an upper
-bound) are read around the measured part. Nothing is pinned: the workers, nginx, wrk and
+bound) are read around the measured part, and how many cores the machine's other processes
+kept busy meanwhile ("others", from /proc/stat). Nothing is pinned: the workers, nginx, wrk and
 Redis share the machine's cores as they would in production, so on two cores wrk, nginx and
 Redis take some of what the second worker could use. Rounds alternate 1 and 2 workers
 (--rounds) so that a change in the machine's load hits both; the median of each is
@@ -77,6 +78,11 @@ def workers_of(parent: int, marker: str = "spawn_main") -> list[int]:
     return [
         int(pid) for pid in children if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
     ]
+
+
+def _busy() -> float:
+    """CPU seconds every process on the machine has used (all cores, /proc/stat)."""
+    return sum(_stack.core_seconds(core)[0] for core in range(os.cpu_count() or 1))
 
 
 def _cpu(pids: list[int]) -> float:
@@ -167,10 +173,11 @@ def run_once(
         wrk(port, key, args.connections, args.warmup, body)
         pids = [proc.pid, *workers_of(proc.pid)]
         mock = [nginx.pid, *workers_of(nginx.pid, "nginx")]
-        before = _cpu(pids), _cpu(mock), redis_cpu(args.redis_url)
+        before = _cpu(pids), _cpu(mock), redis_cpu(args.redis_url), _busy()
         result = wrk(port, key, args.connections, args.seconds, body)
         cpu = _cpu(pids) - before[0]
         aux = result["cpu_s"] + _cpu(mock) - before[1] + redis_cpu(args.redis_url) - before[2]
+        others = (_busy() - before[3] - cpu - aux) / result["duration_s"]
         rss = [_stack.rss_mb(pid) for pid in pids[1:] or pids]
     finally:
         _stack.stop(proc, signal.SIGTERM)
@@ -184,6 +191,7 @@ def run_once(
         "errors": errors,
         "cpu_ms_per_req": 1000 * cpu / max(1, result["requests"]),
         "aux_ms_per_req": 1000 * aux / max(1, result["requests"]),
+        "others_cores": max(0.0, others),
         "rss_mb_per_worker": statistics.mean(rss),
     }
 
@@ -215,7 +223,8 @@ def main() -> None:
                     f"p50 {row['p50_ms']:6.1f} ms  p99 {row['p99_ms']:7.1f} ms  "
                     f"errors {int(row['errors'])}  cpu {row['cpu_ms_per_req']:.2f} ms/req  "
                     f"wrk+nginx+redis {row['aux_ms_per_req']:.2f} ms/req  "
-                    f"rss {row['rss_mb_per_worker']:.0f} MB/worker  load {os.getloadavg()[0]:.1f}",
+                    f"rss {row['rss_mb_per_worker']:.0f} MB/worker  "
+                    f"others {row['others_cores']:.2f} cores  load {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
     finally:
