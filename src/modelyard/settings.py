@@ -80,6 +80,15 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(default=4100, ge=1, le=65535, description="Port the HTTP server binds to.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description=(
+            "HTTP worker processes of `modelyard serve`, sharing its socket (at most 64). Above "
+            "1 needs MODELYARD_REDIS_URL, so that limits are counted once for all of them."
+        ),
+    )
     public_url: str | None = Field(
         default=None,
         description=(

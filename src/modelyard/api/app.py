@@ -8,6 +8,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI
@@ -37,6 +38,7 @@ from modelyard.api.routers import (
     users,
 )
 from modelyard.api.web import routes as web
+from modelyard.gateway.metrics_shared import SharedMetrics
 from modelyard.gateway.service import make_gateway
 from modelyard.services import Registry
 from modelyard.settings import Settings
@@ -77,6 +79,7 @@ def create_app(
     registry: Registry | None = None,
     server: bool = False,
     tracing: Tracing | None = None,
+    shared_metrics: Path | None = None,
 ) -> FastAPI:
     """``server``: this app is the process (``modelyard serve``), not a guest in someone
     else's, so it may tune the process: once started, everything loaded so far (modules,
@@ -84,7 +87,11 @@ def create_app(
     ``gc.freeze()``. Full collections then scan only what requests create; measured, they
     had cost ~0.02 ms per call and pauses of a few hundred milliseconds.
     ``tracing``: spans go there (tests); else to ``MODELYARD_OTEL_ENDPOINT`` when it is set,
-    flushed and stopped with the app."""
+    flushed and stopped with the app.
+
+    ``shared_metrics``: this app is one of several workers of a server, which publish their
+    counters in that directory so that ``/metrics`` answers for all of them
+    (``gateway/metrics_shared.py``)."""
     config = config or Settings()
 
     @asynccontextmanager
@@ -93,15 +100,22 @@ def create_app(
         traces = tracing_from(config) if tracing is None else tracing
         app.state.tracing = traces
         app.state.registry = registry or Registry.open(config)
-        app.state.gateway = make_gateway(app.state.registry.db, config, traces)
-        await app.state.gateway.start()
+        gateway = app.state.gateway = make_gateway(app.state.registry.db, config, traces)
+        await gateway.start()
+        shared = None
+        if shared_metrics is not None:
+            shared = SharedMetrics(shared_metrics, gateway.metrics, gateway.recorder.pending)
+            await shared.start()
+            app.state.shared_metrics = shared
         if server:
             gc.freeze()
         try:
             yield
         finally:
             try:
-                await app.state.gateway.stop()
+                if shared is not None:
+                    await shared.stop()
+                await gateway.stop()
                 if owned:
                     await app.state.registry.close()
             finally:

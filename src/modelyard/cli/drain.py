@@ -127,11 +127,18 @@ class DrainingServer(uvicorn.Server):
                 log.warning("drain deadline: %d stream(s) ended with SERVER_SHUTTING_DOWN", ended)
 
 
+def backstop_s(settings: Settings) -> int:
+    """uvicorn's ``timeout_graceful_shutdown``: after the streams were ended at the drain
+    deadline, their last writes; then uvicorn cancels what is left (it takes whole seconds)."""
+    return math.ceil(settings.drain_timeout_s + GRACE_S)
+
+
 def serve(app: Any, settings: Settings, **options: Any) -> None:
-    """Serve ``app`` as ``uvicorn.run`` would (``options`` are uvicorn's), drained on
-    SIGTERM; returns once stopped (the process then exits 0)."""
-    backstop = math.ceil(settings.drain_timeout_s + GRACE_S)  # uvicorn takes whole seconds
-    config = uvicorn.Config(app, timeout_graceful_shutdown=backstop, **options)
+    """Serve ``app`` as ``uvicorn.run`` would (``options`` are uvicorn's, the backstop
+    :func:`backstop_s` among them), drained on SIGTERM; returns once stopped (the process
+    then exits 0)."""
+    options.setdefault("timeout_graceful_shutdown", backstop_s(settings))
+    config = uvicorn.Config(app, **options)
     server = DrainingServer(config, settings.drain_delay_s, settings.drain_timeout_s)
     server.run()
     if not server.started:

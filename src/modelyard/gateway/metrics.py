@@ -8,6 +8,7 @@ import bisect
 from collections import defaultdict
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 Labels = tuple[tuple[str, str], ...]
@@ -54,6 +55,13 @@ class _LabelSet:
         self.request = _labels(provider=provider, model=model, operation=operation, status=status)
         self.prompt = (*self.where, ("type", "prompt"))
         self.completion = (*self.where, ("type", "completion"))
+
+
+def _key(labels: list[list[str]]) -> Labels:
+    return tuple((str(k), str(v)) for k, v in labels)
+
+
+_COUNTERS = ("requests", "tokens", "retries", "fallbacks", "rejections", "unpriced_calls")
 
 
 class Metrics:
@@ -108,6 +116,33 @@ class Metrics:
     def unpriced(self, provider: str, model: str) -> None:
         """A call paid in credits was served by a model without a credit price."""
         self.unpriced_calls[_labels(provider=provider, model=model)] += 1
+
+    def state(self) -> dict[str, list[list[object]]]:
+        """Every counter and histogram as JSON-ready lists, for :meth:`absorb` in another
+        process (the workers of one server add theirs up, ``metrics_shared.py``)."""
+        out: dict[str, list[list[object]]] = {
+            name: [[list(map(list, k)), v] for k, v in getattr(self, name).items()]
+            for name in _COUNTERS
+        }
+        out["cost"] = [[list(map(list, k)), str(v)] for k, v in self.cost.items()]
+        out["latency"] = [
+            [list(map(list, k)), h.buckets, h.count, h.total] for k, h in self.latency.items()
+        ]
+        return out
+
+    def absorb(self, state: Mapping[str, list[list[Any]]]) -> None:
+        """Add another process's :meth:`state` to these counters."""
+        for name in _COUNTERS:
+            counters: dict[Labels, int] = getattr(self, name)
+            for labels, value in state.get(name, ()):
+                counters[_key(labels)] += int(value)
+        for labels, value in state.get("cost", ()):
+            self.cost[_key(labels)] += Decimal(value)
+        for labels, buckets, count, total in state.get("latency", ()):
+            hist = self.latency[_key(labels)]
+            hist.buckets = [a + int(b) for a, b in zip(hist.buckets, buckets, strict=True)]
+            hist.count += int(count)
+            hist.total += float(total)
 
     def render(self, *, usage_pending: int | None = None) -> str:
         """The text format; ``usage_pending``: usage rows not yet in the database (a gauge

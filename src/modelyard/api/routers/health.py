@@ -46,8 +46,11 @@ async def metrics(request: Request) -> Response:
     token (or for anyone when ``MODELYARD_METRICS_PUBLIC`` is on)."""
     await _may_read_metrics(request)
     gateway = getattr(request.app.state, "gateway", None)
+    shared = getattr(request.app.state, "shared_metrics", None)
     text = ""
-    if gateway is not None:
+    if shared is not None:  # one of several workers: answer for all of them
+        text = shared.render()
+    elif gateway is not None:
         text = gateway.metrics.render(usage_pending=gateway.recorder.pending())
     return Response(text, media_type="text/plain; version=0.0.4")
 

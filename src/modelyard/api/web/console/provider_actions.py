@@ -22,6 +22,7 @@ from modelyard.api.web.console.render import page
 from modelyard.api.web.forms import text
 from modelyard.api.web.session import SignedIn
 from modelyard.errors import Forbidden, ModelyardError, NotFound, TooManyAttempts
+from modelyard.gateway.limits import Limiter
 from modelyard.gateway.probe import probe
 from modelyard.registry.actors import Actor
 from modelyard.registry.provider_views import ProviderView
@@ -149,6 +150,15 @@ async def remove_key(request: Request, provider_id: str) -> Response:
     return provider_url(provider.id, "key-removed")
 
 
+def _shared_limiter(request: Request) -> Limiter | None:
+    """The gateway's limiter when it is Redis's, shared by every worker and replica."""
+    gateway = getattr(request.app.state, "gateway", None)
+    if gateway is None or request.app.state.settings.redis_url is None:
+        return None
+    limiter: Limiter = gateway.limiter
+    return limiter
+
+
 @router.post(BASE + "/{provider_id}/test")
 async def check_connection(request: Request, provider_id: str) -> Response:
     """One real minimal call to the upstream (:mod:`modelyard.gateway.probe`): the result as
@@ -158,7 +168,7 @@ async def check_connection(request: Request, provider_id: str) -> Response:
     provider = await manageable(request, signed, provider_id)
     registry = registry_of(request)
     try:
-        async with probe_gate.admitted(signed.user_id, provider.id):
+        async with probe_gate.admitted(signed.user_id, provider.id, _shared_limiter(request)):
             result = await probe(registry.db, signed.actor(), provider.id)
     except (NotFound, Forbidden):
         raise not_found() from None
