@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import re
+import signal
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -21,6 +22,7 @@ from tests.deploy.site import CALL_CREDITS, PAID_CALLS, PARALLEL, RPM, Site, con
 from tests.deploy.upstream import Upstream
 
 REFRESH_S = 0.5
+DRAIN_DELAY_S = 1.0  # each worker stays reachable, saying 503, this long after SIGTERM
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -42,6 +44,7 @@ def site(
         "MODELYARD_REFRESH_INTERVAL_S": str(REFRESH_S),
         "MODELYARD_LOG_LEVEL": "warning",
         "MODELYARD_METRICS_PUBLIC": "true",
+        "MODELYARD_DRAIN_DELAY_S": str(DRAIN_DELAY_S),
     }
     served = servers.start(home, env, workers=2)
     try:
@@ -193,9 +196,34 @@ def test_each_worker_owns_an_outbox_slot_of_its_own(site: Site) -> None:
             fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by its worker
 
 
+def _readiness_until_refused(base: str) -> list[tuple[int, str | None]]:
+    """/health/ready on fresh connections until one is refused: (status, draining check)."""
+    seen: list[tuple[int, str | None]] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            answer = httpx.get(f"{base}/health/ready", timeout=5)
+        except httpx.ConnectError:
+            return seen
+        seen.append((answer.status_code, answer.json()["checks"].get("draining")))
+        time.sleep(0.05)
+    raise AssertionError(f"the port never refused a connection: {seen[-3:]}")
+
+
 def test_sigterm_stops_every_worker_with_status_0(site: Site) -> None:
+    """Each worker drains as a single server does: readiness is 503 ``draining`` from the
+    signal on, the port is then refused (the parent's copy of the socket is closed too, so
+    nothing waits in a backlog nobody accepts from), and every process exits cleanly."""
     pids = set(site.served.worker_states())
     assert len(pids) == 2
+    site.served.process.send_signal(signal.SIGTERM)
+    seen = _readiness_until_refused(site.served.base)
+    draining = [i for i, (status, check) in enumerate(seen) if status == 503 and check]
+    assert draining, f"never 503 draining during the drain delay: {seen}"
+    # A probe may beat the signal to the worker (it goes through the parent); from the
+    # first "draining" on, every answer says so.
+    assert draining == list(range(draining[0], len(seen))), seen
+    assert draining[0] <= 2, seen
     assert site.served.stop() == 0, site.served.output()
     assert not [pid for pid in pids if servers.alive(pid)]
     assert not site.served.run_dir.exists()

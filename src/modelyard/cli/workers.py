@@ -19,10 +19,12 @@ import ctypes
 import os
 import shutil
 import signal
+import socket
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -90,6 +92,17 @@ class Supervisor(Multiprocess):
     socket: the workers' copies keep it listening through their drain delay, and once the
     last has closed, a new connection is refused (a load balancer tries another replica)
     rather than left waiting in the backlog of a socket nobody accepts on any more."""
+
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+        super().__init__(config, sockets)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._stop_now)
+
+    def _stop_now(self, sig: int, frame: FrameType | None) -> None:
+        """SIGTERM or SIGINT: stop at once. uvicorn's own handler queues the signal for a
+        loop that looks every half second; the workers would say "ready" meanwhile."""
+        self.signal_queue.append(sig)
+        self.should_exit.set()
 
     def terminate_all(self) -> None:
         for sock in self.sockets:
