@@ -148,6 +148,40 @@ async def test_retention_drops_old_months_once_their_rollups_hold_them(
     assert (await maintain(_db(engine))).dropped == []  # nothing left to drop
 
 
+async def test_a_late_row_of_a_dropped_month_keeps_the_months_rollups(
+    engine: AsyncEngine,
+) -> None:
+    """A call replayed after its month was dropped lands in the default partition, and the
+    writer adds it to the roll-ups. The next run must not make that month again (its drop
+    would check the roll-ups against the one late row and take the month's other days out):
+    the row is deleted, and the roll-ups keep the month's totals plus the late call."""
+    writer = UsageWriter(engine)
+    await writer.write(_calls(MONTHS))
+    await maintain(_db(engine))
+    await _set_retention(engine, 2)
+    await maintain(_db(engine))  # August and September dropped
+    late_at = datetime(2026, 8, 20, 8, tzinfo=UTC)
+    await writer.write([usage_record("late-august", occurred_at=late_at).to_row()])
+    with_late = await _series(engine)
+    assert await _where(engine) == {
+        **{ddl.name_of(m): 6 for m in MONTHS[2:]},
+        ddl.DEFAULT: 1,
+    }
+    assert [d for d, *_ in with_late if d.month == 8] == [
+        date(2026, 8, 1),
+        date(2026, 8, 10),
+        date(2026, 8, 20),
+        date(2026, 8, 31),
+    ]
+
+    done = await maintain(_db(engine))
+    assert done.created == []
+    assert done.dropped == []
+    assert done.discarded == ["usage_events_y2026m08"]
+    assert ddl.DEFAULT not in await _where(engine)
+    assert await _series(engine) == with_late  # August's days all kept, the late call too
+
+
 async def test_rollups_that_differ_from_the_rows_are_refilled_before_the_drop(
     engine: AsyncEngine,
 ) -> None:

@@ -47,6 +47,8 @@ def _render(views: list[PartitionView], done: Maintenance | None) -> None:
         for d in done.dropped:
             refilled = ", ".join(day.isoformat() for day in d.refilled_days) or "none"
             note(f"dropped {d.name}: {d.rows} rows (roll-up days refilled: {refilled})")
+        if done.discarded:
+            note(f"late rows of months past retention deleted: {', '.join(done.discarded)}")
         if done.waited:
             note(f"locks not had in time (next run): {', '.join(done.waited)}")
     table(

@@ -8,6 +8,8 @@ from ``modelyard usage partitions --maintain``:
    see :mod:`modelyard.db.partitions`), so calls never wait on DDL;
 2. moves rows waiting in the default partition into their month's partition, made for them
    (and attaches again a month a run detached but, retention raised or unset since, keeps);
+   rows of a month already past retention (a late replay of a dropped month) are deleted
+   instead: their roll-ups were written with them;
 3. with ``usage.retention_months`` set, drops each month older than that: detached first
    (no new row can enter it: a late one goes to the default partition), then its daily
    roll-ups are checked against its rows and refilled where they differ
@@ -43,7 +45,7 @@ from modelyard.db import partitions as ddl
 from modelyard.registry.actors import Actor
 from modelyard.registry.system_settings import RETENTION_MONTHS, setting_value
 from modelyard.registry.tx import Database
-from modelyard.usage.retention import Dropped, detached, drop_month
+from modelyard.usage.retention import DROPPED_ACTION, Dropped, detached, drop_month
 
 AHEAD = 3  # months made ahead of the current one
 LOCK_KEY = 0x6D7970617274  # "mypart": one replica maintains at a time
@@ -61,6 +63,7 @@ class Maintenance:
     created: list[str] = field(default_factory=list)  # made, or attached again
     dropped: list[Dropped] = field(default_factory=list)
     waited: list[str] = field(default_factory=list)  # partitions whose locks timed out
+    discarded: list[str] = field(default_factory=list)  # late rows of months past retention
 
 
 @dataclass(frozen=True)
@@ -109,14 +112,7 @@ async def _run(db: Database, conn: AsyncConnection, actor: Actor, ahead: int) ->
     done = Maintenance(ran=True)
     months = await _retention(db, actor)
     keep_from = None if months is None else ddl.add_months(this, -months)
-    wanted = {ddl.add_months(this, n) for n in range(ahead + 1)}
-    wanted |= set(await _read(conn, ddl.default_months))
-    wanted |= {  # detached but kept after all (retention raised or unset since): back in
-        p.month
-        for p in await _read(conn, detached)
-        if p.month is not None and (keep_from is None or p.month >= keep_from)
-    }
-    for month in sorted(wanted):
+    for month in await _wanted(conn, this, ahead, keep_from, done):
         name = ddl.name_of(month)
         if await _ddl(conn, functools.partial(ddl.create_month, month=month), name, done):
             done.created.append(name)
@@ -137,6 +133,65 @@ async def _run(db: Database, conn: AsyncConnection, actor: Actor, ahead: int) ->
             done.dropped.append(dropped)
             log.info("usage partition %s dropped (%d rows)", dropped.name, dropped.rows)
     return done
+
+
+async def _wanted(
+    conn: AsyncConnection, this: date, ahead: int, keep_from: date | None, done: Maintenance
+) -> list[date]:
+    """The months to make: this one and ``ahead`` more, those rows wait for in the default
+    partition, and those detached but kept after all (retention raised or unset since).
+    Rows waiting for a month retention already dropped are deleted instead
+    (:func:`_discard`); a month past retention never dropped is made, then dropped with
+    its roll-ups checked, as any other."""
+    wanted = {ddl.add_months(this, n) for n in range(ahead + 1)}
+    waiting = set(await _read(conn, ddl.default_months))
+    past = {m for m in waiting if keep_from is not None and m < keep_from}
+    late = await _read(conn, functools.partial(_dropped_before, months=past)) if past else set()
+    wanted |= waiting - late
+    for month in sorted(late):
+        name = ddl.name_of(month)
+        if await _ddl(conn, functools.partial(_discard, month=month), name, done):
+            done.discarded.append(name)
+    wanted |= {
+        p.month
+        for p in await _read(conn, detached)
+        if p.month is not None and (keep_from is None or p.month >= keep_from)
+    }
+    return sorted(wanted)
+
+
+def _dropped_before(conn: Connection, months: set[date]) -> set[date]:
+    """Those of ``months`` a run dropped before (each drop is an audit event)."""
+    names = {ddl.name_of(m): m for m in months}
+    found = conn.scalars(
+        text(
+            "SELECT DISTINCT entity_id FROM audit_events WHERE action = :action "
+            "AND entity_type = 'usage_partition' AND entity_id = ANY(:names)"
+        ),
+        {"action": DROPPED_ACTION, "names": list(names)},
+    )
+    return {names[name] for name in found}
+
+
+def _discard(conn: Connection, month: date) -> bool:
+    """Delete the default partition's rows of ``month``, a month past retention (a call
+    replayed from the outbox after its month was dropped, a clock far off). Their daily
+    roll-ups were added by the usage writer with the rows, so reports keep counting them;
+    making the month again would instead drop it through ``drop_month``, whose check
+    against its few rows would take the month's other days out of the roll-ups."""
+    start, end = ddl.bounds(month)
+    between = "occurred_at >= :start AND occurred_at < :end"
+    found = conn.execute(
+        text(f"DELETE FROM {ddl.DEFAULT} WHERE {between}"),  # noqa: S608 (constants)
+        {"start": start, "end": end},
+    )
+    log.warning(
+        "usage partition maintenance: %d late row(s) of %s, past retention, deleted (their "
+        "roll-ups are kept)",
+        found.rowcount,
+        f"{month:%Y-%m}",
+    )
+    return True
 
 
 async def _read(conn: AsyncConnection, query: Callable[[Connection], T]) -> T:

@@ -35,6 +35,8 @@ COLUMNS = (
     "credits_whole, credits_frac, credited_calls"
 )
 
+DROPPED_ACTION = "usage.partition_dropped"  # one audit event a month dropped
+
 
 @dataclass(frozen=True)
 class Dropped:
@@ -85,7 +87,7 @@ async def drop_month(db: Database, actor: Actor, month: date, lock_timeout: str)
         days = await _refill(conn, source, times, start.date(), end.date())
         await conn.execute(text(f"DROP TABLE {name}"))
         await tx.record(
-            "usage.partition_dropped",
+            DROPPED_ACTION,
             "usage_partition",
             name,
             before={"month": month.strftime("%Y-%m"), "rows": rows},
