@@ -99,3 +99,17 @@ def test_postgresql_is_pointed_at_pg_dump(tmp_path: Path) -> None:
     assert "pg_dump" in message
     assert "MODELYARD_DATABASE_URL" in message
     assert not (tmp_path / "x.db").exists()
+
+
+def test_a_file_that_is_no_database_is_refused_in_one_line(tmp_path: Path) -> None:
+    """SQLite's own failures (not a database, locked past the timeout, a full disk) are one
+    line naming the file, never a traceback, and leave nothing behind."""
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database, only text long enough to fill a header " * 4)
+    cli = Cli(_url(garbage), tmp_path / "modelyard.key")
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    message = cli.fails("db", "backup", str(shelf / "copy.db"))
+    assert "could not back up" in message
+    assert "file is not a database" in message
+    assert list(shelf.iterdir()) == []

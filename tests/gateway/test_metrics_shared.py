@@ -82,3 +82,17 @@ async def test_a_worker_publishes_on_start_and_removes_its_file_on_stop(tmp_path
     finally:
         await shared.stop()
     assert not shared.path.exists()
+
+
+def test_a_worker_file_with_a_bad_amount_is_skipped_not_a_failed_scrape(tmp_path: Path) -> None:
+    """A file another version wrote (or a hand edit) with an amount Decimal cannot read is
+    skipped with a warning; /metrics still answers with the rest."""
+    other = Metrics()
+    _call(other)
+    state = other.state()
+    state["cost"] = [[[["currency", "USD"], ["model", "m"], ["provider", "p"]], "lots"]]
+    (tmp_path / f"{os.getppid()}.json").write_bytes(orjson.dumps({"state": state, "pending": 0}))
+    mine = Metrics()
+    _call(mine)
+    text = SharedMetrics(tmp_path, mine, lambda: 0).render()
+    assert 'modelyard_cost_total{currency="USD",model="m",provider="p"} 0.0001' in text

@@ -87,6 +87,7 @@ class GiveBack:
         self._waiting: dict[uuid.UUID, list[Answers]] = {}
         self._task: asyncio.Task[None] | None = None
         self._tried = asyncio.Event()  # the first connection attempt ended, either way
+        self._said = False  # the listener's being away was logged (once an outage)
 
     def expect(self, user_id: uuid.UUID, holders: set[str]) -> Answers:
         """Register before the ask commits: an answer may arrive before the commit returns."""
@@ -147,10 +148,15 @@ class GiveBack:
                 conn.add_termination_listener(lambda _c, done=lost: done.set())
                 await conn.add_listener(CHANNEL, lambda *args: self.heard(str(args[-1])))
                 self.listening = True
+                self._said = False
                 self._tried.set()
                 await lost.wait()
             except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-                log.debug("credit give-back listener unavailable: %s", type(exc).__name__)
+                # Said once an outage (near the end of a balance, short replicas then
+                # answer 402 until it is back), then quietly retried.
+                said = log.warning if not self._said else log.debug
+                self._said = True
+                said("credit give-back listener unavailable: %s", type(exc).__name__)
             finally:
                 self.listening = False
                 self._tried.set()

@@ -23,6 +23,26 @@ from redis.exceptions import RedisError
 from modelyard.billing.giveback import RECONNECT_S, GiveBack, log
 from modelyard.registry.tx import Database
 
+LIBPQ_OPTIONS = frozenset(
+    {
+        "sslmode",
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
+        "sslpassword",
+        "sslcrl",
+        "ssl",
+        "sslnegotiation",
+        "passfile",
+        "service",
+        "target_session_attrs",
+        "krbsrvname",
+        "gsslib",
+        "host",
+        "port",
+    }
+)
+
 
 class RedisGiveBack(GiveBack):
     in_transaction = False
@@ -80,7 +100,10 @@ def messages_for(
     """How this process asks the others for credits: NOTIFY on PostgreSQL, else Redis
     pub/sub when one is configured (several workers on one SQLite file), else not at all."""
     if db.is_postgres:
-        url = db.engine.url.set(drivername="postgresql")
+        # asyncpg reads an unknown query parameter of the DSN as a server setting, which the
+        # server refuses: keep only the connection options libpq (and asyncpg) know.
+        query = {k: v for k, v in db.engine.url.query.items() if k in LIBPQ_OPTIONS}
+        url = db.engine.url.set(drivername="postgresql", query=query)
         return GiveBack(url.render_as_string(hide_password=False), holder, on_ask)
     if redis_url:
         return RedisGiveBack(redis_url, redis_prefix, holder, on_ask)

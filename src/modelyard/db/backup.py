@@ -78,7 +78,10 @@ def backup_sqlite(source: Path, target: Path) -> Backup:
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, MODE))
     try:
-        revision = _copy(source, partial)
+        try:
+            revision = _copy(source, partial)
+        except sqlite3.Error as exc:  # not a database, locked past the timeout, disk full...
+            raise Misconfigured(f"could not back up {source}: {exc}") from None
         with partial.open("rb") as written:
             os.fsync(written.fileno())
         try:

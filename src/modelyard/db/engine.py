@@ -26,17 +26,29 @@ def create_engine(database_url: str, *, pool_size: int = 10, echo: bool = False)
         )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         database_url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        connect_args={"timeout": PG_CONNECT_TIMEOUT_S},
+    )
+    _configure_postgres(engine)
+    return engine
+
+
+def _configure_postgres(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # JIT compiling pays off for queries running for seconds; a usage report summing a
         # few hundred thousand roll-up rows spent ~140 of its ~560 ms compiling (measured at
-        # 10 million calls), and the gateway's short queries never gain from it.
-        connect_args={"timeout": PG_CONNECT_TIMEOUT_S, "server_settings": {"jit": "off"}},
-    )
+        # 10 million calls), and the gateway's short queries never gain from it. A SET after
+        # connecting, not a startup parameter: a connection pooler such as PgBouncer refuses
+        # startup parameters it does not track.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET jit = off")
+        cursor.close()
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -111,6 +111,7 @@ class SharedMetrics:
                 document = orjson.loads(path.read_bytes())
                 merged.absorb(document["state"])
                 pending += int(document["pending"])
-            except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                log.warning("skipping worker metrics %s: %s", path.name, exc)
+            except (OSError, ArithmeticError, KeyError, TypeError, ValueError) as exc:
+                # a file another version wrote, or a hand edit: never /metrics' failure
+                log.warning("skipping worker metrics %s: %s", path.name, type(exc).__name__)
         return merged.render(usage_pending=pending)
