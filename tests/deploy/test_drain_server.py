@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 
 from modelyard.api.app import create_app
-from modelyard.cli.drain import DrainingServer
+from modelyard.cli.drain import SAME_SIGNAL_S, DrainingServer
 from modelyard.services import Registry
 from modelyard.settings import Settings
 
@@ -78,10 +78,16 @@ async def test_a_signal_drains_then_stops_without_raising_it_again(
 
 
 def test_a_second_signal_stops_at_once() -> None:
-    """As a second Ctrl+C in uvicorn: nothing more is waited for."""
+    """As a second Ctrl+C in uvicorn: nothing more is waited for; but one arriving within a
+    second of the first is the same one again (Ctrl+C on a terminal reaches each worker of
+    ``--workers N`` from the terminal and from the supervisor) and the drain goes on."""
     drain = DrainingServer(uvicorn.Config(app=None), delay_s=DELAY_S, timeout_s=1.0)
     drain.handle_exit(signal.SIGTERM, None)
     assert not drain.should_exit
+    drain.handle_exit(signal.SIGINT, None)  # at once: the same Ctrl+C, relayed
+    assert not drain.should_exit
+    assert drain.asked is not None
+    drain.asked -= SAME_SIGNAL_S  # a second later: a person's second Ctrl+C
     drain.handle_exit(signal.SIGINT, None)
     assert drain.should_exit
     assert drain.force_exit

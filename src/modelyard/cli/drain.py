@@ -20,7 +20,9 @@ holds and limiter slots given back). What it lacks, added here:
   a drained server exits 0 instead, as process managers expect of a clean stop.
 
 A second signal stops at once, as a second Ctrl+C does in uvicorn: nothing waits, the usage
-still buffered in memory is not written.
+still buffered in memory is not written. One arriving within ``SAME_SIGNAL_S`` of the first
+is that one again (Ctrl+C on a terminal reaches each worker of ``--workers N`` from the
+terminal and from the supervisor).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from modelyard.settings import Settings
 
 log = logging.getLogger("modelyard.server")
 GRACE_S = 5.0  # after the streams were ended: their last writes, then uvicorn cancels the rest
+SAME_SIGNAL_S = 1.0  # a second signal sooner than this is the first one again, not "now"
 LINGER_S = 0.5  # after the listener closed: requests of connections just accepted arrive
 
 
@@ -68,7 +71,9 @@ class DrainingServer(uvicorn.Server):
             gateway = self._gateway()
             if gateway is not None:
                 gateway.draining = True  # logged by the loop, on_tick (_draining)
-        else:
+        elif time.monotonic() - self.asked >= SAME_SIGNAL_S:
+            # a second signal; one sooner is the first again (Ctrl+C reaches a worker from
+            # the terminal and from its supervisor), and the drain goes on
             self.should_exit = self.force_exit = True
 
     async def on_tick(self, counter: int) -> bool:
