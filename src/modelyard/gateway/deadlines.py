@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
 from collections.abc import Callable, Iterator
 
@@ -40,8 +41,8 @@ class Deadlines:
             raise RuntimeError("Deadlines.guard needs a running task")
         if self._sweeper is None or self._sweeper.done():
             self._sweeper = asyncio.get_running_loop().create_task(
-                self._sweep(), name="modelyard-deadlines"
-            )
+                self._sweep(), name="modelyard-deadlines", context=contextvars.Context()
+            )  # a context of its own: it outlives the request that starts it
         self._due[task] = time.monotonic() + timeout_s
 
         def expired() -> bool:

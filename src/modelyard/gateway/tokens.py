@@ -27,6 +27,7 @@ flood of made-up tokens holds a few database connections at most, never the pool
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import time
 from datetime import datetime
@@ -123,7 +124,9 @@ class TokenCache:
             self._queue[key] = None
             if self._running < self.max_lookups:
                 self._running += 1
-                worker = asyncio.create_task(self._work(), name="modelyard-token-lookup")
+                worker = asyncio.create_task(  # serves every request, not the one that starts it
+                    self._work(), name="modelyard-token-lookup", context=contextvars.Context()
+                )
                 self._workers.add(worker)
                 worker.add_done_callback(self._workers.discard)
         entry = await asyncio.shield(answer)  # a caller that leaves does not cancel the others

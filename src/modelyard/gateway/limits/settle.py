@@ -12,6 +12,7 @@ calls it).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -82,7 +83,10 @@ class Settler:
             self._wake, self._idle = asyncio.Event(), asyncio.Event()
         self._idle.clear()
         if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._run(), name="modelyard-limits-settler")
+            # a context of its own: it outlives the call that starts it (no request id in its logs)
+            self._worker = asyncio.create_task(
+                self._run(), name="modelyard-limits-settler", context=contextvars.Context()
+            )
         self._wake.set()
 
     async def _run(self) -> None:
