@@ -152,6 +152,15 @@ class Settings(OperationsSettings):
     redis_prefix: str = Field(
         default="modelyard", description="Prefix of every Redis key modelyard writes."
     )
+    redis_timeout_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=30,
+        description=(
+            "Seconds a limiter command (or connecting) may take before Redis counts as "
+            "unreachable and limits fall back to this replica's own for a few seconds."
+        ),
+    )
     usage_outbox: Path = Field(
         default=Path("modelyard-usage.outbox"),
         validate_default=True,

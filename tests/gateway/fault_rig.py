@@ -310,7 +310,9 @@ async def billed_rig(
         )
         update: dict[str, Any] = {"usage_outbox": tmp_path / "usage.outbox"}
         if redis is not None:
-            update |= {"redis_url": redis[0], "redis_prefix": redis[1]}
+            # the storm, the upstream and the gateway share this one event loop: on a busy
+            # machine it can stall past the default second, and the test checks Redis is used
+            update |= {"redis_url": redis[0], "redis_prefix": redis[1], "redis_timeout_s": 10.0}
         local = settings.model_copy(update=update)
         async with running(local, registry) as (url, app):
             rig = Billed(

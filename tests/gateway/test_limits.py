@@ -363,3 +363,39 @@ async def test_unreachable_redis_falls_back_to_limits_in_this_replica(
                 with pytest.raises(ProviderBusy):
                     await limiter.acquire_slot(P, 1, 0.01)
         assert "unreachable" in caplog.text
+
+
+@pytest.mark.parametrize("timeout_s", [0.2, 1.5])
+async def test_a_redis_that_never_answers_counts_as_unreachable_after_the_set_timeout(
+    timeout_s: float, caplog: pytest.LogCaptureFixture
+) -> None:
+    """MODELYARD_REDIS_TIMEOUT_S: a Redis that accepts and stays silent costs the call that
+    long, then limits are this replica's own (and the next calls do not wait again)."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    limiter = make_limiter(f"redis://127.0.0.1:{port}/0", "modelyard-test", timeout_s)
+    assert isinstance(limiter, RedisLimiter)
+    loop = asyncio.get_running_loop()
+    try:
+        with caplog.at_level(logging.WARNING, logger="modelyard.gateway"):
+            started = loop.time()
+            await limiter.hit(K, rpm=5, tpm=None, tokens=1)
+            assert loop.time() - started >= timeout_s * 0.9  # it waited the whole timeout
+            assert limiter.per_replica_for_s() > 0
+            assert len(accepted) == 1  # it did connect: the command timed out
+            await limiter.hit(K, rpm=5, tpm=None, tokens=1)
+            assert len(accepted) == 1  # known down: the next call does not try again
+        assert "unreachable" in caplog.text
+        kwargs = limiter.redis.connection_pool.connection_kwargs
+        assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == timeout_s
+    finally:
+        await limiter.aclose()
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()

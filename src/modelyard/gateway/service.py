@@ -40,6 +40,7 @@ class Gateway:
         *,
         redis_url: str | None = None,
         redis_prefix: str = "modelyard",
+        redis_timeout_s: float = 1.0,
         outbox: Path = Path("./modelyard-usage.outbox"),
         refresh_interval_s: float = 1.0,
         limiter: Limiter | None = None,
@@ -59,7 +60,7 @@ class Gateway:
         self.tokens = TokenCache(db)  # OAuth access tokens, per snapshot generation
         self.clients = Clients(tracing)
         self.breaker = CircuitBreaker()
-        self.limiter = limiter or make_limiter(redis_url, redis_prefix)
+        self.limiter = limiter or make_limiter(redis_url, redis_prefix, redis_timeout_s)
         self.pipeline = Pipeline(self.clients, self.limiter, self.breaker)
         self.credits = CreditKeeper(
             db, ttl_s=credit_hold_ttl_s, redis_url=redis_url, redis_prefix=redis_prefix
@@ -119,6 +120,7 @@ def make_gateway(db: Database, settings: Settings, tracing: Tracing | None = Non
         db,
         redis_url=settings.redis_url,
         redis_prefix=settings.redis_prefix,
+        redis_timeout_s=settings.redis_timeout_s,
         outbox=settings.usage_outbox,
         refresh_interval_s=settings.refresh_interval_s,
         billing_interval_s=settings.billing_interval_s,

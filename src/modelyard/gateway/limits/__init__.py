@@ -7,12 +7,13 @@ from modelyard.gateway.limits.base import UNLIMITED, Limiter, Slot, Window
 from modelyard.gateway.limits.memory import MemoryLimiter
 
 
-def make_limiter(redis_url: str | None, prefix: str) -> Limiter:
-    """Redis-backed limits under ``prefix`` when a URL is given, else in-process ones."""
+def make_limiter(redis_url: str | None, prefix: str, timeout_s: float = 1.0) -> Limiter:
+    """Redis-backed limits under ``prefix`` when a URL is given, else in-process ones;
+    a Redis command or connection slower than ``timeout_s`` counts as Redis unreachable."""
     if redis_url:
         from modelyard.gateway.limits.redis import RedisLimiter  # noqa: PLC0415
 
-        return RedisLimiter.from_url(redis_url, prefix)
+        return RedisLimiter.from_url(redis_url, prefix, timeout_s=timeout_s)
     return MemoryLimiter()
 
 

@@ -197,16 +197,18 @@ class RedisLimiter:
         self._down_until = 0.0
 
     @classmethod
-    def from_url(cls, url: str, prefix: str, **options: Any) -> RedisLimiter:
-        """At most ``POOL_SIZE`` connections; a call finding them all busy waits up to a
-        second for one, rather than taking Redis for unreachable (a plain pool refuses the
-        101st concurrent call, and limits would fall back to per replica under load)."""
+    def from_url(
+        cls, url: str, prefix: str, *, timeout_s: float = 1.0, **options: Any
+    ) -> RedisLimiter:
+        """At most ``POOL_SIZE`` connections; a call finding them all busy waits up to
+        ``timeout_s`` for one, rather than taking Redis for unreachable (a plain pool refuses
+        the 101st concurrent call, and limits would fall back to per replica under load)."""
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=POOL_SIZE,
-            timeout=1.0,
-            socket_timeout=1.0,
-            socket_connect_timeout=1.0,
+            timeout=timeout_s,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
         )
         return cls(Redis.from_pool(pool), prefix, **options)
 
