@@ -25,12 +25,15 @@ from modelyard.db import migrate
 from modelyard.db.engine import create_engine
 from modelyard.db.migrate import alembic_config, is_at_head, upgrade_to_head
 from modelyard.db.partitions import include_name, include_object, is_partition_name
+from modelyard.db.rollup_tables import UsageDaily
 from modelyard.db.tables import AuditEvent, Base, Provider, UsageEvent, User
 from modelyard.errors import Misconfigured
 from modelyard.registry.actors import Actor
 from modelyard.registry.tx import Database
+from modelyard.registry.users import UserCreate
 from modelyard.services import Registry
 from modelyard.usage.report import UsageFilter
+from modelyard.usage.writer import UsageWriter
 from tests.support import pg
 from tests.usage.test_recorder import usage_record
 
@@ -255,3 +258,52 @@ async def test_a_migration_that_would_orphan_rows_on_sqlite_is_undone(
             assert (await conn.execute(text("SELECT count(*) FROM api_keys"))).scalar() == 0
     finally:
         await engine.dispose()
+
+
+async def test_the_pair_grains_are_summed_exactly_from_the_finest_one(
+    empty_engine: AsyncEngine,
+) -> None:
+    """Migration 0012 fills the (user, provider) and (model, provider) roll-ups from the
+    finest grain; they equal what the writer adds call by call, fractions carried."""
+    await upgrade_to_head(empty_engine)
+    registry = Registry(Database(empty_engine, keyring=None))
+    operator = Actor.operator("test")
+    users = [
+        (await registry.users.create(operator, UserCreate(email=f"u{n}@example.com"))).id
+        for n in range(3)
+    ]
+    rng = random.Random(12)
+    rows = [
+        usage_record(
+            f"pair-{n}",
+            occurred_at=_OLD_CALLS_START + timedelta(minutes=rng.randrange(60 * 24 * 4)),
+            user_id=rng.choice([*users, None]),
+            model_name=rng.choice(["a", "b", "c"]),
+            provider_name=rng.choice(["p", "q"]),
+            currency=rng.choice(["USD", "EUR", None]),
+            status=rng.choice(["ok", "error"]),
+            cost=Decimal(rng.randrange(10**11)).scaleb(-10),  # up to 10, ten places
+            credits=rng.choice([None, Decimal(rng.randrange(10**11)).scaleb(-10)]),
+        ).to_row()
+        for n in range(400)
+    ]
+    await UsageWriter(empty_engine).write(rows)
+
+    async def pairs() -> list[tuple[Any, ...]]:
+        t = UsageDaily.__table__
+        query = select(t).where(t.c.grain.in_([5, 6])).order_by(*t.primary_key)
+        async with empty_engine.connect() as conn:
+            return [tuple(r) for r in await conn.execute(query)]
+
+    written = await pairs()
+    assert {r[0] for r in written} == {5, 6}
+    assert sum(r[6] for r in written) == 2 * len(rows)  # each call once at each grain
+    assert all(0 <= r[13] < 10**10 and 0 <= r[15] < 10**10 for r in written)
+    await _alembic(empty_engine, command.downgrade, "0011")
+    assert await pairs() == []
+    await _alembic(empty_engine, command.upgrade, "head")
+    assert await pairs() == written
+    f = UsageFilter()
+    for groups in (["user", "provider"], ["model", "provider"], ["day", "model", "provider"]):
+        got = await registry.usage.totals(operator, f, groups)
+        assert got == await registry.usage.totals_from_calls(operator, f, groups)

@@ -6,10 +6,14 @@ folds their roll-ups into the no-user ones (:func:`fold_user`), and migration 00
 table from the calls already stored (:func:`modelyard.db.rollup_backfill.backfill`, also used
 by the console benchmark).
 
-Each call is counted at five grains (:data:`GRAINS`): per user, model and provider, and
-per user, per model, per provider and in all, each per day and currency, so that a chart of
-everyone's calls over 90 days reads 90 rows, not every (user, model) pair of every day. The
-dimensions a grain leaves out hold the no-user / no-name key.
+Each call is counted at seven grains (:data:`GRAINS`): per user, model and provider; per
+user and provider, per model and provider; per user, per model, per provider; and in all;
+each per day and currency, so that a chart of everyone's calls over 90 days reads 90 rows,
+not every (user, model) pair of every day, and a table of models by provider reads a row per
+pair and day, not one per user too. The dimensions a grain leaves out hold the no-user /
+no-name key; :func:`coarsest` picks the grain a question reads. (User and model without the
+provider is left to the finest grain: a model is served by one provider or a few, so that
+grain would be nearly as large.)
 
 Rows are first summed here in Python per grain and key, then added with one
 ``INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x`` per key, in key order (two
@@ -47,9 +51,11 @@ SCALE = 10**10  # Money's ten decimal places
 PLACES = Decimal(1).scaleb(-10)
 _WIDE = Context(prec=80)  # sums of NUMERIC(20, 10) amounts, never rounded
 # Grains: which of user, model and provider a roll-up row keeps (the others are left out).
-FULL, BY_USER, BY_MODEL, BY_PROVIDER, ALL = range(5)
-GRAINS = {
+FULL, BY_USER, BY_MODEL, BY_PROVIDER, ALL, USER_PROVIDER, MODEL_PROVIDER = range(7)
+GRAINS = {  # grain: (keeps the user, the model, the provider); coarsest last
     FULL: (True, True, True),
+    USER_PROVIDER: (True, False, True),
+    MODEL_PROVIDER: (False, True, True),
     BY_USER: (True, False, False),
     BY_MODEL: (False, True, False),
     BY_PROVIDER: (False, False, True),
@@ -69,6 +75,14 @@ AMOUNTS = ("cost", "credits")
 CHUNK = 500  # keys per statement
 Key = tuple[int, date, uuid.UUID, str, str, str]
 Row = Mapping[str, Any]
+
+
+def coarsest(user: bool, model: bool, provider: bool) -> int:
+    """The grain with the fewest rows that keeps each dimension asked for."""
+    for grain, kept in reversed(GRAINS.items()):
+        if all(k or not wanted for k, wanted in zip(kept, (user, model, provider), strict=True)):
+            return grain
+    raise AssertionError("FULL keeps every dimension")  # pragma: no cover
 
 
 def table() -> Table:

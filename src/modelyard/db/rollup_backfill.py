@@ -14,7 +14,18 @@ import uuid
 
 from sqlalchemy import Connection, func, select, text
 
-from modelyard.db.rollup import ALL, BY_MODEL, BY_PROVIDER, BY_USER, CHUNK, FULL, deltas, upsert
+from modelyard.db.rollup import (
+    ALL,
+    BY_MODEL,
+    BY_PROVIDER,
+    BY_USER,
+    CHUNK,
+    FULL,
+    MODEL_PROVIDER,
+    USER_PROVIDER,
+    deltas,
+    upsert,
+)
 from modelyard.db.tables import UsageEvent
 
 BATCH = 50_000  # calls read per step on SQLite
@@ -60,7 +71,15 @@ def backfill(conn: Connection, batch: int = BATCH) -> int:
 
 
 # GROUPING(u, m, p) has a bit set for each of user (4), model (2), provider (1) left out.
-_GRAIN_OF_BITS = {0: FULL, 3: BY_USER, 5: BY_MODEL, 6: BY_PROVIDER, 7: ALL}
+_GRAIN_OF_BITS = {
+    0: FULL,
+    2: USER_PROVIDER,
+    4: MODEL_PROVIDER,
+    3: BY_USER,
+    5: BY_MODEL,
+    6: BY_PROVIDER,
+    7: ALL,
+}
 _N = "10000000000"  # 10^10: units of 10^-10 per currency unit
 _PARTS = """
     (({s}) - mod(mod({s}, {n}) + {n}, {n})) / {n},
@@ -99,7 +118,7 @@ FROM (
         round(credits * {_N}) AS credit_units
     FROM {source} AS source
 ) AS calls
-GROUP BY day, currency, GROUPING SETS ((u, m, p), (u), (m), (p), ())
+GROUP BY day, currency, GROUPING SETS ((u, m, p), (u, p), (m, p), (u), (m), (p), ())
 """  # noqa: S608 (no value from outside: constants and the caller's table names only)
 
 

@@ -19,14 +19,13 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, false, func, select
 
 from modelyard.db.rollup import (
-    ALL,
     BY_MODEL,
     BY_PROVIDER,
     BY_USER,
-    FULL,
     NO_NAME,
     NO_USER,
     SCALE,
+    coarsest,
     join,
 )
 from modelyard.db.rollup_tables import UsageDaily
@@ -271,15 +270,14 @@ def _where(
     user: Any = user_id if actor.is_admin else actor.user_id
     if not actor.is_admin and user is None:
         where.append(false())
-    kept = {
-        BY_USER: user is not None,
-        BY_MODEL: model is not None,
-        BY_PROVIDER: provider is not None,
-    }
-    if grain is not None:
-        kept[grain] = True
-    wanted = [g for g, on in kept.items() if on]
-    where.append(_D.grain == (ALL if not wanted else wanted[0] if len(wanted) == 1 else FULL))
+    where.append(
+        _D.grain
+        == coarsest(
+            user=user is not None or grain == BY_USER,
+            model=model is not None or grain == BY_MODEL,
+            provider=provider is not None or grain == BY_PROVIDER,
+        )
+    )
     if user is not None:
         where.append(_D.user_id == user)
     if model is not None:

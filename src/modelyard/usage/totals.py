@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from modelyard.db.rollup import ALL, BY_MODEL, BY_PROVIDER, BY_USER, FULL, NO_USER, SCALE, join
+from modelyard.db.rollup import NO_USER, SCALE, coarsest, join
 from modelyard.db.rollup_tables import UsageDaily
 from modelyard.db.tables import User
 from modelyard.registry.actors import Actor
@@ -51,13 +51,11 @@ def from_calls_only(actor: Actor, f: UsageFilter) -> bool:
 
 def grain(groups: Sequence[Group], actor: Actor, f: UsageFilter) -> int:
     """The coarsest roll-up grain keeping every dimension grouped by or filtered on."""
-    kept = {
-        BY_USER: "user" in groups or f.user_id is not None or not actor.is_admin,
-        BY_MODEL: "model" in groups or f.model is not None,
-        BY_PROVIDER: "provider" in groups or f.provider is not None,
-    }
-    wanted = [g for g, on in kept.items() if on]
-    return ALL if not wanted else wanted[0] if len(wanted) == 1 else FULL
+    return coarsest(
+        user="user" in groups or f.user_id is not None or not actor.is_admin,
+        model="model" in groups or f.model is not None,
+        provider="provider" in groups or f.provider is not None,
+    )
 
 
 async def totals(
