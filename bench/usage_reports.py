@@ -46,7 +46,7 @@ from modelyard.usage.report import UsageFilter
 CACHE = Path("/tmp/modelyard-usage-reports-bench")
 PG = "127.0.0.1:5432"
 DATABASE = "modelyard_usage_reports_cache"
-VERSION = 2  # bump when what is built changes
+VERSION = 3  # bump when what is built changes
 
 
 _DEEP = "SELECT id FROM usage_events ORDER BY occurred_at DESC, id DESC OFFSET 99999 LIMIT 1"

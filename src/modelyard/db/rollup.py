@@ -104,6 +104,17 @@ def join(whole: Any, frac: Any) -> Decimal:
         return canonical(Decimal(int(whole)) + Decimal(int(frac)).scaleb(-10))
 
 
+def amount_of(units: int) -> Decimal:
+    """The amount ``units`` of 10^-10 make, in :func:`~modelyard.db.types.canonical` form
+    (no trailing zeros, no exponent); exact at any size, and a few times faster than
+    :func:`join` (a report may make tens of thousands)."""
+    sign, units = ("-", -units) if units < 0 else ("", units)
+    whole, frac = divmod(units, SCALE)
+    if not frac:
+        return Decimal(f"{sign}{whole}")
+    return Decimal(f"{sign}{whole}.{frac:010d}".rstrip("0"))
+
+
 def key_of(row: Row) -> Key:
     """A call's key at the finest grain."""
     return (

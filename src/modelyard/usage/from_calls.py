@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Date, cast, func, select
+from sqlalchemy import Date, Numeric, cast, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelyard.db.tables import UsageEvent
@@ -17,6 +17,7 @@ from modelyard.usage.filters import Group, UsageFilter, conditions
 from modelyard.usage.tally import Buckets, Tally, add, units
 
 _E = UsageEvent
+_EXACT = Numeric(asdecimal=True)
 
 
 async def sum_calls(
@@ -55,15 +56,16 @@ async def _sum_pg(
             func.count().filter(_E.status != "ok"),
             func.sum(_E.prompt_tokens),
             func.sum(_E.completion_tokens),
-            func.sum(_E.cost),
-            func.sum(_E.credits),
+            type_coerce(func.sum(_E.cost), _EXACT),  # plain NUMERIC: no Money processing
+            type_coerce(func.sum(_E.credits), _EXACT),
             func.count(_E.credits),
         )
         .where(*conditions(actor, f))
         .group_by(*dims, _E.currency)
     )
     n = len(dims)
-    for row in await session.execute(query):
+    conn = await session.connection()  # Core rows: the ORM's row machinery costs more here
+    for row in await conn.execute(query):
         currency, calls, errors, prompt, completion, cost, credits, credited = row[n:]
         tally = Tally(
             int(calls),

@@ -91,7 +91,7 @@ class UsageOf:
                 sums.setdefault(owner, {})[currency] = tally
         out = []
         for i in ids:
-            found = [view({}, c, t, {}) for c, t in merged(sums.get(i, {})).items()]
+            found = [view((), (), c, t, {}) for c, t in merged(sums.get(i, {})).items()]
             out.append(sorted(found, key=lambda t: (t.currency is None, t.currency or "")))
         return out
 

@@ -20,21 +20,21 @@ in Python, as the reference does.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from modelyard.db.rollup import NO_USER, SCALE, coarsest, join
+from modelyard.db.rollup import NO_USER, SCALE, amount_of, coarsest
 from modelyard.db.rollup_tables import UsageDaily
 from modelyard.db.tables import User
 from modelyard.registry.actors import Actor
-from modelyard.usage.filters import Group, UsageFilter, UsageTotal, order_key
+from modelyard.usage.filters import Group, UsageFilter, UsageTotal
 from modelyard.usage.from_calls import sum_calls
 from modelyard.usage.span import Range, rest_of_day, split
-from modelyard.usage.tally import Buckets, Tally, add, take
+from modelyard.usage.tally import Buckets, Key, Tally, add, take
 
 _D = UsageDaily
 
@@ -92,11 +92,33 @@ async def totals(
                 add(buckets, key, currency, tally)
     emails = await _emails(session, buckets, groups)
     rows = [
-        view(dict(zip(groups, key, strict=True)), currency, tally, emails)
+        (key, currency, tally)
         for key, per_currency in buckets.items()
         for currency, tally in merged(per_currency).items()
     ]
-    return sorted(rows, key=lambda t: order_key(t, groups))
+    rows.sort(key=sort_key(groups, emails))  # order_key's order, on the raw values
+    return [view(groups, key, currency, tally, emails) for key, currency, tally in rows]
+
+
+def sort_key(
+    groups: Sequence[Group], emails: dict[uuid.UUID, str]
+) -> Callable[[tuple[Key, str | None, Tally]], tuple[Any, ...]]:
+    """The order of :func:`~modelyard.usage.filters.order_key` (nulls last; users by email,
+    then id), read from a group's key and currency rather than from its built view."""
+
+    def part(group: Group, value: Any) -> tuple[Any, ...]:
+        if group == "user":
+            return (value is None, emails.get(value, "") if value else "", str(value))
+        if group == "day":
+            return (value is None, str(value))
+        return (value is None, value or "")
+
+    def key(row: tuple[Key, str | None, Tally]) -> tuple[Any, ...]:
+        dims, currency, _ = row
+        parts = [part(g, v) for g, v in zip(groups, dims, strict=True)]
+        return (*parts, currency is None, currency or "")
+
+    return key
 
 
 async def _from_rollups(
@@ -130,7 +152,8 @@ async def _from_rollups(
         .group_by(*dims, _D.currency)
     )
     n = len(dims)
-    for row in await session.execute(query):
+    conn = await session.connection()  # Core rows: the ORM's row machinery costs more here
+    for row in await conn.execute(query):
         key = tuple(None if v in (NO_USER, "") else v for v in row[:n])
         values: tuple[Any, ...] = tuple(row[n:])
         currency, calls, errors, prompt, completion, cw, cf, kw, kf, credited = values
@@ -203,10 +226,17 @@ async def _emails(
 
 
 def view(
-    dims: dict[Group, Any], currency: str | None, t: Tally, emails: dict[uuid.UUID, str]
+    groups: Sequence[Group],
+    key: Key,
+    currency: str | None,
+    t: Tally,
+    emails: dict[uuid.UUID, str],
 ) -> UsageTotal:
+    """One group's totals. Built unvalidated (a report may hold tens of thousands): every
+    value is already of its field's type, made here or read from typed columns."""
+    dims = dict(zip(groups, key, strict=True))
     user = dims.get("user")
-    return UsageTotal(
+    return UsageTotal.model_construct(
         day=dims.get("day"),
         user_id=user,
         user_email=emails.get(user) if user is not None else None,
@@ -216,7 +246,7 @@ def view(
         errors=t.errors,
         prompt_tokens=t.prompt,
         completion_tokens=t.completion,
-        cost=join(0, t.cost),
+        cost=amount_of(t.cost),
         currency=currency,
-        credits=join(0, t.credits) if t.credited else None,
+        credits=amount_of(t.credits) if t.credited else None,
     )
