@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from modelyard.db.rollup import NO_USER, SCALE, amount_of, coarsest
+from modelyard.db.rollup import GRAINS, NO_USER, SCALE, amount_of, coarsest
 from modelyard.db.rollup_tables import UsageDaily
 from modelyard.db.tables import User
 from modelyard.registry.actors import Actor
@@ -47,6 +47,12 @@ def from_calls_only(actor: Actor, f: UsageFilter) -> bool:
         or f.user_id == NO_USER
         or "" in (f.model, f.provider)
     )
+
+
+def kept(at_grain: int) -> set[Group]:
+    """The dimensions the roll-up rows of ``at_grain`` keep."""
+    names: tuple[Group, ...] = ("user", "model", "provider")
+    return {name for name, on in zip(names, GRAINS[at_grain], strict=True) if on}
 
 
 def grain(groups: Sequence[Group], actor: Actor, f: UsageFilter) -> int:
@@ -136,21 +142,25 @@ async def _from_rollups(
         "provider": _D.provider_name,
     }
     dims = [columns[g] for g in groups]
-    where = rollup_where(actor, f, grain(groups, actor, f), days)
-    sums = [func.sum(c) for c in (_D.calls, _D.errors, _D.prompt_tokens, _D.completion_tokens)]
-    amounts = [func.sum(c) for c in (_D.cost_whole, _D.cost_frac, _D.credits_whole)]
-    query = (
-        select(
-            *dims,
-            _D.currency,
-            *sums,
-            *amounts,
-            func.sum(_D.credits_frac),
-            func.sum(_D.credited_calls),
-        )
-        .where(*where)
-        .group_by(*dims, _D.currency)
+    at_grain = grain(groups, actor, f)
+    where = rollup_where(actor, f, at_grain, days)
+    read = (
+        _D.calls,
+        _D.errors,
+        _D.prompt_tokens,
+        _D.completion_tokens,
+        _D.cost_whole,
+        _D.cost_frac,
+        _D.credits_whole,
+        _D.credits_frac,
+        _D.credited_calls,
     )
+    if "day" in groups and {g for g in groups if g != "day"} == kept(at_grain):
+        # each group and currency is one roll-up row: read the rows, nothing to add up
+        query = select(*dims, _D.currency, *read).where(*where)
+    else:
+        sums = [func.sum(c) for c in read]
+        query = select(*dims, _D.currency, *sums).where(*where).group_by(*dims, _D.currency)
     n = len(dims)
     conn = await session.connection()  # Core rows: the ORM's row machinery costs more here
     for row in await conn.execute(query):
@@ -232,11 +242,10 @@ def view(
     t: Tally,
     emails: dict[uuid.UUID, str],
 ) -> UsageTotal:
-    """One group's totals. Built unvalidated (a report may hold tens of thousands): every
-    value is already of its field's type, made here or read from typed columns."""
+    """One group's totals."""
     dims = dict(zip(groups, key, strict=True))
     user = dims.get("user")
-    return UsageTotal.model_construct(
+    return UsageTotal(
         day=dims.get("day"),
         user_id=user,
         user_email=emails.get(user) if user is not None else None,
