@@ -260,11 +260,12 @@ async def test_a_migration_that_would_orphan_rows_on_sqlite_is_undone(
         await engine.dispose()
 
 
-async def test_the_pair_grains_are_summed_exactly_from_the_finest_one(
+async def test_the_pair_and_month_grains_are_summed_exactly_from_the_finer_ones(
     empty_engine: AsyncEngine,
 ) -> None:
-    """Migration 0012 fills the (user, provider) and (model, provider) roll-ups from the
-    finest grain; they equal what the writer adds call by call, fractions carried."""
+    """Migrations 0012 and 0013 fill the (user, provider) and (model, provider) roll-ups
+    from the finest grain, and the monthly ones from the daily ones; they equal what the
+    writer adds call by call, fractions carried."""
     await upgrade_to_head(empty_engine)
     registry = Registry(Database(empty_engine, keyring=None))
     operator = Actor.operator("test")
@@ -276,7 +277,7 @@ async def test_the_pair_grains_are_summed_exactly_from_the_finest_one(
     rows = [
         usage_record(
             f"pair-{n}",
-            occurred_at=_OLD_CALLS_START + timedelta(minutes=rng.randrange(60 * 24 * 4)),
+            occurred_at=_OLD_CALLS_START + timedelta(minutes=rng.randrange(60 * 24 * 70)),
             user_id=rng.choice([*users, None]),
             model_name=rng.choice(["a", "b", "c"]),
             provider_name=rng.choice(["p", "q"]),
@@ -289,21 +290,26 @@ async def test_the_pair_grains_are_summed_exactly_from_the_finest_one(
     ]
     await UsageWriter(empty_engine).write(rows)
 
-    async def pairs() -> list[tuple[Any, ...]]:
+    async def rollups(*grains: int) -> list[tuple[Any, ...]]:
         t = UsageDaily.__table__
-        query = select(t).where(t.c.grain.in_([5, 6])).order_by(*t.primary_key)
+        query = select(t).where(t.c.grain.in_(grains)).order_by(*t.primary_key)
         async with empty_engine.connect() as conn:
             return [tuple(r) for r in await conn.execute(query)]
 
-    written = await pairs()
-    assert {r[0] for r in written} == {5, 6}
-    assert sum(r[6] for r in written) == 2 * len(rows)  # each call once at each grain
+    new = (5, 6, *range(11, 17))  # the pairs, and every monthly grain
+    written = await rollups(*new)
+    assert {r[0] for r in written} == set(new)
+    assert len({r[1] for r in written if r[0] > 10}) == 3  # October to December
+    for grain in new:  # each call once at each grain
+        assert sum(r[6] for r in written if r[0] == grain) == len(rows)
     assert all(0 <= r[13] < 10**10 and 0 <= r[15] < 10**10 for r in written)
+    kept = await rollups(0, 1, 2, 3, 4)
     await _alembic(empty_engine, command.downgrade, "0011")
-    assert await pairs() == []
+    assert await rollups(*new) == []
     await _alembic(empty_engine, command.upgrade, "head")
-    assert await pairs() == written
+    assert await rollups(*new) == written
+    assert await rollups(0, 1, 2, 3, 4) == kept
     f = UsageFilter()
     for groups in (["user", "provider"], ["model", "provider"], ["day", "model", "provider"]):
-        got = await registry.usage.totals(operator, f, groups)
+        got = await registry.usage.totals(operator, f, groups)  # months, then days
         assert got == await registry.usage.totals_from_calls(operator, f, groups)

@@ -30,8 +30,8 @@ from modelyard.usage.report import UsageFilter
 from modelyard.usage.writer import UsageWriter
 from tests.usage.test_recorder import usage_record
 
-FIRST = date(2026, 11, 1)
-DAYS = 6
+FIRST = date(2026, 9, 29)  # the calls span two whole months and parts of two more
+DAYS = 66
 HUGE = Decimal("9999999999.9999999999")  # the largest amount a usage row holds
 
 

@@ -22,6 +22,7 @@ from modelyard.db.rollup import (
     CHUNK,
     FULL,
     MODEL_PROVIDER,
+    MONTHLY,
     USER_PROVIDER,
     deltas,
     upsert,
@@ -86,16 +87,19 @@ _PARTS = """
     mod(mod({s}, {n}) + {n}, {n})"""
 
 
+_COLUMNS = """grain, day, user_id, model_name, provider_name, currency,
+    calls, errors, prompt_tokens, completion_tokens, cached_tokens, latency_ms_total,
+    cost_whole, cost_frac, credits_whole, credits_frac, credited_calls"""
+
+
 def pg_fill(source: str, into: str = "usage_daily") -> str:
     """``INSERT INTO into`` the roll-ups of the calls ``source`` holds (a table name or a
-    parenthesised query with usage_events' columns): the query :func:`backfill` runs,
-    also used to check a month's roll-ups before its partition is dropped."""
+    parenthesised query with usage_events' columns), daily and monthly: the query
+    :func:`backfill` runs, also used to check a month's roll-ups before its partition is
+    dropped. The monthly rows are summed from the daily rows the same statement inserts."""
     return f"""
-INSERT INTO {into} (
-    grain, day, user_id, model_name, provider_name, currency,
-    calls, errors, prompt_tokens, completion_tokens, cached_tokens, latency_ms_total,
-    cost_whole, cost_frac, credits_whole, credits_frac, credited_calls
-)
+WITH daily AS (
+INSERT INTO {into} ({_COLUMNS})
 SELECT
     CASE GROUPING(u, m, p) {" ".join(f"WHEN {b} THEN {g}" for b, g in _GRAIN_OF_BITS.items())}
     END,
@@ -119,6 +123,21 @@ FROM (
     FROM {source} AS source
 ) AS calls
 GROUP BY day, currency, GROUPING SETS ((u, m, p), (u, p), (m, p), (u), (m), (p), ())
+RETURNING *
+)
+INSERT INTO {into} ({_COLUMNS})
+SELECT
+    grain + {MONTHLY}, CAST(date_trunc('month', day) AS date),
+    user_id, model_name, provider_name, currency,
+    sum(calls), sum(errors), sum(prompt_tokens), sum(completion_tokens), sum(cached_tokens),
+    sum(latency_ms_total),
+    sum(cost_whole) + div(sum(cost_frac), {_N}), mod(sum(cost_frac), {_N}),
+    sum(credits_whole) + div(sum(credits_frac), {_N}), mod(sum(credits_frac), {_N}),
+    sum(credited_calls)
+FROM daily
+WHERE grain <> {FULL}
+GROUP BY grain, CAST(date_trunc('month', day) AS date), user_id, model_name, provider_name,
+    currency
 """  # noqa: S608 (no value from outside: constants and the caller's table names only)
 
 

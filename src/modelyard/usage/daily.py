@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, false, func, select
@@ -27,6 +27,7 @@ from modelyard.db.rollup import (
     SCALE,
     coarsest,
     join,
+    rows_of,
 )
 from modelyard.db.rollup_tables import UsageDaily
 from modelyard.db.tables import User
@@ -168,7 +169,7 @@ class DailyUsage:
     ) -> list[DayTotal]:
         """Per day in [since, until], oldest first, one row per currency; days without calls
         are absent (the caller fills the gaps)."""
-        where = _where(actor, since, until, user_id, model, provider)
+        where = _where(actor, since, until, user_id, model, provider, months=False)
         query = select(_D.day, _D.currency, *_SUMS).where(*where).group_by(_D.day, _D.currency)
         async with self.db.read(actor) as tx:
             rows = (await tx.session.execute(query)).all()
@@ -261,23 +262,28 @@ def _where(
     model: str | None,
     provider: str | None,
     grain: int | None = None,
+    *,
+    months: bool = True,
 ) -> list[ColumnElement[bool]]:
     """The roll-ups ``actor`` may see, restricted as asked (the usage report's rules), at
-    the coarsest grain that keeps what is restricted (and ``grain``'s dimension)."""
+    the coarsest grain that keeps what is restricted (and ``grain``'s dimension); whole
+    months from the monthly rows unless ``months`` is false (a series by day)."""
     if since > until:
         raise ValidationFailed.at("until", f"must not be before since ({since.isoformat()})")
-    where = [_D.day >= since, _D.day <= until]
     user: Any = user_id if actor.is_admin else actor.user_id
+    where: list[ColumnElement[bool]] = []
     if not actor.is_admin and user is None:
         where.append(false())
-    where.append(
-        _D.grain
-        == coarsest(
-            user=user is not None or grain == BY_USER,
-            model=model is not None or grain == BY_MODEL,
-            provider=provider is not None or grain == BY_PROVIDER,
-        )
+    at_grain = coarsest(
+        user=user is not None or grain == BY_USER,
+        model=model is not None or grain == BY_MODEL,
+        provider=provider is not None or grain == BY_PROVIDER,
     )
+    end = until + timedelta(days=1)
+    if months:
+        where.append(rows_of(at_grain, since, end))
+    else:
+        where += [_D.grain == at_grain, _D.day >= since, _D.day < end]
     if user is not None:
         where.append(_D.user_id == user)
     if model is not None:

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from modelyard.db.rollup import GRAINS, NO_USER, SCALE, amount_of, coarsest
+from modelyard.db.rollup import GRAINS, NO_USER, SCALE, amount_of, coarsest, rows_of
 from modelyard.db.rollup_tables import UsageDaily
 from modelyard.db.tables import User
 from modelyard.registry.actors import Actor
@@ -143,7 +143,7 @@ async def _from_rollups(
     }
     dims = [columns[g] for g in groups]
     at_grain = grain(groups, actor, f)
-    where = rollup_where(actor, f, at_grain, days)
+    where = rollup_where(actor, f, at_grain, days, months="day" not in groups)
     read = (
         _D.calls,
         _D.errors,
@@ -194,16 +194,25 @@ async def _calls(
 
 
 def rollup_where(
-    actor: Actor, f: UsageFilter, at_grain: int, days: tuple[date | None, date | None]
+    actor: Actor,
+    f: UsageFilter,
+    at_grain: int,
+    days: tuple[date | None, date | None],
+    *,
+    months: bool = True,
 ) -> list[ColumnElement[bool]]:
     """The roll-up rows of ``at_grain`` over the whole days [first, end) that ``f`` selects
-    for ``actor``."""
-    where = [_D.grain == at_grain]
+    for ``actor``: whole months from the monthly rows unless ``months`` is false (a report
+    by day)."""
     first, end = days
-    if first is not None:
-        where.append(_D.day >= first)
-    if end is not None:
-        where.append(_D.day < end)
+    if months:
+        where = [rows_of(at_grain, first, end)]
+    else:
+        where = [_D.grain == at_grain]
+        if first is not None:
+            where.append(_D.day >= first)
+        if end is not None:
+            where.append(_D.day < end)
     user = f.user_id if actor.is_admin else actor.user_id
     if user is not None:
         where.append(_D.user_id == user)
