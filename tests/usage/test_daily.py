@@ -5,6 +5,7 @@ refused, a user purged, members and admins."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import random
 import uuid
@@ -268,3 +269,29 @@ def test_an_amount_splits_into_parts_that_join_back(amount: str) -> None:
     whole, frac = split(Decimal(amount))
     assert 0 <= frac < 10**10
     assert join(whole, frac) == Decimal(amount)
+
+
+async def test_concurrent_writers_add_the_same_rollups_without_deadlock(
+    registry: Registry, admin: Actor
+) -> None:
+    """Six writers at once, each its own transaction over the same days, users, models and
+    providers (rows in a different order each): each locks the roll-up rows in key order, so
+    none deadlocks, and the roll-ups (daily, pairs, monthly) equal the calls."""
+    alice = await _member(registry, admin, "alice@example.com")
+    calls = _calls(random.Random(61), [alice.user_id, admin.user_id, None], 1800)
+    batches = [calls[n::6] for n in range(6)]
+    for n, batch in enumerate(batches):
+        random.Random(n).shuffle(batch)
+
+    async def write(batch: list[UsageRecord]) -> None:
+        refused, stored = await UsageWriter(registry.db.engine).write([c.to_row() for c in batch])
+        assert (refused, len(stored)) == ([], len(batch))
+
+    await asyncio.gather(*(write(batch) for batch in batches))
+    await _expect_same(registry, admin, FIRST, FIRST + timedelta(days=DAYS))
+    await _expect_same(registry, alice, FIRST + timedelta(days=3), FIRST + timedelta(days=40))
+    before = await _stored_rollups(registry)
+    async with registry.db.engine.begin() as conn:  # what the calls alone make
+        await conn.execute(delete(UsageDaily))
+        await conn.run_sync(lambda sync: backfill(sync))
+    assert await _stored_rollups(registry) == before

@@ -30,6 +30,7 @@ a query summing fractions over N roll-up rows stays below N * 10^10 (exact for N
 
 from __future__ import annotations
 
+import operator
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date
@@ -139,9 +140,17 @@ def table() -> Table:
 
 def split(amount: Decimal) -> tuple[int, int]:
     """An amount as (floor, fraction in units of 10^-10); at most ten places, as stored."""
-    with localcontext(_WIDE):
-        units = int(amount.quantize(PLACES, rounding=ROUND_HALF_EVEN).scaleb(10))
-    return divmod(units, SCALE)
+    return divmod(units_of(amount), SCALE)
+
+
+def units_of(amount: Decimal) -> int:
+    """An amount in units of 10^-10, exact (rounded half-even to ten places first only if it
+    has more, which a stored amount never has)."""
+    scaled = amount.scaleb(10, _WIDE)
+    units = int(scaled)
+    if scaled != units:
+        units = int(amount.quantize(PLACES, ROUND_HALF_EVEN, _WIDE).scaleb(10, _WIDE))
+    return units
 
 
 def join(whole: Any, frac: Any) -> Decimal:
@@ -175,26 +184,26 @@ def key_of(row: Row) -> Key:
 
 def deltas(rows: Iterable[Row]) -> list[dict[str, Any]]:
     """What ``rows`` (calls, as stored) add to each roll-up row, in key order. Amounts are
-    added as decimals wide enough never to round, then split once per roll-up row."""
+    added as integer units of 10^-10 (exact, and cheap to add at every grain), then split
+    once per roll-up row."""
     sums: dict[Key, list[Any]] = {}
-    with localcontext(_WIDE):
-        for row in rows:
-            s = sums.get(key := key_of(row))
-            if s is None:
-                s = sums[key] = _zero()
-            s[0] += 1
-            s[1] += row["status"] != "ok"
-            s[2] += row["prompt_tokens"] or 0
-            s[3] += row["completion_tokens"] or 0
-            s[4] += row["cached_tokens"] or 0
-            s[5] += row["latency_ms"] or 0
-            if (cost := row["cost"]) is not None:
-                s[7] += cost
-            if (credits := row["credits"]) is not None:
-                s[6] += 1
-                s[8] += credits
-        _add_coarser(sums)
-        return [_delta(key, sums[key]) for key in sorted(sums, key=_order)]
+    for row in rows:
+        s = sums.get(key := key_of(row))
+        if s is None:
+            s = sums[key] = _zero()
+        s[0] += 1
+        s[1] += row["status"] != "ok"
+        s[2] += row["prompt_tokens"] or 0
+        s[3] += row["completion_tokens"] or 0
+        s[4] += row["cached_tokens"] or 0
+        s[5] += row["latency_ms"] or 0
+        if (cost := row["cost"]) is not None:
+            s[7] += units_of(cost)
+        if (credits := row["credits"]) is not None:
+            s[6] += 1
+            s[8] += units_of(credits)
+    _add_coarser(sums)
+    return [_delta(key, sums[key]) for key in sorted(sums, key=_order)]
 
 
 def _add_coarser(sums: dict[Key, list[Any]]) -> None:
@@ -215,14 +224,11 @@ def _add_coarser(sums: dict[Key, list[Any]]) -> None:
             month = (grain + MONTHLY, day.replace(day=1), *coarse[2:])
             for at in (coarse, month):
                 into = sums.get(at)
-                if into is None:
-                    into = sums[at] = _zero()
-                for index, value in enumerate(s):
-                    into[index] += value
+                sums[at] = s.copy() if into is None else list(map(operator.add, into, s))
 
 
-def _zero() -> list[Any]:
-    return [0, 0, 0, 0, 0, 0, 0, Decimal(0), Decimal(0)]
+def _zero() -> list[int]:
+    return [0] * 9
 
 
 def _order(key: Key | Sequence[Any]) -> tuple[Any, ...]:
@@ -232,8 +238,8 @@ def _order(key: Key | Sequence[Any]) -> tuple[Any, ...]:
 def _delta(key: Key, s: list[Any]) -> dict[str, Any]:
     out = dict(zip(KEY, key, strict=True))
     out.update(zip(COUNTS, s[:7], strict=True))
-    out["cost_whole"], out["cost_frac"] = split(s[7])
-    out["credits_whole"], out["credits_frac"] = split(s[8])
+    out["cost_whole"], out["cost_frac"] = divmod(s[7], SCALE)
+    out["credits_whole"], out["credits_frac"] = divmod(s[8], SCALE)
     return out
 
 
@@ -255,6 +261,11 @@ def upsert(dialect: Dialect) -> Insert:
 async def add(conn: AsyncConnection, rows: Sequence[Row]) -> None:
     """Add the calls ``rows`` (as newly stored) to the roll-ups, in the caller's transaction."""
     values = deltas(rows)
+    if conn.dialect.name == "postgresql":  # one statement of arrays (db/rollup_pg.py)
+        from modelyard.db import rollup_pg  # noqa: PLC0415 (it imports this module)
+
+        await rollup_pg.add(conn, values)
+        return
     statement = upsert(conn.dialect)
     for start in range(0, len(values), CHUNK):
         await conn.execute(statement, values[start : start + CHUNK])
