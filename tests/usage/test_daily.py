@@ -293,5 +293,5 @@ async def test_concurrent_writers_add_the_same_rollups_without_deadlock(
     before = await _stored_rollups(registry)
     async with registry.db.engine.begin() as conn:  # what the calls alone make
         await conn.execute(delete(UsageDaily))
-        await conn.run_sync(lambda sync: backfill(sync))
+        await conn.run_sync(backfill)
     assert await _stored_rollups(registry) == before

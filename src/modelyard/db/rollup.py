@@ -261,14 +261,9 @@ def upsert(dialect: Dialect) -> Insert:
 async def add(conn: AsyncConnection, rows: Sequence[Row]) -> None:
     """Add the calls ``rows`` (as newly stored) to the roll-ups, in the caller's transaction."""
     values = deltas(rows)
-    if conn.dialect.name == "postgresql":  # one statement of arrays (db/rollup_pg.py)
-        from modelyard.db import rollup_pg  # noqa: PLC0415 (it imports this module)
+    from modelyard.db import rollup_bulk  # noqa: PLC0415 (it imports this module)
 
-        await rollup_pg.add(conn, values)
-        return
-    statement = upsert(conn.dialect)
-    for start in range(0, len(values), CHUNK):
-        await conn.execute(statement, values[start : start + CHUNK])
+    await rollup_bulk.add(conn, values)
 
 
 async def fold_user(conn: AsyncConnection, user_id: uuid.UUID) -> None:
