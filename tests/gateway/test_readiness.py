@@ -19,6 +19,8 @@ from sqlalchemy import text
 import modelyard.gateway.refresh
 from modelyard import __version__
 from modelyard.api.app import create_app
+from modelyard.api.routers.health import DATABASE_TIMEOUT_S, database_checks
+from modelyard.db.engine import create_engine
 from modelyard.db.migrate import head_revision
 from modelyard.gateway.health import Check, usage, verdict
 from modelyard.registry.actors import Actor
@@ -250,3 +252,36 @@ async def test_a_schema_behind_fails_and_one_ahead_is_only_degraded(
     assert code == 503, body
     assert body["failing"] == ["migrations"]
     assert body["checks"]["migrations"].startswith("at 0001;")
+
+
+@pytest.mark.parametrize("served", [True, False])
+async def test_a_database_that_never_answers_is_reported_within_the_probe_timeout(
+    served: bool,
+) -> None:
+    """A database that accepts and stays silent (a stuck server, a full pool upstream) is
+    unreachable after DATABASE_TIMEOUT_S, below Kubernetes' 1 s probe timeout: degraded
+    while /v1 has a snapshot to serve from, failed otherwise."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    engine = create_engine(f"postgresql+asyncpg://modelyard@127.0.0.1:{port}/silent")
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        checks = await database_checks(engine, served=served)
+        assert loop.time() - started >= DATABASE_TIMEOUT_S * 0.9  # it did wait for an answer
+        assert accepted  # connected, then nothing came back
+        [check] = checks
+        assert (check.name, check.state) == ("database", "degraded" if served else "failed")
+        assert "no answer" in check.message
+    finally:
+        await engine.dispose()
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    assert DATABASE_TIMEOUT_S < 1.0
