@@ -15,12 +15,14 @@ no-name key; :func:`coarsest` picks the grain a question reads. (User and model 
 provider is left to the finest grain: a model is served by one provider or a few, so that
 grain would be nearly as large.)
 
-Rows are first summed here in Python per grain and key, then added with one
-``INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x`` per key, in key order (two
-writers on PostgreSQL lock the same rows in the same order: no deadlock). Both
-engines add in SQL, exactly: counts are integers, and each amount is split into integer
-parts (:func:`split`): SQLite would add decimal text as floats, and integers alone in units
-of 10^-10 could overflow a 64-bit integer at 922 million currency units.
+Rows are first summed here in Python per grain and key (amounts as integer units of
+10^-10), then added as ``INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x`` for each
+key, in key order (two writers on PostgreSQL lock the same rows in the same order: no
+deadlock): the writer's in bulk (:mod:`modelyard.db.rollup_bulk`), a purge's and SQLite's
+backfill through :func:`upsert`. Both engines add in SQL, exactly: counts are integers, and
+each amount is split into integer parts (:func:`split`): SQLite would add decimal text as
+floats, and integers alone in units of 10^-10 could overflow a 64-bit integer at 922 million
+currency units.
 
 No overflow: an amount fits ``NUMERIC(20, 10)``, so its floor is below 10^10 and its
 fraction below 10^10 units; a roll-up row's fraction is carried into its whole part on every
@@ -67,7 +69,6 @@ GRAINS = {  # grain: (keeps the user, the model, the provider); coarsest last
 # reads a row per month for its whole months (a ranking of 2,000 models over 90 days: ~3
 # months' rows and ~30 days' rather than 90 days').
 MONTHLY = 10
-MONTHLY_GRAINS = tuple(g + MONTHLY for g in GRAINS if g != FULL)
 KEY = ("grain", "day", "user_id", "model_name", "provider_name", "currency")
 COUNTS = (
     "calls",
