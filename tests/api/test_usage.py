@@ -382,3 +382,26 @@ async def test_openapi_lists_the_usage_routes(client: httpx.AsyncClient) -> None
     parameters = {p["name"] for p in paths[EVENTS]["get"]["parameters"]}
     assert {"format", "limit", "offset", "status", "since", "until", "user_id"} <= parameters
     assert "text/csv" in paths[USAGE]["get"]["responses"]["200"]["content"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"since": "9999-12-15T12:00:00Z", "group_by": "model"},
+        {"since": "9999-12-15T12:00:00Z", "until": "9999-12-30T00:00:00Z", "group_by": "user"},
+        {"since": "0001-01-03T00:00:00Z", "until": "9999-12-30T00:00:00Z", "group_by": "model"},
+        {"until": "0001-01-02T12:00:00Z", "group_by": "provider"},
+    ],
+)
+async def test_ranges_at_the_ends_of_the_calendar_answer(
+    world: World, params: dict[str, Any]
+) -> None:
+    """Whole months are read from the monthly roll-ups: a range in the calendar's last
+    December has no month after it, and one over all of time reads every month."""
+    response = await world.client.get(USAGE, headers=auth(world.admin_key), params=params)
+    assert response.status_code == 200, response.text
+    totals = response.json()
+    if params.get("since", "").startswith("0001"):
+        assert sum(t["calls"] for t in totals) == len(world.rows)
+    else:
+        assert totals == []

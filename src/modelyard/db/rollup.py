@@ -35,8 +35,8 @@ from __future__ import annotations
 import operator
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date
-from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+from datetime import MAXYEAR, UTC, date
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, delete, literal_column, or_, select
@@ -46,7 +46,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 
 from modelyard.db.rollup_tables import UsageDaily
-from modelyard.db.types import canonical
 
 NO_USER = uuid.UUID(int=0)  # the key of calls without a user (none, or since purged)
 NO_NAME = ""  # the key of calls without a model, provider or currency
@@ -96,6 +95,8 @@ def coarsest(user: bool, model: bool, provider: bool) -> int:
 def whole_months(first: date | None, end: date | None) -> tuple[date | None, date | None] | None:
     """The whole months [m1, m2) inside the days [first, end) (``None``: unbounded), or
     ``None`` when no whole month is inside."""
+    if first is not None and first.day != 1 and (first.year, first.month) == (MAXYEAR, 12):
+        return None  # no month starts after it: the calendar ends that December
     m1 = first if first is None or first.day == 1 else _next_month(first)
     m2 = None if end is None else end.replace(day=1)
     if m1 is not None and m2 is not None and m1 >= m2:
@@ -156,14 +157,13 @@ def units_of(amount: Decimal) -> int:
 
 def join(whole: Any, frac: Any) -> Decimal:
     """The amount two summed parts make (the database may answer them as Decimal)."""
-    with localcontext(_WIDE):
-        return canonical(Decimal(int(whole)) + Decimal(int(frac)).scaleb(-10))
+    return amount_of(int(whole) * SCALE + int(frac))
 
 
 def amount_of(units: int) -> Decimal:
     """The amount ``units`` of 10^-10 make, in :func:`~modelyard.db.types.canonical` form
-    (no trailing zeros, no exponent); exact at any size, and a few times faster than
-    :func:`join` (a report may make tens of thousands)."""
+    (no trailing zeros, no exponent); exact at any size, and cheap (a report may make tens
+    of thousands)."""
     sign, units = ("-", -units) if units < 0 else ("", units)
     whole, frac = divmod(units, SCALE)
     if not frac:

@@ -25,8 +25,8 @@ from modelyard.db.rollup import (
     NO_NAME,
     NO_USER,
     SCALE,
+    amount_of,
     coarsest,
-    join,
     rows_of,
 )
 from modelyard.db.rollup_tables import UsageDaily
@@ -147,9 +147,9 @@ class _Sum:
             "completion_tokens": self.completion,
             "cached_tokens": self.cached,
             "latency_ms_total": self.latency,
-            "cost": join(0, self.cost),
+            "cost": amount_of(self.cost),
             "currency": currency,
-            "credits": None if self.credits is None else join(0, self.credits),
+            "credits": None if self.credits is None else amount_of(self.credits),
         }
 
 
@@ -279,11 +279,13 @@ def _where(
         model=model is not None or grain == BY_MODEL,
         provider=provider is not None or grain == BY_PROVIDER,
     )
-    end = until + timedelta(days=1)
+    end = None if until == date.max else until + timedelta(days=1)
     if months:
         where.append(rows_of(at_grain, since, end))
     else:
-        where += [_D.grain == at_grain, _D.day >= since, _D.day < end]
+        where += [_D.grain == at_grain, _D.day >= since]
+        if end is not None:
+            where.append(_D.day < end)
     if user is not None:
         where.append(_D.user_id == user)
     if model is not None:
